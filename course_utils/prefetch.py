@@ -1,0 +1,78 @@
+"""Workshop prefetch: copy every Hub asset the course uses to local folders, for rooms without Wi-Fi.
+
+``make prefetch`` (``python -m course_utils prefetch``) on a machine with internet downloads the
+canonical checkpoints into ``<cache>/hub`` and the emotion splits as JSON lines into
+``<cache>/data/emotion``. Copy the cache folder (``data/cache`` in a checkout) to the offline
+machines: :func:`course_utils.resolve_checkpoint` looks there before falling back to stand-ins, and
+:func:`course_utils.load_emotion` reads the prefetched splits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .data import EMOTION_REPO, EMOTION_REVISION, EMOTION_SPLITS, cache_dir
+from .env import hub_status
+from .models import CAUSAL_LM, EMBEDDER, ENCODER, SENTIMENT, prefetch_dir
+
+#: Every Hub checkpoint a notebook names; ``make prefetch`` downloads each of them.
+HUB_CHECKPOINTS: tuple[str, ...] = (ENCODER, SENTIMENT, CAUSAL_LM, EMBEDDER, "bert-base-uncased")
+#: Only what ``from_pretrained`` needs: configs, tokenizers and safetensors weights (no pickles).
+ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "tokenizer*"]
+
+
+def prefetched_data_dir() -> Path:
+    """The folder that ``prefetch`` fills with ``emotion/{train,validation,test}.jsonl``."""
+    return cache_dir() / "data"
+
+
+def emotion_files_present(root: Path) -> bool:
+    """True when ``root/emotion`` holds the three split files."""
+    return all((Path(root) / "emotion" / f"{s}.jsonl").is_file() for s in EMOTION_SPLITS)
+
+
+def fetch_emotion(root: Path | None = None) -> Path:
+    """Write the Hub's emotion splits as ``<root>/emotion/<split>.jsonl`` (skipped when present)."""
+    root = Path(root) if root is not None else prefetched_data_dir()
+    if emotion_files_present(root):
+        return root
+    ok, reason = hub_status()
+    if not ok:
+        raise RuntimeError(
+            f"No emotion files in {root}/emotion and the Hub is offline ({reason}): point "
+            "COURSE_DATA_DIR at a folder holding emotion/{train,validation,test}.jsonl."
+        )
+    from datasets import load_dataset
+
+    ds = load_dataset(EMOTION_REPO, revision=EMOTION_REVISION)
+    folder = root / "emotion"
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in EMOTION_SPLITS:
+        tmp = folder / f".{split}.jsonl.part"
+        with tmp.open("w", encoding="utf-8") as fh:
+            for row in ds[split]:
+                fh.write(json.dumps({"text": row["text"], "label": int(row["label"])}) + "\n")
+        tmp.replace(folder / f"{split}.jsonl")
+    return root
+
+
+def fetch_checkpoints(names: tuple[str, ...] = HUB_CHECKPOINTS) -> list[Path]:
+    """Download each checkpoint's config, tokenizer and safetensors into :func:`prefetch_dir`."""
+    ok, reason = hub_status()
+    if not ok:
+        raise RuntimeError(f"prefetch needs the Hub, which is offline ({reason})")
+    from huggingface_hub import snapshot_download
+
+    return [
+        Path(snapshot_download(name, cache_dir=prefetch_dir(), allow_patterns=ALLOW_PATTERNS))
+        for name in names
+    ]
+
+
+def prefetch() -> None:
+    """Fetch every checkpoint and the emotion data; print what is where."""
+    for name, path in zip(HUB_CHECKPOINTS, fetch_checkpoints()):
+        print(f"{name}: {path}")
+    print(f"emotion: {fetch_emotion() / 'emotion'}")
+    print(f"Copy {cache_dir()} to the offline machines (same place in their checkout, or set COURSE_CACHE_DIR).")

@@ -1,0 +1,76 @@
+"""course_utils.data: emotion loading order, bad inputs, cache folder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import course_utils as cu
+from course_utils import data
+
+
+def _write_split_files(root, rows=3):
+    folder = root / "emotion"
+    folder.mkdir(parents=True)
+    for split in data.EMOTION_SPLITS:
+        with (folder / f"{split}.jsonl").open("w") as fh:
+            for i in range(rows):
+                fh.write(json.dumps({"text": f"{split} text {i}", "label": i % 6}) + "\n")
+
+
+@pytest.fixture
+def shared_data(monkeypatch):
+    import os
+
+    root = os.environ.get("COURSE_DATA_DIR")
+    if not root:
+        pytest.fail("COURSE_DATA_DIR must point at the emotion mirror (make test sets it)")
+    return root
+
+
+def test_emotion_sizes_and_labels(shared_data):
+    ds = cu.load_emotion()
+    assert {k: ds[k].num_rows for k in ds} == {"train": 16_000, "validation": 2_000, "test": 2_000}
+    assert ds["train"].features["label"].names == ["sadness", "joy", "love", "anger", "fear", "surprise"]
+    assert ds["validation"].features["label"].int2str(4) == "fear"
+
+
+def test_one_split(shared_data):
+    val = cu.load_emotion("validation")
+    assert val.num_rows == 2_000 and set(val.column_names) == {"text", "label"}
+
+
+def test_wrong_split_is_rejected():
+    with pytest.raises(ValueError, match="split must be one of"):
+        cu.load_emotion("valid")
+
+
+def test_missing_data_folder_names_the_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(FileNotFoundError) as err:
+        cu.load_emotion()
+    assert "COURSE_DATA_DIR" in str(err.value) and "train" in str(err.value)
+
+
+def test_offline_without_data_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(RuntimeError) as err:
+        cu.load_emotion()
+    assert "COURSE_DATA_DIR" in str(err.value) and "make prefetch" in str(err.value)
+
+
+def test_offline_falls_back_to_prefetched_copy(monkeypatch, tmp_path):
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    _write_split_files(tmp_path / "data")
+    ds = cu.load_emotion()
+    assert ds["test"][2] == {"text": "test text 2", "label": 2}
+
+
+def test_cache_dir_honours_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "c"))
+    assert cu.cache_dir() == tmp_path / "c" and (tmp_path / "c").is_dir()

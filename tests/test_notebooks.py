@@ -1,0 +1,93 @@
+"""Hygiene of every notebook: shape, provenance of stored outputs, no leaks, in sync with its source."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils import authoring
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+MAX_BYTES = 1_500_000
+ABSOLUTE_PATH = re.compile(r"(/work/|/root/|/home/|/Users/|/tmp/|site-packages|[A-Z]:\\\\)")
+
+
+def _outputs_text(cell) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append(out.get("text", ""))
+        for key, value in out.get("data", {}).items():
+            if key.startswith("text/"):
+                parts.append(value if isinstance(value, str) else "".join(value))
+        parts.extend(out.get("traceback", []))
+    return "".join(parts)
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found"
+    assert NOTEBOOKS[0].name.startswith("00_")
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
+def nb(request):
+    return request.param, nbformat.read(request.param, as_version=4)
+
+
+def test_title_objectives_and_closing_sections(nb):
+    path, book = nb
+    first = book.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith(f"# {path.name[:2]} ")
+    assert "Learning objectives" in first.source and "colab.research.google.com" in first.source
+    headings = "\n".join(c.source for c in book.cells if c.cell_type == "markdown")
+    for section in ("## Exercises", "## Recap"):
+        assert section in headings, f"{path.name} lacks a '{section}' section"
+
+
+def test_colab_cell_then_setup_cell(nb):
+    path, book = nb
+    code = [c for c in book.cells if c.cell_type == "code"]
+    assert code[0].source.startswith(authoring.COLAB_MARKER)
+    assert "cu.setup(" in code[1].source or "course_utils.setup(" in code[1].source, path.name
+
+
+def test_outputs_come_from_one_clean_run(nb):
+    path, book = nb
+    counts = [c.execution_count for c in book.cells if c.cell_type == "code"]
+    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: run it with `make notebooks`"
+
+
+def test_no_errors_no_absolute_paths(nb):
+    path, book = nb
+    for i, cell in enumerate(book.cells):
+        for out in cell.get("outputs", []):
+            assert out.output_type != "error", f"{path.name} cell {i} stores an error"
+        leak = ABSOLUTE_PATH.search(_outputs_text(cell) + cell.source)
+        assert leak is None, f"{path.name} cell {i} shows a machine path: {leak.group(0)!r}"
+
+
+def test_facts_are_checked_and_checked_cells_are_quiet(nb):
+    path, book = nb
+    checked = [c for c in book.cells if c.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in c.source.splitlines()]
+    assert checked, f"{path.name} checks no output with # NBVAL_CHECK_OUTPUT"
+    for cell in checked:
+        assert cell.outputs, f"{path.name}: a checked cell has no stored output"
+        assert all(o.get("name") != "stderr" for o in cell.outputs), f"{path.name}: stderr in a checked cell"
+
+
+def test_size_bound(nb):
+    path, _ = nb
+    assert path.stat().st_size < MAX_BYTES, f"{path.name} is {path.stat().st_size} bytes"
+
+
+def test_in_sync_with_source(nb):
+    path, book = nb
+    src = ROOT / "notebooks" / "src" / f"{path.stem}.py"
+    assert src.is_file(), f"{path.name} has no source {src.name}"
+    expected = authoring.notebook_from_source(src)
+    assert [(c.cell_type, c.source) for c in book.cells] == [(c.cell_type, c.source) for c in expected.cells], (
+        f"{path.name} differs from its source: run `make notebooks NB=notebooks/src/{src.name}`"
+    )
