@@ -7,6 +7,10 @@ PY       := $(VENV)/bin/python
 # CPU build where there is no GPU (the machines this course is tested on have it as a local wheel).
 # On a CUDA machine `make TORCH=torch ...`; elsewhere see README ("Install").
 TORCH    ?= torch==2.13.0
+# Local wheel folders (the course's CI machines keep torch's CPU wheel in /opt/wheels).
+FIND_LINKS ?= $(wildcard /opt/wheels)
+# uv installs the stack in about a minute (pip: about four); --compile-bytecode keeps imports fast.
+UV       := $(VENV)/bin/uv pip install --quiet --python $(PY) --compile-bytecode $(if $(FIND_LINKS),--find-links $(FIND_LINKS))
 STAMP    := $(VENV)/.course-installed
 # The emotion mirror: ../shared/data on the course's CI machines, else a copy fetched once.
 COURSE_DATA_DIR ?= $(if $(wildcard ../shared/data/emotion/train.jsonl),../shared/data,data/cache/data)
@@ -25,8 +29,9 @@ help:
 
 $(STAMP): pyproject.toml course_utils/standins.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -e . "$(TORCH)"
-	$(PY) -m pip install --no-deps $$($(PY) -m course_utils requirements)
+	$(PY) -m pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
+	$(UV) -e . "$(TORCH)"
+	$(UV) --no-deps $$($(PY) -m course_utils requirements)
 	touch $@
 
 install: $(STAMP)
