@@ -12,6 +12,8 @@ FIND_LINKS ?= $(wildcard /opt/wheels)
 # uv installs the stack in about a minute (pip: about four); --compile-bytecode keeps imports fast.
 UV       := $(VENV)/bin/uv pip install --quiet --python $(PY) --compile-bytecode $(if $(FIND_LINKS),--find-links $(FIND_LINKS))
 STAMP    := $(VENV)/.course-installed
+# Extra JupyterLab flags (containers often run as root, which JupyterLab refuses without this).
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 # The emotion mirror: ../shared/data on the course's CI machines, else a copy fetched once.
 COURSE_DATA_DIR ?= $(if $(wildcard ../shared/data/emotion/train.jsonl),../shared/data,data/cache/data)
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
@@ -43,7 +45,7 @@ data: install
 	$(PY) -m course_utils emotion $(COURSE_DATA_DIR)
 
 lab: install
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
 
 test: install standins data
 	$(OFFLINE) $(PY) -m pytest tests $(NOTEBOOKS) $(NBVAL)
