@@ -16,8 +16,8 @@ STAMP    := $(VENV)/.course-installed
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 # The emotion mirror: ../shared/data on the course's CI machines, else a copy fetched once.
 COURSE_DATA_DIR ?= $(if $(wildcard ../shared/data/emotion/train.jsonl),../shared/data,data/cache/data)
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
-SOURCES   := $(sort $(wildcard notebooks/src/[0-9][0-9]_*.py))
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb)) $(sort $(wildcard notebooks/solutions/[0-9][0-9]_*.ipynb))
+SOURCES   := $(sort $(wildcard notebooks/src/[0-9][0-9]_*.py)) $(sort $(wildcard notebooks/solutions/src/[0-9][0-9]_*.py))
 OFFLINE   := HF_HUB_OFFLINE=1 HF_EVALUATE_OFFLINE=1 COURSE_PROFILE=quick COURSE_DATA_DIR=$(abspath $(COURSE_DATA_DIR))
 NBVAL     := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg
 

@@ -10,6 +10,7 @@ One import gives the helpers the notebooks share::
 Importing it has no side effects: nothing is downloaded, mounted or configured until called.
 """
 
+from . import check
 from .data import EMOTION_LABELS, cache_dir, load_emotion
 from .env import (
     Environment,
@@ -31,6 +32,7 @@ __all__ = [
     "CAUSAL_LM",
     "EMBEDDER",
     "EMOTION_LABELS",
+    "check",
     "ENCODER",
     "SENTIMENT",
     "Environment",

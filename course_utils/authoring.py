@@ -28,10 +28,10 @@ NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 COLAB_MARKER = "# Colab only: install the course package"
 
 
-def colab_badge(stem: str) -> str:
-    """Markdown for the "Open in Colab" badge of ``notebooks/<stem>.ipynb``."""
+def colab_badge(relpath: str) -> str:
+    """Markdown for the "Open in Colab" badge of the notebook at ``relpath`` in the repository."""
     slug = REPO_URL.removeprefix("https://github.com/")
-    url = f"https://colab.research.google.com/github/{slug}/blob/{BRANCH}/notebooks/{stem}.ipynb"
+    url = f"https://colab.research.google.com/github/{slug}/blob/{BRANCH}/{relpath}"
     return f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
@@ -71,6 +71,15 @@ def parse_percent(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def _notebook_relpath(src: Path) -> str:
+    """Repository path of the notebook built from ``src`` (``<dir>/src/x.py`` -> ``<dir>/x.ipynb``)."""
+    out = Path(src).resolve().parent.parent / f"{Path(src).stem}.ipynb"
+    parts = out.parts
+    if "notebooks" in parts:
+        return "/".join(parts[len(parts) - 1 - parts[::-1].index("notebooks") :])
+    return f"notebooks/{out.name}"
+
+
 def notebook_from_source(src: Path) -> nbformat.NotebookNode:
     """The unexecuted notebook for source file ``src`` (badge and Colab cell added)."""
     stem = src.stem
@@ -83,7 +92,7 @@ def notebook_from_source(src: Path) -> nbformat.NotebookNode:
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
     title, *rest = cells
-    nb.cells.append(nbformat.v4.new_markdown_cell(title[1] + "\n\n" + colab_badge(stem)))
+    nb.cells.append(nbformat.v4.new_markdown_cell(title[1] + "\n\n" + colab_badge(_notebook_relpath(src))))
     nb.cells.append(nbformat.v4.new_code_cell(colab_install_cell()))
     for kind, source in rest:
         make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell

@@ -74,3 +74,15 @@ def test_offline_falls_back_to_prefetched_copy(monkeypatch, tmp_path):
 def test_cache_dir_honours_env(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path / "c"))
     assert cu.cache_dir() == tmp_path / "c" and (tmp_path / "c").is_dir()
+
+
+def test_prefetch_offline_explains_itself(monkeypatch, tmp_path):
+    from course_utils import prefetch
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(RuntimeError, match="prefetch needs the Hub"):
+        prefetch.fetch_checkpoints()
+    with pytest.raises(RuntimeError, match="COURSE_DATA_DIR"):
+        prefetch.fetch_emotion(tmp_path)
+    _write_split_files(tmp_path)  # already there: nothing to download, no error
+    assert prefetch.fetch_emotion(tmp_path) == tmp_path

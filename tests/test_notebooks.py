@@ -11,7 +11,9 @@ import pytest
 from course_utils import authoring
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = CHAPTERS + SOLUTIONS
 MAX_BYTES = 1_500_000
 ABSOLUTE_PATH = re.compile(r"(/work/|/root/|/home/|/Users/|/tmp/|site-packages|[A-Z]:\\\\)")
 
@@ -28,8 +30,19 @@ def _outputs_text(cell) -> str:
 
 
 def test_there_are_notebooks():
-    assert NOTEBOOKS, "no notebooks found"
-    assert NOTEBOOKS[0].name.startswith("00_")
+    assert CHAPTERS, "no notebooks found"
+    assert CHAPTERS[0].name.startswith("00_")
+
+
+def test_every_solution_notebook_belongs_to_a_chapter():
+    stems = {p.stem for p in CHAPTERS}
+    for sol in SOLUTIONS:
+        assert sol.stem.endswith("_solutions") and sol.stem.removesuffix("_solutions") in stems, sol.name
+
+
+@pytest.fixture(params=CHAPTERS, ids=lambda p: p.name)
+def chapter(request):
+    return request.param, nbformat.read(request.param, as_version=4)
 
 
 @pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
@@ -37,8 +50,8 @@ def nb(request):
     return request.param, nbformat.read(request.param, as_version=4)
 
 
-def test_title_objectives_and_closing_sections(nb):
-    path, book = nb
+def test_title_objectives_and_closing_sections(chapter):
+    path, book = chapter
     first = book.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith(f"# {path.name[:2]} ")
     assert "Learning objectives" in first.source and "colab.research.google.com" in first.source
@@ -85,9 +98,9 @@ def test_size_bound(nb):
 
 def test_in_sync_with_source(nb):
     path, book = nb
-    src = ROOT / "notebooks" / "src" / f"{path.stem}.py"
+    src = path.parent / "src" / f"{path.stem}.py"
     assert src.is_file(), f"{path.name} has no source {src.name}"
     expected = authoring.notebook_from_source(src)
     assert [(c.cell_type, c.source) for c in book.cells] == [(c.cell_type, c.source) for c in expected.cells], (
-        f"{path.name} differs from its source: run `make notebooks NB=notebooks/src/{src.name}`"
+        f"{path.name} differs from its source: run `make notebooks NB={src.relative_to(ROOT)}`"
     )

@@ -195,12 +195,33 @@ print(np.triu(np.arange(3 * 4 * 5).reshape(3, 4, 5))[1])  # N-D: per matrix on t
 
 # %% [markdown]
 # ## Exercises
-# 1. Without running it, write down the shape of `torch.randn(7, 1, 3, 4) @ torch.randn(2, 4, 6)`.
-#    Then check it.
-# 2. Build the *padding* mask for lengths `[2, 4]` padded to 4 (True where a position is padding)
-#    using `torch.arange` and broadcasting, no loops.
-# 3. Which of `t.T`, `t[:, ::2]`, `t[1:]` are contiguous for `t = torch.randn(4, 6)`? Predict, then
-#    check with `is_contiguous()`.
+# Each exercise ends with a checker from `cu.check`: it tests your answer on fresh inputs and prints
+# ✅ or a specific hint. Worked solutions: [solutions/00_environment_and_tensors_solutions.ipynb](solutions/00_environment_and_tensors_solutions.ipynb).
+#
+# **00.1** Without running it, write down the shape of `torch.randn(7, 1, 3, 4) @ torch.randn(2, 4, 6)`.
+
+# %%
+my_shape = None  # e.g. (1, 2, 3)
+cu.check.exercise_00_1(my_shape)
+
+# %% [markdown]
+# **00.2** Write `padding_mask(lengths, max_len)`: a bool tensor of shape `(batch, max_len)` that is
+# True where a position is padding (index ≥ length). Use `torch.arange` and broadcasting, no loops.
+
+# %%
+def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_00_2(padding_mask)
+
+# %% [markdown]
+# **00.3** For `t = torch.randn(4, 6)`, which of `t.T`, `t[:, ::2]`, `t[1:]` are contiguous? Predict
+# first, then check with `is_contiguous()`.
+
+# %%
+my_answers = {"t.T": None, "t[:, ::2]": None, "t[1:]": None}  # True or False each
+cu.check.exercise_00_3(my_answers)
 
 # %% [markdown]
 # ## Recap

@@ -1,0 +1,9 @@
+"""Exercise checkers: ``cu.check.exercise_NN_k(answer)`` prints ✅ or a specific hint and returns a bool.
+
+Each runs the learner's answer against the course's reference on fresh inputs. Worked solutions
+live in ``notebooks/solutions/``; ``tests/test_check.py`` proves every checker accepts them and
+rejects typical wrong answers.
+"""
+
+from ._core import call_safely, verdict
+from .nb00 import *  # noqa: F401,F403
