@@ -1,0 +1,653 @@
+# Source of notebooks/03_models_and_heads.ipynb (percent format; build with `make notebooks`).
+
+# %% [markdown]
+# # 03 · Models and heads
+#
+# `from_pretrained` hides three things: a **config** (the architecture as numbers), the **weights**
+# (a file of named tensors) and a **class** that decides which layers sit on top of the shared
+# transformer body. This chapter opens each of them: it builds a model from a config and from a
+# checkpoint, reads a safetensors file byte by byte, runs every common head once, counts
+# parameters without downloading anything, and shows where the Hub's files end up on disk.
+#
+# **Learning objectives**
+# - distinguish a config from weights: build a model both ways, save it and reload it exactly;
+# - read a `.safetensors` file by hand and explain why it replaced pickled `.bin` files;
+# - choose between `AutoModel` and the `AutoModelFor...` classes, run six heads and read their
+#   outputs (`ModelOutput` by attribute, key and index);
+# - explain "newly initialized weights" and count parameters (bert-base vs distilbert) from configs;
+# - find the Hugging Face cache and explain how offline mode resolves files.
+#
+# **Prerequisites:** [02 · Tokenizers](02_tokenizers.ipynb). **Run time:** about 15 s on a 2-core
+# CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import course_utils as cu
+
+env = cu.setup(seed=0)  # first: it also quiets the libraries imported below
+
+import io
+import json
+import logging
+import os
+import pickle
+import re
+import shutil
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import transformers
+from safetensors import safe_open
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForMultipleChoice,
+    AutoModelForQuestionAnswering,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+)
+
+SCRATCH = Path("_scratch/03_models_and_heads")  # files this notebook writes (gitignored)
+shutil.rmtree(SCRATCH, ignore_errors=True)
+SCRATCH.mkdir(parents=True)
+
+# %% [markdown]
+# ## 1 · Three classes and a file layout
+# Every model in `transformers` is made of the same three kinds of object:
+#
+# | class | role | file in `transformers/models/bert/` |
+# |---|---|---|
+# | `PretrainedConfig` (here `BertConfig`) | the architecture as numbers: sizes, layers, vocabulary | `configuration_bert.py` |
+# | `PreTrainedModel` (here `BertModel`, `BertForSequenceClassification`, ...) | an `nn.Module` with `from_pretrained`/`save_pretrained` | `modeling_bert.py` |
+# | the tokenizer (`BertTokenizerFast`, notebook 02) | text to ids | `tokenization_bert*.py` |
+#
+# `transformers` deliberately repeats code: each model family has its own `modeling_*.py` with
+# every layer written out, so you can read one file top to bottom. A `pipeline` (notebook 01) just
+# combines a tokenizer and a model. We use the course's encoder; `resolve_checkpoint` says which
+# one you got.
+
+# %%
+ckpt = cu.resolve_checkpoint(cu.ENCODER)
+tokenizer = AutoTokenizer.from_pretrained(ckpt)
+config = AutoConfig.from_pretrained(ckpt)  # reads config.json only: a few hundred bytes
+
+# %% [markdown]
+# `AutoConfig` read `model_type` from `config.json` and picked the matching config class. The
+# model class knows its config class, and its source file and ancestors answer "where is the
+# code?" (offline stand-in: a BERT; online: DistilBERT, with `modeling_distilbert.py`):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(type(config).__name__, "| model_type:", config.model_type)
+for field in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings"):
+    print(f"  {field:24s} {getattr(config, field)}")
+model_class = transformers.MODEL_MAPPING[type(config)]  # what AutoModel will instantiate
+print(model_class.__name__, "uses", model_class.config_class.__name__)
+print("defined in module:", model_class.__module__)
+print("ancestors:", " -> ".join(c.__name__ for c in model_class.__mro__[1:4]))
+
+# %% [markdown]
+# ## 2 · Config vs weights
+# A config describes *shapes*; it contains no learned numbers. `AutoModel.from_config(config)`
+# builds the architecture and fills it with random numbers (normal with standard deviation
+# `config.initializer_range`). `AutoModel.from_pretrained(ckpt)` builds the same architecture and
+# then copies the checkpoint's tensors into it.
+
+# %%
+torch.manual_seed(0)
+random_body = AutoModel.from_config(config)  # architecture only, random weights, training mode
+body = AutoModel.from_pretrained(ckpt)  # same architecture + the checkpoint's weights, eval mode
+
+# %%
+# NBVAL_CHECK_OUTPUT
+w_random = random_body.get_input_embeddings().weight
+w_pretrained = body.get_input_embeddings().weight
+print(type(random_body).__name__, "and", type(body).__name__)
+print("same number of parameters:", random_body.num_parameters() == body.num_parameters())
+print("same word embeddings:", torch.equal(w_random, w_pretrained))
+print(f"std of random embeddings: {w_random.std():.3f} (initializer_range = {config.initializer_range})")
+print("training mode after from_config / from_pretrained:", random_body.training, body.training)
+
+# %% [markdown]
+# The difference matters: the pretrained weights place related sentences close together, the
+# random ones do not. Mean-pooled sentence vectors and their cosine similarities:
+
+# %%
+def sentence_vectors(model, texts):
+    """Mean of the last hidden states over real (non-padding) tokens."""
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    model.eval()
+    with torch.no_grad():
+        hidden = model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1)
+    return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+
+
+texts = ["I loved this film.", "What a wonderful movie!", "The invoice is due on Friday."]
+for name, model in [("random", random_body), ("pretrained", body)]:
+    v = sentence_vectors(model, texts)
+    print(f"{name:10s} related pair {v[0] @ v[1]:.2f} | unrelated pair {v[0] @ v[2]:.2f}")
+
+# %% [markdown]
+# `save_pretrained` writes the config and the weights (and `tokenizer.save_pretrained` the
+# tokenizer files). Current versions write `model.safetensors`, not the `pytorch_model.bin` that
+# older tutorials show. Loading the folder back gives exactly the same tensors and outputs.
+
+# %%
+save_dir = SCRATCH / "my-encoder"
+body.save_pretrained(save_dir)
+tokenizer.save_pretrained(save_dir)
+reloaded = AutoModel.from_pretrained(save_dir)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(sorted(p.name for p in save_dir.iterdir()))
+before, after = body.state_dict(), reloaded.state_dict()
+assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+inputs = tokenizer("I've been waiting for a HuggingFace course my whole life.", return_tensors="pt")
+with torch.no_grad():
+    diff = (body(**inputs).last_hidden_state - reloaded(**inputs).last_hidden_state).abs().max().item()
+print(f"{len(before)} tensors identical after reload; max |difference| of the outputs: {diff}")
+config_again = type(config).from_json_file(save_dir / "config.json")  # same as AutoConfig.from_pretrained(save_dir)
+print("hidden_size from the saved config.json:", config_again.hidden_size)
+
+# %% [markdown]
+# ## 3 · The safetensors format, by hand
+# A `.safetensors` file is deliberately simple:
+#
+# 1. 8 bytes: the length `N` of the header, an unsigned 64-bit **little-endian** integer;
+# 2. `N` bytes: a JSON header mapping each tensor name to its `dtype`, `shape` and
+#    `data_offsets` `[begin, end)`, plus an optional `__metadata__` entry;
+# 3. the raw tensor bytes; offsets count from the **start of this data section** (byte `8 + N`),
+#    not from the start of the file.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+weights_file = save_dir / "model.safetensors"
+with open(weights_file, "rb") as f:
+    header_len = int.from_bytes(f.read(8), "little")  # or struct.unpack("<Q", ...)
+    header = json.loads(f.read(header_len))
+print("header bytes:", header_len, "| tensors:", len(header) - 1, "| metadata:", header.get("__metadata__"))
+entries = sorted((v["data_offsets"][0], k) for k, v in header.items() if k != "__metadata__")
+for _, name in entries[:3]:
+    print(f"  {name:40s} {header[name]}")
+
+# %% [markdown]
+# To read one tensor: seek to `8 + N + begin`, read `end - begin` bytes, interpret them with the
+# dtype (little-endian) and reshape. We read a tensor from the *middle* of the file and compare
+# it with `safe_open` (the library reader) and with the model in memory.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+NUMPY_DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U8": "u1", "BOOL": "?"}  # BF16: no NumPy dtype
+
+
+def read_tensor(path, name):
+    """Read one tensor from a .safetensors file with nothing but open(), json and NumPy."""
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        info = json.loads(f.read(n))[name]
+        begin, end = info["data_offsets"]
+        f.seek(8 + n + begin)
+        raw = f.read(end - begin)
+    return np.frombuffer(raw, dtype=NUMPY_DTYPES[info["dtype"]]).reshape(info["shape"])
+
+
+name = "encoder.layer.0.attention.output.LayerNorm.bias"
+if name not in header:  # the online DistilBERT names its tensors differently: take the middle one
+    name = entries[len(entries) // 2][1]
+by_hand = read_tensor(weights_file, name)
+with safe_open(weights_file, framework="np") as f:
+    by_library = f.get_tensor(name)
+print(name, by_hand.dtype, by_hand.shape, "| first values:", np.round(by_hand[:3], 4))
+print("equal to safe_open:", np.array_equal(by_hand, by_library))
+print("equal to the model in memory:", torch.equal(torch.from_numpy(by_hand.copy()), body.state_dict()[name]))
+
+# %% [markdown]
+# Because every offset is known, a reader can fetch *part* of a tensor without touching the rest
+# (that is also how `safe_open` memory-maps files and how large models load lazily). One row of
+# the word-embedding matrix, the vector of the token "course":
+
+# %%
+# NBVAL_CHECK_OUTPUT
+emb_name = next(k for k in header if k.endswith("word_embeddings.weight"))
+info = header[emb_name]
+token_id = tokenizer.convert_tokens_to_ids("course")
+row_bytes = info["shape"][1] * 4  # float32
+with open(weights_file, "rb") as f:
+    f.seek(8 + header_len + info["data_offsets"][0] + token_id * row_bytes)
+    row = np.frombuffer(f.read(row_bytes), dtype="<f4")
+with safe_open(weights_file, framework="pt") as f:
+    row_lib = f.get_slice(emb_name)[token_id]
+print(emb_name, info["shape"], "| token id of 'course':", token_id)
+print("row read by hand equals get_slice:", torch.equal(torch.from_numpy(row.copy()), row_lib))
+
+# %% [markdown]
+# **Why not pickle?** `torch.save` writes a pickle, and unpickling can run code: a pickle may
+# tell the loader "call this function with these arguments". The harmless example below prints a
+# line while it is being *loaded*; a malicious file could run any command instead. safetensors
+# files contain only a JSON header and numbers, so loading them cannot execute anything (and they
+# load faster, with memory mapping). Since PyTorch 2.6, `torch.load` defaults to
+# `weights_only=True` and refuses such files.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+class NotJustWeights:
+    def __reduce__(self):  # pickle stores "call print(...)" instead of data
+        return (print, ("!! this line was printed while LOADING the file: it could have been any command",))
+
+
+pickle.loads(pickle.dumps(NotJustWeights()))
+torch.save({"weight": torch.ones(2), "extra": NotJustWeights()}, SCRATCH / "suspicious.bin")
+try:
+    torch.load(SCRATCH / "suspicious.bin")  # weights_only=True by default
+except pickle.UnpicklingError as err:
+    print("torch.load refused it:", next(line.strip() for line in str(err).splitlines() if "WeightsUnpickler" in line)[:80])
+
+# %% [markdown]
+# ## 4 · The body and its heads
+# Seed note 004's comparison, corrected and completed:
+#
+# | | `AutoModel` | `AutoModelForSequenceClassification` |
+# |---|---|---|
+# | what it builds | the body only (`BertModel`, `DistilBertModel`...) | the same body + a classification head |
+# | output | `last_hidden_state` (batch, tokens, hidden) and, for BERT, `pooler_output` | `logits` (batch, `num_labels`), and `loss` when you pass `labels` |
+# | use | features, embeddings, your own head | classification: sentiment, topics, emotion |
+# | from a base checkpoint | every weight loaded | body loaded, **head newly initialized** (random): train it |
+#
+# Other heads follow the same pattern: `AutoModelForTokenClassification`, `...ForQuestionAnswering`,
+# `...ForMultipleChoice`, `...ForMaskedLM`, `...ForCausalLM`. Loading a head that the checkpoint
+# does not contain is allowed: its weights are drawn at random, and `output_loading_info=True`
+# tells you which ones.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+labels = list(cu.EMOTION_LABELS)
+clf, loading_info = AutoModelForSequenceClassification.from_pretrained(
+    ckpt,
+    num_labels=len(labels),
+    id2label=dict(enumerate(labels)),
+    label2id={label: i for i, label in enumerate(labels)},
+    output_loading_info=True,
+)
+print(type(clf).__name__, "| children:", [name for name, _ in clf.named_children()])
+print("newly initialized:", sorted(loading_info["missing_keys"]))
+print("in the checkpoint but unused:", sorted(loading_info["unexpected_keys"]))
+print("body weights equal to AutoModel's:", torch.equal(clf.base_model.get_input_embeddings().weight, w_pretrained))
+print("id2label:", clf.config.id2label)
+
+# %% [markdown]
+# The body is the pretrained one; only the head (for BERT: `classifier`; for DistilBERT:
+# `pre_classifier` and `classifier`, two linear layers = four tensors) is new. In an interactive
+# session `transformers` announces this with a **LOAD REPORT** table; the course's `setup()`
+# silences it, so here we capture it once (with the checkpoint's location shortened):
+
+# %%
+buffer = io.StringIO()
+handler = logging.StreamHandler(buffer)
+transformers.utils.logging.set_verbosity_warning()
+transformers.utils.logging.disable_default_handler()  # to our buffer, not to stderr
+transformers.utils.logging.add_handler(handler)
+try:
+    AutoModelForSequenceClassification.from_pretrained(ckpt, num_labels=len(labels))
+finally:
+    transformers.utils.logging.remove_handler(handler)
+    transformers.utils.logging.enable_default_handler()
+    transformers.utils.logging.set_verbosity_error()
+report = re.sub(r"\x1b\[[0-9;]*m", "", buffer.getvalue())  # drop terminal colours
+print(report.replace(ckpt, "<checkpoint>"))
+
+# %% [markdown]
+# "Newly initialized" means random: two loads with different seeds give different heads and the
+# same body. Seed before loading if you want a reproducible starting point. Before fine-tuning
+# (notebook 05) the head's predictions are meaningless.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+transformers.set_seed(1)
+clf_other = AutoModelForSequenceClassification.from_pretrained(ckpt, num_labels=len(labels))
+print("same head:", torch.equal(clf.classifier.weight, clf_other.classifier.weight))  # last head layer
+print("same body:", all(torch.equal(a, b) for a, b in zip(clf.base_model.parameters(), clf_other.base_model.parameters())))
+cu.seed_everything(0)
+
+# %% [markdown]
+# ### Six heads, one forward pass each
+# Each head needs its own inputs: a sentence, a sentence with a `[MASK]`, a (question, context)
+# pair, and for multiple choice a tensor of shape **(batch, choices, tokens)**: the
+# (prompt, choice) pairs are encoded as a batch of 3 and then given a leading batch dimension.
+# The causal LM comes from the course's causal checkpoint, with its own tokenizer.
+
+# %%
+sentence = tokenizer("Hugging Face is based in New York City.", return_tensors="pt")
+masked = tokenizer(f"The capital of France is {tokenizer.mask_token}.", return_tensors="pt")
+qa_pair = tokenizer("Where is Hugging Face based?", "Hugging Face is a company based in New York City.", return_tensors="pt")
+prompt, choices = "To keep the milk fresh, put it", ["in the fridge.", "in the oven.", "under the sun."]
+mc_pairs = tokenizer([prompt] * len(choices), choices, padding=True, return_tensors="pt")
+multiple_choice = {k: v.unsqueeze(0) for k, v in mc_pairs.items()}  # (1, 3, tokens)
+
+lm_ckpt = cu.resolve_checkpoint(cu.CAUSAL_LM)
+lm_tokenizer = AutoTokenizer.from_pretrained(lm_ckpt)
+lm_inputs = lm_tokenizer("The capital of France is", return_tensors="pt")
+
+heads = [  # (auto class, checkpoint, extra from_pretrained arguments, inputs)
+    (AutoModelForSequenceClassification, ckpt, {"num_labels": 6}, sentence),
+    (AutoModelForTokenClassification, ckpt, {"num_labels": 9}, sentence),
+    (AutoModelForQuestionAnswering, ckpt, {}, qa_pair),
+    (AutoModelForMultipleChoice, ckpt, {}, multiple_choice),
+    (AutoModelForMaskedLM, ckpt, {}, masked),
+    (AutoModelForCausalLM, lm_ckpt, {}, lm_inputs),
+]
+models, outputs, new_tensors = {}, {}, {}
+for auto_class, checkpoint, kwargs, batch in heads:
+    key = auto_class.__name__.removeprefix("AutoModelFor")
+    models[key], info = auto_class.from_pretrained(checkpoint, output_loading_info=True, **kwargs)
+    new_tensors[key] = len(info["missing_keys"])
+    extra = {"use_cache": False} if key == "CausalLM" else {}  # no key/value cache: logits only
+    with torch.no_grad():
+        outputs[key] = models[key](**batch, **extra)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for (auto_class, _, _, batch), (key, out) in zip(heads, outputs.items()):
+    fields = ", ".join(f"{k} {tuple(v.shape)}" for k, v in out.items())
+    print(f"{type(models[key]).__name__:28s} input_ids {str(tuple(batch['input_ids'].shape)):11s} -> {fields}")
+    print(f"{'':28s} newly initialized tensors: {new_tensors[key]}")
+
+# %% [markdown]
+# Read the shapes: sequence classification gives one row of `num_labels` scores per *text*;
+# token classification one row per *token*; question answering two scores per token (is the
+# answer's start here? its end?); multiple choice one score per *choice*; both language-model
+# heads one score per *vocabulary entry* at every position. Offline, the encoder stand-in has no
+# masked-LM head (6 newly initialized tensors; the decoder reuses the word embeddings), so its
+# `[MASK]` guesses are noise; online, DistilBERT's own head loads. The causal LM is complete,
+# so its next-token prediction is meaningful:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+next_id = outputs["CausalLM"].logits[0, -1].argmax().item()
+print("The capital of France is ->", repr(lm_tokenizer.decode(next_id)))
+mask_pos = masked["input_ids"][0].tolist().index(tokenizer.mask_token_id)
+guess = tokenizer.decode(outputs["MaskedLM"].logits[0, mask_pos].argmax().item())
+print("The capital of France is [MASK]. ->", repr(guess), "" if new_tensors["MaskedLM"] == 0 else "(random head: ignore it)")
+qa = outputs["QuestionAnswering"]
+print("QA span indices:", qa.start_logits.argmax().item(), qa.end_logits.argmax().item(), "(untrained head)" if new_tensors["QuestionAnswering"] else "")
+
+# %% [markdown]
+# A head is a small layer on the body's hidden states. Recomputing two of them by hand (the
+# models are in eval mode, so dropout does nothing) gives the same logits:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+tok_clf, lm = models["TokenClassification"], models["CausalLM"]
+with torch.no_grad():
+    hidden = tok_clf.base_model(**sentence).last_hidden_state  # (1, tokens, hidden)
+    by_hand = tok_clf.classifier(hidden)  # one Linear(hidden, num_labels)
+    lm_hidden = lm.base_model(**lm_inputs).last_hidden_state
+    lm_by_hand = lm.lm_head(lm_hidden)  # Linear(hidden, vocab_size), no bias
+for what, mine, theirs in [("token classification", by_hand, outputs["TokenClassification"].logits),
+                           ("causal LM", lm_by_hand, outputs["CausalLM"].logits)]:
+    torch.testing.assert_close(mine, theirs)
+    print(f"{what:22s} head by hand == model: max |difference| {(mine - theirs).abs().max().item():.1e}")
+print("causal LM head shares the embedding matrix:", lm.lm_head.weight is lm.get_input_embeddings().weight)
+
+# %% [markdown]
+# ### `ModelOutput`: attribute, key or index
+# Every model returns a `ModelOutput`, a dataclass that is also an ordered dict. Fields that are
+# `None` (no `labels`, so no `loss`) are *left out*, so index 0 is `logits` without labels and
+# `loss` with them: prefer names. `return_dict=False` gives a plain tuple, as very old versions did.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+with torch.no_grad():
+    out = clf(**sentence)
+    out_with_loss = clf(**sentence, labels=torch.tensor([1]))
+    as_tuple = clf(**sentence, return_dict=False)
+    with_hidden = clf(**sentence, output_hidden_states=True)
+print(type(out).__name__, "| a dict:", isinstance(out, dict), "| keys:", list(out.keys()))
+assert out.logits is out["logits"] is out[0] and torch.equal(out.to_tuple()[0], out.logits)
+print("with labels, keys:", list(out_with_loss.keys()), "| [0] is now the loss:", out_with_loss[0] is out_with_loss.loss)
+print("return_dict=False:", type(as_tuple).__name__, "of", len(as_tuple))
+print("hidden_states: embeddings + one per layer =", len(with_hidden.hidden_states), "tensors of", tuple(with_hidden.hidden_states[-1].shape))
+
+# %% [markdown]
+# ## 5 · Counting parameters without downloading
+# Seed note 004 quotes 109,482,240 parameters for `bert-base-uncased` and 66,362,880 for
+# `distilbert-base-uncased`. The default `BertConfig()` and `DistilBertConfig()` *are* those two
+# architectures, so we can check the numbers without any download. Building under
+# `torch.device("meta")` creates tensors that have a shape but no memory and no values: instant,
+# even for billions of parameters.
+
+# %%
+from transformers import BertConfig, BertForSequenceClassification, BertModel
+from transformers import DistilBertConfig, DistilBertForSequenceClassification, DistilBertModel
+
+with torch.device("meta"):  # shapes only
+    meta = {
+        "BertModel (bert-base)": BertModel(BertConfig()),
+        "BertModel without pooler": BertModel(BertConfig(), add_pooling_layer=False),
+        "DistilBertModel (distilbert-base)": DistilBertModel(DistilBertConfig()),
+        "BertForSequenceClassification, 6 labels": BertForSequenceClassification(BertConfig(num_labels=6)),
+        "DistilBertForSequenceClassification, 6": DistilBertForSequenceClassification(DistilBertConfig(num_labels=6)),
+    }
+
+# %% [markdown]
+# The same numbers follow from the shapes. Per BERT layer with hidden size `H` and feed-forward
+# size `I`: four attention projections `4(H²+H)`, the feed-forward pair `HI+I + IH+H`, two
+# LayerNorms `4H`. Embeddings: `(vocab + positions + token types)·H` plus a LayerNorm `2H`. The
+# pooler (BERT only) is one more `H²+H`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def layer_parameters(hidden, ffn):
+    """Parameters of one transformer encoder layer."""
+    return 4 * (hidden * hidden + hidden) + (hidden * ffn + ffn) + (ffn * hidden + hidden) + 4 * hidden
+
+
+def encoder_parameters(vocab, positions, token_types, hidden, ffn, layers, pooler):
+    """Parameters of a BERT-style encoder body, from its shapes."""
+    embeddings = (vocab + positions + token_types) * hidden + 2 * hidden
+    return embeddings + layers * layer_parameters(hidden, ffn) + (hidden * hidden + hidden if pooler else 0)
+
+
+formula = {
+    "BertModel (bert-base)": encoder_parameters(30522, 512, 2, 768, 3072, 12, pooler=True),
+    "BertModel without pooler": encoder_parameters(30522, 512, 2, 768, 3072, 12, pooler=False),
+    "DistilBertModel (distilbert-base)": encoder_parameters(30522, 512, 0, 768, 3072, 6, pooler=False),
+}
+for name, model in meta.items():
+    n = model.num_parameters()
+    check = f"formula {formula[name]:,}" if name in formula else ""
+    print(f"{name:42s} {n:>12,}  {check}")
+    assert name not in formula or formula[name] == n
+assert meta["BertModel (bert-base)"].num_parameters() == 109_482_240
+assert meta["DistilBertModel (distilbert-base)"].num_parameters() == 66_362_880
+
+# %% [markdown]
+# So the seed's numbers are the **bodies**: 109,482,240 includes BERT's pooler (590,592), and
+# DistilBERT has neither a pooler nor token-type embeddings. Where the 43 million go:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+layer_size = layer_parameters(768, 3072)
+pooler_size, token_types = 768 * 768 + 768, 2 * 768
+print(f"one transformer layer: {layer_size:,} | pooler: {pooler_size:,} | token-type embeddings: {token_types:,}")
+gap = 109_482_240 - 66_362_880
+assert gap == 6 * layer_size + pooler_size + token_types
+print(f"bert-base - distilbert = {gap:,} = 6 layers + pooler + token types")
+head_bert = meta["BertForSequenceClassification, 6 labels"].num_parameters() - 109_482_240
+head_distil = meta["DistilBertForSequenceClassification, 6"].num_parameters() - 66_362_880
+print(f"a 6-label head adds {head_bert:,} (BERT: classifier) or {head_distil:,} (DistilBERT: pre_classifier + classifier)")
+
+# %%
+def parameter_groups(model):
+    """Parameters per top-level block: embeddings, layers, pooler."""
+    groups = {}
+    for name, p in model.named_parameters():
+        part = "embeddings" if "embeddings" in name else "pooler" if "pooler" in name else "layers"
+        groups[part] = groups.get(part, 0) + p.numel()
+    return groups
+
+
+fig, ax = plt.subplots(figsize=(6, 2.5))
+names = ["BertModel (bert-base)", "DistilBertModel (distilbert-base)"]
+left = np.zeros(len(names))
+for part, colour in [("embeddings", "tab:blue"), ("layers", "tab:orange"), ("pooler", "tab:green")]:
+    sizes = np.array([parameter_groups(meta[n]).get(part, 0) / 1e6 for n in names])
+    ax.barh(["bert-base", "distilbert-base"], sizes, left=left, color=colour, label=part)
+    left += sizes
+ax.set_xlabel("parameters (millions)")
+ax.legend(ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)  # the pooler is a sliver: 0.6 M
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The embedding matrix alone (30,522 × 768 ≈ 23.4 M) is about a fifth of BERT and a third of
+# DistilBERT. The models this notebook actually loaded (offline stand-ins: MiniLM and SmolLM2;
+# online: DistilBERT and SmolLM2):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"encoder body ({cu.ENCODER}): {body.num_parameters():,}")
+print(f"causal LM ({cu.CAUSAL_LM}): {lm.num_parameters():,}")
+naive = sum(t.numel() for t in lm.state_dict().values())
+print(f"  summing its state_dict counts the shared embedding twice: {naive:,}")
+
+# %% [markdown]
+# ## 6 · Where the files live: the cache, and offline mode
+# `from_pretrained("org/name")` downloads into the **hub cache** (`$HF_HOME/hub`, by default
+# `~/.cache/huggingface/hub`; override with `HF_HOME` or `HF_HUB_CACHE`). `datasets` keeps its
+# Arrow files separately in `$HF_HOME/datasets` (`HF_DATASETS_CACHE`). `TRANSFORMERS_CACHE` no
+# longer exists in transformers 5. One repository in the hub cache looks like this:
+#
+# ```
+# hub/models--distilbert--distilbert-base-uncased/
+# ├── blobs/                 # file contents, named by their hash, stored once
+# ├── refs/main              # the commit that "main" pointed to when you downloaded
+# └── snapshots/<commit>/    # the repository as you know it: symlinks into blobs/
+#     ├── config.json -> ../../blobs/<hash>
+#     └── model.safetensors -> ../../blobs/<hash>
+# ```
+#
+# Two revisions that share a file share its blob. `huggingface_hub.scan_cache_dir()` lists what
+# is cached; it raises `CacheNotFound` when nothing was ever downloaded (as on the course's CI
+# machine). `make prefetch` stores its downloads in the same layout inside the course folder.
+
+# %%
+import datasets
+from huggingface_hub import constants, scan_cache_dir
+from huggingface_hub.errors import CacheNotFound
+
+
+def shown(path):
+    """A path for printing: ~/... under the home folder, else relative to this notebook."""
+    path = Path(path).expanduser().resolve()
+    home = Path.home().resolve()
+    return "~/" + str(path.relative_to(home)) if path.is_relative_to(home) else os.path.relpath(path)
+
+
+print("HF_HOME          ", shown(constants.HF_HOME))
+print("hub cache        ", shown(constants.HF_HUB_CACHE))
+print("datasets cache   ", shown(datasets.config.HF_DATASETS_CACHE))
+print("HF_HUB_OFFLINE   ", constants.HF_HUB_OFFLINE)
+for folder in (constants.HF_HUB_CACHE, cu.models.prefetch_dir()):
+    try:
+        cache = scan_cache_dir(folder)
+    except CacheNotFound:
+        print(f"{shown(folder)}: not created yet (nothing downloaded)")
+        continue
+    print(f"{shown(folder)}: {len(cache.repos)} repositories, {cache.size_on_disk / 1e6:.0f} MB")
+    for repo in sorted(cache.repos, key=lambda r: r.repo_id):
+        revisions = ", ".join(r.commit_hash[:7] for r in repo.revisions)
+        print(f"  {repo.repo_type}: {repo.repo_id} ({repo.size_on_disk / 1e6:.1f} MB; snapshots {revisions})")
+
+# %% [markdown]
+# **Offline mode.** With `HF_HUB_OFFLINE=1` (set *before* importing the libraries; its old name
+# `TRANSFORMERS_OFFLINE` still works) nothing is requested from the Hub: names are looked up in
+# the cache only, and a miss fails at once instead of after several retries. `local_files_only=True`
+# does the same for one call. A local folder path (as `resolve_checkpoint` returns offline) never
+# touches the network.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+try:
+    AutoConfig.from_pretrained("hf-course/not-in-any-cache", local_files_only=True)
+except OSError as err:
+    print("not cached + local_files_only -> OSError:", type(err).__name__ == "OSError")
+print("a saved folder loads anywhere:", AutoConfig.from_pretrained(save_dir).model_type)
+
+# %% [markdown]
+# ## Common pitfalls
+# - **`save_pretrained` writes `model.safetensors`**, not `pytorch_model.bin` (seed 001's listing is
+#   from older versions). Load old `.bin` files only from sources you trust: they are pickles.
+# - **Seed 002's safetensors reader** has four bugs: `dtype=int64` is undefined (use
+#   `int.from_bytes(b, "little")` or `np.frombuffer(b, "<u8")`); `np.frombuffer(3072, ...)` must
+#   receive the *bytes* read; offsets count from byte `8 + N`, so `seek` there instead of assuming
+#   the first tensor follows the header (in the stand-in's own file the first one is
+#   `embeddings.position_ids`, an int64 tensor); and the library call is
+#   `with safe_open(path, framework="np") as f: f.get_tensor(name)`, not `open(...)`.
+# - **`T5Config(json.load(...))`** passes the dict as one positional argument: use
+#   `T5Config(**json.load(f))` or `T5Config.from_json_file(path)`. (The class is
+#   `T5ForConditionalGeneration`.)
+# - **"Some weights ... are newly initialized"** is not an error: the head is random until you
+#   train it. For DistilBERT it is two layers (`pre_classifier`, `classifier`), four tensors; not
+#   "three layers". An `UNEXPECTED` key (for example BERT's `pooler` when loading a masked-LM) is
+#   a checkpoint tensor the class does not use.
+# - **Multiple choice** needs `(batch, choices, tokens)`. Seed 003 passes the `(choices, tokens)`
+#   encoding directly, which fails inside the model:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+try:
+    models["MultipleChoice"](**mc_pairs)  # missing the leading batch dimension
+except RuntimeError as err:
+    print("RuntimeError:", str(err))
+
+# %% [markdown]
+# - **`out[0]`** is `logits` without labels and `loss` with labels: use `out.logits` / `out.loss`.
+# - **`from_config` does not load weights**, and the model starts in training mode (dropout on);
+#   `from_pretrained` returns it in eval mode. Call `model.eval()` before comparing outputs.
+# - **Counting parameters**: `model.num_parameters()` counts shared (tied) tensors once; summing a
+#   `state_dict` counts them twice. Build big configs under `torch.device("meta")` to count them.
+# - **`TRANSFORMERS_CACHE` is gone**: use `HF_HOME` (everything) or `HF_HUB_CACHE` (models).
+# - **`PreTrainedModel` no longer inherits `GenerationMixin`** (seed 002's class listing): only
+#   classes that can generate (`LlamaForCausalLM`...) have `.generate()`; `BertModel` does not.
+# - **Mask conventions** (seed 002's open question): in `transformers`, `attention_mask` is 1 for
+#   tokens to attend to and 0 for padding, and label id -100 means "ignore in the loss". PyTorch's
+#   own `nn.MultiheadAttention(key_padding_mask=...)` uses the opposite: `True` = ignore.
+
+# %% [markdown]
+# ## Exercises
+# 1. Build `BertModel(BertConfig(num_hidden_layers=4, hidden_size=256, num_attention_heads=4,
+#    intermediate_size=1024))` on the meta device. Predict its parameter count with
+#    `encoder_parameters` first, then check.
+# 2. Extend `read_tensor` to return a `torch.Tensor` for `BF16` tensors (hint: read them as
+#    `"<u2"`, then `torch.from_numpy(...).view(torch.bfloat16)`). Test it on a model saved with
+#    `model.to(torch.bfloat16).save_pretrained(...)`.
+# 3. Load `AutoModelForSequenceClassification` for the encoder with `num_labels=3` and, by hand,
+#    recompute its logits from `base_model` outputs (for BERT, the head reads `pooler_output`;
+#    for DistilBERT, the first token through `pre_classifier`, ReLU and `classifier`).
+# 4. Why does loading the masked-LM class on the stand-in list 6 missing tensors but no
+#    `cls.predictions.decoder.weight`? (Hint: `tie_word_embeddings`.)
+
+# %% [markdown]
+# ## Recap
+# - A config is the architecture; weights are a separate file; `from_config` gives random
+#   weights, `from_pretrained` the checkpoint's; `save_pretrained` writes `config.json` +
+#   `model.safetensors` and reloads exactly.
+# - safetensors = 8-byte little-endian header length + JSON header + raw bytes at known offsets:
+#   nothing to execute, and any tensor (or row) can be read alone.
+# - `AutoModelFor<Task>` = the shared body + a small task head; a head missing from the
+#   checkpoint is newly initialized and must be trained. Outputs are `ModelOutput`s: use names.
+# - bert-base has 109,482,240 parameters (pooler included), distilbert-base 66,362,880: six
+#   fewer layers, no pooler, no token types.
+# - Downloads live in `$HF_HOME/hub` as blobs + snapshots; `HF_HUB_OFFLINE=1` uses only what is there.
+#
+# **Next:** [04 · Datasets](04_datasets.ipynb), where the emotion data is loaded, explored and
+# batched for these models.

@@ -1,0 +1,496 @@
+# Source of notebooks/04_datasets.ipynb (percent format; build with `make notebooks`).
+
+# %% [markdown]
+# # 04 · Datasets
+#
+# Before a model can learn from text, the text has to be loaded, looked at, tokenized and cut into
+# batches. 🤗 `datasets` does this with Arrow tables on disk: fast column access, transformations
+# that are cached, and the same API for the Hub, your CSV files and Python generators. This
+# chapter studies one dataset completely: **emotion** (English tweets labelled with six
+# emotions), the data that notebook 05 fine-tunes on. It ends with a measurement that changes how
+# you batch: padding every text to the longest one wastes most of the computation.
+#
+# **Learning objectives**
+# - navigate a `DatasetDict`: splits, `features`, `ClassLabel` names, rows, columns, pandas;
+# - explore class balance and text length with plots, and say what they mean for training;
+# - transform data with `map` (batched or not, `batch_size`, `remove_columns`), `filter`,
+#   `select`, `shuffle`, `train_test_split` and `with_format("torch")`;
+# - create datasets from Python, CSV and JSON, save and reload them, and find the cache files
+#   `map` writes;
+# - measure dynamic padding against padding the whole dataset: wasted tokens and speed.
+#
+# **Prerequisites:** [02 · Tokenizers](02_tokenizers.ipynb), [03 · Models and heads](03_models_and_heads.ipynb).
+# **Run time:** about 35 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import course_utils as cu
+
+env = cu.setup(seed=0)  # first: it also quiets the libraries imported below
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import datasets
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from datasets import ClassLabel, Dataset, Features, Value, load_dataset, load_from_disk
+from torch.utils.data import DataLoader
+from transformers import AutoModel, AutoTokenizer, DataCollatorWithPadding
+
+datasets.disable_progress_bars()  # this notebook's maps take a second or two; datasets.enable_progress_bars() to see them
+SCRATCH = Path("_scratch/04_datasets")  # files this notebook writes (gitignored)
+shutil.rmtree(SCRATCH, ignore_errors=True)
+SCRATCH.mkdir(parents=True)
+
+# %% [markdown]
+# ## 1 · The `DatasetDict`
+# `cu.load_emotion()` returns [dair-ai/emotion](https://huggingface.co/datasets/dair-ai/emotion)
+# (from the Hub at a pinned revision, or from a local copy offline; it is
+# `load_dataset("dair-ai/emotion")` underneath). A `DatasetDict` is a dictionary of splits; each
+# `Dataset` is a table whose rows are examples and whose columns are features.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+emotion = cu.load_emotion()
+print(emotion)
+print("iterating gives the split names:", list(emotion))
+
+# %% [markdown]
+# 16,000 / 2,000 / 2,000 rows: an 80 / 10 / 10 split. `features` describes the columns. `label` is
+# a `ClassLabel`: the table stores integers, and the feature knows their names.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+train = emotion["train"]
+label_feature = train.features["label"]
+print(train.features)
+print(label_feature.num_classes, label_feature.names)
+print("int2str(3) =", label_feature.int2str(3), "| str2int('fear') =", label_feature.str2int("fear"))
+
+# %% [markdown]
+# Indexing a row gives a dict; a slice gives a dict of lists (columns); a column name gives a
+# lazy `Column` you can slice or turn into a list.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(train[0])
+print(train[:2])
+print(type(train["label"]).__name__, train["label"][:10])
+
+# %% [markdown]
+# `to_pandas()` copies a split into a DataFrame, convenient for exploring (16,000 short texts fit
+# in memory easily; for very large datasets explore a `select`ed sample).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+df = train.to_pandas()
+df["label_name"] = df["label"].map(label_feature.int2str)
+df["words"] = df["text"].str.split().str.len()
+print(df.head().to_string(max_colwidth=45))
+
+# %% [markdown]
+# ## 2 · Look at the data: classes and lengths
+# Two questions before any training: are the classes balanced, and how long are the texts?
+
+# %%
+# NBVAL_CHECK_OUTPUT
+counts = df["label_name"].value_counts()
+table = counts.to_frame("rows").assign(share=(counts / len(df)).round(3))
+table["median words"] = df.groupby("label_name")["words"].median()
+print(table.to_string())
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+counts.sort_values().plot.barh(ax=axes[0], color="tab:blue")
+axes[0].set_title("Class frequency (train)")
+axes[0].set_xlabel("rows")
+axes[0].set_ylabel("")
+order = counts.index.tolist()
+axes[1].boxplot([df.loc[df["label_name"] == name, "words"] for name in order], showfliers=False)
+axes[1].set_xticks(range(1, len(order) + 1), order, rotation=30)
+axes[1].set_title("Words per text")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# What this means for training:
+# - **Imbalance.** joy and sadness make up nearly two thirds of the data; surprise is under 4 %.
+#   A model that never predicts surprise loses little accuracy, so report a *weighted or macro
+#   F1* next to accuracy, keep class proportions when you split (`stratify_by_column`, below),
+#   and consider class weights or resampling if the rare classes matter.
+# - **Length.** Texts are short and similar across classes (a median under 20 words), far below
+#   the 512-token limit: truncation will rarely cut anything. Token counts come in section 3.
+
+# %% [markdown]
+# ## 3 · `map`: one example or a batch at a time
+# `map(fn)` calls `fn` on each example (a dict) and adds or replaces the columns `fn` returns.
+# With `batched=True`, `fn` receives a **batch**: a dict of lists of `batch_size` rows (default
+# 1000), which lets a fast tokenizer process many texts in one call.
+
+# %%
+checkpoint = cu.resolve_checkpoint(cu.ENCODER)
+tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+sample = train.select(range(4000))
+
+start = time.perf_counter()
+one_by_one = sample.map(lambda ex: tokenizer(ex["text"], truncation=True), keep_in_memory=True)
+t_single = time.perf_counter() - start
+start = time.perf_counter()
+batched = sample.map(lambda batch: tokenizer(batch["text"], truncation=True), batched=True, keep_in_memory=True)
+t_batched = time.perf_counter() - start
+assert one_by_one["input_ids"][:] == batched["input_ids"][:]
+print(f"4,000 texts: one by one {t_single:.2f} s, batched {t_batched:.2f} s ({t_single / t_batched:.1f}x faster)")
+
+# %% [markdown]
+# (`keep_in_memory=True` stops `map` from writing, and re-reading, a cache file, so the timing is
+# honest; section 5 looks at that cache.) What does `batch_size` change? A function that records
+# the size of each batch it receives answers it, and shows the meaning of `batch_size=None`:
+# **the whole dataset as one batch**, not "the default".
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for batch_size in (1000, 4096, None):
+    seen = []
+    train.map(lambda batch: seen.append(len(batch["text"])), batched=True, batch_size=batch_size, keep_in_memory=True)
+    print(f"batch_size={batch_size!s:5s} -> {len(seen):2d} calls, sizes {seen[:3]}{' ...' if len(seen) > 3 else ''}")
+
+# %% [markdown]
+# Now tokenize all three splits at once (`DatasetDict.map` maps every split). `remove_columns`
+# drops the raw text, which the model cannot use and the batching code in section 6 cannot
+# stack. The tokenizer decides the new columns (offline stand-in: a BERT, so `token_type_ids`
+# too; DistilBERT has none).
+
+# %%
+def tokenize(batch):
+    return tokenizer(batch["text"], truncation=True)
+
+
+encoded = emotion.map(tokenize, batched=True, remove_columns=["text"])
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(encoded["train"].column_names)
+lengths = np.array([len(ids) for ids in encoded["train"]["input_ids"]])
+print(f"tokens per text: mean {lengths.mean():.1f}, median {int(np.median(lengths))}, "
+      f"95th percentile {int(np.percentile(lengths, 95))}, max {lengths.max()}")
+print("decoded back:", tokenizer.decode(encoded["train"][0]["input_ids"]))
+
+# %% [markdown]
+# ## 4 · Choosing rows: `filter`, `select`, `shuffle`, `train_test_split`
+# All four return a new `Dataset`; most return a view of the same Arrow data through an
+# *indices mapping* (no copy). `shuffle` needs a `seed` to be reproducible.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+short = train.filter(lambda ex: len(ex["text"].split()) <= 4)
+print("texts of at most 4 words:", short.num_rows, "| e.g.", short[:3]["text"])
+print("select([0, 5, 7]) labels:", train.select([0, 5, 7])["label"][:])
+shuffled = train.shuffle(seed=0)
+print("shuffle(seed=0), first labels:", shuffled["label"][:8])
+
+# %% [markdown]
+# `train_test_split` cuts a split in two. `stratify_by_column` keeps each class's share equal
+# in both parts, which matters with rare classes such as surprise:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+parts = train.train_test_split(test_size=0.1, seed=0, stratify_by_column="label")
+print({name: part.num_rows for name, part in parts.items()})
+for name, part in parts.items():
+    share = np.bincount(part["label"][:], minlength=6) / part.num_rows
+    print(f"{name:5s} class shares:", np.round(share, 3))
+
+# %% [markdown]
+# ### Formats: Python lists or tensors
+# By default rows come back as Python objects. `with_format("torch")` returns a *new* dataset
+# that gives tensors; `set_format` does the same *in place* (seed 004's
+# `set_format("torch", columns=[...])`, which also hides the other columns).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+as_torch = encoded["train"].with_format("torch", columns=["input_ids", "attention_mask", "label"])
+row = as_torch[0]
+print({k: (type(v).__name__, tuple(v.shape)) for k, v in row.items()})
+print("the original is unchanged:", type(encoded["train"][0]["input_ids"]).__name__)
+print("a slice of ragged rows:", type(as_torch[:2]["input_ids"]).__name__, "of", [tuple(t.shape) for t in as_torch[:2]["input_ids"]])
+
+# %% [markdown]
+# A slice cannot be one tensor when rows have different lengths: making them equal is the job of
+# padding (section 6).
+
+# %% [markdown]
+# ## 5 · Making datasets, saving them, and the cache
+# ### From Python and from files
+
+# %%
+# NBVAL_CHECK_OUTPUT
+features = Features({"text": Value("string"), "label": ClassLabel(names=list(cu.EMOTION_LABELS))})
+tiny = Dataset.from_dict({"text": ["what a lovely day", "i am so scared"], "label": [1, 4]}, features=features)
+print(tiny, tiny.features["label"].int2str(tiny["label"][:]))
+
+
+def generate():
+    for i in range(10):
+        yield {"idx": i, "text": f"text_{i}"}
+
+
+generated = Dataset.from_generator(generate)  # rows produced lazily, written to an Arrow file
+print(generated.num_rows, generated.features)
+
+# %% [markdown]
+# `load_dataset` with a *format name* reads your own files ("csv", "json", "parquet", "text"...).
+# `data_files` may be one file, a list, or a dict of splits. It converts them to Arrow in a
+# cache folder (here `cache_dir=` keeps it inside the scratch folder). CSV and JSON have no
+# notion of `ClassLabel`: pass `features=` to get the label names back.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+small = train.select(range(100))
+small.to_csv(SCRATCH / "emotion_small.csv")
+small.to_json(SCRATCH / "emotion_small.jsonl")  # JSON Lines: one object per row
+from_csv = load_dataset("csv", data_files={"train": str(SCRATCH / "emotion_small.csv")}, cache_dir=str(SCRATCH / "hf-cache"))
+from_json = load_dataset("json", data_files=str(SCRATCH / "emotion_small.jsonl"), features=features, cache_dir=str(SCRATCH / "hf-cache"))
+print("csv :", from_csv["train"].num_rows, from_csv["train"].features)
+print("json:", from_json["train"].num_rows, from_json["train"].features)
+arrow = Path(from_csv["train"].cache_files[0]["filename"])
+print("Arrow file:", re.sub("[0-9a-f]{16,}", "<hash>", str(arrow.relative_to(SCRATCH.resolve()))))
+
+# %% [markdown]
+# ### `save_to_disk`, `load_from_disk`, and the files `map` writes
+# `save_to_disk` writes a folder (Arrow data + two JSON files) that only `load_from_disk` reads.
+# This repeats seed 002's experiment. A dataset backed by Arrow files on disk gets a
+# `cache-<fingerprint>.arrow` file **next to them** for every `map`; the fingerprint hashes the
+# previous state and your function, so running the same `map` again reads that file instead of
+# calling your function.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+folder = SCRATCH / "hf-data-temp"
+
+
+def files():
+    return sorted(re.sub("[0-9a-f]{16}", "<fingerprint>", p.name) for p in folder.iterdir())
+
+
+def add_a(example):
+    return {"a": "a" + example["text"]}
+
+
+def add_b(example):
+    return {"b": "b" + example["text"]}
+
+
+generated.save_to_disk(folder)
+print("saved:", files())
+reloaded = load_from_disk(folder)
+step_a = reloaded.map(add_a)
+step_b = step_a.map(add_b)
+print("after two maps:", files())
+again = step_a.map(add_b)  # same data, same function: served from the cache
+print("after repeating the second map:", files())
+print("same cache file:", again.cache_files == step_b.cache_files)
+
+# %% [markdown]
+# `cache_file_name=` picks the file yourself. It must end in an extension (`.arrow`) and it is a
+# single Arrow file, not a `save_to_disk` folder: read it with `Dataset.from_file`, not
+# `load_from_disk` (the error seed 002 ran into). Datasets that live in memory (`from_dict`,
+# `keep_in_memory=True`) write no cache files at all.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+own = SCRATCH / "ssss" / "hug.arrow"
+own.parent.mkdir()
+reloaded.map(add_b, cache_file_name=str(own))
+try:
+    load_from_disk(own)
+except FileNotFoundError as err:
+    print("load_from_disk:", type(err).__name__, "(not a dataset folder)")
+print("Dataset.from_file:", Dataset.from_file(str(own)).column_names)
+print("in-memory dataset, cache files after map:", tiny.map(lambda ex: {"n": len(ex["text"])}).cache_files)
+
+# %% [markdown]
+# The emotion splits are Arrow files in the `datasets` cache (`~/.cache/huggingface/datasets`
+# by default, `HF_DATASETS_CACHE` to move it), so `encoded` above is backed by cache files there.
+# Disable caching with `datasets.disable_caching()`, force a recomputation with
+# `load_from_cache_file=False`, and delete a split's cache files with `cleanup_cache_files()`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("emotion train is stored in:", [Path(f["filename"]).name for f in train.cache_files])
+print("encoded train is stored in:", [re.sub("[0-9a-f]{16}", "<fingerprint>", Path(f["filename"]).name) for f in encoded["train"].cache_files])
+
+# %% [markdown]
+# ## 6 · Padding: everything to the longest, or each batch to its own longest
+# Seed 004 (like the book it follows) tokenizes with `padding=True` and `batch_size=None`. From
+# section 3 you know what that means: one batch holding the whole split, so **every text is
+# padded to the longest text of the split**, and each split gets its own width:
+
+# %%
+def tokenize_and_pad(batch):
+    return tokenizer(batch["text"], padding=True, truncation=True)
+
+
+padded_everything = emotion.map(tokenize_and_pad, batched=True, batch_size=None, remove_columns=["text"])
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for split, part in padded_everything.items():
+    widths = {len(ids) for ids in part["input_ids"][:]}
+    print(f"{split:10s} every row has {widths} tokens")
+
+# %% [markdown]
+# The alternative is **dynamic padding**: tokenize without padding, and let a *collator* pad each
+# batch to its own longest text when the batch is formed. `DataCollatorWithPadding` does this (it
+# is what `Trainer` uses by default when you give it a tokenizer). A third option also sorts the
+# texts by length first, so that each batch holds texts of similar length (the idea behind
+# `TrainingArguments(group_by_length=True)`).
+#
+# We compare the three on the **same** texts, the same model (the course's encoder) and the same
+# batch size, measuring the share of padding tokens and the time of a forward pass over all of them.
+
+# %%
+n_texts = cu.by_profile(quick=512, full=4000)
+batch_size = 32
+model = AutoModel.from_pretrained(checkpoint).to(env.device).eval()
+collator = DataCollatorWithPadding(tokenizer)
+
+pad_all = padded_everything["train"].select(range(n_texts)).remove_columns("label").with_format("torch")
+dynamic = encoded["train"].select(range(n_texts)).remove_columns("label")
+by_length = dynamic.select(np.argsort([len(ids) for ids in dynamic["input_ids"]], kind="stable"))
+loaders = {
+    "pad everything": DataLoader(pad_all, batch_size=batch_size),
+    "dynamic padding": DataLoader(dynamic, batch_size=batch_size, collate_fn=collator),
+    "dynamic, sorted by length": DataLoader(by_length, batch_size=batch_size, collate_fn=collator),
+}
+
+# %%
+# NBVAL_CHECK_OUTPUT
+padding_share = {}
+for name, loader in loaders.items():
+    masks = [batch["attention_mask"] for batch in loader]
+    real, total = sum(int(m.sum()) for m in masks), sum(m.numel() for m in masks)
+    padding_share[name] = 1 - real / total
+    widths = sorted({m.shape[1] for m in masks})
+    print(f"{name:26s} {len(masks)} batches, widths {widths[0]}..{widths[-1]}, padding {padding_share[name]:.1%} of all tokens")
+
+# %% [markdown]
+# Padding does not change the result for the real tokens, as long as the `attention_mask` goes
+# in with the ids (notebook 02). Check it on the first batch, same texts, two paddings:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+first_all, first_dyn = next(iter(loaders["pad everything"])), next(iter(loaders["dynamic padding"]))
+width = first_dyn["input_ids"].shape[1]
+with torch.inference_mode():
+    h_all = model(**{k: v.to(env.device) for k, v in first_all.items()}).last_hidden_state[:, :width]
+    h_dyn = model(**{k: v.to(env.device) for k, v in first_dyn.items()}).last_hidden_state
+real = first_dyn["attention_mask"].bool().to(env.device)
+torch.testing.assert_close(h_all[real], h_dyn[real], atol=1e-4, rtol=1e-4)
+print("same hidden states on real tokens (atol 1e-4):", True)
+
+# %% [markdown]
+# Now the time of one forward pass over all the texts, per strategy (after one warm-up batch).
+# Your numbers will differ; the ratio is what matters.
+
+# %%
+def forward_time(loader):
+    """Seconds for a forward pass over every batch of ``loader``."""
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for batch in loader:
+            model(**{k: v.to(env.device) for k, v in batch.items()})
+    if env.device == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+with torch.inference_mode():
+    model(**{k: v.to(env.device) for k, v in first_dyn.items()})  # warm-up
+seconds = {name: forward_time(loader) for name, loader in loaders.items()}
+base = seconds["pad everything"]
+for name, s in seconds.items():
+    print(f"{name:26s} {s:6.2f} s  {n_texts / s:6.0f} texts/s  speed-up {base / s:.1f}x")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+names = list(loaders)
+axes[0].barh(names, [padding_share[n] * 100 for n in names], color="tab:orange")
+axes[0].set_xlabel("padding tokens (% of all tokens)")
+axes[1].barh(names, [seconds[n] for n in names], color="tab:blue")
+axes[1].set_xlabel(f"forward pass over {n_texts} texts (s)")
+axes[1].set_yticks([])
+axes[0].invert_yaxis()
+axes[1].invert_yaxis()
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Padding everything to the split's longest text (87 tokens in emotion's training split) makes
+# most of the computed tokens padding; dynamic padding removes a good part of that waste, and
+# sorting by length removes almost all of it. The time follows the number of tokens computed. For
+# training, use dynamic padding (`DataCollatorWithPadding`, the `Trainer` default with a
+# tokenizer); `group_by_length=True` adds the sorting while keeping some randomness.
+
+# %% [markdown]
+# ## Common pitfalls
+# - **`batch_size=None` is not "the default (about 1000)"**: it is the whole dataset in one batch.
+#   Combined with `padding=True` it pads every row to the longest row of its split (seed 004).
+#   The default `batch_size` is 1000.
+# - **Strings in a batch break the collator.** Remove the text column before batching, or the
+#   collator fails with a misleading message about padding:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+with_text = emotion["train"].select(range(2)).map(tokenize, batched=True)
+try:
+    collator([with_text[0], with_text[1]])
+except ValueError as err:
+    print("ValueError:", str(err).split(".")[0])
+print("without text:", {k: tuple(v.shape) for k, v in collator([dynamic[0], dynamic[1]]).items()})
+
+# %% [markdown]
+# - **`cache_file_name`** needs an extension and names one Arrow file: read it with
+#   `Dataset.from_file`, not `load_from_disk`.
+# - **A cached `map` does not call your function again.** If the function's result depends on
+#   something the fingerprint cannot see (a file it reads, a model you changed), pass
+#   `load_from_cache_file=False`.
+# - **`set_format` changes the dataset in place**; `with_format` returns a new one. Both can hide
+#   columns (`columns=[...]`).
+# - **Dataset ids and scripts.** The dataset is `dair-ai/emotion` (the old id `emotion` is gone),
+#   and `datasets` no longer runs loading scripts (`glue.py` edits as in seed 002 do not apply;
+#   datasets on the Hub are data files, usually Parquet). `load_metric` was removed: use
+#   `evaluate` or scikit-learn.
+# - **Seed 004's evaluation map**: the attribute is `tokenizer.model_input_names` (plural), the
+#   call is `model(**inputs)`, and the batches it receives need `with_format("torch")` first.
+# - **`train["text"]` is a lazy `Column`** in datasets 4+; call `[:]` or `list(...)` when you
+#   need a list.
+
+# %% [markdown]
+# ## Exercises
+# 1. Add a `n_tokens` column with a batched `map` and print the longest text of each class.
+# 2. Carve a stratified 10 % validation set out of `train` with and without
+#    `stratify_by_column`; compare the share of surprise in both.
+# 3. Measure the padding share of dynamic padding for batch sizes 8, 32 and 128 (no model needed).
+#    Explain the trend.
+# 4. Write the training split to Parquet with `to_parquet` and load it back with
+#    `load_dataset("parquet", data_files=...)`; check that `features` survived.
+
+# %% [markdown]
+# ## Recap
+# - A `DatasetDict` maps split names to `Dataset`s; `features` carries the schema, and
+#   `ClassLabel` turns label ids into names.
+# - emotion is imbalanced (joy and sadness nearly two thirds, surprise under 4 %) and short (about 22
+#   tokens on average): stratify, report F1, and do not worry about truncation.
+# - `map(batched=True)` is the fast path; `batch_size=None` means one batch of everything;
+#   results are cached as `cache-<fingerprint>.arrow` beside the data.
+# - Pad per batch (`DataCollatorWithPadding`), not per dataset: far fewer wasted tokens and a
+#   faster forward pass, with identical outputs.
+#
+# **Next:** [05 · Fine-tuning a classifier](05_fine_tuning.ipynb), which trains the head of notebook
+# 03 on these batches.
