@@ -1,0 +1,190 @@
+"""Sentence embeddings, semantic search and reranking, by hand (notebook 10).
+
+What ``sentence-transformers``, ``FlagEmbedding`` and friends do underneath, in a few small
+functions a learner can read in one sitting:
+
+- :func:`mean_pool` / :func:`cls_pool`: one vector per text from ``last_hidden_state``;
+- :func:`embed`: tokenizer + ``AutoModel`` + pooling + L2 normalisation, in batches;
+- :func:`search`: top-k neighbours by cosine similarity;
+- :func:`pair_scores`: a cross-encoder (``AutoModelForSequenceClassification``) over text pairs,
+  which is what ``FlagReranker.compute_score`` and ``CrossEncoder.predict`` wrap;
+- :func:`same_label`, :func:`precision_at_k`, :func:`recall_at_k`: retrieval metrics when
+  "relevant" means "has the query's label".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+POOLINGS: tuple[str, ...] = ("mean", "cls")
+
+
+def _check_hidden_and_mask(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> None:
+    if last_hidden_state.dim() != 3:
+        raise ValueError(
+            f"last_hidden_state must have shape (batch, seq_len, hidden), got {tuple(last_hidden_state.shape)}"
+        )
+    if attention_mask.shape != last_hidden_state.shape[:2]:
+        raise ValueError(
+            f"attention_mask must have shape (batch, seq_len) = {tuple(last_hidden_state.shape[:2])}, "
+            f"got {tuple(attention_mask.shape)}"
+        )
+
+
+def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Average of the token vectors where ``attention_mask`` is 1 (padding excluded): ``(b, s, h) -> (b, h)``."""
+    _check_hidden_and_mask(last_hidden_state, attention_mask)
+    mask = attention_mask.unsqueeze(-1).to(last_hidden_state.dtype)
+    summed = (last_hidden_state * mask).sum(dim=1)
+    counts = mask.sum(dim=1).clamp(min=1e-9)  # an all-padding row gives zeros, not NaN
+    return summed / counts
+
+
+def cls_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The vector of the first token ([CLS]), as bge models pool: ``(b, s, h) -> (b, h)``."""
+    _check_hidden_and_mask(last_hidden_state, attention_mask)
+    return last_hidden_state[:, 0]
+
+
+@torch.inference_mode()
+def embed(
+    texts: Sequence[str],
+    tokenizer: PreTrainedTokenizerBase,
+    model: PreTrainedModel,
+    pooling: str = "mean",
+    normalize: bool = True,
+    batch_size: int = 64,
+    max_length: int = 256,
+) -> torch.Tensor:
+    """Embed ``texts`` with tokenizer + ``AutoModel`` + pooling (+ L2 normalisation): a ``(len(texts), hidden)`` tensor."""
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise ValueError("texts must be a sequence of strings (wrap a single text in a list)")
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if batch_size < 1 or max_length < 2:
+        raise ValueError(f"batch_size must be >= 1 and max_length >= 2, got {batch_size} and {max_length}")
+    texts = list(texts)
+    pool = mean_pool if pooling == "mean" else cls_pool
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    chunks = []
+    for start in range(0, len(texts), batch_size):
+        batch = tokenizer(
+            list(texts[start : start + batch_size]),
+            padding=True,
+            truncation=True,
+            max_length=max_length,
+            return_tensors="pt",
+        ).to(device)
+        vectors = pool(model(**batch).last_hidden_state, batch["attention_mask"])
+        if normalize:
+            vectors = torch.nn.functional.normalize(vectors, p=2, dim=1)
+        chunks.append(vectors.float().cpu())
+    model.train(was_training)
+    if not chunks:
+        return torch.empty(0, model.config.hidden_size)
+    return torch.cat(chunks)
+
+
+def search(
+    query_embeddings: torch.Tensor,
+    corpus_embeddings: torch.Tensor,
+    k: int = 10,
+    exclude_self: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-``k`` corpus rows per query by cosine similarity: ``(scores, indices)``, each ``(n_queries, k)``, best first.
+
+    ``exclude_self=True`` is for queries that are the corpus itself (row ``i`` never returns ``i``).
+    """
+    if query_embeddings.dim() != 2 or corpus_embeddings.dim() != 2:
+        raise ValueError("query_embeddings and corpus_embeddings must be 2-D (n, hidden) tensors")
+    if query_embeddings.shape[1] != corpus_embeddings.shape[1]:
+        raise ValueError(
+            f"embedding sizes differ: queries {query_embeddings.shape[1]}, corpus {corpus_embeddings.shape[1]}"
+        )
+    limit = corpus_embeddings.shape[0] - (1 if exclude_self else 0)
+    if not 1 <= k <= limit:
+        raise ValueError(f"k must be between 1 and {limit} (the corpus size{' minus self' if exclude_self else ''}), got {k}")
+    q = torch.nn.functional.normalize(query_embeddings.float(), dim=1)
+    c = torch.nn.functional.normalize(corpus_embeddings.float(), dim=1)
+    sims = q @ c.T
+    if exclude_self:
+        if sims.shape[0] != sims.shape[1]:
+            raise ValueError("exclude_self=True needs the queries to be the corpus (same number of rows)")
+        sims.fill_diagonal_(float("-inf"))
+    return sims.topk(k, dim=1)
+
+
+@torch.inference_mode()
+def pair_scores(
+    pairs: Sequence[tuple[str, str]],
+    tokenizer: PreTrainedTokenizerBase,
+    model: PreTrainedModel,
+    batch_size: int = 64,
+    max_length: int = 512,
+) -> torch.Tensor:
+    """Cross-encoder relevance logits for ``(query, passage)`` pairs: one float per pair (what ``FlagReranker.compute_score`` returns).
+
+    Like ``FlagReranker``, the pairs are tokenized once, sorted by length so that each batch pads
+    little, scored, and returned in the original order.
+    """
+    if isinstance(pairs, tuple) or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
+        raise ValueError("pairs must be a sequence of (query, passage) pairs, e.g. [('q', 'p')]")
+    if model.config.num_labels != 1:
+        raise ValueError(f"model must have one output (num_labels=1), got num_labels={model.config.num_labels}")
+    if batch_size < 1 or max_length < 3:
+        raise ValueError(f"batch_size must be >= 1 and max_length >= 3, got {batch_size} and {max_length}")
+    if len(pairs) == 0:
+        return torch.empty(0)
+    encoded = tokenizer([q for q, _ in pairs], [p for _, p in pairs], truncation=True, max_length=max_length)
+    features = [{key: values[i] for key, values in encoded.items()} for i in range(len(pairs))]
+    order = sorted(range(len(pairs)), key=lambda i: len(features[i]["input_ids"]), reverse=True)
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    scores = torch.empty(len(pairs))
+    for start in range(0, len(pairs), batch_size):
+        rows = order[start : start + batch_size]
+        batch = tokenizer.pad([features[i] for i in rows], padding=True, return_tensors="pt").to(device)
+        scores[rows] = model(**batch).logits.view(-1).float().cpu()
+    model.train(was_training)
+    return scores
+
+
+def same_label(query_labels: torch.Tensor, corpus_labels: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """Boolean ``(n_queries, k)`` matrix: is the retrieved corpus row ``indices[i, j]`` of query ``i``'s label?"""
+    if indices.dim() != 2 or query_labels.dim() != 1 or indices.shape[0] != query_labels.shape[0]:
+        raise ValueError(
+            "indices must be (n_queries, k) and query_labels (n_queries,), got "
+            f"{tuple(indices.shape)} and {tuple(query_labels.shape)}"
+        )
+    return corpus_labels[indices] == query_labels.unsqueeze(1)
+
+
+def _check_relevance(relevant: torch.Tensor, k: int) -> None:
+    if relevant.dim() != 2 or relevant.dtype != torch.bool:
+        raise ValueError(f"relevant must be a boolean (n_queries, k) tensor, got {relevant.dtype} {tuple(relevant.shape)}")
+    if not 1 <= k <= relevant.shape[1]:
+        raise ValueError(f"k must be between 1 and {relevant.shape[1]} (the columns of relevant), got {k}")
+
+
+def precision_at_k(relevant: torch.Tensor, k: int) -> float:
+    """Mean over queries of (relevant results among the first ``k``) / ``k``."""
+    _check_relevance(relevant, k)
+    return relevant[:, :k].float().mean().item()
+
+
+def recall_at_k(relevant: torch.Tensor, n_relevant: torch.Tensor, k: int) -> float:
+    """Mean over queries of (relevant results among the first ``k``) / (relevant rows in the whole corpus)."""
+    _check_relevance(relevant, k)
+    n_relevant = torch.as_tensor(n_relevant)
+    if n_relevant.shape != (relevant.shape[0],) or bool((n_relevant < 1).any()):
+        raise ValueError(f"n_relevant must hold one positive count per query ({relevant.shape[0]}), got {n_relevant}")
+    return (relevant[:, :k].sum(dim=1) / n_relevant).mean().item()
