@@ -1,0 +1,109 @@
+"""course_utils.scripts.train_emotion: defaults < YAML < flags, and a tiny training run end to end."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import course_utils as cu
+from course_utils.scripts import train_emotion
+
+WORDS = ["sad", "happy", "loving", "angry", "scared", "amazed"]
+
+
+def _tiny_emotion(root, rows: int = 24) -> None:
+    folder = root / "emotion"
+    folder.mkdir(parents=True)
+    for split in ("train", "validation", "test"):
+        with (folder / f"{split}.jsonl").open("w") as fh:
+            for i in range(rows):
+                fh.write(json.dumps({"text": f"i feel so {WORDS[i % 6]} about day {i}", "label": i % 6}) + "\n")
+
+
+@pytest.fixture
+def offline_tiny_data(tmp_path, monkeypatch):
+    _tiny_emotion(tmp_path / "data")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path
+
+
+def test_yaml_replaces_defaults_and_flags_win(tmp_path):
+    model_args, data_args, args = train_emotion.parse_args(["--output_dir", str(tmp_path)])
+    assert args.num_train_epochs == 2 and args.learning_rate == pytest.approx(5e-5)  # from the YAML
+    assert args.per_device_train_batch_size == 32 and args.do_predict is True
+    assert args.save_strategy == "no" and args.push_to_hub is False and args.do_eval is True
+    assert data_args.max_train_samples is None and model_args.model_name == cu.ENCODER
+    _, data_args, args = train_emotion.parse_args(
+        ["--output_dir", str(tmp_path), "--num_train_epochs", "1", "--max_train_samples", "64", "--do_predict", "False"]
+    )
+    assert args.num_train_epochs == 1 and data_args.max_train_samples == 64 and args.do_predict is False
+    assert args.learning_rate == pytest.approx(5e-5)  # untouched keys keep the YAML's value
+
+
+def test_another_yaml_file(tmp_path):
+    config = tmp_path / "small.yaml"
+    config.write_text("learning_rate: 1.0e-4\nmax_length: 32\nfreeze_embeddings: true\n")
+    model_args, data_args, args = train_emotion.parse_args(["--config", str(config), "--output_dir", str(tmp_path)])
+    assert args.learning_rate == pytest.approx(1e-4) and data_args.max_length == 32 and model_args.freeze_embeddings
+    assert args.num_train_epochs == 3  # not in this file: transformers' own default
+
+
+def test_bad_configurations_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        train_emotion.parse_args([])  # no --output_dir
+    assert "--output_dir" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("learning_rate: 1.0e-4\nepochs: 3\n")
+    with pytest.raises(SystemExit):
+        train_emotion.parse_args(["--config", str(bad), "--output_dir", str(tmp_path)])
+    assert "epochs" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_emotion.parse_args(["--config", str(tmp_path / "missing.yaml"), "--output_dir", str(tmp_path)])
+    with pytest.raises(ValueError, match="max_train_samples"):
+        train_emotion.parse_args(["--output_dir", str(tmp_path), "--max_train_samples", "0"])
+
+
+def test_tiny_run_trains_saves_and_reloads(offline_tiny_data):
+    out = offline_tiny_data / "run"
+    results = train_emotion.main(
+        ["--output_dir", str(out), "--max_steps", "3", "--per_device_train_batch_size", "8",
+         "--max_length", "16", "--freeze_embeddings", "True", "--head_learning_rate", "1e-3", "--eval_strategy", "no", "--disable_tqdm", "True"]
+    )
+    assert results["steps"] == 3 and results["train_examples"] == 24
+    assert results["validation"]["examples"] == 24 and results["test"]["examples"] == 24
+    for split in ("validation", "test"):
+        assert 0.0 <= results[split]["accuracy"] <= 1.0 and 0.0 <= results[split]["f1"] <= 1.0
+    assert json.loads((out / "results.json").read_text()) == results
+    from transformers import pipeline
+
+    classifier = pipeline("text-classification", model=str(out), device="cpu")
+    prediction = classifier("i feel so happy about today")[0]
+    assert prediction["label"] in cu.EMOTION_LABELS and 0.0 < prediction["score"] <= 1.0
+
+
+def test_parameter_groups_split_head_from_body():
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, num_labels=3)
+    model = BertForSequenceClassification(config)
+    model.get_input_embeddings().weight.requires_grad_(False)
+    body, head = train_emotion.parameter_groups(model, 1e-4, 1e-3)
+    assert body["lr"] == 1e-4 and head["lr"] == 1e-3
+    head_names = {n for n, p in model.named_parameters() if any(p is q for q in head["params"])}
+    assert head_names == {"bert.pooler.dense.weight", "bert.pooler.dense.bias", "classifier.weight", "classifier.bias"}
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert sum(p.numel() for p in body["params"] + head["params"]) == trainable  # frozen embeddings left out
+    assert train_emotion.is_head_parameter("classifier.weight", "bert")
+    assert not train_emotion.is_head_parameter("bert.encoder.layer.0.output.dense.weight", "bert")
+
+
+def test_parameter_groups_rejects_bad_inputs():
+    from torch import nn
+
+    with pytest.raises(ValueError, match="positive"):
+        train_emotion.parameter_groups(nn.Linear(2, 2), 0.0, 1e-3)
+    with pytest.raises(ValueError, match="base_model_prefix"):
+        train_emotion.parameter_groups(nn.Linear(2, 2), 1e-4, 1e-3)
