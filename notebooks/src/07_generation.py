@@ -1,0 +1,631 @@
+# Source of notebooks/07_generation.ipynb (percent format; build with `make notebooks`).
+
+# %% [markdown]
+# # 07 · Text generation, one token at a time
+#
+# A causal language model does one thing: given some tokens, it scores every token of the
+# vocabulary as the next one. Everything else, greedy decoding, sampling, beam search, stopping,
+# chat, is a loop around that call, and `model.generate` is that loop with many options. This
+# chapter writes the loop by hand, proves it equal to `generate`, and then uses `generate`'s
+# options knowing exactly what each one does to the logits.
+#
+# **Learning objectives**
+# - turn logits into a next token, and write greedy decoding, with and without the key/value
+#   cache, that produces exactly the tokens of `model.generate`;
+# - implement temperature, top-k and top-p as logits transforms, check them against transformers'
+#   own warpers, and sample reproducibly;
+# - compare beam search with greedy decoding by sequence log-probability, and control length,
+#   repetition and the end-of-sequence token with the right `generate` arguments;
+# - map each decoding strategy to its arguments in today's transformers, use a chat template and
+#   stream the output;
+# - measure what the KV cache saves.
+#
+# **Prerequisites:** [06 · Attention](06_attention.ipynb) (causal mask, grouped-query attention).
+# **Run time:** about 50 s on a 2-core CPU (quick profile).
+# [Glossary (EN/中文)](../GLOSSARY.md)
+
+# %% [markdown]
+# ## Setup
+
+# %%
+import time
+
+import torch
+
+import course_utils as cu
+from course_utils import generation as gen
+from course_utils import plots
+
+env = cu.setup(seed=0)
+
+# %% [markdown]
+# The model is SmolLM2-135M-Instruct, a small Llama-style chat model. We load it in float32: its
+# Hub weights are stored in bfloat16, and transformers 5 loads the stored dtype by default
+# (`dtype="auto"`), which would make online and offline runs compute differently.
+
+# %%
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+lm_path = cu.resolve_checkpoint(cu.CAUSAL_LM)
+tokenizer = AutoTokenizer.from_pretrained(lm_path)
+model = AutoModelForCausalLM.from_pretrained(lm_path, dtype=torch.float32).eval()
+EOS = tokenizer.eos_token_id
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(type(model).__name__, f"| {model.num_parameters():,} parameters | vocabulary {model.config.vocab_size:,}")
+print("eos:", repr(tokenizer.eos_token), EOS, "| pad:", repr(tokenizer.pad_token), tokenizer.pad_token_id)
+
+# %% [markdown]
+# ## 1 · From logits to the next token
+# The model returns one vector of **logits** (unnormalised scores, one per vocabulary entry) for
+# *every* input position: position *t*'s logits score the token that follows token *t*. For
+# generation only the last position matters. A softmax turns its logits into probabilities.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+prompt = tokenizer("Once upon a time", return_tensors="pt")
+print("prompt ids:", prompt["input_ids"].tolist())
+with torch.no_grad():
+    logits = model(**prompt).logits
+print("logits:", tuple(logits.shape), "= (batch, positions, vocabulary)")
+next_logits = logits[:, -1].float()  # (1, vocab): the scores for the token after "time"
+probs = next_logits.softmax(dim=-1)
+top = probs.topk(8)
+top_tokens = [tokenizer.decode(i) for i in top.indices[0]]
+print("8 most likely next tokens:", top_tokens)
+
+# %%
+print("their probabilities:", [round(p, 3) for p in top.values[0].tolist()])
+fig = plots.plot_bars([repr(t) for t in top_tokens], top.values[0], xlabel="probability",
+                      title="P(next token | 'Once upon a time')")
+
+# %% [markdown]
+# ## 2 · Greedy decoding by hand, equal to `generate`
+# Greedy decoding appends the most likely token and repeats. The simplest loop feeds the whole
+# sequence back in at every step:
+
+# %%
+N_NEW = cu.by_profile(quick=16, full=50)
+with torch.no_grad():
+    ids = prompt["input_ids"]
+    for _ in range(N_NEW):
+        next_id = model(ids, use_cache=False).logits[:, -1].argmax(dim=-1, keepdim=True)
+        ids = torch.cat([ids, next_id], dim=-1)
+greedy_no_cache = ids
+print(tokenizer.decode(greedy_no_cache[0]))
+
+# %% [markdown]
+# That recomputes the keys and values of every earlier token at every step, although they never
+# change (the causal mask means token *t* never looks at later tokens). The **KV cache** keeps
+# them: after the first call (the *prefill*, which reads the whole prompt) each step feeds only
+# the new token and the cache (`past_key_values`), and the model appends the new keys and values.
+
+# %%
+with torch.no_grad():
+    out = model(**prompt, use_cache=True)  # prefill
+    ids = prompt["input_ids"]
+    for _ in range(N_NEW):
+        next_id = out.logits[:, -1].argmax(dim=-1, keepdim=True)
+        ids = torch.cat([ids, next_id], dim=-1)
+        out = model(next_id, past_key_values=out.past_key_values, use_cache=True)
+greedy_cache, cache = ids, out.past_key_values
+
+# %%
+# NBVAL_CHECK_OUTPUT
+reference = model.generate(**prompt, max_new_tokens=N_NEW, do_sample=False)
+print("new tokens:", reference.shape[1] - prompt["input_ids"].shape[1])
+print("by hand, no cache == generate:", torch.equal(greedy_no_cache, reference))
+print("by hand, KV cache == generate:", torch.equal(greedy_cache, reference))
+print("course_utils.generation.greedy_decode == generate:",
+      torch.equal(gen.greedy_decode(model, prompt["input_ids"], N_NEW, eos_token_id=EOS), reference))
+
+# %% [markdown]
+# The tokens are identical. The logits are equal up to float rounding (the cached path multiplies
+# smaller matrices in a different order):
+
+# %%
+with torch.no_grad():
+    full = model(greedy_cache[:, :-1], use_cache=False).logits[:, -1]  # last prediction, whole sequence re-read
+    prefix = model(greedy_cache[:, :-2], use_cache=True)  # cache everything but the last input token
+    stepped = model(greedy_cache[:, -2:-1], past_key_values=prefix.past_key_values).logits[:, -1]
+torch.testing.assert_close(stepped, full, rtol=1e-4, atol=1e-4)
+diffs = {"logits with vs without KV cache": (stepped - full).abs().max().item()}
+print("max |cached - uncached| logit:", diffs["logits with vs without KV cache"])
+
+# %% [markdown]
+# ## 3 · The KV cache: what it holds and what it saves
+# transformers 5 returns a `DynamicCache` with one entry per layer; each holds keys and values
+# of shape `(batch, key/value heads, tokens, head_dim)`. Thanks to grouped-query attention
+# (notebook 06) SmolLM2 caches 3 key/value heads instead of 9.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+cfg = model.config
+print(type(cache).__name__, "| layers:", len(cache.layers), "| tokens cached:", cache.get_seq_length())
+print("keys of layer 0:", tuple(cache.layers[0].keys.shape), "| values:", tuple(cache.layers[0].values.shape))
+bytes_per_token = 2 * cfg.num_hidden_layers * cfg.num_key_value_heads * cfg.head_dim * 4  # k and v, float32
+print(f"cache size per token: {bytes_per_token:,} bytes (x{cfg.num_attention_heads // cfg.num_key_value_heads} without GQA)")
+
+# %% [markdown]
+# **Speed, measured in one run.** The same greedy generation of a fixed number of tokens, with
+# and without the cache (`min_new_tokens` keeps EOS from ending it early):
+
+# %%
+N_SPEED = cu.by_profile(quick=16, full=128)
+speed_prompt = tokenizer("The history of the printing press begins " * 4, return_tensors="pt")
+
+
+def tokens_per_second(use_cache: bool) -> float:
+    start = time.perf_counter()
+    model.generate(**speed_prompt, max_new_tokens=N_SPEED, min_new_tokens=N_SPEED, do_sample=False, use_cache=use_cache)
+    return N_SPEED / (time.perf_counter() - start)
+
+
+with_cache, without_cache = tokens_per_second(True), tokens_per_second(False)
+speedup = with_cache / without_cache
+print(f"prompt {speed_prompt['input_ids'].shape[1]} tokens + {N_SPEED} new tokens: "
+      f"{with_cache:.1f} tokens/s with the cache, {without_cache:.1f} without -> {speedup:.1f}x")
+
+# %% [markdown]
+# **How the cost grows with length.** Without the cache, step *t* runs the model over all *t*
+# tokens; with it, one token attends to *t* cached keys. Timing one decoding step at several
+# sequence lengths:
+
+# %%
+lengths = cu.by_profile(quick=[16, 64, 256], full=[128, 256, 512, 1024, 2048])
+g = torch.Generator().manual_seed(0)
+step_ms = {"no cache (re-read all tokens)": [], "KV cache (one new token)": []}
+
+
+def best_ms(fn, repeats=3):
+    """The fastest of a few runs, in milliseconds: the least disturbed by other work on the machine."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(1000 * (time.perf_counter() - start))
+    return min(times)
+
+
+with torch.no_grad():
+    for n in lengths:
+        seq = torch.randint(0, cfg.vocab_size, (1, n), generator=g)
+        past = model(seq[:, :-1], use_cache=True).past_key_values  # a cache of n - 1 tokens
+
+        def cached_step():
+            model(seq[:, -1:], past_key_values=past, use_cache=True)
+            past.crop(-1)  # drop the token just appended, so every repeat sees n - 1 cached tokens
+
+        step_ms["no cache (re-read all tokens)"].append(best_ms(lambda: model(seq, use_cache=False), repeats=2))
+        step_ms["KV cache (one new token)"].append(best_ms(cached_step))
+for n, a, b in zip(lengths, *step_ms.values()):
+    print(f"length {n:5d}: {a:7.1f} ms without cache, {b:6.1f} ms with")
+fig = plots.plot_lines(lengths, step_ms, xlabel="tokens in the sequence", ylabel="ms per decoding step",
+                       title="Cost of one decoding step")
+
+# %% [markdown]
+# Without the cache the step time grows with the length (the whole sequence goes through all 30
+# layers); with it, it stays almost flat at short lengths (the weights dominate) and grows slowly
+# (attention over the cached keys). Over a whole generation the no-cache total grows
+# quadratically. The price of the cache is memory, growing linearly with the length.
+#
+# ## 4 · Temperature, top-k, top-p: logits transforms
+# Sampling draws the next token from the distribution instead of taking the argmax. Three
+# transforms reshape the distribution first. transformers implements them as *logits
+# processors* ("warpers"), functions `(input_ids, scores) -> scores`; we write each by hand and
+# compare on the same logits.
+#
+# **Temperature** divides the logits: `T < 1` sharpens the distribution (towards greedy), `T > 1`
+# flattens it (more surprising tokens).
+#
+# After "Once upon a time" the comma takes 93 % of the probability and every method picks it.
+# Sampling settings matter where the distribution is flat, so this section uses a more open
+# prompt.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+open_prompt = tokenizer("She opened the door and saw a", return_tensors="pt")
+input_ids = open_prompt["input_ids"]
+with torch.no_grad():
+    next_logits = model(**open_prompt).logits[:, -1].float()
+probs = next_logits.softmax(dim=-1)
+print("5 most likely next tokens:", [tokenizer.decode(i) for i in probs.topk(5).indices[0]])
+for T in (0.5, 1.5):
+    by_hand = next_logits / T
+    print(f"T={T}: by hand == TemperatureLogitsWarper:", torch.equal(by_hand, TemperatureLogitsWarper(T)(input_ids, next_logits)))
+
+# %%
+ranks = list(range(1, 11))
+curves = {f"T = {T}": (next_logits / T).softmax(-1).topk(10).values[0] for T in (0.5, 1.0, 1.5)}
+fig = plots.plot_lines(ranks, curves, xlabel="rank of the token", ylabel="probability",
+                       title="Temperature reshapes the next-token distribution")
+
+# %% [markdown]
+# **Top-k** keeps the `k` highest logits and sets the rest to `-inf` (probability 0).
+#
+# **Top-p (nucleus)**, as the notes describe it: sort the tokens by probability, add them up from
+# the top, and keep the smallest set whose total reaches `p`. A token is kept when the mass of
+# the tokens *above* it is still below `p`, so the token that crosses the threshold is included.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+k = 10
+kth_value = next_logits.topk(k, dim=-1).values[:, -1:]
+top_k_by_hand = next_logits.masked_fill(next_logits < kth_value, float("-inf"))
+print("top-k by hand == TopKLogitsWarper:", torch.equal(top_k_by_hand, TopKLogitsWarper(k)(input_ids, next_logits)))
+print("tokens kept by top-k:", int(torch.isfinite(top_k_by_hand).sum()))
+
+
+def top_p_by_hand(logits, p):
+    sorted_probs, order = logits.softmax(-1).sort(dim=-1, descending=True)
+    mass_above = sorted_probs.cumsum(-1) - sorted_probs  # probability of the tokens ranked above each token
+    keep_sorted = mass_above < p
+    keep = keep_sorted.scatter(-1, order, keep_sorted)  # back to vocabulary order
+    return logits.masked_fill(~keep, float("-inf"))
+
+
+for p in (0.5, 0.9):
+    ours, library = top_p_by_hand(next_logits, p), TopPLogitsWarper(p)(input_ids, next_logits)
+    print(f"top-p={p}: by hand == TopPLogitsWarper:", torch.equal(ours, library),
+          "| course_utils agrees:", torch.equal(gen.top_p_transform(next_logits, p), library),
+          "| tokens kept:", int(torch.isfinite(ours).sum()))
+
+# %%
+for p in (0.5, 0.9):
+    kept = torch.isfinite(top_p_by_hand(next_logits, p))
+    print(f"top-p={p} keeps {int(kept.sum())} tokens holding {probs[kept].sum().item():.3f} of the probability")
+diffs["temperature vs TemperatureLogitsWarper"] = (next_logits / 0.5 - TemperatureLogitsWarper(0.5)(input_ids, next_logits)).abs().max().item()
+print("max |by hand - warper| for temperature 0.5:", diffs["temperature vs TemperatureLogitsWarper"])
+
+# %% [markdown]
+# **Sampling with a seed.** `generate(do_sample=True, ...)` applies temperature, then top-k, then
+# top-p, takes the softmax and draws with `torch.multinomial` from torch's global random
+# generator. Seed it, and a hand-written loop with the same transforms draws exactly the same
+# tokens:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+settings = dict(temperature=0.7, top_k=50, top_p=0.9)
+torch.manual_seed(42)
+sampled = model.generate(**open_prompt, do_sample=True, max_new_tokens=N_NEW, **settings)
+
+torch.manual_seed(42)
+with torch.no_grad():
+    out, ids = model(**open_prompt, use_cache=True), open_prompt["input_ids"]
+    for _ in range(N_NEW):
+        next_id = gen.sample_next_token(out.logits[:, -1], **settings)[:, None]
+        ids = torch.cat([ids, next_id], dim=-1)
+        out = model(next_id, past_key_values=out.past_key_values, use_cache=True)
+print("sampling by hand == generate(do_sample=True), same seed:", torch.equal(ids, sampled))
+torch.manual_seed(42)
+again = model.generate(**open_prompt, do_sample=True, max_new_tokens=N_NEW, **settings)
+torch.manual_seed(7)
+other = model.generate(**open_prompt, do_sample=True, max_new_tokens=N_NEW, **settings)
+print("same seed, same text:", torch.equal(again, sampled), "| another seed, another text:", not torch.equal(other, sampled))
+
+# %%
+for name, seq in (("seed 42", sampled), ("seed 7", other)):
+    print(f"{name}: {tokenizer.decode(seq[0], skip_special_tokens=True)!r}")
+
+# %% [markdown]
+# ## 5 · Beam search
+# Greedy decoding commits to the best token at each step and can miss a better *sequence*.
+# The notes' example: after "The", "nice" (0.5) beats "dog" (0.4), but "dog has" (0.4 × 0.9 =
+# 0.36) beats "nice woman" (0.5 × 0.4 = 0.20). Beam search keeps the `num_beams` best partial
+# sequences at every step:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+tree = {  # P(next word | last word) of a toy model
+    "The": {"nice": 0.5, "dog": 0.4, "car": 0.1},
+    "nice": {"woman": 0.4, "house": 0.3, "guy": 0.3},
+    "dog": {"has": 0.9, "runs": 0.05, "and": 0.05},
+    "car": {"is": 0.3, "drives": 0.5, "turns": 0.2},
+}
+
+
+def toy_greedy(start, steps):
+    seq, prob = [start], 1.0
+    for _ in range(steps):
+        word, p_word = max(tree[seq[-1]].items(), key=lambda kv: kv[1])
+        seq, prob = seq + [word], prob * p_word
+    return " ".join(seq), round(prob, 3)
+
+
+def toy_beam(start, steps, num_beams):
+    beams = [([start], 1.0)]
+    for _ in range(steps):
+        candidates = [(seq + [w], prob * p_w) for seq, prob in beams for w, p_w in tree[seq[-1]].items()]
+        beams = sorted(candidates, key=lambda c: c[1], reverse=True)[:num_beams]
+    return [(" ".join(seq), round(prob, 3)) for seq, prob in beams]
+
+
+print("greedy:", toy_greedy("The", 2))
+print("beam search, 2 beams:", toy_beam("The", 2, num_beams=2))
+
+# %% [markdown]
+# On the real model, compare greedy with `num_beams=4` by the log-probability of the whole
+# continuation (`gen.sequence_logprob` sums `log P(token | previous tokens)` over the new
+# tokens). `num_return_sequences=3` returns the 3 best beams; `early_stopping=True` stops as soon
+# as `num_beams` finished candidates exist.
+
+# %%
+beam_prompt = tokenizer("The best way to learn a language is", return_tensors="pt")
+n_prompt = beam_prompt["input_ids"].shape[1]
+greedy_ids = model.generate(**beam_prompt, max_new_tokens=N_NEW, do_sample=False)
+beam_out = model.generate(**beam_prompt, max_new_tokens=N_NEW, do_sample=False, num_beams=4,
+                          num_return_sequences=3, early_stopping=True, return_dict_in_generate=True, output_scores=True)
+logp_greedy = gen.sequence_logprob(model, greedy_ids, n_prompt, eos_token_id=EOS)
+logp_beams = gen.sequence_logprob(model, beam_out.sequences, n_prompt, eos_token_id=EOS)
+print(f"greedy  log P = {logp_greedy.item():7.3f}: {tokenizer.decode(greedy_ids[0, n_prompt:])!r}")
+for lp, seq in zip(logp_beams, beam_out.sequences):
+    print(f"beam    log P = {lp.item():7.3f}: {tokenizer.decode(seq[n_prompt:], skip_special_tokens=True)!r}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("sequences returned:", tuple(beam_out.sequences.shape))
+print("best beam more probable than greedy here:", bool(logp_beams[0] > logp_greedy[0]))
+gen_lengths = torch.tensor([min(N_NEW, int((s[n_prompt:] == EOS).cumsum(0).eq(0).sum()) + 1) for s in beam_out.sequences])
+reconstructed = logp_beams / gen_lengths ** 1.0  # length_penalty defaults to 1.0
+torch.testing.assert_close(beam_out.sequences_scores, reconstructed, rtol=1e-4, atol=1e-4)
+print("sequences_scores == sum of log-probs / length ** length_penalty:", torch.allclose(beam_out.sequences_scores, reconstructed, atol=1e-4))
+
+# %%
+diffs["beam sequences_scores vs log P / length"] = (beam_out.sequences_scores - reconstructed).abs().max().item()
+print("max difference:", diffs["beam sequences_scores vs log P / length"])
+
+# %% [markdown]
+# So `length_penalty` is the exponent of the length that divides a beam's summed log-probability.
+# Log-probabilities are negative, so a larger exponent makes long beams look better: values
+# above 1 favour longer outputs, below 1 (or negative) shorter ones. It is used **only by
+# beam-based strategies** to rank finished beams; greedy decoding and sampling ignore it. (The
+# notes suggest it against early EOS in general: it does nothing there.)
+#
+# Beam search suits tasks whose output length is predictable (translation, summarisation). For
+# open-ended text it tends to produce bland, repetitive continuations; sampling reads more naturally.
+#
+# ## 6 · Length, repetition and the end-of-sequence token
+# **`max_length` vs `max_new_tokens`.** `max_length` counts the prompt too (for decoder-only
+# models); `max_new_tokens` counts only generated tokens and wins when both are given. Prefer
+# `max_new_tokens`. Likewise `min_length` counts the prompt and `min_new_tokens` does not.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+n_in = prompt["input_ids"].shape[1]
+print("prompt tokens:", n_in)
+print("max_length=12      ->", model.generate(**prompt, max_length=12, do_sample=False).shape[1], "tokens in all")
+print("max_new_tokens=12  ->", model.generate(**prompt, max_new_tokens=12, do_sample=False).shape[1], "tokens in all")
+print("both (12 new, max_length 8) ->", model.generate(**prompt, max_new_tokens=12, max_length=8, do_sample=False).shape[1])
+
+# %% [markdown]
+# **`repetition_penalty`** (CTRL paper) lowers the logits of every token already in the sequence
+# (prompt included): positive logits are divided by the penalty, negative ones multiplied, so both
+# move down. **`no_repeat_ngram_size=n`** forbids any n-gram from occurring twice. Greedy decoding
+# from "Once upon a time" loops after a while; the n-gram ban breaks the loop:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from transformers import RepetitionPenaltyLogitsProcessor
+
+penalty = 1.3
+seen = torch.zeros_like(next_logits, dtype=torch.bool).scatter(-1, input_ids, True)
+penalised = torch.where(seen, torch.where(next_logits > 0, next_logits / penalty, next_logits * penalty), next_logits)
+print("repetition penalty by hand == RepetitionPenaltyLogitsProcessor:",
+      torch.equal(penalised, RepetitionPenaltyLogitsProcessor(penalty)(input_ids, next_logits.clone())))
+
+
+def repeats_ngram(token_ids, n):
+    grams = [tuple(token_ids[i:i + n]) for i in range(len(token_ids) - n + 1)]
+    return len(grams) != len(set(grams))
+
+
+N_LONG = cu.by_profile(quick=60, full=120)
+plain = model.generate(**prompt, max_new_tokens=N_LONG, do_sample=False)
+no_repeat = model.generate(**prompt, max_new_tokens=N_LONG, do_sample=False, no_repeat_ngram_size=3)
+print("greedy repeats a 3-gram:", repeats_ngram(plain[0, n_in:].tolist(), 3))
+print("with no_repeat_ngram_size=3:", repeats_ngram(no_repeat[0].tolist(), 3))
+
+# %%
+print("greedy:        ", repr(tokenizer.decode(plain[0, n_in:])))
+print("no 3-gram twice:", repr(tokenizer.decode(no_repeat[0, n_in:])))
+
+# %% [markdown]
+# **EOS and padding.** Generation stops when the model emits `eos_token_id` (here `<|im_end|>`,
+# the end of a chat turn) or at the length limit. `pad_token_id` does *not* pad a single output
+# up to `max_length`: in a batch, rows that have finished are filled with it while the others
+# continue, and prompts of different lengths are padded with it (on the **left** for decoder-only
+# models, `tokenizer.padding_side = "left"`, so that every prompt ends where generation starts).
+#
+# **Keeping EOS from coming too early.** The notes suggest `logit_bias={eos: -100}`. That is an
+# argument of the OpenAI API, not of transformers: `generate` rejects unknown arguments.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+chat = tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of France? One word."}],
+                                     add_generation_prompt=True, return_tensors="pt", return_dict=True)
+n_chat = chat["input_ids"].shape[1]
+try:
+    model.generate(**chat, max_new_tokens=5, logit_bias={EOS: -100})
+except ValueError as err:
+    print("ValueError:", str(err).split(" (note")[0])
+
+# %% [markdown]
+# What transformers offers instead, each a logits processor that `generate` builds from the
+# argument:
+#
+# | argument | effect on the EOS logit |
+# |---|---|
+# | `min_new_tokens=n` | `-inf` until `n` tokens have been generated |
+# | `suppress_tokens=[eos]` | `-inf` at every step (EOS never comes: set a length limit) |
+# | `begin_suppress_tokens=[eos]` | `-inf` at the first generated step only |
+# | `sequence_bias={(eos,): -10.0}` | adds a bias, the true equivalent of `logit_bias` |
+# | `bad_words_ids=[[eos]]` | **nothing**: transformers removes EOS from the bad words |
+#
+# The model answers in a few tokens; each argument changes that (or not) as the table says:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def new_tokens(**kwargs):
+    out = model.generate(**chat, max_new_tokens=12, do_sample=False, **kwargs)
+    return out[0, n_chat:]
+
+
+def first_eos(tokens):
+    hits = (tokens == EOS).nonzero()
+    return int(hits[0]) + 1 if len(hits) else None
+
+
+natural = new_tokens()
+print("no argument: EOS at new token", first_eos(natural))
+variants = {"min_new_tokens=10": {"min_new_tokens": 10}, "suppress_tokens=[eos]": {"suppress_tokens": [EOS]},
+            "begin_suppress_tokens=[eos]": {"begin_suppress_tokens": [EOS]},
+            "sequence_bias={(eos,): -10.0}": {"sequence_bias": {(EOS,): -10.0}}, "bad_words_ids=[[eos]]": {"bad_words_ids": [[EOS]]}}
+outputs = {name: new_tokens(**kwargs) for name, kwargs in variants.items()}
+for name, tokens in outputs.items():
+    print(f"{name:30s} EOS at new token", first_eos(tokens))
+assert EOS not in outputs["min_new_tokens=10"][:10] and EOS not in outputs["suppress_tokens=[eos]"]
+
+# %%
+print("no argument:      ", repr(tokenizer.decode(natural)))
+print("min_new_tokens=10:", repr(tokenizer.decode(outputs["min_new_tokens=10"])))
+
+# %% [markdown]
+# Forcing length does not make a model have more to say: past its natural end it rambles. Clear
+# instructions in the prompt (and `max_new_tokens` as a safety limit) are usually the better fix.
+#
+# ## 7 · The map of decoding strategies in transformers 5
+# `generate` picks a strategy from its arguments. The learners' notes list the methods of
+# transformers 4 (`greedy_search()`, `sample()`, `beam_search()`, `group_beam_search()`...);
+# those public methods are gone. Today `GenerationConfig.get_generation_mode()` names the mode, and
+# an internal table maps it to a private method or to a **Hub repository** ("custom generate"):
+#
+# | strategy | arguments | transformers 5.23 |
+# |---|---|---|
+# | greedy | `num_beams=1, do_sample=False` | built in (`_sample`, argmax) |
+# | multinomial sampling | `num_beams=1, do_sample=True` | built in (`_sample`) |
+# | beam search | `num_beams>1, do_sample=False` | built in (`_beam_search`) |
+# | beam sampling | `num_beams>1, do_sample=True` | built in (`_beam_search`) |
+# | diverse (group) beam search | `num_beams>1, num_beam_groups>1, diversity_penalty` | moved to the Hub: `transformers-community/group-beam-search` |
+# | constrained beam search | `force_words_ids=...` or `constraints=...` | moved to the Hub: `transformers-community/constrained-beam-search` (the `Constraint` classes are gone) |
+# | contrastive search | `penalty_alpha>0, top_k>1` | moved to the Hub: `transformers-community/contrastive-search` |
+# | assisted generation | `assistant_model=...` or `prompt_lookup_num_tokens=n` | built in (`_assisted_decoding`) |
+#
+# The table is read from the installed library:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from transformers import GenerationConfig
+from transformers.generation.utils import GENERATION_MODES_MAPPING
+
+strategies = {
+    "greedy": {},
+    "multinomial sampling": {"do_sample": True},
+    "beam search": {"num_beams": 4},
+    "beam sampling": {"num_beams": 4, "do_sample": True},
+    "diverse beam search": {"num_beams": 4, "num_beam_groups": 2, "diversity_penalty": 1.0},
+    "constrained beam search": {"num_beams": 4, "force_words_ids": [[EOS]]},
+    "contrastive search": {"penalty_alpha": 0.6, "top_k": 4},
+    "assisted (prompt lookup)": {"prompt_lookup_num_tokens": 3},
+}
+for name, kwargs in strategies.items():
+    mode = GenerationConfig(**kwargs).get_generation_mode()
+    print(f"{name:25s} -> {mode.value:25s} -> {GENERATION_MODES_MAPPING[mode]}")
+print("public greedy_search / sample / beam_search / group_beam_search:",
+      [hasattr(model, m) for m in ("greedy_search", "sample", "beam_search", "group_beam_search")])
+
+# %% [markdown]
+# Asking for a moved strategy does not silently fall back: `generate` refuses unless you opt in
+# to running the repository's code with `custom_generate=...` and `trust_remote_code=True`
+# (which also needs the Hub). This course never enables remote code; read the repository first
+# if you do.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+try:
+    model.generate(**prompt, max_new_tokens=5, num_beams=4, num_beam_groups=2, diversity_penalty=1.0)
+except ValueError as err:
+    print("ValueError:", err)
+
+# %% [markdown]
+# ## 8 · Chat templates and streaming
+# An instruct model was fine-tuned on conversations in a fixed format. `apply_chat_template`
+# renders a list of messages in that format; `add_generation_prompt=True` appends the header of
+# the assistant's turn so that the model answers instead of continuing your message. (This
+# template also adds a default system message when there is none.)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+messages = [{"role": "user", "content": "Give me two tips for learning Python."}]
+print(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+
+# %% [markdown]
+# `TextStreamer` prints the text as the tokens arrive (`skip_prompt=True` hides the prompt), which
+# is what a chat interface does. (`TextIteratorStreamer` gives an iterator instead, for a web app
+# running `generate` in a thread.)
+
+# %%
+from transformers import TextStreamer
+
+chat_inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+streamer = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+reply = model.generate(**chat_inputs, max_new_tokens=cu.by_profile(quick=32, full=200), do_sample=False, streamer=streamer)
+
+# %% [markdown]
+# ## Summary of the measurements
+
+# %%
+print(f"KV cache speed-up at {N_SPEED} new tokens: {speedup:.1f}x ({with_cache:.1f} vs {without_cache:.1f} tokens/s)")
+for name, value in diffs.items():
+    print(f"{name:45s} largest difference {value:.2e}")
+
+# %% [markdown]
+# Every token-level comparison (greedy by hand with and without the cache, hand sampling with a
+# seed, the warpers' kept tokens) is exact; the logits themselves differ only by float32 rounding.
+#
+# ## Common pitfalls
+# - **`logit_bias` is not a `generate` argument** (it is OpenAI's). Use `min_new_tokens`,
+#   `suppress_tokens`, `begin_suppress_tokens` or `sequence_bias`; `bad_words_ids=[[eos]]` is
+#   silently ignored.
+# - **`max_length` includes the prompt**; a long prompt leaves few or no new tokens. Use
+#   `max_new_tokens` (and `min_new_tokens` rather than `min_length`).
+# - **`length_penalty` only matters with beams**; it does not lengthen greedy or sampled text.
+# - **`pad_token_id` does not pad a single output.** It fills finished rows of a batch and pads
+#   prompts; pad decoder-only prompts on the left.
+# - **Sampling arguments without `do_sample=True`** (`temperature`, `top_k`, `top_p`) are ignored
+#   by greedy decoding (transformers warns). The model's own `generation_config` may set
+#   `do_sample`: print `model.generation_config` to know the defaults you run with.
+# - **Old method names.** `model.greedy_search(...)`, `sample`, `beam_search`,
+#   `group_beam_search` no longer exist; call `generate` with the arguments of section 7.
+#   Group/constrained beam search and contrastive search now live in Hub repositories and need
+#   `trust_remote_code=True`.
+# - **Forgetting `add_generation_prompt=True`** with a chat model: it continues the user's turn.
+# - **Loading dtype.** transformers 5 loads the checkpoint's stored dtype (`dtype="auto"`); pass
+#   `dtype=torch.float32` for CPU work and reproducible comparisons.
+
+# %% [markdown]
+# ## Exercises
+# 1. Write `min_p_transform(logits, min_p)`: keep the tokens whose probability is at least
+#    `min_p` times the top token's probability. Compare it with `transformers.MinPLogitsWarper`.
+# 2. Extend the hand-written greedy loop to a batch of two prompts of different lengths with left
+#    padding and an `attention_mask`, and check it against `generate` on the same batch.
+# 3. Write beam search by hand for `num_beams=2` and 5 new tokens (no EOS handling) and compare
+#    its best sequence with `generate(num_beams=2, early_stopping="never", length_penalty=0.0)`.
+# 4. Measure tokens per second of `generate` with and without the cache for 8, 32 and 128 new
+#    tokens. Where does the speed-up come from, and why does it grow?
+
+# %% [markdown]
+# ## Recap
+# - The model scores every vocabulary token as the next one; decoding is a loop that picks one and
+#   feeds it back. Greedy by hand equals `generate(do_sample=False)` token for token, and the KV
+#   cache changes the cost, not the result.
+# - Temperature, top-k and top-p are logits transforms applied before the softmax; with a seed,
+#   sampling is reproducible.
+# - Beam search looks for more probable sequences; `length_penalty` ranks its finished beams.
+# - Control length with `max_new_tokens`/`min_new_tokens`, repetition with `repetition_penalty` and
+#   `no_repeat_ngram_size`, EOS with `suppress_tokens`/`sequence_bias`.
+# - Chat models need their chat template; `TextStreamer` shows the answer as it is produced.
+#
+# **Next:** [08 · PEFT and LoRA](08_peft_lora.ipynb), where we adapt such a model cheaply.
