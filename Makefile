@@ -28,6 +28,9 @@ help:
 	@echo "make test       set up and run every test (unit tests + every notebook, offline, quick profile)"
 	@echo "make notebooks  rebuild notebooks/*.ipynb from notebooks/src/*.py and store fresh outputs"
 	@echo "make prefetch   download every Hub asset into data/cache for a room without internet"
+	@echo "make browser-test  JupyterLab in headless Chromium runs notebook 00's first cells (screenshot in build/browser/)"
+	@echo "make slides     reveal.js slides of every notebook in build/slides/ (work offline)"
+	@echo "make latest-check  the tests against the newest transformers/datasets/peft/accelerate/evaluate"
 
 $(STAMP): pyproject.toml course_utils/standins.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,3 +67,5 @@ prefetch: install
 
 clean:
 	rm -rf data/cache notebooks/_scratch
+
+include kit.mk

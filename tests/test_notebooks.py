@@ -55,6 +55,7 @@ def test_title_objectives_and_closing_sections(chapter):
     first = book.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith(f"# {path.name[:2]} ")
     assert "Learning objectives" in first.source and "colab.research.google.com" in first.source
+    assert "](../GLOSSARY.md)" in first.source, f"{path.name}: link the glossary in the title cell"
     headings = "\n".join(c.source for c in book.cells if c.cell_type == "markdown")
     for section in ("## Exercises", "## Recap"):
         assert section in headings, f"{path.name} lacks a '{section}' section"
