@@ -125,8 +125,8 @@ def greedy_decode(
     step_input = input_ids
     for _ in range(max_new_tokens):
         if use_cache:
-            out = model(step_input, past_key_values=past, use_cache=True)
-            past = out.past_key_values
+            out = model(step_input, cache=past, use_cache=True)  # `past_key_values` before transformers 5.24
+            past = out.cache
         else:
             out = model(sequences, use_cache=False)
         next_tokens = out.logits[:, -1].float().argmax(dim=-1)
