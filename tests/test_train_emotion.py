@@ -83,6 +83,18 @@ def test_tiny_run_trains_saves_and_reloads(offline_tiny_data):
     assert prediction["label"] in cu.EMOTION_LABELS and 0.0 < prediction["score"] <= 1.0
 
 
+def test_gradient_accumulation_reports_the_mean_loss(offline_tiny_data):
+    # A new 6-class head starts near ln 6 = 1.79. Without `accepts_loss_kwargs = False` transformers
+    # 5.24 skips its division by gradient_accumulation_steps for this model: it would report ~3.6.
+    results = train_emotion.main(
+        ["--output_dir", str(offline_tiny_data / "ga"), "--max_steps", "1", "--per_device_train_batch_size", "4",
+         "--gradient_accumulation_steps", "2", "--learning_rate", "1e-8", "--max_length", "16",
+         "--eval_strategy", "no", "--do_eval", "False", "--do_predict", "False", "--disable_tqdm", "True"]
+    )
+    assert results["steps"] == 1
+    assert 1.2 < results["train_loss"] < 2.4, results["train_loss"]
+
+
 def test_parameter_groups_split_head_from_body():
     from transformers import BertConfig, BertForSequenceClassification
 

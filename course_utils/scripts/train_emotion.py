@@ -156,6 +156,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         id2label=dict(enumerate(labels)),
         label2id={name: i for i, name in enumerate(labels)},
     )
+    # The classifier's loss is a mean over its batch. Its forward takes **kwargs, so without this
+    # Trainer would pass num_items_in_batch, skip its division by gradient_accumulation_steps and
+    # apply N times the gradient (notebook 05, section 7).
+    model.accepts_loss_kwargs = False
     if model_args.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
     optimizer = None  # None: Trainer builds AdamW with args.learning_rate for every parameter
