@@ -360,15 +360,61 @@ else:
 
 # %% [markdown]
 # ## Exercises
-# 1. Call `classifier` on `{"text": "The plot was thin.", "text_pair": "The acting saved it."}`.
-#    Reproduce the score by hand with `tokenizer(text, text_pair, ...)`.
-# 2. Build a classifier from the objects of section 2, `pipeline("text-classification",
-#    model=model, tokenizer=tokenizer)`, and check that it returns the same scores as `classifier`
-#    on five texts of your own.
-# 3. Measure texts per second for `batch_size` 1, 8 and 32 on 256 emotion texts. Where does the
-#    gain stop on your machine, and why might a batch of very different lengths be slower?
-# 4. Use `generator` with `do_sample=True, temperature=0.7` three times. Why do the outputs differ,
-#    and what makes them repeatable again?
+# Each exercise ends with a checker from `cu.check`: it runs your function on fresh inputs and
+# prints ✅ or a specific hint. Worked solutions: [solutions/01_pipelines_solutions.ipynb](solutions/01_pipelines_solutions.ipynb).
+#
+# **01.1** Write `scores_by_hand(texts)`: for each text a dict `{label: probability}`, computed
+# without the pipeline from `tokenizer` and `model` of section 2 (tokenizer → model → softmax →
+# `model.config.id2label`). The checker feeds texts of different lengths and compares your numbers
+# with `classifier(texts, top_k=None)`.
+
+# %%
+def scores_by_hand(texts: list[str]) -> list[dict[str, float]]:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_01_1(scores_by_hand)
+
+# %% [markdown]
+# **01.2** A classification pipeline also reads a pair of texts:
+# `classifier({"text": "The plot was thin.", "text_pair": "The acting saved it."}, top_k=None)`.
+# Write `pair_scores(text, text_pair)`, which returns the same `{label: probability}` dict by
+# hand. Think: what would `tokenizer([text, text_pair])` give you instead?
+
+# %%
+def pair_scores(text: str, text_pair: str) -> dict[str, float]:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_01_2(pair_scores)
+
+# %% [markdown]
+# **01.3** With `batch_size=n` the pipeline pads each group of `n` consecutive texts to the
+# group's longest text. Write `padded_positions(texts, batch_size)`: the total number of token
+# positions (special tokens and padding included) that the model processes during
+# `classifier(texts, batch_size=batch_size)`, computed with `tokenizer` alone. Think: why might a
+# batch of very different lengths be slow, and what would sorting the texts by length change?
+# (Notebook 04 measures it.)
+
+# %%
+def padded_positions(texts: list[str], batch_size: int) -> int:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_01_3(padded_positions)
+
+# %% [markdown]
+# **01.4** `generator(prompt, do_sample=True, temperature=0.7, max_new_tokens=8)` gives a
+# different text at each call. Write `sample_story(prompt, seed)`, which returns the generated text
+# (a `str`): the same text for the same seed, another text for another seed. Think: why does
+# `do_sample=False` need no seed at all?
+
+# %%
+def sample_story(prompt: str, seed: int) -> str:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_01_4(sample_story)
 
 # %% [markdown]
 # ## Recap

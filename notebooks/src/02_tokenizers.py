@@ -14,6 +14,10 @@
 # - convert text to ids and back with `tokenize`, `convert_tokens_to_ids`, `encode`, `__call__`,
 #   `decode`, `batch_decode` and `convert_ids_to_tokens`, and say what each adds;
 # - pad, truncate and return tensors, and show on the real model why `attention_mask` matters;
+# - handle texts longer than the model: what fails past `max_position_embeddings`, and how to cut
+#   a long text into overlapping chunks with `stride`;
+# - read Chinese text through a BERT tokenizer and join its decoded characters back, and call the
+#   Rust `backend_tokenizer` (normalizer, pre-tokenizer) directly;
 # - inspect the vocabulary and the special tokens, add tokens, and resize the model's embeddings;
 # - map tokens back to characters with offsets, and train a new tokenizer on your own corpus.
 #
@@ -133,6 +137,74 @@ batch_ids = tokenizer([sentence, "So have I!"])["input_ids"]
 decoded = tokenizer.batch_decode(batch_ids, skip_special_tokens=True)
 assert decoded == [tokenizer.decode(x, skip_special_tokens=True) for x in batch_ids]
 print(decoded)
+
+# %% [markdown]
+# `decode` is `convert_ids_to_tokens` followed by `convert_tokens_to_string`, which glues `##`
+# pieces to the piece before them and puts spaces between the rest. Those rules, and the
+# lower-casing on the way in, live in the Rust object inside every fast tokenizer,
+# `tokenizer.backend_tokenizer`: a `tokenizers.Tokenizer` made of a **normalizer** (lower case,
+# accents stripped, spaces around Chinese characters), a **pre-tokenizer** (split on spaces and
+# punctuation, with character offsets), the WordPiece **model** and a decoder. Each part can be
+# called on a plain string, which shows what the model's vocabulary actually sees:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+pieces = tokenizer.convert_ids_to_tokens(ids_with_special)
+assert tokenizer.decode(ids_with_special) == tokenizer.convert_tokens_to_string(pieces)
+print(repr(tokenizer.convert_tokens_to_string(["hugging", "##face", "course"])))
+backend = tokenizer.backend_tokenizer
+print(f"{type(backend).__module__}.{type(backend).__name__}:", type(backend.normalizer).__name__, "->",
+      type(backend.pre_tokenizer).__name__, "->", type(backend.model).__name__)
+print(repr(backend.normalizer.normalize_str("Héllo HuggingFace!")))
+print(backend.pre_tokenizer.pre_tokenize_str("I've been waiting."))
+
+# %% [markdown]
+# ### Chinese text: one character per token, and spaces on the way back
+# The BERT normalizer puts a space on each side of every CJK character, so a BERT-family
+# tokenizer cuts Chinese into single characters, and `decode` joins its tokens with spaces. One
+# of the course's notes shows exactly that, `'北 京 是 中 国 的 首 都'`, as the output of a Chinese
+# BART model read through a `BertTokenizer`: the model produced 北京是中国的首都, the spaces are
+# the tokenizer's. This English vocabulary knows only some Chinese characters (the others become
+# `[UNK]`, and `decode` loses them); the offsets still point at the original text:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+zh = "北京是中国的首都"
+zh_enc = tokenizer(zh, return_offsets_mapping=True)
+print(zh_enc.tokens())
+print(repr(tokenizer.decode(zh_enc["input_ids"], skip_special_tokens=True)))
+print("from the offsets:", "".join(zh[start:end] for start, end in zh_enc["offset_mapping"]))
+
+# %% [markdown]
+# A Chinese BERT vocabulary has every common character. No Chinese checkpoint is available
+# offline, so we imitate one: the same tokenizer recipe trained on four Chinese sentences (a toy
+# vocabulary, section 8 explains training). Every character is now a token, and `decode` gives
+# the note's spaced string. To join it back, remove the spaces that sit *between two CJK
+# characters*; a regular expression does it and keeps the spaces between Latin words:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import re
+
+zh_corpus = ["北京是中国的首都", "上海是中国最大的城市", "我爱自然语言处理", "今天天气很好"]
+zh_tok = tokenizer.train_new_from_iterator(zh_corpus, vocab_size=200, show_progress=False)
+spaced = zh_tok.decode(zh_tok(zh)["input_ids"], skip_special_tokens=True)
+between_cjk = r"(?<=[\u4e00-\u9fff]) (?=[\u4e00-\u9fff])"
+print(repr(spaced), "->", repr(re.sub(between_cjk, "", spaced)))
+assert re.sub(between_cjk, "", spaced) == zh
+print(repr(re.sub(between_cjk, "", "我 爱 hugging face 的 课 程")))
+
+# %% [markdown]
+# The same note loads `BertTokenizer.from_pretrained("chinese-roberta-wwm-ext")`. On the Hub the id
+# is **`hfl/chinese-roberta-wwm-ext`**, and despite its name it is a BERT checkpoint (RoBERTa's
+# training recipe, BERT's architecture and vocabulary): its authors load it with the Bert
+# classes, not the Roberta ones. Online:
+#
+# ```python
+# from transformers import BertForMaskedLM, BertTokenizer
+# tok_zh = BertTokenizer.from_pretrained("hfl/chinese-roberta-wwm-ext")
+# mlm_zh = BertForMaskedLM.from_pretrained("hfl/chinese-roberta-wwm-ext")
+# ```
 
 # %% [markdown]
 # ## 3 · Padding, truncation and tensors
@@ -278,7 +350,91 @@ assert max(gaps["with attention_mask"]) < 1e-4 and max(gaps["without attention_m
 # its two logits). Always pass the tokenizer's whole output: `model(**inputs)`.
 
 # %% [markdown]
-# ## 5 · Vocabulary and special tokens
+# ## 5 · Texts longer than the model
+# One of the notes asks whether sequences can be too long. They can, and there are two limits:
+#
+# - `tokenizer.model_max_length` (512 here) is what the tokenizer believes the model takes.
+#   Without `truncation=True` it cuts nothing: it encodes the whole text and logs a warning.
+# - `model.config.max_position_embeddings` (512) is the model's real limit. A BERT-style model
+#   learned one position vector per position, 0 to 511; there is no vector for position 512, so
+#   the forward pass fails.
+#
+# Forty validation tweets in a row make a text of 730 tokens. `cu.setup()` silences
+# transformers' warnings, so the cell collects this one to show it:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import logging
+
+long_text = " ".join(cu.load_emotion("validation")["text"][:40])
+warnings_seen = []
+collector = logging.Handler()
+collector.emit = lambda record: warnings_seen.append(record.getMessage())
+tok_logger = logging.getLogger("transformers.tokenization_utils_base")
+tok_logger.addHandler(collector)
+tok_logger.setLevel(logging.WARNING)
+tok_logger.propagate = False  # keep it off stderr
+try:
+    long_inputs = tokenizer(long_text, return_tensors="pt").to(env.device)
+finally:
+    tok_logger.removeHandler(collector)
+    tok_logger.setLevel(logging.NOTSET)
+    tok_logger.propagate = True
+n_tokens = long_inputs["input_ids"].shape[1]
+print("tokens:", n_tokens, "| model_max_length:", tokenizer.model_max_length,
+      "| max_position_embeddings:", model.config.max_position_embeddings)
+print("tokenizer warning:", warnings_seen[0].split(". ")[0])
+try:
+    with torch.inference_mode():
+        model(**long_inputs)
+except RuntimeError as err:
+    print("forward pass ->", f"{type(err).__name__}: {str(err).splitlines()[0]}")
+table = model.base_model.embeddings.position_embeddings  # one learned vector per position
+print("position table:", tuple(table.weight.shape))
+try:  # on the CPU: on a GPU an index out of range aborts the whole CUDA context
+    torch.nn.functional.embedding(torch.arange(n_tokens), table.weight.detach().cpu())
+except IndexError as err:
+    print(f"looking up positions 0..{n_tokens - 1} ->", f"{type(err).__name__}: {err}")
+
+# %% [markdown]
+# The tokenizer's warning promises "indexing errors", and that is what looking up position 512 in
+# the 512-row position table gives: `IndexError: index out of range in self`. The model itself
+# fails one step earlier: it slices its stored row of 512 position ids, so 730 token vectors and
+# 512 position vectors cannot be added, a `RuntimeError` about sizes. Same cause, either way.
+#
+# Not every tokenizer knows its model's limit: when its files do not set one, `model_max_length`
+# is 1000000000000000019884624838656, a placeholder for "not set" (offline stand-in: SmolLM2's
+# tokenizer, rebuilt from a GGUF file, is such a case, while the model's config says 8,192
+# positions). Trust `model.config.max_position_embeddings`.
+#
+# Three ways out:
+# 1. **Truncate** (`truncation=True`): the model sees the first 512 tokens and nothing else.
+# 2. **Chunk**: `return_overflowing_tokens=True` keeps the rest as more rows, each at most
+#    `max_length` tokens with its own `[CLS]` and `[SEP]`; `stride=k` makes consecutive chunks
+#    share `k` tokens, so that text cut at a chunk border is also seen whole in the next chunk.
+#    `overflow_to_sample_mapping` says which input text each chunk came from, so predictions per
+#    chunk can be put back together per text (here: the mean of the chunks' probabilities).
+# 3. **A long-context model**, for example `allenai/longformer-base-4096` or
+#    `google/bigbird-roberta-base` (4,096 tokens, sparse attention), `answerdotai/ModernBERT-base`
+#    (8,192 tokens, rotary positions), or a decoder such as SmolLM2 (8,192). Attention costs grow
+#    with the square of the length, so chunking a small model is often the cheaper choice on a CPU.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+chunked = tokenizer([long_text, "So have I!"], truncation=True, max_length=128, stride=16,
+                    return_overflowing_tokens=True, padding=True, return_tensors="pt")
+mapping = chunked.pop("overflow_to_sample_mapping")
+print("chunks:", tuple(chunked["input_ids"].shape), "| chunks per text:", torch.bincount(mapping).tolist())
+print("chunk 0, its last text tokens:", tokenizer.convert_ids_to_tokens(chunked["input_ids"][0, -5:-1]))
+print("chunk 1, its tokens 13 to 16: ", tokenizer.convert_ids_to_tokens(chunked["input_ids"][1, 13:17]))
+assert torch.equal(chunked["input_ids"][0, -17:-1], chunked["input_ids"][1, 1:17])  # 16 shared tokens
+with torch.inference_mode():
+    chunk_probs = model(**chunked.to(env.device)).logits.softmax(dim=-1).cpu()
+per_text = torch.stack([chunk_probs[mapping == i].mean(dim=0) for i in range(2)])
+print("probabilities per text:", tuple(per_text.shape), "| rows sum to 1:", torch.allclose(per_text.sum(-1), torch.ones(2)))
+
+# %% [markdown]
+# ## 6 · Vocabulary and special tokens
 # The special tokens have names (`cls_token`, `sep_token`, `pad_token`, ...) and ids.
 # `get_vocab()` returns the whole token → id dictionary; there is no id → token dictionary, use
 # `convert_ids_to_tokens`. Two sizes: `vocab_size` counts the base vocabulary only,
@@ -318,6 +474,16 @@ print(extended(text)["input_ids"])
 print(repr(extended.decode(extended(text)["input_ids"], skip_special_tokens=True)))
 
 # %% [markdown]
+# `get_added_vocab()` lists the tokens that live outside the WordPiece vocabulary proper (the
+# tokenizer finds them in the text before WordPiece runs, so they are never split): the
+# checkpoint's own special tokens and yours, with their ids. The ids from `vocab_size` up are new:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(extended.get_added_vocab())
+print("new ids:", {token: i for token, i in extended.get_added_vocab().items() if i >= extended.vocab_size})
+
+# %% [markdown]
 # The new tokens got ids 30522 and 30523, past the end of the model's embedding matrix (30,522
 # rows: ids 0 to 30521). Feeding them to the model fails until the matrix is resized with
 # `model.resize_token_embeddings(len(tokenizer))`, which appends one row per new token. The new
@@ -355,7 +521,7 @@ print("add_tokens returned", returned, "| len(tokenizer) changed:", len(reuse) !
 print(reuse.tokenize("a [unused1] b"))
 
 # %% [markdown]
-# ## 6 · Offsets: from tokens back to characters
+# ## 7 · Offsets: from tokens back to characters
 # Fast tokenizers (in transformers 5 every tokenizer is backed by the Rust `tokenizers` library)
 # remember where each token came from. `return_offsets_mapping=True` gives a `(start, end)`
 # character span per token (`(0, 0)` for special tokens); `word_ids()` gives the word each token
@@ -377,7 +543,7 @@ print("every span matches its token | 'HuggingFace' is tokens", tuple(enc.word_t
       "| character 24 is in token", enc.char_to_token(24))
 
 # %% [markdown]
-# ## 7 · Training a new tokenizer
+# ## 8 · Training a new tokenizer
 # A tokenizer is trained, not learned by gradient descent: its algorithm counts a corpus and keeps
 # the most useful pieces. `train_new_from_iterator` reuses an existing tokenizer's recipe
 # (normaliser, pre-tokeniser, algorithm, special tokens) and learns a new vocabulary from your
@@ -461,17 +627,71 @@ for name, value in mean_len.items():
 # - Ids from one vocabulary are meaningless in another (the notes' `bert-base-cased` ids vs the
 #   uncased ids here), and a newly trained tokenizer needs a newly trained model.
 # - `decode(encode(text))` is not `text`: normalisation (lower case, accents, spaces) is lossy.
+# - A text longer than `model_max_length` without `truncation=True`: the tokenizer only warns, and
+#   the forward pass fails past `max_position_embeddings`. Truncate, or chunk with
+#   `truncation=True, max_length=..., stride=..., return_overflowing_tokens=True`.
+# - `decode` of Chinese through a BERT-family tokenizer puts a space between characters (the
+#   notes' `'北 京 是 中 国 的 首 都'` is the tokenizer's doing, not the model's): join with offsets,
+#   or remove the spaces between CJK characters.
+# - `BertTokenizer.from_pretrained("chinese-roberta-wwm-ext")` (one of the notes): the Hub id is
+#   `hfl/chinese-roberta-wwm-ext`, and it is a BERT checkpoint: `BertTokenizer` / `BertForMaskedLM`.
 
 # %% [markdown]
 # ## Exercises
-# 1. Tokenize `"Transformers are great! 🤗"` with the encoder's tokenizer and with SmolLM2's. Which
-#    one produces `[UNK]`, and why can the other never do so?
-# 2. Tokenize a pair of a question and a long passage with `truncation="only_second"`,
-#    `max_length=32`. Which segment was cut? What does `truncation="only_first"` do here?
-# 3. Using `offset_mapping`, write a function that returns the character span of the *word* that
-#    contains a given token index (hint: `word_ids()`).
-# 4. Train a WordPiece tokenizer on the emotion corpus twice in two fresh Python processes and
-#    compare `get_vocab()`: are the token sets equal? Are the ids?
+# Each exercise ends with a checker from `cu.check`: it runs your function on fresh inputs and
+# prints ✅ or a specific hint. Worked solutions: [solutions/02_tokenizers_solutions.ipynb](solutions/02_tokenizers_solutions.ipynb).
+#
+# **02.1** Write `truncate_pair(question, passage, max_length)`: the `input_ids` of the pair
+# `[CLS] question [SEP] passage [SEP]`, at most `max_length` tokens, where only the passage may
+# lose tokens (the question must stay whole). Think: what does `truncation=True` do to a long
+# question, and what does `truncation="only_first"` do here?
+
+# %%
+def truncate_pair(question: str, passage: str, max_length: int) -> list[int]:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_02_1(truncate_pair)
+
+# %% [markdown]
+# **02.2** Write `word_span(text, token_index)`: the `(start, end)` character span of the whole
+# word that contains token `token_index` of `tokenizer(text)` (special tokens count: `[CLS]` is
+# index 0), or `None` for a special token. A word is what `word_ids()` calls one: the
+# pre-tokenizer splits on spaces and punctuation. Think: an emoji becomes `[UNK]` in this
+# vocabulary (SmolLM2's byte-level BPE never needs `[UNK]`); where do its offsets point?
+
+# %%
+def word_span(text: str, token_index: int) -> tuple[int, int] | None:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_02_2(word_span)
+
+# %% [markdown]
+# **02.3** Write `add_and_resize(tokenizer, model, new_tokens)`: add `new_tokens` as normal tokens,
+# make the model accept their ids, and return the number of rows of its embedding matrix. The
+# checker passes a fresh tokenizer, a small model and a list in which one token is already in the
+# vocabulary.
+
+# %%
+def add_and_resize(tokenizer, model, new_tokens: list[str]) -> int:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_02_3(add_and_resize)
+
+# %% [markdown]
+# **02.4** Write `chunk_ids(text, max_length, stride)`: the `input_ids` of every chunk a model with
+# room for `max_length` tokens needs to read all of `text`, consecutive chunks sharing `stride`
+# tokens, each with its own `[CLS]` and `[SEP]` (section 5), as a list of lists. Think: how do
+# you turn one prediction per chunk into one per text?
+
+# %%
+def chunk_ids(text: str, max_length: int, stride: int) -> list[list[int]]:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_02_4(chunk_ids)
 
 # %% [markdown]
 # ## Recap
@@ -479,8 +699,12 @@ for name, value in mean_len.items():
 #   tokenizer adds `attention_mask` (and `token_type_ids` where the model uses them).
 # - `padding`, `truncation`, `max_length` and `return_tensors` make rectangular batches; the
 #   attention mask makes padding invisible to the model, as the assertions showed.
-# - `vocab_size` is the base vocabulary, `len(tokenizer)` the full one; after adding tokens,
-#   resize the model's embeddings.
+# - Past `max_position_embeddings` the forward pass fails: truncate, or chunk with `stride` and
+#   `return_overflowing_tokens=True` and map chunks back with `overflow_to_sample_mapping`.
+# - BERT-family tokenizers split Chinese into characters and decode them with spaces; the
+#   `backend_tokenizer`'s normalizer and pre-tokenizer show what happens to any string.
+# - `vocab_size` is the base vocabulary, `len(tokenizer)` the full one (`get_added_vocab()` lists
+#   the rest); after adding tokens, resize the model's embeddings.
 # - Offsets map tokens back to characters; `train_new_from_iterator` learns a vocabulary for
 #   your own corpus.
 #

@@ -1,0 +1,107 @@
+# Worked solutions of notebook 01's exercises (built with `make notebooks`).
+
+# %% [markdown]
+# # 01 · Solutions: pipelines
+#
+# Worked solutions to the exercises of [01 · Pipelines, and what they hide](../01_pipelines.ipynb).
+# Try them yourself first: each checker prints a hint when an answer is wrong.
+
+# %%
+import course_utils as cu
+
+env = cu.setup(seed=0)
+
+# %% [markdown]
+# The objects of the chapter's sections 1 and 2: the sentiment pipeline, and its tokenizer and
+# model loaded by hand.
+
+# %%
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline, set_seed
+
+sentiment_ckpt = cu.resolve_checkpoint(cu.SENTIMENT)
+classifier = pipeline("sentiment-analysis", model=sentiment_ckpt, device=env.device)
+tokenizer = AutoTokenizer.from_pretrained(sentiment_ckpt)
+model = AutoModelForSequenceClassification.from_pretrained(sentiment_ckpt).to(env.device).eval()
+
+# %% [markdown]
+# **01.1** Pad the batch *and* pass the attention mask (`model(**inputs)`), so that the padded
+# texts do not attend to `[PAD]`; softmax over the last dimension; name each column with
+# `id2label`. Without the mask the shorter texts get different scores, which is the hint the
+# checker gives.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def scores_by_hand(texts: list[str]) -> list[dict[str, float]]:
+    inputs = tokenizer(texts, padding=True, truncation=True, return_tensors="pt").to(env.device)
+    with torch.inference_mode():
+        probs = model(**inputs).logits.softmax(dim=-1).cpu()
+    return [{model.config.id2label[i]: p.item() for i, p in enumerate(row)} for row in probs]
+
+
+texts = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
+mine = scores_by_hand(texts)
+theirs = [{d["label"]: d["score"] for d in res} for res in classifier(texts, top_k=None)]
+print([max(d, key=d.get) for d in mine], "| same as the pipeline:",
+      all(abs(a[k] - b[k]) < 1e-5 for a, b in zip(mine, theirs) for k in a))
+assert cu.check.exercise_01_1(scores_by_hand)
+
+# %% [markdown]
+# **01.2** Give the tokenizer the two texts as two arguments: it builds one sequence
+# `[CLS] text [SEP] text_pair [SEP]` (and, for this BERT, `token_type_ids` 0 then 1), which is
+# what the pipeline does with `{"text", "text_pair"}`. `tokenizer([text, text_pair])` would be a
+# *batch* of two separate texts, and two results.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def pair_scores(text: str, text_pair: str) -> dict[str, float]:
+    inputs = tokenizer(text, text_pair, truncation=True, return_tensors="pt").to(env.device)
+    with torch.inference_mode():
+        probs = model(**inputs).logits.softmax(dim=-1)[0].cpu()
+    return {model.config.id2label[i]: p.item() for i, p in enumerate(probs)}
+
+
+text, text_pair = "The plot was thin.", "The acting saved it."
+print(tokenizer.convert_ids_to_tokens(tokenizer(text, text_pair)["input_ids"]))
+print("rows as a batch of two:", len(tokenizer([text, text_pair])["input_ids"]))
+assert cu.check.exercise_01_2(pair_scores)
+
+# %% [markdown]
+# **01.3** Tokenize every text (special tokens included, no padding), cut the lengths into
+# consecutive groups of `batch_size` (the last group may be smaller), and add up
+# *group size × longest length in the group*. One long text in a group makes every other text
+# in it as long, and those padding positions cost as much compute as real tokens. Sorting the
+# texts by length first puts similar lengths together, so little padding is left.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def padded_positions(texts: list[str], batch_size: int) -> int:
+    lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    groups = [lengths[i : i + batch_size] for i in range(0, len(lengths), batch_size)]
+    return sum(len(group) * max(group) for group in groups)
+
+
+real = sum(len(ids) for ids in tokenizer(texts)["input_ids"])
+print("real tokens:", real, "| batch_size=1:", padded_positions(texts, 1), "| batch_size=2:", padded_positions(texts, 2))
+assert cu.check.exercise_01_3(padded_positions)
+
+# %% [markdown]
+# **01.4** Sampling draws from torch's random number generator, so seed it right before each
+# call, inside the function (`transformers.set_seed` seeds Python, NumPy and torch). Seeding once
+# outside the function makes only the first call repeatable. Greedy decoding (`do_sample=False`)
+# draws nothing: it takes the most likely token each step, so it is repeatable without a seed.
+
+# %%
+causal_ckpt = cu.resolve_checkpoint(cu.CAUSAL_LM)
+generator = pipeline("text-generation", model=causal_ckpt, device=env.device)
+
+
+def sample_story(prompt: str, seed: int) -> str:
+    set_seed(seed)
+    return generator(prompt, do_sample=True, temperature=0.7, max_new_tokens=8)[0]["generated_text"]
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("same seed, same text:", sample_story("Once upon a time", 0) == sample_story("Once upon a time", 0))
+assert cu.check.exercise_01_4(sample_story)
