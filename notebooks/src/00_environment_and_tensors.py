@@ -9,9 +9,11 @@
 # operations once, with its shapes verified.
 #
 # **Learning objectives**
-# - run the course's setup cell and read its report (device, profile, versions, Hub or stand-ins);
+# - run the course's setup cell and read its report (device, profile, versions, Hub or stand-ins),
+#   and find where an installed package's code lives (`pip install -e .`, `python -m`, `__file__`);
 # - predict the result shape of `torch.matmul` for 1-D, 2-D and batched operands, and use `bmm`;
 # - explain `view` vs `reshape`, and why a transposed tensor is not contiguous;
+# - slice with `start:stop:step`, and know that a tensor slice is a view while a list slice is a copy;
 # - use `unsqueeze`, `nn.Linear` and `nn.Embedding`, and build a causal mask with `triu`.
 #
 # **Prerequisites:** Python and NumPy. **Run time:** about 10 s on a 2-core CPU (quick profile).
@@ -40,6 +42,49 @@ env = cu.setup(seed=0)
 print(env.device, env.profile)
 n_examples = cu.by_profile(quick=2_000, full=16_000)
 print("examples this profile would train on:", n_examples)
+
+# %% [markdown]
+# ### Where the course's code comes from
+# `make install` runs `pip install -e .` (through uv) in the repository: an **editable** install.
+# pip records where the checkout is instead of copying the code, so `import course_utils` works
+# from any folder and runs the very files you can read and edit in `course_utils/`. An ordinary
+# `pip install package` copies the code into the environment's package folder; it is readable
+# there too.
+#
+# Installed either way, a package is on `sys.path`, so `python -m package.module` runs it from
+# any folder. A source folder that was never installed is found only when Python starts inside
+# it; one of the notes concludes that a pip install beats a source checkout, but `pip install -e .`
+# in the checkout gives both: code you can read and edit, importable from anywhere.
+# To find the code behind a name, ask Python: `module.__file__`, `inspect.getsourcefile(obj)`,
+# or `importlib.util.find_spec("pkg.module").origin` (which does not import the module).
+
+# %%
+import importlib.metadata
+import importlib.util
+import inspect
+import json
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+import transformers
+
+record = importlib.metadata.distribution("course-utils").read_text("direct_url.json")
+editable = json.loads(record or "{}").get("dir_info", {}).get("editable", False)
+in_env = Path(transformers.__file__).resolve().is_relative_to(Path(sysconfig.get_paths()["purelib"]).resolve())
+print("course_utils: editable install:", editable, "| transformers: copied into this environment:", in_env)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+cu_root = Path(cu.__file__).parent
+print("cu.setup is defined in course_utils/" + Path(inspect.getsourcefile(cu.setup)).relative_to(cu_root).as_posix())
+pipelines = Path(importlib.util.find_spec("transformers.pipelines").origin)
+print("transformers.pipelines is transformers/" + pipelines.relative_to(Path(transformers.__file__).parent).as_posix())
+elsewhere = subprocess.run([sys.executable, "-m", "course_utils", "requirements"], cwd=tempfile.gettempdir(),
+                           capture_output=True, text=True, check=True)
+print("python -m course_utils requirements, run in another folder:", elsewhere.stdout.strip())
 
 # %% [markdown]
 # ## 1 · `torch.matmul`: the shape depends on the operands
@@ -125,15 +170,56 @@ print("reshape works:", tt.reshape(6).tolist(), "| so does contiguous().view:", 
 # %% [markdown]
 # ## 4 · `unsqueeze` and slicing
 # `unsqueeze(dim)` inserts a dimension of size 1 *before* position `dim` (so `dim=-1` appends one at
-# the end). Slices take `start:stop:step` per dimension.
+# the end). Slices take `start:stop:step` per dimension: `start` is included, `stop` is not, and
+# every part may be left out (`::2` is "from the start to the end, every second one").
 
 # %%
 # NBVAL_CHECK_OUTPUT
 x = torch.tensor([1, 2, 3, 4])
 print(x.unsqueeze(0).shape, x.unsqueeze(1).shape, torch.randn(3, 4).unsqueeze(-1).shape)
-grid = torch.arange(20).reshape(4, 5)
-print(grid)
-print("grid[1:, 0::2] =\n", grid[1:, 0::2])  # rows 1.., every second column from 0
+g = torch.arange(16).view(4, 4)
+print(g)
+slices = {"g[1:, 0::2]": g[1:, 0::2], "g[:3, :2]": g[:3, :2], "g[:, 1:3]": g[:, 1:3],
+          "g[2:, ::2]": g[2:, ::2], "g[:, 0:3:2]": g[:, 0:3:2]}
+for name, part in slices.items():
+    print(f"{name:12s}", part.tolist())
+assert g[1:, 0::2].tolist() == [[4, 6], [8, 10], [12, 14]]
+assert g[2:, ::2].tolist() == [[8, 10], [12, 14]]  # the step applies to the columns too
+assert g[:, 0::2].tolist() == g[:, [0, 2]].tolist()  # columns with index 0 and 2
+
+# %% [markdown]
+# `0::2` keeps the columns with an **even index**, 0 and 2: the first and the third column. One of
+# the course's notes calls them "the even columns, counting from 1", which is backwards (counted
+# from 1 they are columns 1 and 3), and it gives `[2:, ::2]` as the whole last two rows
+# `[[8, 9, 10, 11], [12, 13, 14, 15]]`; the assertions above show `[[8, 10], [12, 14]]`.
+#
+# A **list** slice is a new list (so `L[:]` copies a list), but a **tensor** slice is a view of the
+# same memory: writing into it changes the original. Call `.clone()` when you need a copy.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+numbers = [0, 1, 2, 3, 4]
+part = numbers[1:3]
+part[0] = 99
+tensor = torch.arange(5)
+view = tensor[1:3]
+view[0] = 99
+cloned = tensor[3:].clone()
+cloned[0] = -1
+print("list after writing into its slice:  ", numbers)
+print("tensor after writing into its slice:", tensor.tolist())
+assert numbers[1] == 1 and tensor[1] == 99 and tensor[3] == 3  # the clone did not write through
+
+# %% [markdown]
+# Ranges in torch exclude their end in the same way: `torch.randint(low, high, size)` draws from
+# `low` to `high - 1` (like `range` and NumPy's `randint`; Python's `random.randint(a, b)`,
+# by contrast, includes `b`).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+draws = torch.randint(0, 3, (10_000,), generator=torch.Generator().manual_seed(0))
+print("torch.randint(0, 3, ...) gives", sorted(draws.unique().tolist()))
+assert draws.min() == 0 and draws.max() == 2
 
 # %% [markdown]
 # ## 5 · `nn.Linear` and `nn.Embedding`
@@ -192,6 +278,13 @@ print(np.triu(np.arange(3 * 4 * 5).reshape(3, 4, 5))[1])  # N-D: per matrix on t
 # - `np.zeros(n)` (with an *s*) makes zeros; `np.reshape(a, shape)` reads elements in C order
 #   unless you pass `order="F"`.
 # - `view` after `transpose` raises; call `.contiguous()` first or use `reshape`.
+# - `0::2` selects indices 0, 2, 4, ... (the 1st, 3rd, 5th column): "even" refers to the index.
+#   One of the notes calls them the even columns counting from 1 and writes `g[2:, ::2]` as whole
+#   rows; for `g = torch.arange(16).view(4, 4)` it is `[[8, 10], [12, 14]]`.
+# - `t[:]` or `t[1:3]` on a tensor is a view, not a copy (unlike a list): use `.clone()`.
+# - `torch.randint(0, 3, ...)` never draws 3: `high` is exclusive.
+# - "Only pip-installed packages run with `python -m` from anywhere" (one of the notes): an
+#   editable install of your checkout, `pip install -e .`, does too, and keeps the code editable.
 
 # %% [markdown]
 # ## Exercises
@@ -226,7 +319,10 @@ cu.check.exercise_00_3(my_answers)
 # %% [markdown]
 # ## Recap
 # - `matmul` adapts to the operands' dimensions; `bmm` is the strict batched version.
-# - Views share memory; `transpose` makes tensors non-contiguous; `reshape` copes with both.
+# - Views share memory (tensor slices are views too); `transpose` makes tensors non-contiguous;
+#   `reshape` copes with both.
+# - `make install` is `pip install -e .`: `course_utils` imports (and runs with `python -m`) from
+#   any folder, and `__file__` / `inspect.getsourcefile` show where any package's code lives.
 # - `nn.Linear` acts on the last dimension; `nn.Embedding` is a table lookup.
 # - `triu(..., diagonal=1)` marks the future positions a causal model must not attend to.
 #
