@@ -9,3 +9,5 @@ from ._core import call_safely, verdict
 from .nb00 import *  # noqa: F401,F403
 from .nb01 import *  # noqa: F401,F403
 from .nb02 import *  # noqa: F401,F403
+from .nb03 import *  # noqa: F401,F403
+from .nb04 import *  # noqa: F401,F403

@@ -14,8 +14,11 @@
 # - read a `.safetensors` file by hand and explain why it replaced pickled `.bin` files;
 # - choose between `AutoModel` and the `AutoModelFor...` classes, run six heads and read their
 #   outputs (`ModelOutput` by attribute, key and index);
-# - explain "newly initialized weights" and count parameters (bert-base vs distilbert) from configs;
-# - find the Hugging Face cache and explain how offline mode resolves files.
+# - explain "newly initialized weights" and what `post_init()` does (initialisation, tying), and
+#   count parameters (bert-base vs distilbert) from configs;
+# - decode a question-answering span correctly (context tokens only, `offset_mapping`);
+# - find the Hugging Face cache, explain how offline mode resolves files, fetch files for an
+#   offline machine (`hf_hub_download`, `snapshot_download`, `hf download`) and verify them by sha256.
 #
 # **Prerequisites:** [02 · Tokenizers](02_tokenizers.ipynb). **Run time:** about 15 s on a 2-core
 # CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
@@ -114,6 +117,27 @@ print("same number of parameters:", random_body.num_parameters() == body.num_par
 print("same word embeddings:", torch.equal(w_random, w_pretrained))
 print(f"std of random embeddings: {w_random.std():.3f} (initializer_range = {config.initializer_range})")
 print("training mode after from_config / from_pretrained:", random_body.training, body.training)
+
+# %% [markdown]
+# Who draws those random numbers? Every model's `__init__` ends with `self.post_init()` (seed 002
+# shows it in BART). It initialises every module with the class's `_init_weights` (normal with
+# std `initializer_range` for Linear and Embedding weights, zeros for biases, ones and zeros for
+# LayerNorms) and then
+# **ties** the weights the config asks to share: with `tie_word_embeddings=True` the masked-LM
+# decoder *is* the word-embedding matrix. A tiny random BERT shows both:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from transformers import BertConfig, BertForMaskedLM
+
+tiny_sizes = dict(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+for tie in (True, False):
+    tiny_mlm = BertForMaskedLM(BertConfig(**tiny_sizes, tie_word_embeddings=tie))
+    decoder, embedding = tiny_mlm.get_output_embeddings().weight, tiny_mlm.get_input_embeddings().weight
+    print(f"tie_word_embeddings={tie!s:5s} decoder shares storage with the embeddings: "
+          f"{decoder.data_ptr() == embedding.data_ptr()} | tied by post_init: {sorted(tiny_mlm.all_tied_weights_keys)}")
+norm = tiny_mlm.bert.embeddings.LayerNorm
+assert torch.equal(norm.weight, torch.ones(32)) and torch.equal(norm.bias, torch.zeros(32))  # LayerNorm init
 
 # %% [markdown]
 # The difference matters: the pretrained weights place related sentences close together, the
@@ -380,6 +404,71 @@ qa = outputs["QuestionAnswering"]
 print("QA span indices:", qa.start_logits.argmax().item(), qa.end_logits.argmax().item(), "(untrained head)" if new_tensors["QuestionAnswering"] else "")
 
 # %% [markdown]
+# ### Decoding a question-answering span
+# Seed 003 reads the answer as tokens `argmax(start_logits)` to `argmax(end_logits) + 1`. Taken
+# separately, the two argmaxes can land in the *question* or on `[CLS]`, put the end before the
+# start, or span half the text. Correct decoding (what the `question-answering` pipeline does):
+# score every pair (start `i`, end `j`) by `start_logits[i] + end_logits[j]`, keep only **context
+# tokens** (`sequence_ids == 1`) with `i <= j < i + max_answer_len`, take the best pair, and map it
+# back to characters of the context with `offset_mapping`. Neither checkpoint here has a trained QA
+# head (online, a SQuAD model such as `distilbert/distilbert-base-cased-distilled-squad` has one),
+# so the answer below is meaningless, but the mechanics are right.
+
+# %%
+def best_span(start_logits, end_logits, sequence_ids, max_answer_len=15):
+    """Token indices (start, end), inclusive, of the best-scoring span inside the context (sequence 1)."""
+    n = len(sequence_ids)
+    in_context = torch.tensor([s == 1 for s in sequence_ids])
+    i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
+    allowed = in_context[:, None] & in_context[None, :] & (j >= i) & (j < i + max_answer_len)
+    scores = (start_logits[:, None] + end_logits[None, :]).masked_fill(~allowed, float("-inf"))
+    start, end = divmod(scores.argmax().item(), n)
+    return start, end
+
+
+question, context = "Where is Hugging Face based?", "Hugging Face is a company based in New York City."
+qa_inputs = tokenizer(question, context, return_offsets_mapping=True, return_tensors="pt")
+offsets = qa_inputs.pop("offset_mapping")[0].tolist()  # (char start, char end) of each token
+sequence_ids = qa_inputs.sequence_ids(0)  # None for special tokens, 0 question, 1 context
+with torch.no_grad():
+    qa_out = models["QuestionAnswering"](**qa_inputs)
+start_logits, end_logits = qa_out.start_logits[0], qa_out.end_logits[0]
+naive = start_logits.argmax().item(), end_logits.argmax().item()
+start, end = best_span(start_logits, end_logits, sequence_ids)
+start_char, end_char = offsets[start][0], offsets[end][1]
+answer = context[start_char:end_char]
+decoded = tokenizer.decode(qa_inputs["input_ids"][0][start : end + 1])
+print(f"naive argmaxes: start {naive[0]} (sequence {sequence_ids[naive[0]]}), end {naive[1]} (sequence {sequence_ids[naive[1]]})")
+print(f"best context span: tokens {start}..{end} -> characters {start_char}..{end_char}: {answer!r}")
+assert sequence_ids[start] == sequence_ids[end] == 1 and start <= end
+assert decoded.replace(" ", "") == answer.lower().replace(" ", "")  # the tokens spell the characters (uncased tokenizer)
+
+# %% [markdown]
+# To see the decoder do its job, give it planted scores: "New" and "City" score well as start
+# and end, but the highest start score sits in the question and the highest end score on the
+# context's first word. The naive reading returns a piece of the question, `[SEP]` included;
+# `best_span` finds "New York City". The answer is cut from the context by character offsets, so
+# it keeps the original case (decoding the tokens of an uncased model would give "new york city").
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def token_at(char_index):
+    """Index of the context token that starts at ``char_index``."""
+    return next(t for t, (s, _) in enumerate(offsets) if sequence_ids[t] == 1 and s == char_index)
+
+
+planted_start, planted_end = torch.zeros(len(offsets)), torch.zeros(len(offsets))
+planted_start[token_at(context.index("New"))] = 4.0
+planted_end[token_at(context.index("City"))] = 3.0
+planted_start[sequence_ids.index(0)] = 6.0  # "where", in the question
+planted_end[token_at(context.index("Hugging"))] = 3.5  # the context's first token, before "New"
+s_naive, e_naive = planted_start.argmax().item(), planted_end.argmax().item() + 1
+print("seed 003's reading:", repr(tokenizer.decode(qa_inputs["input_ids"][0][s_naive:e_naive])), f"(tokens {s_naive}:{e_naive})")
+s_best, e_best = best_span(planted_start, planted_end, sequence_ids)
+print("best_span:", repr(context[offsets[s_best][0] : offsets[e_best][1]]))
+assert context[offsets[s_best][0] : offsets[e_best][1]] == "New York City"
+
+# %% [markdown]
 # A head is a small layer on the body's hidden states. Recomputing two of them by hand (the
 # models are in eval mode, so dropout does nothing) gives the same logits:
 
@@ -583,6 +672,74 @@ except OSError as err:
 print("a saved folder loads anywhere:", AutoConfig.from_pretrained(save_dir).model_type)
 
 # %% [markdown]
+# ### Getting files for an offline machine
+# The Hub is an **HTTP service**: `huggingface_hub` asks its REST API for metadata
+# (`/api/models/<id>`) and downloads each file from its own URL (`/<id>/resolve/<revision>/<file>`).
+# Each repository is also a git repository (you may `git clone` it, big files through git-lfs or
+# Xet), but the library runs no git and the cache is not a clone. Three ways to fetch files on a
+# machine with internet, then copy them to one without:
+#
+# | call | fetches | returns |
+# |---|---|---|
+# | `hf_hub_download(repo_id, filename)` | one file | its path in the hub cache |
+# | `snapshot_download(repo_id, allow_patterns=[...])` | every file matching a pattern (`ignore_patterns=` excludes) | the snapshot folder; with `local_dir=`, plain files in a folder of your choice |
+# | `hf download <repo_id> --include "*.json" --include "*.safetensors" --local-dir <dir>` | the same from a shell (repeat `--include`; list file names instead to get just those) | prints the folder |
+#
+# On the offline machine, `from_pretrained(<dir>)` loads such a folder; a copied cache works with
+# `HF_HUB_OFFLINE=1` (that is `make prefetch`, with `course_utils.prefetch.ALLOW_PATTERNS`).
+# `dry_run=True` (online) lists what would be downloaded, with sizes, without downloading.
+
+# %%
+from huggingface_hub import hf_hub_download, snapshot_download
+
+patterns = ["*.json", "*.safetensors", "*.txt"]  # configs, weights, vocab: no pickled .bin files
+offline_copy = SCRATCH / "offline-copy"
+if env.hub:
+    config_path = hf_hub_download(cu.ENCODER, "config.json")  # one file, into the hub cache
+    folder = snapshot_download(cu.ENCODER, allow_patterns=patterns, local_dir=offline_copy)
+    print("downloaded:", sorted(p.name for p in Path(folder).iterdir() if p.is_file()))
+    print("loads from the folder:", AutoConfig.from_pretrained(folder).model_type)
+else:
+    print(f"offline; online this cell runs hf_hub_download({cu.ENCODER!r}, 'config.json')")
+    print(f"  and snapshot_download({cu.ENCODER!r}, allow_patterns={patterns}, local_dir={str(offline_copy)!r})")
+print("the same from a shell: hf download", cu.ENCODER, " ".join(f'--include "{p}"' for p in patterns), "--local-dir", offline_copy)
+
+# %% [markdown]
+# **Is the copy intact?** Large files are stored with Git LFS (or Xet, which keeps the LFS
+# metadata): the repository holds a small pointer with the file's **sha256** and size, and
+# `model_info(repo_id, files_metadata=True)` reports them (each entry of `.siblings` has `.lfs.sha256`;
+# `.lfs` is None for small files kept in git itself, identified by their git hash `blob_id`). The
+# cache is content-addressed: `blobs/` names each LFS file by that sha256 (small files by their git
+# hash). So hashing a file and comparing verifies it; `hf cache verify <repo_id>` does it for a whole
+# cached repository. Hashing works offline; the Hub's value needs the Hub:
+
+# %%
+import hashlib
+
+
+def sha256_of(path, chunk_size=1 << 20):
+    """Hex sha256 of a file, read in 1 MB chunks (never the whole file in memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+local_hash = sha256_of(weights_file)  # the model.safetensors that section 2 saved
+assert local_hash == hashlib.sha256(weights_file.read_bytes()).hexdigest() and len(local_hash) == 64
+print(f"sha256 of our saved model.safetensors ({weights_file.stat().st_size / 1e6:.0f} MB): {local_hash[:16]}...")
+if env.hub:
+    from huggingface_hub import model_info
+
+    hub_hashes = {f.rfilename: f.lfs.sha256 for f in model_info(cu.ENCODER, files_metadata=True).siblings if f.lfs}
+    cached = hf_hub_download(cu.ENCODER, "model.safetensors")  # already cached by from_pretrained
+    print("Hub's sha256 == sha256 of the cached file:", hub_hashes["model.safetensors"] == sha256_of(cached))
+    print("the cache's blob is named by it:", Path(cached).resolve().name == hub_hashes["model.safetensors"])
+else:
+    print("offline: online this cell compares it with model_info(..., files_metadata=True).siblings[...].lfs.sha256")
+
+# %% [markdown]
 # ## Common pitfalls
 # - **`save_pretrained` writes `model.safetensors`**, not `pytorch_model.bin` (seed 001's listing is
 #   from older versions). Load old `.bin` files only from sources you trust: they are pickles.
@@ -599,6 +756,14 @@ print("a saved folder loads anywhere:", AutoConfig.from_pretrained(save_dir).mod
 #   train it. For DistilBERT it is two layers (`pre_classifier`, `classifier`), four tensors; not
 #   "three layers". An `UNEXPECTED` key (for example BERT's `pooler` when loading a masked-LM) is
 #   a checkpoint tensor the class does not use.
+# - **QA answers are not two independent argmaxes** (seed 003's `argmax(start)` to `argmax(end) + 1`):
+#   restrict to context tokens (`sequence_ids == 1`), require `start <= end` within a maximum
+#   length, pick the best *pair* by `start_logit + end_logit`, and cut the answer from the context
+#   with `offset_mapping` (`best_span` above).
+# - **The Hub is not "a wrapper around git"** (seed 002): `huggingface_hub` speaks HTTP to the
+#   Hub's API; the repositories are git repositories, but the cache holds content-addressed blobs
+#   (LFS files named by their sha256) plus snapshot symlinks, not clones. Verify a file with its
+#   sha256, as seed 002 does with `sha256sum`, and compare with `model_info(..., files_metadata=True)`.
 # - **Multiple choice** needs `(batch, choices, tokens)`. Seed 003 passes the `(choices, tokens)`
 #   encoding directly, which fails inside the model:
 
@@ -624,17 +789,61 @@ except RuntimeError as err:
 
 # %% [markdown]
 # ## Exercises
-# 1. Build `BertModel(BertConfig(num_hidden_layers=4, hidden_size=256, num_attention_heads=4,
-#    intermediate_size=1024))` on the meta device. Predict its parameter count with
-#    `encoder_parameters` first, then check.
-# 2. Extend `read_tensor` to return a `torch.Tensor` for `BF16` tensors (hint: read them as
-#    `"<u2"`, then `torch.from_numpy(...).view(torch.bfloat16)`). Test it on a model saved with
-#    `model.to(torch.bfloat16).save_pretrained(...)`.
-# 3. Load `AutoModelForSequenceClassification` for the encoder with `num_labels=3` and, by hand,
-#    recompute its logits from `base_model` outputs (for BERT, the head reads `pooler_output`;
-#    for DistilBERT, the first token through `pre_classifier`, ReLU and `classifier`).
-# 4. Why does loading the masked-LM class on the stand-in list 6 missing tensors but no
-#    `cls.predictions.decoder.weight`? (Hint: `tie_word_embeddings`.)
+# Each exercise ends with a checker from `cu.check`: it tests your answer on fresh inputs and prints
+# ✅ or a specific hint. Worked solutions: [solutions/03_models_and_heads_solutions.ipynb](solutions/03_models_and_heads_solutions.ipynb).
+#
+# **03.1** Write `bert_parameters(config)`: the parameter count of `BertModel(config)` (pooler
+# included) computed from the config's sizes alone (`vocab_size`, `max_position_embeddings`,
+# `type_vocab_size`, `hidden_size`, `intermediate_size`, `num_hidden_layers`). Try it on
+# `BertConfig(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024)`
+# and compare with that model built on the meta device; the checker uses other sizes.
+
+# %%
+def bert_parameters(config) -> int:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_03_1(bert_parameters)
+
+# %% [markdown]
+# **03.2** Write `read_tensor_pt(path, name)`: like `read_tensor` above, but it returns a
+# `torch.Tensor` and also reads `BF16` tensors, which NumPy has no dtype for (read their bytes as
+# `"<u2"`, then `torch.from_numpy(...).view(torch.bfloat16)`). It must handle F32, F16, I64 and BF16.
+# You can test it on a file written by `model.to(torch.bfloat16).save_pretrained(...)`.
+
+# %%
+def read_tensor_pt(path, name) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_03_2(read_tensor_pt)
+
+# %% [markdown]
+# **03.3** Write `head_logits(model, inputs)` for a BERT or DistilBERT
+# `...ForSequenceClassification` in eval mode: run only `model.base_model(**inputs)` and apply the
+# head's layers by hand (BERT: `classifier` on `pooler_output`; DistilBERT: the first token through
+# `pre_classifier`, ReLU and `classifier`; `config.model_type` tells which). The checker calls it
+# on small random models of both kinds and refuses `model(**inputs)`.
+
+# %%
+def head_logits(model, inputs: dict) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_03_3(head_logits)
+
+# %% [markdown]
+# **03.4** Write `shares_embeddings(model)`: True when the model's output projection (LM head)
+# *is* its input embedding matrix, the same tensor in memory, not a copy. Use
+# `get_input_embeddings()` and `get_output_embeddings()`. Think: why does loading the masked-LM
+# class on the stand-in list 6 missing tensors but no `cls.predictions.decoder.weight`?
+
+# %%
+def shares_embeddings(model) -> bool:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_03_4(shares_embeddings)
 
 # %% [markdown]
 # ## Recap
@@ -647,7 +856,13 @@ except RuntimeError as err:
 #   checkpoint is newly initialized and must be trained. Outputs are `ModelOutput`s: use names.
 # - bert-base has 109,482,240 parameters (pooler included), distilbert-base 66,362,880: six
 #   fewer layers, no pooler, no token types.
+# - `post_init()` ends every model's `__init__`: it initialises the weights and ties those the
+#   config shares (`tie_word_embeddings`).
+# - A QA answer is the best-scoring (start, end) pair inside the context, mapped to characters with
+#   `offset_mapping`.
 # - Downloads live in `$HF_HOME/hub` as blobs + snapshots; `HF_HUB_OFFLINE=1` uses only what is there.
+#   `hf_hub_download` / `snapshot_download(allow_patterns=...)` / `hf download` fetch files over
+#   HTTP for an offline machine; a file's sha256 verifies it.
 #
 # **Next:** [04 · Datasets](04_datasets.ipynb), where the emotion data is loaded, explored and
 # batched for these models.

@@ -14,8 +14,9 @@
 # - navigate a `DatasetDict`: splits, `features`, `ClassLabel` names, rows, columns, pandas;
 # - explore class balance and text length with plots, and say what they mean for training;
 # - transform data with `map` (batched or not, `batch_size`, `remove_columns`), `filter`,
-#   `select`, `shuffle`, `train_test_split` and `with_format("torch")`;
-# - create datasets from Python, CSV and JSON, save and reload them, and find the cache files
+#   `select`, `shuffle`, `train_test_split` and `with_format("torch")`; `num_proc`; sentence pairs;
+# - use `load_dataset`'s arguments (split slicing, `streaming`, `revision`, `token`...), create
+#   datasets from Python, pandas, CSV and JSON, save and reload them, and find the cache files
 #   `map` writes;
 # - measure dynamic padding against padding the whole dataset: wasted tokens and speed.
 #
@@ -182,6 +183,79 @@ print(f"tokens per text: mean {lengths.mean():.1f}, median {int(np.median(length
 print("decoded back:", tokenizer.decode(encoded["train"][0]["input_ids"]))
 
 # %% [markdown]
+# `map(num_proc=n)` cuts the dataset into `n` shards, maps them in `n` processes and joins the
+# results in the original order: the same rows as `num_proc=1`. It pays off for slow Python
+# functions on many cores; for a fast tokenizer on 2,000 texts, starting the processes costs
+# about as much as it saves. (`load_dataset(num_proc=...)`, below, is something else: processes
+# that *prepare* the data files.)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+validation = emotion["validation"]
+one_process = validation.map(tokenize, batched=True, keep_in_memory=True)
+two_processes = validation.map(tokenize, batched=True, num_proc=2, keep_in_memory=True)
+print("num_proc=2 gives the same rows as num_proc=1:", two_processes["input_ids"][:] == one_process["input_ids"][:])
+
+# %% [markdown]
+# ### Sentence pairs
+# Seed 001 fine-tunes on GLUE's MRPC (pairs of sentences, label 1 when they are paraphrases). Its
+# Hub id today is `nyu-mll/glue` with the configuration `mrpc`:
+# `load_dataset("nyu-mll/glue", "mrpc")`, columns `sentence1`, `sentence2`, `label`, `idx`.
+# Offline we build a dataset with the same columns from emotion tweets with `Dataset.from_dict`
+# (label 1 when the two share an emotion: a made-up task, but the same mechanics). A tokenizer
+# called with two lists encodes pairs: `[CLS] first [SEP] second [SEP]`, and for BERT
+# `token_type_ids` 0 for the first sentence and 1 for the second.
+
+# %%
+if env.hub:
+    pairs = load_dataset("nyu-mll/glue", "mrpc", split="train[:1000]")
+else:
+    texts, labels = train["text"][:2000], train["label"][:2000]
+    pairs = Dataset.from_dict({
+        "sentence1": texts[0::2],
+        "sentence2": texts[1::2],
+        "label": [int(a == b) for a, b in zip(labels[0::2], labels[1::2])],
+        "idx": list(range(1000)),
+    })
+
+
+def tokenize_pairs(batch):
+    return tokenizer(batch["sentence1"], batch["sentence2"], truncation=True)
+
+
+pairs_file = SCRATCH / "pairs-tokenized.arrow"
+pairs_encoded = pairs.map(tokenize_pairs, batched=True, cache_file_name=str(pairs_file))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(pairs_encoded.column_names, pairs_encoded.num_rows)
+first = pairs_encoded[0]
+if "token_type_ids" in first:
+    types = first["token_type_ids"]
+    print(f"token_type_ids of row 0: {types.count(0)} zeros (first sentence), then {types.count(1)} ones (second)")
+n_sep = first["input_ids"].count(tokenizer.sep_token_id)
+print("row 0 starts with [CLS]:", first["input_ids"][0] == tokenizer.cls_token_id, "| [SEP] tokens:", n_sep)
+assert n_sep == 2
+
+# %% [markdown]
+# Seed 001 instead calls the tokenizer on whole columns:
+# `tokenizer(raw["train"]["sentence1"], raw["train"]["sentence2"], padding=True, truncation=True)`.
+# That works, but returns **one** `BatchEncoding`, a dict of Python lists for every row, which must
+# fit in RAM at once and is padded to the longest pair of the whole split. `map` tokenizes 1,000
+# rows at a time and writes each batch to an Arrow file on disk (here the `cache_file_name` we
+# gave; rows are memory-mapped, read when used), so it scales to datasets larger than memory and
+# keeps the result as a `Dataset`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+at_once = tokenizer(pairs["sentence1"][:], pairs["sentence2"][:], padding=True, truncation=True)
+print(type(at_once).__name__, "of", type(at_once["input_ids"]).__name__, "| rows:", len(at_once["input_ids"]),
+      "| every row padded to", len(at_once["input_ids"][0]), "tokens")
+widths = [len(ids) for ids in pairs_encoded["input_ids"][:]]
+print("map wrote:", [Path(f["filename"]).name for f in pairs_encoded.cache_files], f"| unpadded rows of {min(widths)}..{max(widths)} tokens")
+assert [ids[: len(row)] for ids, row in zip(at_once["input_ids"], pairs_encoded["input_ids"][:])] == pairs_encoded["input_ids"][:]
+
+# %% [markdown]
 # ## 4 · Choosing rows: `filter`, `select`, `shuffle`, `train_test_split`
 # All four return a new `Dataset`; most return a view of the same Arrow data through an
 # *indices mapping* (no copy). `shuffle` needs a `seed` to be reproducible.
@@ -260,6 +334,87 @@ print("csv :", from_csv["train"].num_rows, from_csv["train"].features)
 print("json:", from_json["train"].num_rows, from_json["train"].features)
 arrow = Path(from_csv["train"].cache_files[0]["filename"])
 print("Arrow file:", re.sub("[0-9a-f]{16,}", "<hash>", str(arrow.relative_to(SCRATCH.resolve()))))
+
+# %% [markdown]
+# ### `load_dataset`, argument by argument
+# Seed 002 lists the arguments and marks half of them "unclear". In datasets 5:
+#
+# | argument | what it does |
+# |---|---|
+# | `path` | a Hub id (`"dair-ai/emotion"`), a local folder, or a builder name: `"json"`, `"csv"`, `"parquet"`, `"text"`, `"arrow"`... |
+# | `name` | the **configuration** (subset) of a dataset that has several: `load_dataset("nyu-mll/glue", "mrpc")` |
+# | `data_files`, `data_dir` | your files for a builder: one path, a list, or `{split: path(s)}` (globs allowed); or a folder of them |
+# | `split` | return one `Dataset` instead of a `DatasetDict`; slices and sums: `"train[:10%]"`, `"train[:500]+validation[:100]"` |
+# | `features` | the schema to cast to, e.g. a `ClassLabel` for integer labels |
+# | `cache_dir` | where the Arrow files go (default `~/.cache/huggingface/datasets`, or `HF_DATASETS_CACHE`) |
+# | `keep_in_memory` | copy the data into RAM instead of memory-mapping the Arrow files |
+# | `streaming` | `True`: no download and no Arrow files; an `IterableDataset` that reads rows as you iterate |
+# | `num_proc` | processes that download and *prepare* the files (not `map`'s `num_proc`) |
+# | `revision` | branch, tag or commit of a Hub dataset: pin it for reproducibility (`cu.load_emotion` does) |
+# | `token` | a Hub token (`True`: the one saved by `hf auth login`) for private or gated datasets |
+# | `download_mode` | `"reuse_dataset_if_exists"` (default), `"reuse_cache_if_exists"` (keep downloads, rebuild the Arrow files), `"force_redownload"` |
+# | `verification_mode` | checks after preparing: `"basic_checks"` (default: split sizes), `"all_checks"` (also the downloaded files' checksums), `"no_checks"` |
+# | `storage_options` | options for the fsspec filesystem that serves remote `data_files` (`s3://`, `gs://`, `hf://`...), e.g. `{"anon": True}` or credentials |
+# | `**config_kwargs` | options of the builder: `sep=";"` for csv, `field="data"` for JSON nested under a key |
+#
+# Gone: `use_auth_token` (use `token`), `task` (task templates, removed in datasets 3),
+# `ignore_verifications` (use `verification_mode`), and `trust_remote_code` (datasets 4 runs no
+# loading scripts). On the local emotion files (`$COURSE_DATA_DIR/emotion`, found by
+# `cu.data.emotion_dir()`; where there is no local mirror, we write the splits ourselves):
+
+# %%
+emotion_folder = cu.data.emotion_dir()  # None when COURSE_DATA_DIR is unset
+if emotion_folder is None:
+    emotion_folder = SCRATCH / "emotion"
+    emotion_folder.mkdir()
+    for split, part in emotion.items():
+        part.to_json(str(emotion_folder / f"{split}.jsonl"))
+emotion_files = {split: str(emotion_folder / f"{split}.jsonl") for split in emotion}
+json_cache = str(SCRATCH / "hf-cache")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ten_percent = load_dataset("json", data_files=emotion_files, split="train[:10%]", cache_dir=json_cache)
+mixed = load_dataset("json", data_files=emotion_files, split="train[:500]+validation[:100]", cache_dir=json_cache)
+print("train[:10%]:", ten_percent.num_rows, "rows | train[:500]+validation[:100]:", mixed.num_rows, "rows")
+assert ten_percent["text"][:] == train["text"][:1600]
+assert mixed["text"][:] == train["text"][:500] + emotion["validation"]["text"][:100]
+for removed in ({"use_auth_token": True}, {"task": "text-classification"}):
+    try:
+        load_dataset("json", data_files=emotion_files, split="train", cache_dir=json_cache, **removed)
+    except TypeError as err:
+        print("TypeError:", str(err))
+
+# %% [markdown]
+# With `streaming=True` nothing is converted: you get an `IterableDataset`, read in order as you
+# iterate (`next(iter(...))`, `take(n)`, a `for` loop). It has no length and no indexing;
+# `map`, `filter` and `shuffle(buffer_size=...)` work lazily, row by row as you read. That is how
+# you look at a dataset too big to download.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+stream = load_dataset("json", data_files=emotion_files, split="train", streaming=True)
+print(type(stream).__name__, "| first row:", next(iter(stream)))
+print("labels of take(5):", [row["label"] for row in stream.take(5)])
+assert [row["text"] for row in stream.take(5)] == train["text"][:5]
+
+# %% [markdown]
+# ### From pandas
+# Seed 000 reads JSON lines with pandas and keeps `df.values.tolist()`: rows as lists, with the
+# column names and types gone. `Dataset.from_pandas` keeps the columns (pass `features=` to get
+# the `ClassLabel` back; `preserve_index=False` drops a non-default index). And `load_dataset("json")`
+# above does the same without pandas.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import pandas as pd
+
+frame = pd.read_json(emotion_files["validation"], lines=True)  # seed 000's first step
+print("df.values.tolist()[0]:", frame.values.tolist()[0])
+from_pandas = Dataset.from_pandas(frame, features=features, preserve_index=False)
+print(from_pandas)
+print("row 0:", from_pandas[0], "->", from_pandas.features["label"].int2str(from_pandas[0]["label"]))
+assert from_pandas["text"][:] == emotion["validation"]["text"][:]
 
 # %% [markdown]
 # ### `save_to_disk`, `load_from_disk`, and the files `map` writes
@@ -468,18 +623,72 @@ print("without text:", {k: tuple(v.shape) for k, v in collator([dynamic[0], dyna
 #   `evaluate` or scikit-learn.
 # - **Seed 004's evaluation map**: the attribute is `tokenizer.model_input_names` (plural), the
 #   call is `model(**inputs)`, and the batches it receives need `with_format("torch")` first.
+# - **Seed 001 tokenizes whole columns** (`tokenizer(raw["train"]["sentence1"], raw["train"]["sentence2"],
+#   padding=True)`): one dict of Python lists in RAM, every row padded to the split's longest pair.
+#   Use `pairs.map(tokenize_pairs, batched=True)` and pad per batch. MRPC is `nyu-mll/glue`, `mrpc`.
+# - **Seed 000's `df.values.tolist()`** throws away column names and types: use
+#   `Dataset.from_pandas(df, features=...)`, or skip pandas with `load_dataset("json", data_files=...)`.
+# - **Removed `load_dataset` arguments** in seed 002's list: `use_auth_token` is now `token`;
+#   `task` and `ignore_verifications` are gone (`verification_mode` replaces the latter); unknown
+#   keywords reach the builder's config and fail with `TypeError`.
+# - **An `IterableDataset` (`streaming=True`) has no `len` and no `ds[i]`**: iterate, `take(n)`,
+#   or `skip(n)`.
 # - **`train["text"]` is a lazy `Column`** in datasets 4+; call `[:]` or `list(...)` when you
 #   need a list.
 
 # %% [markdown]
 # ## Exercises
-# 1. Add a `n_tokens` column with a batched `map` and print the longest text of each class.
-# 2. Carve a stratified 10 % validation set out of `train` with and without
-#    `stratify_by_column`; compare the share of surprise in both.
-# 3. Measure the padding share of dynamic padding for batch sizes 8, 32 and 128 (no model needed).
-#    Explain the trend.
-# 4. Write the training split to Parquet with `to_parquet` and load it back with
-#    `load_dataset("parquet", data_files=...)`; check that `features` survived.
+# Each exercise ends with a checker from `cu.check`: it tests your answer on fresh inputs and prints
+# ✅ or a specific hint. Worked solutions: [solutions/04_datasets_solutions.ipynb](solutions/04_datasets_solutions.ipynb).
+#
+# **04.1** Write `add_n_tokens(ds)`: return `ds` with a new column `n_tokens`, the number of
+# tokens of each text as the model sees them (special tokens included), computed with a *batched*
+# `map` and this notebook's `tokenizer`; keep the other columns. Then print the longest text of each
+# class of `train`.
+
+# %%
+def add_n_tokens(ds: Dataset) -> Dataset:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_04_1(add_n_tokens)
+
+# %% [markdown]
+# **04.2** Write `split_validation(ds, seed)`: a `DatasetDict` with `train` (90 %) and a
+# `validation` split (10 %) that keeps each class's share, reproducible with `seed`. Think: compare
+# the share of surprise in a split made without `stratify_by_column`.
+
+# %%
+def split_validation(ds: Dataset, seed: int) -> datasets.DatasetDict:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_04_2(split_validation)
+
+# %% [markdown]
+# **04.3** Write `padding_share(lengths, batch_size)`: the share (0 to 1) of padding tokens when
+# texts of these token lengths are cut, in order, into batches of `batch_size` and each batch is
+# padded to its own longest text (dynamic padding; no model needed). Think: print it for
+# `lengths` (section 3) with batch sizes 8, 32 and 128, and explain the trend.
+
+# %%
+def padding_share(lengths: list[int], batch_size: int) -> float:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_04_3(padding_share)
+
+# %% [markdown]
+# **04.4** Write `parquet_roundtrip(ds, path)`: write `ds` to Parquet at `path` with `to_parquet`
+# and return it loaded back with `load_dataset("parquet", data_files=...)` as a `Dataset`. The
+# checker verifies that the rows and the `features` (the `ClassLabel` included) survived.
+
+# %%
+def parquet_roundtrip(ds: Dataset, path: str) -> Dataset:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_04_4(parquet_roundtrip)
 
 # %% [markdown]
 # ## Recap
@@ -488,7 +697,11 @@ print("without text:", {k: tuple(v.shape) for k, v in collator([dynamic[0], dyna
 # - emotion is imbalanced (joy and sadness nearly two thirds, surprise under 4 %) and short (about 22
 #   tokens on average): stratify, report F1, and do not worry about truncation.
 # - `map(batched=True)` is the fast path; `batch_size=None` means one batch of everything;
-#   results are cached as `cache-<fingerprint>.arrow` beside the data.
+#   `num_proc` parallelises without changing the rows; results are cached as
+#   `cache-<fingerprint>.arrow` beside the data, batch by batch, never all in RAM.
+# - Sentence pairs: `tokenizer(batch["sentence1"], batch["sentence2"])` inside a batched map.
+# - `load_dataset("json", data_files=..., split="train[:10%]")` slices while loading;
+#   `streaming=True` gives an `IterableDataset`; `token` replaced `use_auth_token`.
 # - Pad per batch (`DataCollatorWithPadding`), not per dataset: far fewer wasted tokens and a
 #   faster forward pass, with identical outputs.
 #

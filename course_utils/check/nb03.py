@@ -1,0 +1,216 @@
+"""Checkers for notebook 03 (models and heads)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from ._core import call_safely, verdict
+
+__all__ = ["exercise_03_1", "exercise_03_2", "exercise_03_3", "exercise_03_4"]
+
+#: Small BERT-style encoders with sizes the notebook never uses (fresh inputs for 03.1).
+_FRESH_BERT_SIZES = (
+    dict(vocab_size=1_000, hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=256,
+         max_position_embeddings=128, type_vocab_size=3),
+    dict(vocab_size=5_003, hidden_size=96, num_hidden_layers=2, num_attention_heads=6, intermediate_size=200,
+         max_position_embeddings=40, type_vocab_size=1),
+)
+
+
+def exercise_03_1(bert_parameters: Callable[[Any], int]) -> bool:
+    """``bert_parameters(config)`` -> the parameter count of ``BertModel(config)`` (pooler included), from the config's sizes."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    for sizes in _FRESH_BERT_SIZES:
+        config = BertConfig(**sizes)
+        ok, got = call_safely("03.1", bert_parameters, config)
+        if not ok:
+            return False
+        try:
+            got = int(got)
+        except (TypeError, ValueError):
+            return verdict("03.1", False, f"return the count as an int, got {type(got).__name__}")
+        with torch.device("meta"):  # shapes only: the reference count costs no memory
+            expected = BertModel(config).num_parameters()
+        if got == expected:
+            continue
+        h = config.hidden_size
+        desc = ", ".join(f"{k}={v}" for k, v in sizes.items())
+        if expected - got == h * h + h:
+            return verdict("03.1", False, "the pooler is missing: BertModel has one more Linear(H, H) on the [CLS] token (H² + H)")
+        if expected - got == config.type_vocab_size * h or expected - got == (config.type_vocab_size - 2) * h:
+            return verdict("03.1", False, "token-type embeddings: config.type_vocab_size rows of H (not always 2)")
+        if expected - got in (config.num_hidden_layers * 4 * h, config.num_hidden_layers * 4 * h + 2 * h):
+            return verdict("03.1", False, "LayerNorms are missing: each has a weight and a bias (2H), two per layer, one after the embeddings")
+        return verdict("03.1", False, f"for BertConfig({desc}) the count is {expected:,}, you gave {got:,}: "
+                       "read every size from the config (vocab, positions, token types, hidden, intermediate, layers) and count the biases")
+    return verdict("03.1", True)
+
+
+def exercise_03_2(read_tensor: Callable[[Any, str], Any]) -> bool:
+    """``read_tensor(path, name)`` -> a ``torch.Tensor`` read by hand from a .safetensors file: F32, F16, I64 and BF16."""
+    import torch
+    from safetensors.torch import save_file
+
+    if not callable(read_tensor):
+        return verdict("03.2", False, f"pass your function itself (got {type(read_tensor).__name__}), e.g. check(read_tensor)")
+
+    def learner(path: str, name: str) -> Any:
+        try:
+            return read_tensor(path, name)
+        except KeyError as err:  # the chapter's NUMPY_DTYPES has no BF16 entry
+            if "BF16" in str(err):
+                raise KeyError("BF16 has no NumPy dtype: read its bytes as '<u2', then .view(torch.bfloat16)") from None
+            raise
+
+    gen = torch.Generator().manual_seed(303)
+    tensors = {  # names and sizes the notebook never uses; BF16 sits between the others in the file
+        "alpha.weight": torch.randn(3, 5, generator=gen),
+        "beta.half": torch.randn(4, 2, generator=gen).half(),
+        "gamma.bf16": torch.randn(2, 3, 4, generator=gen).to(torch.bfloat16),
+        "delta.ids": torch.randint(0, 10_000, (7,), generator=gen),
+        "epsilon.bias": torch.randn(6, generator=gen),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "fresh.safetensors")
+        save_file(tensors, path)
+        for name in ("gamma.bf16", "alpha.weight", "beta.half", "delta.ids", "epsilon.bias"):
+            expected = tensors[name]
+            ok, got = call_safely("03.2", learner, path, name)
+            if not ok:
+                return False
+            if not isinstance(got, torch.Tensor):
+                return verdict("03.2", False, f"return a torch.Tensor (got {type(got).__name__}): torch.from_numpy(array.copy())")
+            if name == "gamma.bf16" and got.dtype == torch.float16:
+                return verdict("03.2", False, "BF16 is not float16 ('<f2'): it keeps float32's exponent; read '<u2' and .view(torch.bfloat16)")
+            if got.dtype != expected.dtype:
+                return verdict("03.2", False, f"{name}: dtype {got.dtype}, the header says {expected.dtype}")
+            if tuple(got.shape) != tuple(expected.shape):
+                return verdict("03.2", False, f"{name}: shape {tuple(got.shape)}, expected {tuple(expected.shape)}: reshape to the header's shape")
+            if not torch.equal(got, expected):
+                return verdict("03.2", False, f"{name}: wrong values; data_offsets count from the start of the data section, byte 8 + N")
+    return verdict("03.2", True)
+
+
+def _tiny_classifiers() -> list[tuple[str, Any]]:
+    """A randomly initialised BERT and DistilBERT sequence classifier (3 labels), in eval mode."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, DistilBertConfig, DistilBertForSequenceClassification
+
+    torch.manual_seed(3)
+    bert = BertForSequenceClassification(BertConfig(
+        vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, num_labels=3))
+    distil = DistilBertForSequenceClassification(DistilBertConfig(
+        vocab_size=120, dim=32, n_layers=2, n_heads=2, hidden_dim=64, num_labels=3))
+    return [("BERT", bert.eval()), ("DistilBERT", distil.eval())]
+
+
+def exercise_03_3(head_logits: Callable[[Any, dict], Any]) -> bool:
+    """``head_logits(model, inputs)`` -> the logits of a BERT or DistilBERT sequence classifier, computed from ``model.base_model``."""
+    import torch
+
+    gen = torch.Generator().manual_seed(33)
+    input_ids = torch.randint(5, 120, (4, 9), generator=gen)
+    attention_mask = torch.ones_like(input_ids)
+    for row, length in enumerate((9, 6, 4, 7)):  # padded rows: the mask matters
+        attention_mask[row, length:] = 0
+        input_ids[row, length:] = 0
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("compute the logits from model.base_model and the head's layers, not with model(**inputs)")
+
+    for arch, model in _tiny_classifiers():
+        with torch.no_grad():
+            expected = model(**inputs).logits
+            body = model.base_model(**inputs).last_hidden_state
+            unmasked = model.base_model(input_ids=input_ids).last_hidden_state
+        model.forward = refuse  # the learner must not call the whole model
+        ok, got = call_safely("03.3", head_logits, model, dict(inputs))
+        del model.forward
+        if not ok:
+            return False
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(expected.shape):
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            return verdict("03.3", False, f"{arch}: expected logits of shape {tuple(expected.shape)} (batch, num_labels), got {shape}")
+        got = got.detach().float()
+        if torch.allclose(got, expected, atol=1e-5):
+            continue
+        with torch.no_grad():
+            if torch.allclose(got, expected.softmax(-1), atol=1e-5):
+                return verdict("03.3", False, "logits are raw scores: no softmax")
+            if arch == "BERT":
+                if torch.allclose(got, model.classifier(body[:, 0]), atol=1e-5):
+                    return verdict("03.3", False, "BERT's head reads pooler_output ([CLS] through dense + tanh), not last_hidden_state[:, 0]")
+                pooled_unmasked = model.classifier(model.bert.pooler(unmasked))
+                if torch.allclose(got, pooled_unmasked, atol=1e-5):
+                    return verdict("03.3", False, "pass the attention_mask to the body too: the padded rows come out wrong")
+            else:
+                first = body[:, 0]
+                if torch.allclose(got, model.classifier(first), atol=1e-5):
+                    return verdict("03.3", False, "DistilBERT's head has two layers: pre_classifier, ReLU, then classifier")
+                if torch.allclose(got, model.classifier(model.pre_classifier(first)), atol=1e-5):
+                    return verdict("03.3", False, "DistilBERT: a ReLU sits between pre_classifier and classifier")
+                full = model.classifier(torch.relu(model.pre_classifier(unmasked[:, 0])))
+                if torch.allclose(got, full, atol=1e-5):
+                    return verdict("03.3", False, "pass the attention_mask to the body too: the padded rows come out wrong")
+        return verdict("03.3", False, f"{arch}: your logits differ from the model's; check config.model_type and follow that class's forward()")
+    return verdict("03.3", True)
+
+
+def _tie_cases() -> list[tuple[str, Any, bool]]:
+    """(description, model, truly shares its input embedding with the output projection)."""
+    import torch
+    from transformers import BertConfig, BertForMaskedLM, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(4)
+
+    def bert(tie: bool) -> Any:
+        return BertForMaskedLM(BertConfig(vocab_size=90, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                          intermediate_size=32, tie_word_embeddings=tie))
+
+    def llama(tie: bool) -> Any:
+        return LlamaForCausalLM(LlamaConfig(vocab_size=90, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                            num_attention_heads=2, num_key_value_heads=1, tie_word_embeddings=tie))
+
+    copied = llama(False)  # untied, but the output weight holds a copy of the embedding values
+    with torch.no_grad():
+        copied.lm_head.weight.copy_(copied.get_input_embeddings().weight)
+    untied_later = bert(True)  # the config still says tied, the tensors no longer are
+    decoder = untied_later.get_output_embeddings()
+    decoder.weight = torch.nn.Parameter(decoder.weight.detach().clone())
+    return [
+        ("BertForMaskedLM, tie_word_embeddings=True", bert(True), True),
+        ("BertForMaskedLM, tie_word_embeddings=False", bert(False), False),
+        ("LlamaForCausalLM, tie_word_embeddings=True", llama(True), True),
+        ("LlamaForCausalLM, tie_word_embeddings=False", llama(False), False),
+        ("copied", copied, False),
+        ("untied later", untied_later, False),
+    ]
+
+
+def exercise_03_4(shares_embeddings: Callable[[Any], bool]) -> bool:
+    """``shares_embeddings(model)`` -> True when the LM head's weight IS the input embedding matrix (same storage)."""
+    for what, model, truth in _tie_cases():
+        ok, got = call_safely("03.4", shares_embeddings, model)
+        if not ok:
+            return False
+        if not isinstance(got, bool):
+            try:
+                got = bool(got)
+            except Exception:  # a tensor of several values, for instance
+                return verdict("03.4", False, f"return True or False, got {type(got).__name__}")
+        if got == truth:
+            continue
+        if what == "copied":
+            return verdict("03.4", False, "equal values are not shared storage: this untied model holds a copy; "
+                           "compare the Parameters with `is` (or data_ptr()), not torch.equal")
+        if what == "untied later":
+            return verdict("03.4", False, "this model's config says tie_word_embeddings=True but its decoder got a new "
+                           "Parameter: check the tensors, not the config")
+        return verdict("03.4", False, f"wrong for {what}: compare model.get_output_embeddings().weight with "
+                       "model.get_input_embeddings().weight")
+    return verdict("03.4", True)
