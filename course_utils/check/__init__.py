@@ -11,3 +11,4 @@ from .nb01 import *  # noqa: F401,F403
 from .nb02 import *  # noqa: F401,F403
 from .nb03 import *  # noqa: F401,F403
 from .nb04 import *  # noqa: F401,F403
+from .nb05 import *  # noqa: F401,F403

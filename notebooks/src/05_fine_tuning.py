@@ -18,6 +18,8 @@
 #   padding, callbacks, early stopping and checkpoints;
 # - explain what `train()`, `evaluate()` and `predict()` return and how `PredictionOutput` relates
 #   to `EvalPrediction`;
+# - customise `Trainer` by subclassing (`compute_loss` with class weights, your own logged
+#   scalars) and size a run with gradient accumulation, warm-up, clipping and mixed precision;
 # - analyse errors with a confusion matrix and a per-example loss computed with `Dataset.map`;
 # - write the same training as a plain PyTorch loop, and as a script configured by YAML and
 #   command-line flags with `HfArgumentParser`.
@@ -347,13 +349,18 @@ print({k: round(v, 4) for k, v in ours.items()})
 # | `weight_decay` | 0.01 | AdamW's decoupled weight decay (Trainer skips biases and LayerNorm; our own optimizer above applies it to all) |
 # | `per_device_train_batch_size` | 8 quick, 32 full | examples per step **on each device**: with 4 GPUs the step sees 4 × 8 |
 # | `per_device_eval_batch_size` | 64 | the same for evaluation (no gradients, so it can be larger) |
+# | `gradient_accumulation_steps` | 1 (section 7: 2) | add the gradients of N batches before one optimizer step: N times the batch for the memory of one; `logging_steps`, `eval_steps`, `save_steps` and `max_steps` count optimizer steps |
+# | `warmup_steps` | 0 (section 7: 0.25) | raise the rate linearly from 0 over this many steps; a float below 1 is a fraction of all steps (it replaced `warmup_ratio`) |
+# | `max_grad_norm` | 1.0 (default) | clip the norm of all gradients together before each step; 0 switches clipping off |
+# | `fp16`, `bf16` | False | mixed precision. `fp16` needs a GPU (CUDA, ...; it adds a loss scaler) and does nothing on a CPU (section 7); `bf16` needs an Ampere or newer GPU, or `use_cpu=True` on a CPU (see the pitfalls) |
+# | `dataloader_drop_last` | False (section 7: True) | drop the last, incomplete batch of each epoch: every step sees the same number of examples |
 # | `eval_strategy` | `"steps"` | when to evaluate: `"no"`, `"steps"` (every `eval_steps`) or `"epoch"`; it was called `evaluation_strategy` until transformers 4.46 |
 # | `logging_steps` | `eval_steps` / 5 | how often the training loss is logged (the seed: once per epoch) |
 # | `log_level` | `"error"` | Trainer's own console messages |
 # | `disable_tqdm` | False | the progress bar (a live table in Jupyter) |
 # | `push_to_hub` | False | True uploads checkpoints to the Hub (below) |
 # | `train_sampling_strategy` | `"group_by_length"` | batches of texts of similar length: little padding (was `group_by_length=True`) |
-# | `save_strategy`, `save_steps`, `save_total_limit` | every evaluation, keep 1 | checkpoints (section 5) |
+# | `save_strategy`, `save_steps`, `save_total_limit` | every evaluation, keep 1 | checkpoints (section 6) |
 # | `load_best_model_at_end`, `metric_for_best_model` | True, `"accuracy"` | reload the best checkpoint when training ends |
 # | `report_to` | `"none"` | no experiment trackers (TensorBoard, W&B...); "none" is the default in transformers 5 |
 #
@@ -361,7 +368,8 @@ print({k: round(v, 4) for k, v in ours.items()})
 # slowest device sets the pace; launched with `torchrun` it uses `DistributedDataParallel`
 # instead (notebook 09). **Pushing to the Hub:** run `hf auth login` once, then pass
 # `push_to_hub=True, hub_model_id="your-name/minilm-emotion"` (or call `trainer.push_to_hub()`
-# after training). It stays off here: the course runs offline and never asks for credentials.
+# after training: section 10 has a cell for it). It stays off here: the course runs offline and never
+# asks for credentials.
 
 # %%
 steps = math.ceil(N_TRAIN / BATCH) * EPOCHS
@@ -379,11 +387,29 @@ args = TrainingArguments(
 print(f"{steps} steps of {BATCH} examples; evaluation and checkpoint every {every} steps")
 
 # %% [markdown]
+# How many examples one optimizer step sees is `per_device_train_batch_size` ×
+# `gradient_accumulation_steps` × the number of processes (`world_size`, 1 without `torchrun`).
+# `args.train_batch_size` is only the first factor times the GPUs of *this* process (for
+# `DataParallel`); accumulation is not in it. Seed 000's command line (`--per_device_train_batch_size
+# … --gradient_accumulation_steps 4` on several GPUs) multiplies all three:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+seed_args = TrainingArguments(output_dir=str(SCRATCH / "seed000"), per_device_train_batch_size=8,
+                              gradient_accumulation_steps=4, warmup_steps=0.1, report_to="none")
+global_batch = seed_args.per_device_train_batch_size * seed_args.gradient_accumulation_steps * seed_args.world_size
+print(f"train_batch_size {seed_args.train_batch_size} | world_size {seed_args.world_size} | "
+      f"examples per optimizer step {global_batch}")
+print("warm-up steps of a 1,000-step run with warmup_steps=0.1:", seed_args.get_warmup_steps(1_000))
+assert global_batch == 32 and seed_args.get_warmup_steps(1_000) == 100
+
+# %% [markdown]
 # ### 3.6 Callbacks and early stopping
 # A `TrainerCallback` is called at fixed points of the loop (`on_train_begin`, `on_log`,
 # `on_evaluate`, `on_save`...) with the arguments, the `TrainerState` (step, epoch, `log_history`)
 # and a `TrainerControl` whose flags it may set (`should_training_stop`, `should_save`...); it
-# observes or steers the loop but cannot change how a step is computed. Ours records how many
+# observes or steers the loop but cannot change how a step is computed (section 7 subclasses
+# `Trainer` for that). Ours records how many
 # seconds of training each evaluation arrived after: accuracy per second is what you pay for on a
 # CPU. `EarlyStoppingCallback` stops when `metric_for_best_model` has not improved for
 # `early_stopping_patience` evaluations; it needs `load_best_model_at_end=True`.
@@ -588,7 +614,211 @@ state = json.loads((best / "trainer_state.json").read_text())
 print(sorted(state)[:6], "...")
 
 # %% [markdown]
-# ## 7 · The same training as a plain PyTorch loop
+# ## 7 · Customising `Trainer`
+# ### 7.1 Changing the loss: subclass `Trainer`
+# A callback observes and steers the loop; to change what a step *computes*, subclass `Trainer`
+# and override one method. The loss comes from `compute_loss(self, model, inputs,
+# return_outputs=False, num_items_in_batch=None)`, the signature in transformers 5 (`Trainer` passes
+# `num_items_in_batch` by keyword, so an override copied from older notes without it fails with a
+# `TypeError`). Notebook 04 recommended **class weights** against the imbalance but never showed
+# them: each class's loss is multiplied by N / (C · n_c) (scikit-learn's `"balanced"`), so the rare
+# classes (love, surprise) weigh as much in total as the frequent ones. The weights come from the
+# training labels only:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from sklearn.utils.class_weight import compute_class_weight
+
+y_train = np.array(emotion_encoded["train"]["label"])
+counts = np.bincount(y_train, minlength=len(labels))
+class_weights = torch.tensor(len(y_train) / (len(labels) * counts), dtype=torch.float32)
+balanced = compute_class_weight("balanced", classes=np.arange(len(labels)), y=y_train)
+np.testing.assert_allclose(class_weights.numpy(), balanced, rtol=1e-6)
+print({name: f"{n} texts, weight {w:.2f}" for name, n, w in zip(labels, counts, class_weights.tolist())})
+
+# %% [markdown]
+# The subclass computes the weighted cross-entropy from the logits, and logs one scalar of its own
+# beside Trainer's: the plain (unweighted) cross-entropy of the training batches, added to each
+# training entry by overriding `log()`. `loss_is_scaled_for_ga = False` tells `Trainer` that this
+# loss is a mean over one batch, so that it divides it by `gradient_accumulation_steps` (7.2
+# shows why that line matters).
+
+# %%
+class WeightedLossTrainer(Trainer):
+    """Trainer with a class-weighted cross-entropy; logs the unweighted one beside it as `plain_loss`."""
+
+    loss_is_scaled_for_ga = False  # our loss is a per-batch mean: let Trainer divide it for gradient accumulation
+
+    def __init__(self, *args, class_weights, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.class_weights = class_weights
+        self.plain_losses = []  # unweighted cross-entropy of each training batch since the last log
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs["labels"]
+        outputs = model(**{k: v for k, v in inputs.items() if k != "labels"})
+        loss = F.cross_entropy(outputs.logits, labels, weight=self.class_weights.to(outputs.logits.device))
+        if model.training:
+            self.plain_losses.append(F.cross_entropy(outputs.logits.detach(), labels).item())
+        return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs, start_time=None):
+        if "loss" in logs and self.plain_losses:  # a training entry (every logging_steps): add our scalar
+            logs["plain_loss"] = float(np.mean(self.plain_losses))
+            self.plain_losses.clear()
+        super().log(logs, start_time)
+
+
+# %% [markdown]
+# A fresh model, a tiny run (7.2 explains its arguments), and the proof on one batch, in eval mode
+# so that dropout is off: the subclass's loss is exactly `F.cross_entropy(logits, labels,
+# weight=w)`, and not the model's own unweighted loss.
+
+# %%
+w_model, _ = new_classifier()
+tiny_args = TrainingArguments(
+    output_dir=str(SCRATCH / "weighted"), max_steps=4, per_device_train_batch_size=4,
+    gradient_accumulation_steps=2, learning_rate=LR, warmup_steps=0.25, max_grad_norm=1.0,
+    dataloader_drop_last=True, logging_steps=2, save_strategy="no", eval_strategy="no",
+    report_to="none", disable_tqdm=True, log_level="error", seed=0,
+)
+tiny_train = emotion_encoded["train"].select(range(64))
+w_trainer = WeightedLossTrainer(model=w_model, args=tiny_args, train_dataset=tiny_train,
+                                processing_class=tokenizer, class_weights=class_weights)
+one_batch = DataCollatorWithPadding(tokenizer)(list(tiny_train.remove_columns("text").select(range(8))))
+one_batch = {k: v.to(w_model.device) for k, v in one_batch.items()}
+w_model.eval()
+with torch.inference_mode():
+    ours = w_trainer.compute_loss(w_model, one_batch)
+    logits = w_model(**{k: v for k, v in one_batch.items() if k != "labels"}).logits
+    reference = F.cross_entropy(logits, one_batch["labels"], weight=class_weights.to(logits.device))
+    unweighted = w_model(**one_batch).loss
+print(f"subclass {ours.item():.4f} | F.cross_entropy(weight=w) {reference.item():.4f} | model's own loss {unweighted.item():.4f}")
+torch.testing.assert_close(ours, reference)
+assert not torch.isclose(ours, unweighted) and w_trainer.plain_losses == []  # eval mode records nothing
+
+# %% [markdown]
+# ### 7.2 Gradient accumulation, warm-up, clipping, mixed precision and your own logs
+# Four optimizer steps on 64 texts: batches of 4 accumulated two at a time (8 examples per step),
+# the rate warming up over the first quarter of the steps (`warmup_steps=0.25`), gradients clipped
+# to norm 1, the incomplete last batch dropped, a log entry every 2 steps. `Trainer` plans the steps
+# and the global batch itself. With `disable_tqdm=True` its console logger (`PrinterCallback`)
+# prints each entry, and like every logger it receives our `plain_loss`. Whether the weights pay off
+# on emotion is an experiment for a full run: compare the per-class recall in the confusion matrix
+# of section 5.
+
+# %%
+w_trainer.train()
+train_logs = [entry for entry in w_trainer.state.log_history if "loss" in entry]
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("examples per optimizer step:", w_trainer.get_total_train_batch_size(w_trainer.args),
+      "| optimizer steps:", w_trainer.state.global_step, "| warm-up steps:", tiny_args.get_warmup_steps(4))
+print("keys of each training entry:", sorted(train_logs[0]))
+assert w_trainer.state.global_step == 4 and all("plain_loss" in entry for entry in train_logs)
+
+# %% [markdown]
+# **A trap with gradient accumulation.** With `gradient_accumulation_steps` = N, the loss of each
+# batch must be divided by N before `backward()`. `Trainer` skips that division when it believes the
+# model already normalised its loss over all N batches: when the model's `forward` accepts
+# `**kwargs`, it passes `num_items_in_batch` and assumes the model used it. BERT's classification
+# head accepts the keyword and ignores it, so with plain `Trainer` the logged loss, and the gradient,
+# come out N times too large ([transformers#37766](https://github.com/huggingface/transformers/issues/37766)
+# is the mirror case, a model without `**kwargs`). A subclass that only records each batch's loss
+# shows it, and `model.accepts_loss_kwargs = False` fixes it (`WeightedLossTrainer` has its own fix):
+
+# %%
+class RecordingTrainer(Trainer):
+    """Plain Trainer that remembers the loss of every batch (it changes nothing else)."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        result = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        self.batch_losses.append((result[0] if return_outputs else result).item())
+        return result
+
+
+def one_accumulated_step(model):
+    args = TrainingArguments(output_dir=str(SCRATCH / "accumulation"), max_steps=1, per_device_train_batch_size=4,
+                             gradient_accumulation_steps=2, logging_steps=1, save_strategy="no",
+                             report_to="none", disable_tqdm=True, log_level="error", seed=0)
+    recorder = RecordingTrainer(model=model, args=args, train_dataset=tiny_train, processing_class=tokenizer)
+    recorder.batch_losses = []
+    recorder.train()
+    return recorder.state.log_history[0]["loss"], recorder.batch_losses
+
+
+logged, batch_losses = one_accumulated_step(w_model)
+print(f"default: batch losses {np.round(batch_losses, 3)}, logged {logged:.3f} (their sum)")
+assert math.isclose(logged, sum(batch_losses), rel_tol=1e-4)
+w_model.accepts_loss_kwargs = False  # Trainer now divides by gradient_accumulation_steps
+logged, batch_losses = one_accumulated_step(w_model)
+print(f"fixed:   batch losses {np.round(batch_losses, 3)}, logged {logged:.3f} (their mean)")
+assert math.isclose(logged, np.mean(batch_losses), rel_tol=1e-4)
+
+# %% [markdown]
+# **Mixed precision.** Seed 000 trains with `--fp16`. On a GPU that runs most operations in float16
+# with a loss scaler; on a CPU, `fp16=True` is accepted and silently does nothing (accelerate
+# switches autocast on for fp16 only on accelerators): the run stays float32. On a CPU the option is
+# `bf16=True` with `use_cpu=True`, and it is worth it only on CPUs with bfloat16 instructions (see
+# the pitfalls).
+
+# %%
+fp16_trainer = Trainer(model=w_model, args=TrainingArguments(output_dir=str(SCRATCH / "fp16"), fp16=True, report_to="none"))
+print(f"fp16=True on {fp16_trainer.args.device.type}: mixed_precision={fp16_trainer.accelerator.mixed_precision!r}, "
+      f"autocast {'on' if fp16_trainer.accelerator.native_amp else 'off'}, loss scaler {type(fp16_trainer.accelerator.scaler).__name__}")
+if fp16_trainer.args.device.type == "cpu":
+    assert not fp16_trainer.accelerator.native_amp and fp16_trainer.accelerator.scaler is None
+
+# %% [markdown]
+# **One more trap when you try several configurations in one notebook.** Creating a
+# `TrainingArguments` resets accelerate's process-wide state, which every `Trainer` built before it
+# shares; until another `Trainer` is built, the older ones fail in `evaluate()`, `predict()` and
+# `train()` (transformers 5.24, accelerate 1.15). That is why this section comes after the last
+# `evaluate()` of the main `trainer`. Build the arguments first and the trainer last, or rebuild it:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+next_args = TrainingArguments(output_dir=str(SCRATCH / "next"), report_to="none")  # e.g. the next experiment
+try:
+    fp16_trainer.evaluate(tiny_train.select(range(8)))
+    print("the earlier trainer still works")
+except AttributeError as err:
+    print("the earlier trainer fails:", str(err).split(". ")[0])
+
+# %% [markdown]
+# **Logging what you want.** Seed 002, reading the transformers 4 source, concluded that `Trainer`
+# cannot log the training loss every 100 batches, that metrics such as accuracy or recall need an
+# overridden `evaluate()`, and that anything more needs a rewritten `train()`. None of it holds:
+# `logging_steps=100` logs the mean training loss (with `grad_norm` and `learning_rate`) every 100
+# optimizer steps; `eval_strategy="steps", eval_steps=100` evaluates as often, and
+# `compute_metrics` (3.4) adds any metric to every evaluation; your own scalars go through
+# `self.log({...})` in a subclass, like `plain_loss` above, and a callback's `on_log(args, state,
+# control, logs=None, **kwargs)` sees every entry. All loggers read that one stream:
+# `report_to="tensorboard"` (it needs `pip install tensorboard`; the course keeps `"none"`) writes
+# every entry to `output_dir/runs/<date>_<host>` (or `$TENSORBOARD_LOGGING_DIR`), ours as
+# `train/plain_loss`, and `tensorboard --logdir <output_dir>/runs` plots them.
+#
+# **`Seq2SeqTrainer`.** Seed 002 trains a summariser with `Seq2SeqTrainer` and
+# `Seq2SeqTrainingArguments`. They are for encoder-decoder models (T5, BART, Marian: summaries,
+# translation) and add one thing: with `predict_with_generate=True`, `evaluate()` and `predict()`
+# call `model.generate()` (`generation_max_length`, `generation_num_beams`), so `compute_metrics`
+# receives generated token ids to score with ROUGE or BLEU instead of teacher-forced logits. The
+# seed says both that it overrides "key steps of `training_step`" and that it overrides only
+# `evaluate`, `predict` and `prediction_step`; the second is right. A classifier needs plain `Trainer`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import dataclasses
+
+from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+print(Seq2SeqTrainer.__bases__[0].__name__, sorted(m for m in vars(Seq2SeqTrainer) if not m.startswith("_")))
+extra = sorted({f.name for f in dataclasses.fields(Seq2SeqTrainingArguments)} - {f.name for f in dataclasses.fields(TrainingArguments)})
+print("Seq2SeqTrainingArguments adds:", extra)
+
+# %% [markdown]
+# ## 8 · The same training as a plain PyTorch loop
 # Seed 001's loop, completed: batches from a `DataLoader` with the same dynamic-padding collator,
 # forward, `loss.backward()`, gradient clipping, optimizer and scheduler steps, then an evaluation
 # pass per epoch. In the quick profile it trains on only 160 texts for two epochs, enough to see both
@@ -639,7 +869,7 @@ for epoch in range(LOOP_EPOCHS):
 # stopping, loading the best model, mixed precision (`bf16=True`), gradient accumulation, and the
 # same code on many GPUs. Its overhead per step is negligible (under 1 % measured on this CPU).
 #
-# ## 8 · A training script: `HfArgumentParser`, YAML and flags
+# ## 9 · A training script: `HfArgumentParser`, YAML and flags
 # Long runs belong in a script, not a notebook. `course_utils/scripts/train_emotion.py` describes
 # its options with dataclasses; `HfArgumentParser` turns each field into a command-line flag (with
 # `--help`). Its values come, lowest priority first, from the dataclass defaults, a YAML file
@@ -671,7 +901,38 @@ print(yaml.safe_load("learning_rate: 5e-5\nlr_with_dot: 5.0e-5\nsave_strategy: n
 
 # %% [markdown]
 # PyYAML follows YAML 1.1: `5e-5` without a dot is a **string** and an unquoted `no` is the boolean
-# False. Now the script itself, run the way you would run it in a terminal, with a tiny
+# False.
+#
+# `HfArgumentParser` can also read a whole configuration from one file: `parse_json_file` (the
+# `if len(sys.argv) == 2 and sys.argv[1].endswith(".json")` branch of the `run_summarization.py`
+# that seed 002 quotes) and `parse_yaml_file`. Each fills every dataclass from the file alone, with
+# no flags on top (hence the script's `set_defaults`), and rejects a key that no dataclass has,
+# unless `allow_extra_keys=True`:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from transformers import HfArgumentParser
+
+file_parser = HfArgumentParser((train_emotion.ModelArguments, train_emotion.DataArguments, TrainingArguments))
+config = {"output_dir": str(SCRATCH / "from_file"), "max_train_samples": 64, "learning_rate": 1e-4,
+          "freeze_embeddings": True}
+SCRATCH.mkdir(parents=True, exist_ok=True)
+(SCRATCH / "tiny.json").write_text(json.dumps(config))
+(SCRATCH / "tiny.yaml").write_text(yaml.safe_dump(config))
+from_json = file_parser.parse_json_file(SCRATCH / "tiny.json")
+from_yaml = file_parser.parse_yaml_file(SCRATCH / "tiny.yaml")
+print([type(a).__name__ for a in from_json])
+print("freeze_embeddings", from_json[0].freeze_embeddings, "| max_train_samples", from_json[1].max_train_samples,
+      "| learning_rate", from_json[2].learning_rate, "| num_train_epochs (default)", from_json[2].num_train_epochs)
+assert from_json[:2] == from_yaml[:2] and from_json[2].learning_rate == from_yaml[2].learning_rate == 1e-4
+(SCRATCH / "typo.json").write_text(json.dumps({**config, "learning_rat": 1e-4}))
+try:
+    file_parser.parse_json_file(SCRATCH / "typo.json")
+except ValueError as err:
+    print("typo.json:", err)
+
+# %% [markdown]
+# Now the script itself, run the way you would run it in a terminal, with a tiny
 # configuration in the quick profile (64 texts, one epoch, no evaluation) and the YAML's full
 # recipe otherwise:
 
@@ -690,7 +951,7 @@ print({k: script_results[k] for k in ("train_examples", "steps", "train_seconds"
 print("written:", sorted(p.name for p in (SCRATCH / "script").iterdir()))
 
 # %% [markdown]
-# ## 9 · Save, reload as a pipeline, classify new text
+# ## 10 · Save, reload as a pipeline, classify new text
 # `trainer.save_model(dir)` writes the (best) model and the tokenizer; `pipeline` loads them back
 # like any Hub checkpoint. With `top_k=None` (which replaced `return_all_scores=True`) it returns
 # every class with its probability. The pipeline is tokenizer → model → softmax, so it must agree
@@ -716,6 +977,26 @@ for t, s in zip(new_texts, classifier(new_texts)):
     print(f"{s[0]['label']:>8} {s[0]['score']:.2f}  {t}")
 
 # %% [markdown]
+# **Uploading to the Hub** (seed 004's last step). `trainer.push_to_hub()` saves the model into
+# `output_dir` and uploads it with the tokenizer and a generated model card to the repository
+# `args.hub_model_id` under your account (created if needed; default name: the `output_dir`
+# folder's). The cell uploads only when you name a repository, the Hub is reachable and you are
+# logged in (`hf auth login` or `HF_TOKEN`); it never asks for a token, and `push_to_hub=False`
+# stays the default in the arguments above:
+
+# %%
+from huggingface_hub import get_token
+
+HUB_REPO = None  # e.g. "your-name/minilm-emotion": set it to upload this notebook's model (private)
+if HUB_REPO and env.hub and get_token():
+    trainer.args.hub_model_id = HUB_REPO
+    commit = trainer.push_to_hub(commit_message="MiniLM fine-tuned on emotion (course notebook 05)", private=True)
+    print("uploaded:", commit.commit_url)
+else:
+    why = "set HUB_REPO" if not HUB_REPO else "the Hub is offline" if not env.hub else "no token: run `hf auth login`"
+    print(f"push_to_hub skipped ({why})")
+
+# %% [markdown]
 # ## Common pitfalls
 # - **Renamed and removed APIs.** `evaluation_strategy` → `eval_strategy`; `Trainer(tokenizer=...)`
 #   → `processing_class=`; `group_by_length=True` → `train_sampling_strategy="group_by_length"`;
@@ -734,22 +1015,94 @@ for t, s in zip(new_texts, classifier(new_texts)):
 # - **`TrainOutput` is a named tuple**, `evaluate()` returns a dict, `predict()` a `PredictionOutput`
 #   with `test_`-prefixed metrics; `EvalPrediction` is a class that unpacks like a tuple.
 # - **YAML**: write floats with a dot (`5.0e-5`) and quote `"no"`.
+# - **`compute_loss` overrides from older notes** (`def compute_loss(self, model, inputs,
+#   return_outputs=False)`) fail with a `TypeError`: transformers 5 passes `num_items_in_batch=`.
+# - **Gradient accumulation with this model** (7.2): plain `Trainer` logs N times the loss and
+#   applies N times the gradient; set `model.accepts_loss_kwargs = False`, or
+#   `loss_is_scaled_for_ga = False` in a subclass that returns a per-batch mean.
+# - **Seed 002: "Trainer cannot log the training loss every 100 batches; metrics need an overridden
+#   `evaluate()`; anything else needs a rewritten `train()`."** Use `logging_steps=100`,
+#   `eval_strategy="steps"` with `eval_steps=100`, `compute_metrics`, and `self.log({...})` in a
+#   subclass (or `on_log` in a callback); `report_to="tensorboard"` sends all of it to TensorBoard.
+# - **Seed 000's `--fp16` on a CPU** is accepted and does nothing (the run stays float32): fp16 is for
+#   GPUs; on a CPU use `bf16=True` with `use_cpu=True`, where the CPU supports it.
+# - **A `TrainingArguments` created after a `Trainer`** breaks that trainer's `evaluate()`
+#   (`'AcceleratorState' object has no attribute 'distributed_type'`): build the trainer last (7.2).
+# - **`args.train_batch_size` is not the global batch**: multiply `per_device_train_batch_size` by
+#   `gradient_accumulation_steps` and `world_size`.
 # - **`bf16=True` on a CPU** helps only where the CPU computes bfloat16 natively (AMX or
 #   AVX512-BF16). On the course's CI machine, which lacks both, bf16 autocast made a training step
 #   2 to 3.5 times slower: measure before you switch it on.
 
 # %% [markdown]
 # ## Exercises
-# 1. Retrain with `HEAD_LR = LR` (one learning rate for all) and then with the embeddings not
-#    frozen. Record validation accuracy and training seconds for each, and explain the differences.
-# 2. Among the 20 highest-loss validation texts, count those whose label you consider wrong. What
-#    would you do with such examples in the training set?
-# 3. Write a callback that stops training once a given number of seconds has passed
-#    (`control.should_training_stop = True` in `on_step_end`). When is that better than a fixed
-#    number of steps, and what does it cost in reproducibility?
-# 4. Run `python -m course_utils.scripts.train_emotion --help`, then train with the book's recipe
-#    (`--per_device_train_batch_size 64 --learning_rate 2.0e-5`) for one epoch on 4,000 texts, and
-#    compare with this notebook's quick recipe at the same budget.
+# Each exercise ends with a checker from `cu.check`: it tests your answer on fresh inputs and prints
+# ✅ or a specific hint. Worked solutions: [solutions/05_fine_tuning_solutions.ipynb](solutions/05_fine_tuning_solutions.ipynb).
+#
+# **05.1** Write a `compute_metrics(pred)` for `Trainer` with scikit-learn alone: it returns
+# `{"accuracy": ..., "f1": ...}` with **weighted** F1, and also works when `pred.predictions` is a
+# tuple whose first element is the logits (what `Trainer` passes when the model returns more
+# outputs, e.g. with `output_hidden_states=True`). Think: why does weighted F1 say more than
+# accuracy on emotion, and what would macro F1 add?
+
+# %%
+def my_compute_metrics(pred: EvalPrediction) -> dict:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_05_1(my_compute_metrics)
+
+# %% [markdown]
+# **05.2** Write `TimeLimitCallback(max_seconds)`, a `TrainerCallback` that stops training once
+# `max_seconds` have passed since **training began** (`on_train_begin`; the trainer may be built
+# long before), by setting `control.should_training_stop = True` in `on_step_end`. The checker
+# drives it through transformers' own `CallbackHandler`. Think: when is a time budget better than a
+# fixed number of steps, and what does it cost in reproducibility?
+
+# %%
+class TimeLimitCallback(TrainerCallback):
+    def __init__(self, max_seconds: float):
+        self.max_seconds = max_seconds
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        raise NotImplementedError  # your code here
+
+    def on_step_end(self, args, state, control, **kwargs):
+        raise NotImplementedError  # your code here
+
+
+cu.check.exercise_05_2(TimeLimitCallback)
+
+# %% [markdown]
+# **05.3** Write `per_example_loss(model, tokenizer, batch)` for `Dataset.map(..., batched=True)`:
+# `batch` is a dict of lists (unpadded `input_ids` of different lengths, `attention_mask`, `label`,
+# `text`), and the function returns `{"loss": ..., "predicted_label": ...}`, one value per row, as
+# numpy arrays. Avoid the five bugs of section 5.2 (the checker hands you a model in train mode).
+# Think: among the 20 highest-loss validation texts of section 5.2, how many labels would you call
+# wrong, and what would you do with such texts in the training set?
+
+# %%
+def per_example_loss(model, tokenizer, batch: dict) -> dict:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_05_3(per_example_loss)
+
+# %% [markdown]
+# **05.4** Write `optimizer_steps(n_examples, batch_size, epochs, grad_accum, drop_last=False)`: the
+# number of optimizer steps `Trainer` plans for one process (what `max_steps`, `logging_steps` and
+# the schedule count). The checker asks `Trainer` itself. Check yourself: this notebook's quick run
+# is `optimizer_steps(3000, 8, 1, 1)` = 375. Think: how many steps does the book's recipe take
+# (batch 64, two epochs on 16,000 texts; `python -m course_utils.scripts.train_emotion --help` lists
+# the flags), and why did small batches win in the course's measurements on 4,000 texts, one epoch
+# (validation accuracy 0.835 with batch 8, 0.636 with batch 32)?
+
+# %%
+def optimizer_steps(n_examples: int, batch_size: int, epochs: int, grad_accum: int, drop_last: bool = False) -> int:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_05_4(optimizer_steps)
 
 # %% [markdown]
 # ## Recap
@@ -760,6 +1113,9 @@ for t, s in zip(new_texts, classifier(new_texts)):
 #   `PredictionOutput` = the `EvalPrediction` plus its metrics.
 # - On a small budget, a new head learns faster with its own, larger learning rate; dynamic padding
 #   and length grouping keep steps cheap.
+# - To change what a step computes, subclass `Trainer` (`compute_loss` with class weights, `log`
+#   for your own scalars); `logging_steps`, `eval_steps` and `compute_metrics` cover the rest. One
+#   optimizer step sees per-device batch × `gradient_accumulation_steps` × `world_size` examples.
 # - Error analysis by per-example loss finds label noise as well as model errors.
 # - The same loop by hand is twenty lines; a script with `HfArgumentParser` makes runs
 #   reproducible from a YAML file and a few flags.
