@@ -16,7 +16,8 @@
 #   prove the result equal to the library's;
 # - apply padding and causal masks, and read the mask conventions of tokenizers, torch and transformers;
 # - compare encoder and decoder attention on real models, including grouped-query attention and
-#   rotary positions in a Llama-style decoder.
+#   rotary positions in a Llama-style decoder, and an encoder-decoder's causal self-attention and
+#   cross-attention (on a tiny random BART).
 #
 # **Prerequisites:** [00 · Environment and tensors](00_environment_and_tensors.ipynb) (`matmul`, `bmm`,
 # `view`, `triu`). **Run time:** about 15 s on a 2-core CPU (quick profile).
@@ -472,6 +473,69 @@ diffs["decoder (GQA + RoPE) output, layer 0"] = (attn_l - lm_captured["layer0"][
 print({k: diffs[k] for k in list(diffs)[-2:]})
 
 # %% [markdown]
+# ### Encoder-decoder: causal self-attention plus cross-attention
+# An encoder-decoder (BART, T5) runs two stacks. The encoder reads the whole source once,
+# attending both ways. The decoder writes the target: in every layer a **causal** self-attention
+# over the target so far, then a **cross-attention** whose queries come from the decoder and whose
+# keys and values are the encoder's last hidden states.
+#
+# No pretrained encoder-decoder installs from PyPI, so offline there is no real BART or T5. A tiny
+# BART with **random weights**, built from a `BartConfig` (2 + 2 layers, `d_model` 32), shows the
+# mechanics; they are those of `facebook/bart-base` (loaded with `AutoModelForSeq2SeqLM` in
+# notebook 07). It reuses the BERT tokenizer: `fnlp/bart-base-chinese` also pairs BART with a
+# BERT-style vocabulary.
+
+# %%
+from transformers import BartConfig, BartForConditionalGeneration
+from transformers.models.bart.modeling_bart import shift_tokens_right
+
+torch.manual_seed(0)
+bart_cfg = BartConfig(
+    vocab_size=tokenizer.vocab_size, d_model=32, encoder_layers=2, decoder_layers=2,
+    encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,
+    max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.cls_token_id,
+    eos_token_id=tokenizer.sep_token_id, decoder_start_token_id=tokenizer.sep_token_id,
+)
+bart = BartForConditionalGeneration(bart_cfg).eval()  # random weights: the numbers mean nothing, shapes and masks do
+bart.set_attn_implementation("eager")  # to get attention weights, as for the encoder above
+source = tokenizer(["time flies like an arrow", "fruit flies"], return_tensors="pt", padding=True,
+                   return_token_type_ids=False)  # BART has no segment embeddings
+target = tokenizer(["le temps vole", "les mouches"], return_tensors="pt", padding=True)
+labels = target["input_ids"].masked_fill(target["attention_mask"] == 0, -100)  # -100: ignored by the loss
+decoder_input_ids = shift_tokens_right(labels, bart_cfg.pad_token_id, bart_cfg.decoder_start_token_id)
+with torch.no_grad():
+    s2s = bart(**source, decoder_input_ids=decoder_input_ids, output_attentions=True)
+    from_labels = bart(**source, labels=labels)  # builds decoder_input_ids from the labels itself
+
+# %% [markdown]
+# `decoder_input_ids` are the labels **shifted right**: `decoder_start_token_id` first, the last
+# label dropped, `-100` replaced by padding. Position *t* of the decoder reads the target tokens
+# before *t* and is trained to predict token *t* (teacher forcing). Pass `labels=` alone and the
+# model shifts them for you.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("labels           ", labels.tolist())
+print("decoder_input_ids", decoder_input_ids.tolist())
+print("labels= alone builds the same decoder inputs:", torch.equal(s2s.logits, from_labels.logits))
+n_src, n_tgt = source["input_ids"].size(1), decoder_input_ids.size(1)
+print("encoder output", tuple(s2s.encoder_last_hidden_state.shape), "= (batch, source tokens, d_model)")
+print("decoder self-attention", tuple(s2s.decoder_attentions[0].shape), "= (batch, heads, target, target)")
+print("cross-attention       ", tuple(s2s.cross_attentions[0].shape), "= (batch, heads, target, source)")
+future = torch.triu(torch.ones(n_tgt, n_tgt, dtype=torch.bool), diagonal=1)
+print("decoder self-attention above the diagonal:", max(a[..., future].abs().max().item() for a in s2s.decoder_attentions))
+real_src = source["attention_mask"].bool()[:, None, None, :].expand_as(s2s.cross_attentions[0])
+print("cross-attention > 0 from every target position to every real source token:",
+      all(bool((a[real_src] > 0).all()) for a in s2s.cross_attentions))
+print("cross-attention on padded source tokens:", max(a[~real_src].abs().max().item() for a in s2s.cross_attentions))
+
+# %% [markdown]
+# So the decoder's self-attention is causal (nothing above the diagonal), while its
+# cross-attention is not: the first target position already sees the last source token. The only
+# mask cross-attention uses is the source's padding mask, the same `attention_mask` the encoder
+# got. The encoder's own weights are in `s2s.encoder_attentions`.
+
+# %% [markdown]
 # ## 7 · Where does word order come from?
 # Attention itself is blind to order: permute the input tokens and the outputs are permuted the
 # same way, nothing else changes. Without positional information "dog bites man" and "man bites
@@ -554,18 +618,64 @@ for name, value in diffs.items():
 #   `repeat_kv` (or `F.scaled_dot_product_attention(..., enable_gqa=True)`).
 # - **`w_ji` vs `weights[i, j]`.** Papers and notes index the weights either way; in code the row
 #   is the query and rows sum to 1.
+# - **Unshifted `decoder_input_ids`.** In an encoder-decoder they are the labels shifted right
+#   (`shift_tokens_right`, `decoder_start_token_id` first). Passing the labels themselves lets each
+#   position see the token it must predict; pass `labels=` alone and the model shifts them.
 
 # %% [markdown]
 # ## Exercises
-# 1. Write `multi_head_attention_bmm(x, layer, num_heads)` using only `torch.bmm` (fold the heads
-#    into the batch dimension) and check it against layer 0 of the encoder.
-# 2. For each head of the encoder's last layer compute the attention entropy
-#    `-Σ_j w_ij log w_ij`, averaged over queries. Which heads are sharp, which are diffuse?
-#    Plot them with `plots.plot_bars`.
-# 3. Build a *sliding-window* causal mask (each token sees itself and the 3 tokens before it) and
-#    check with `F.scaled_dot_product_attention` that your weights are zero outside the window.
-# 4. How many bytes does SmolLM2's key/value cache take for 2,048 tokens in float32 (30 layers,
-#    3 KV heads, head_dim 64, keys and values)? How many would it take with 9 KV heads?
+# Each exercise ends with a checker from `cu.check`: it tests your answer on fresh inputs and prints
+# ✅ or a specific hint. Worked solutions: [solutions/06_attention_solutions.ipynb](solutions/06_attention_solutions.ipynb).
+#
+# **06.1** Write `multi_head_attention_bmm(x, attn, num_heads)` using only `torch.bmm` for the
+# products: project with `attn.query`, `attn.key`, `attn.value`, fold the heads into the batch
+# dimension `(batch * heads, seq, head_dim)`, attend, and merge back to `(batch, seq, hidden)` (no
+# output projection). Try it on `encoder.encoder.layer[0].attention.self` against `context` above.
+
+# %%
+def multi_head_attention_bmm(x: torch.Tensor, attn, num_heads: int) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_06_1(multi_head_attention_bmm)
+
+# %% [markdown]
+# **06.2** Write `head_entropy(weights)`: for attention weights `(batch, heads, n_q, n_k)` return
+# one value per head, the entropy `-Σ_j w_ij log w_ij` averaged over batch and queries. Masked
+# weights are exactly 0 and must count as 0. Think: apply it to `enc_out.attentions[-1]` and plot
+# it with `plots.plot_bars`; which heads are sharp (low entropy), which diffuse?
+
+# %%
+def head_entropy(weights: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_06_2(head_entropy)
+
+# %% [markdown]
+# **06.3** Write `sliding_window_mask(n, window)`: a bool `(n, n)` mask, True where query *i* may
+# attend key *j*, for a causal window in which each token sees itself and the `window` tokens
+# before it (`window=3`: 4 keys). Use the convention of `F.scaled_dot_product_attention`.
+
+# %%
+def sliding_window_mask(n: int, window: int) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_06_3(sliding_window_mask)
+
+# %% [markdown]
+# **06.4** Write `kv_cache_bytes(config, n_tokens, bytes_per_value=4)`: the size of a decoder's
+# key/value cache from its config (keys and values, every layer). The checker compares it with
+# the cache a real model returns. Think: what is it for SmolLM2 (`lm_cfg`) at 2,048 tokens in
+# float32, and how much larger would it be without grouped-query attention (9 KV heads)?
+
+# %%
+def kv_cache_bytes(config, n_tokens: int, bytes_per_value: int = 4) -> int:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_06_4(kv_cache_bytes)
 
 # %% [markdown]
 # ## Recap
@@ -578,6 +688,8 @@ for name, value in diffs.items():
 #   masks hide the future.
 # - Encoders attend both ways and add learned position vectors; Llama-style decoders attend left
 #   only, rotate q and k by position (RoPE) and share key/value heads (GQA).
+# - An encoder-decoder's decoder has causal self-attention plus cross-attention to the encoder's
+#   output, masked only by the source padding; its inputs are the labels shifted right.
 #
 # **Next:** [07 · Text generation](07_generation.ipynb), where the decoder produces text one token
 # at a time.

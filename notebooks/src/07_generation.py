@@ -18,7 +18,9 @@
 #   repetition and the end-of-sequence token with the right `generate` arguments;
 # - map each decoding strategy to its arguments in today's transformers, use a chat template and
 #   stream the output;
-# - measure what the KV cache saves.
+# - measure what the KV cache saves;
+# - compare zero-shot and few-shot (in-context) prompts by label log-probabilities, and run
+#   `generate` on an encoder-decoder loaded with `AutoModelForSeq2SeqLM`.
 #
 # **Prerequisites:** [06 · Attention](06_attention.ipynb) (causal mask, grouped-query attention).
 # **Run time:** about 50 s on a 2-core CPU (quick profile).
@@ -99,7 +101,8 @@ print(tokenizer.decode(greedy_no_cache[0]))
 # That recomputes the keys and values of every earlier token at every step, although they never
 # change (the causal mask means token *t* never looks at later tokens). The **KV cache** keeps
 # them: after the first call (the *prefill*, which reads the whole prompt) each step feeds only
-# the new token and the cache (`past_key_values`), and the model appends the new keys and values.
+# the new token and the cache (`cache=`; `past_key_values=` before transformers 5.24), and the model
+# appends the new keys and values.
 
 # %%
 with torch.no_grad():
@@ -108,8 +111,8 @@ with torch.no_grad():
     for _ in range(N_NEW):
         next_id = out.logits[:, -1].argmax(dim=-1, keepdim=True)
         ids = torch.cat([ids, next_id], dim=-1)
-        out = model(next_id, past_key_values=out.past_key_values, use_cache=True)
-greedy_cache, cache = ids, out.past_key_values
+        out = model(next_id, cache=out.cache, use_cache=True)
+greedy_cache, cache = ids, out.cache
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -128,7 +131,7 @@ print("course_utils.generation.greedy_decode == generate:",
 with torch.no_grad():
     full = model(greedy_cache[:, :-1], use_cache=False).logits[:, -1]  # last prediction, whole sequence re-read
     prefix = model(greedy_cache[:, :-2], use_cache=True)  # cache everything but the last input token
-    stepped = model(greedy_cache[:, -2:-1], past_key_values=prefix.past_key_values).logits[:, -1]
+    stepped = model(greedy_cache[:, -2:-1], cache=prefix.cache).logits[:, -1]
 torch.testing.assert_close(stepped, full, rtol=1e-4, atol=1e-4)
 diffs = {"logits with vs without KV cache": (stepped - full).abs().max().item()}
 print("max |cached - uncached| logit:", diffs["logits with vs without KV cache"])
@@ -191,10 +194,10 @@ def best_ms(fn, repeats=3):
 with torch.no_grad():
     for n in lengths:
         seq = torch.randint(0, cfg.vocab_size, (1, n), generator=g)
-        past = model(seq[:, :-1], use_cache=True).past_key_values  # a cache of n - 1 tokens
+        past = model(seq[:, :-1], use_cache=True).cache  # a cache of n - 1 tokens
 
         def cached_step():
-            model(seq[:, -1:], past_key_values=past, use_cache=True)
+            model(seq[:, -1:], cache=past, use_cache=True)
             past.crop(-1)  # drop the token just appended, so every repeat sees n - 1 cached tokens
 
         step_ms["no cache (re-read all tokens)"].append(best_ms(lambda: model(seq, use_cache=False), repeats=2))
@@ -298,7 +301,7 @@ with torch.no_grad():
     for _ in range(N_NEW):
         next_id = gen.sample_next_token(out.logits[:, -1], **settings)[:, None]
         ids = torch.cat([ids, next_id], dim=-1)
-        out = model(next_id, past_key_values=out.past_key_values, use_cache=True)
+        out = model(next_id, cache=out.cache, use_cache=True)
 print("sampling by hand == generate(do_sample=True), same seed:", torch.equal(ids, sampled))
 torch.manual_seed(42)
 again = model.generate(**open_prompt, do_sample=True, max_new_tokens=N_NEW, **settings)
@@ -574,6 +577,205 @@ streamer = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
 reply = model.generate(**chat_inputs, max_new_tokens=cu.by_profile(quick=32, full=200), do_sample=False, streamer=streamer)
 
 # %% [markdown]
+# ## 9 · In-context learning: demonstrations in the prompt
+# An instruct model can classify without training if the prompt says how. **Zero-shot**: an
+# instruction, then the text. **Few-shot** (in-context learning, GPT-3's term): the same with a few
+# solved examples, *demonstrations*, before the text. No weight changes; the demonstrations act
+# only because they are tokens in the context that attention compares with the new text.
+#
+# We score rather than generate: after "Emotion:" the next-token log-probability of each label
+# word (each is one token after a space), and the prediction is the best label. That is one
+# forward pass per text, here 20 short emotion texts, with 2 demonstrations per label (12, shuffled)
+# from the training split.
+
+# %%
+import random
+
+emotion = cu.load_emotion()
+names = emotion["train"].features["label"].names
+short_val = [row for row in emotion["validation"] if len(row["text"].split()) <= 15]
+icl_test = random.Random(0).sample(short_val, 20)
+short_train = [row for row in emotion["train"].select(range(2000)) if len(row["text"].split()) <= 15]
+demos = [(row["text"], names[lab]) for lab in range(len(names)) for row in [r for r in short_train if r["label"] == lab][:2]]
+random.Random(0).shuffle(demos)
+
+
+def query(text: str) -> str:
+    return f"\nText: {text}\nEmotion:"
+
+
+instruction = f"Classify the emotion of each text as one of: {', '.join(names)}.\n"
+zero_shot = instruction
+few_shot = instruction + "".join(query(text) + f" {label}\n" for text, label in demos)
+label_ids = [tokenizer(" " + name)["input_ids"] for name in names]
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("label tokens:", dict(zip(names, label_ids)))
+assert all(len(ids) == 1 for ids in label_ids)
+print(f"few-shot prompt, shortened:\n{instruction}[... {len(demos) - 1} more demonstrations ...]"
+      + query(demos[-1][0]) + f" {demos[-1][1]}\n" + query(icl_test[0]["text"]))
+
+# %% [markdown]
+# The instruction and demonstrations are the same for every text, so their keys and values are
+# computed once and kept in a KV cache (section 3); each text then costs a forward pass over its
+# own 20-odd tokens, and `crop` drops them again. Each query starts with a newline, where the
+# tokenizer cuts the whole prompt too, so the tokens and the result equal reading the whole prompt:
+
+# %%
+label_index = torch.tensor([ids[0] for ids in label_ids])
+
+
+@torch.no_grad()
+def label_logprobs(prefix: str, texts: list[str]) -> torch.Tensor:
+    """(len(texts), labels): log P(label word | prefix + query(text)) for every text."""
+    cache = model(**tokenizer(prefix, return_tensors="pt"), use_cache=True).cache
+    rows = []
+    for text in texts:
+        query_ids = tokenizer(query(text), return_tensors="pt")["input_ids"]
+        logits = model(query_ids, cache=cache, use_cache=True).logits[0, -1]
+        cache.crop(-query_ids.size(1))  # back to the prefix alone
+        rows.append(logits.float().log_softmax(-1)[label_index])
+    return torch.stack(rows)
+
+
+fingerprint = sum(p.sum().item() for p in model.parameters())
+texts, gold = [row["text"] for row in icl_test], torch.tensor([row["label"] for row in icl_test])
+scores = {"zero-shot": label_logprobs(zero_shot, texts), "few-shot": label_logprobs(few_shot, texts)}
+with torch.no_grad():
+    whole = tokenizer(few_shot + query(texts[0]), return_tensors="pt")
+    whole_lp = model(**whole).logits[0, -1].float().log_softmax(-1)[label_index]
+assert whole["input_ids"][0].tolist() == tokenizer(few_shot)["input_ids"] + tokenizer(query(texts[0]))["input_ids"]
+torch.testing.assert_close(scores["few-shot"][0], whole_lp, rtol=1e-4, atol=1e-4)
+assert fingerprint == sum(p.sum().item() for p in model.parameters())  # no weight changed
+
+# %% [markdown]
+# The accuracies below are not checked: they depend on the weights (offline, a 4-bit quantised
+# copy of SmolLM2) and on which demonstrations are drawn.
+
+# %%
+for name, lp in scores.items():
+    pred = lp.argmax(-1)
+    counts = {names[i]: int((pred == i).sum()) for i in range(len(names)) if (pred == i).any()}
+    print(f"{name:9s} accuracy {(pred == gold).float().mean().item():.2f} on {len(gold)} texts | predicted: {counts}")
+print("true labels:", {names[i]: int((gold == i).sum()) for i in range(len(names)) if (gold == i).any()})
+
+# %% [markdown]
+# A 135M model is a weak, fickle in-context learner: compare how often it answers each label, and
+# change the seed that orders the demonstrations to see the few-shot accuracy move (Zhao et al.
+# 2021, "Calibrate before use", arXiv 2102.09690, measured such majority-label and recency biases in
+# GPT-3). Larger models gain much more from demonstrations.
+#
+# **What attention compares.** The learners' notes say a transformer predicts a label from the
+# similarity between *samples*. More precisely, attention compares the **tokens of one context**:
+# the new text's tokens attend to the demonstrations' tokens because they are in the same prompt.
+# Drop the demonstrations and their effect is gone; the weights were never touched (the fingerprint
+# check above). *Why* this works is open research: von Oswald et al. 2022, "Transformers learn
+# in-context by gradient descent" (arXiv 2212.07677), show that a linear self-attention layer can
+# perform a gradient-descent step on the demonstrations of a linear-regression task, and that
+# linear-attention models trained on such tasks do so: a hypothesis about linear-attention models,
+# not a description of SmolLM2. The price is concrete: every demonstration adds tokens, and the
+# attention scores grow with the square of the context length.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+query_len = tokenizer(query(texts[0]), return_tensors="pt")["input_ids"].size(1)
+n_zero = tokenizer(zero_shot, return_tensors="pt")["input_ids"].size(1) + query_len
+n_few = whole["input_ids"].size(1)
+print(f"context for the first text: {n_zero} tokens zero-shot, {n_few} few-shot ({len(demos)} demonstrations)")
+print(f"attention scores per head and layer: {n_zero ** 2:,} vs {n_few ** 2:,} ({n_few ** 2 / n_zero ** 2:.0f}x)")
+
+# %% [markdown]
+# ## 10 · Encoder-decoder models: `generate` with `AutoModelForSeq2SeqLM`
+# For an encoder-decoder (BART, T5; notebook 06 shows their attention), `generate` runs the
+# **encoder once** on the source, then this chapter's decoding loop in the decoder, which starts
+# from `decoder_start_token_id` and cross-attends to the encoder's output. It returns target ids
+# only (no prompt in front). `AutoModelForSeq2SeqLM` loads any such model.
+#
+# The learners' notes run `fnlp/bart-base-chinese` (BART with a BERT-style Chinese vocabulary)
+# through `Text2TextGenerationPipeline`. transformers 5 removed that pipeline (notebook 01):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import transformers
+from transformers import pipeline
+
+print("transformers has Text2TextGenerationPipeline:", hasattr(transformers, "Text2TextGenerationPipeline"))
+try:
+    pipeline("text2text-generation")
+except KeyError as err:
+    print("KeyError:", err.args[0].split(" See ")[0])
+
+# %% [markdown]
+# The replacement is the pipeline's own three steps: tokenizer → `model.generate` →
+# `batch_decode(skip_special_tokens=True)`. Online, the next cell loads the notes' checkpoint (about
+# 0.5 GB). Offline no pretrained seq2seq model exists (nothing on PyPI), so it builds a tiny BART
+# with **random weights** and a BERT-style vocabulary of single Chinese characters, saves it and
+# loads it back the same way: the mechanics are real, **the generated text is meaningless**.
+
+# %%
+from transformers import AutoModelForSeq2SeqLM, BartConfig, BartForConditionalGeneration, BertTokenizer
+
+S2S_NAME = "fnlp/bart-base-chinese"
+
+
+def tiny_random_chinese_bart(folder: str) -> str:
+    """Save a 2+2-layer BART with random weights and a character vocabulary (BERT-style) into folder."""
+    chars = sorted(set("北京是中国的首都上海巴黎法国伦敦英国东京日本城市"))
+    vocab = {tok: i for i, tok in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars)}
+    char_tokenizer = BertTokenizer(vocab=vocab)
+    config = BartConfig(vocab_size=len(vocab), d_model=32, encoder_layers=2, decoder_layers=2,
+                        encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64,
+                        max_position_embeddings=64, pad_token_id=0, bos_token_id=2, eos_token_id=3,
+                        decoder_start_token_id=3, forced_eos_token_id=3)
+    torch.manual_seed(0)
+    BartForConditionalGeneration(config).save_pretrained(folder)  # model.safetensors + config.json
+    char_tokenizer.save_pretrained(folder)
+    return folder
+
+
+s2s_source = S2S_NAME if env.hub else None
+if s2s_source is not None:
+    try:
+        s2s_model = AutoModelForSeq2SeqLM.from_pretrained(s2s_source, use_safetensors=True)
+    except OSError as err:  # the course loads safetensors weights only
+        print(f"{S2S_NAME} could not be loaded as safetensors ({type(err).__name__}): using the tiny model")
+        s2s_source = None
+if s2s_source is None:
+    s2s_source = tiny_random_chinese_bart(str(cu.cache_dir() / "tiny-random-bart-chinese"))
+    s2s_model = AutoModelForSeq2SeqLM.from_pretrained(s2s_source)
+    print(f"{S2S_NAME} replaced by a tiny BART with random weights: its output is meaningless")
+s2s_tokenizer = BertTokenizer.from_pretrained(s2s_source)  # the model card asks for BertTokenizer
+s2s_model = s2s_model.eval()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(type(s2s_model).__name__)
+source = s2s_tokenizer(["北京是[MASK]的首都"], return_tensors="pt", return_token_type_ids=False)
+print(s2s_tokenizer.convert_ids_to_tokens(source["input_ids"][0]))
+calls = {"encoder": 0, "decoder": 0}
+hooks = [s2s_model.get_encoder().register_forward_pre_hook(lambda m, a: calls.update(encoder=calls["encoder"] + 1)),
+         s2s_model.get_decoder().register_forward_pre_hook(lambda m, a: calls.update(decoder=calls["decoder"] + 1))]
+generated = s2s_model.generate(**source, max_new_tokens=8, min_new_tokens=8, do_sample=False, num_beams=1)
+for hook in hooks:
+    hook.remove()
+print("generate ran the encoder", calls["encoder"], "time(s) and the decoder", calls["decoder"], "times")
+print("output starts with decoder_start_token_id:", bool((generated[:, 0] == s2s_model.config.decoder_start_token_id).all()))
+
+# %%
+print("generated:", s2s_tokenizer.batch_decode(generated, skip_special_tokens=True))
+
+# %% [markdown]
+# **Why "北 京 是 中 国 ..." with spaces?** A BERT-style Chinese vocabulary has one token per
+# character, and `decode` joins tokens with spaces (WordPiece's decoder only glues `##` pieces
+# to the previous token). Chinese is written without spaces, so remove them after decoding:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+spaced = s2s_tokenizer.batch_decode(s2s_tokenizer(["北京是中国的首都"])["input_ids"], skip_special_tokens=True)
+print(spaced, "->", [text.replace(" ", "") for text in spaced])
+
+# %% [markdown]
 # ## Summary of the measurements
 
 # %%
@@ -604,17 +806,73 @@ for name, value in diffs.items():
 # - **Forgetting `add_generation_prompt=True`** with a chat model: it continues the user's turn.
 # - **Loading dtype.** transformers 5 loads the checkpoint's stored dtype (`dtype="auto"`); pass
 #   `dtype=torch.float32` for CPU work and reproducible comparisons.
+# - **`past_key_values=` is deprecated** (transformers 5.24, removed in 5.40): pass the KV cache as
+#   `model(..., cache=...)` and read it from `outputs.cache`.
+# - **`Text2TextGenerationPipeline` is gone.** The learners' notes (and older model cards) run
+#   `fnlp/bart-base-chinese` through it; transformers 5 removed it with
+#   `pipeline("text2text-generation")`. Write tokenizer → `model.generate` →
+#   `batch_decode(skip_special_tokens=True)` (section 10), and `.replace(" ", "")` to undo the
+#   spaces that a character-level Chinese vocabulary's `decode` puts between characters.
+# - **In-context learning trains nothing.** The notes have the model comparing *samples*; attention
+#   compares the *tokens of one context*, so demonstrations matter only while they are in the
+#   prompt, and each costs tokens (attention grows with the square of the length). The
+#   gradient-descent reading (von Oswald et al. 2022) is a hypothesis about linear-attention models.
 
 # %% [markdown]
 # ## Exercises
-# 1. Write `min_p_transform(logits, min_p)`: keep the tokens whose probability is at least
-#    `min_p` times the top token's probability. Compare it with `transformers.MinPLogitsWarper`.
-# 2. Extend the hand-written greedy loop to a batch of two prompts of different lengths with left
-#    padding and an `attention_mask`, and check it against `generate` on the same batch.
-# 3. Write beam search by hand for `num_beams=2` and 5 new tokens (no EOS handling) and compare
-#    its best sequence with `generate(num_beams=2, early_stopping="never", length_penalty=0.0)`.
-# 4. Measure tokens per second of `generate` with and without the cache for 8, 32 and 128 new
-#    tokens. Where does the speed-up come from, and why does it grow?
+# Each exercise ends with a checker from `cu.check`: it tests your answer on fresh inputs (on a tiny
+# random Llama, the same code path as SmolLM2) and prints ✅ or a specific hint. Worked solutions:
+# [solutions/07_generation_solutions.ipynb](solutions/07_generation_solutions.ipynb).
+#
+# **07.1** Write `min_p_transform(logits, min_p)`: keep the tokens whose probability is at least
+# `min_p` times the top token's probability, set the others to `-inf`. Compare it with
+# `transformers.MinPLogitsWarper(min_p)(input_ids, logits)` on `next_logits`.
+
+# %%
+def min_p_transform(logits: torch.Tensor, min_p: float) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_07_1(min_p_transform)
+
+# %% [markdown]
+# **07.2** Write `greedy_batch(model, input_ids, attention_mask, max_new_tokens)`: greedy decoding
+# of a **left-padded** batch (`tokenizer.padding_side = "left"`), returning prompts + new tokens
+# like `model.generate(input_ids=..., attention_mask=..., do_sample=False)`. Try it on two prompts
+# of different lengths with `model`.
+
+# %%
+def greedy_batch(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_07_2(greedy_batch)
+
+# %% [markdown]
+# **07.3** Write `beam_search(model, input_ids, num_beams, max_new_tokens)` for one prompt, without
+# EOS handling: keep the `num_beams` best sequences by summed log-probability at every step, and
+# return the best one, shape `(1, prompt + new)`. It must equal
+# `generate(num_beams=..., early_stopping="never", length_penalty=0.0, do_sample=False)`.
+
+# %%
+def beam_search(model, input_ids: torch.Tensor, num_beams: int, max_new_tokens: int) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_07_3(beam_search)
+
+# %% [markdown]
+# **07.4** Write `tokens_read(prompt_len, new_tokens, use_cache)`: how many token positions the
+# model's forward passes read in all while `generate` makes `new_tokens` tokens greedily, with and
+# without the KV cache. The checker counts them with a forward hook. Think: why does the speed-up
+# of section 3 grow with the number of new tokens?
+
+# %%
+def tokens_read(prompt_len: int, new_tokens: int, use_cache: bool) -> int:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_07_4(tokens_read)
 
 # %% [markdown]
 # ## Recap
@@ -627,5 +885,10 @@ for name, value in diffs.items():
 # - Control length with `max_new_tokens`/`min_new_tokens`, repetition with `repetition_penalty` and
 #   `no_repeat_ngram_size`, EOS with `suppress_tokens`/`sequence_bias`.
 # - Chat models need their chat template; `TextStreamer` shows the answer as it is produced.
+# - In-context learning puts demonstrations in the prompt: no weight changes, and every
+#   demonstration lengthens the context that attention must cover.
+# - Encoder-decoder models (`AutoModelForSeq2SeqLM`) encode the source once and decode from
+#   `decoder_start_token_id`; tokenizer → `generate` → `batch_decode` replaces the removed
+#   text2text pipeline.
 #
 # **Next:** [08 · PEFT and LoRA](08_peft_lora.ipynb), where we adapt such a model cheaply.
