@@ -14,3 +14,5 @@ from .nb04 import *  # noqa: F401,F403
 from .nb05 import *  # noqa: F401,F403
 from .nb06 import *  # noqa: F401,F403
 from .nb07 import *  # noqa: F401,F403
+from .nb08 import *  # noqa: F401,F403
+from .nb09 import *  # noqa: F401,F403

@@ -555,14 +555,62 @@ print("same greedy answers after merging:", answers(merged) == after)
 
 # %% [markdown]
 # ## Exercises
-# 1. Set `r` to 1, 4 and 32 for the emotion classifier. Predict the trainable-parameter count for
-#    each, check it, and compare the accuracies after the same number of steps.
-# 2. Add the attention's key and output projections (`key`, `attention.output.dense` for BERT) to
-#    `target_modules`. How many parameters does that add, and does the accuracy move?
-# 3. Merge the LoRA layer of section 3 by hand: compute `W + (alpha/r) B A`, load it into a plain
-#    `nn.Linear`, and check its output against the PEFT layer.
-# 4. Train a second adapter on the chat model (for example answers in French), load both with
-#    `load_adapter(..., adapter_name=...)` and switch between them with `set_adapter`.
+# Each exercise ends with a checker from `cu.check`: it tests your answer on fresh inputs and prints
+# ✅ or a specific hint. Worked solutions: [solutions/08_peft_lora_solutions.ipynb](solutions/08_peft_lora_solutions.ipynb).
+#
+# **08.1** Write `lora_trainable_params(model, r, target_modules)`: the number of parameters that
+# LoRA of rank `r` trains on `model` (no `modules_to_save`), computed without PEFT. Use section 2's
+# matching rule: a list entry matches an `nn.Linear` whose name equals it or ends with `"." + entry`;
+# a single string is a regular expression that must match the whole name. Each match adds
+# `r · (in_features + out_features)`. The checker compares with PEFT on models you have not seen.
+# Think: what does it give for the emotion classifier with `r` = 1, 4 and 32?
+
+# %%
+def lora_trainable_params(model: nn.Module, r: int, target_modules) -> int:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_08_1(lora_trainable_params)
+
+# %% [markdown]
+# **08.2** Predict the first number `print_trainable_parameters()` reports for section 4's emotion
+# classifier with `r=6` and LoRA also on the key and the attention's output projection:
+# `target_modules=["query", "key", "value", "attention.output.dense"]` (BERT's names; DistilBERT's
+# are `q_lin`, `k_lin`, `v_lin`, `out_lin`), the head in `modules_to_save` as in `lora_classifier()`.
+# Use your function of 08.1 and add the head. Think: does the accuracy move with the extra projections?
+
+# %%
+my_count = None  # an int
+cu.check.exercise_08_2(my_count)
+
+# %% [markdown]
+# **08.3** Merge a LoRA layer by hand: write `merge_lora(layer)` that takes a PEFT LoRA layer (like
+# `lora0` of section 3) and returns a **new** plain `nn.Linear` with the weight `W + (alpha/r) B A`
+# and the base layer's bias, leaving `layer` as it was. The checker uses layers whose `alpha/r` is
+# not 1 and compares outputs on fresh inputs.
+
+# %%
+def merge_lora(layer) -> nn.Linear:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_08_3(merge_lora)
+
+# %% [markdown]
+# **08.4** One base model, several adapters: write `adapter_outputs(base, adapters, x)`, where
+# `adapters` maps names to folders that `save_pretrained` wrote for adapters of `base`. Load them all
+# on **one** `PeftModel` (`PeftModel.from_pretrained(base, path, adapter_name=name)` for the first,
+# `model.load_adapter(path, adapter_name=name)` for the others) and return
+# `{name: the output on x with that adapter active}` (switch with `set_adapter`; eval mode, no
+# gradients). Think: train a second adapter on the chat model (answers in French) and switch between
+# it and `pirate-lora` without loading the base model twice.
+
+# %%
+def adapter_outputs(base: nn.Module, adapters: dict[str, str], x: torch.Tensor) -> dict[str, torch.Tensor]:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_08_4(adapter_outputs)
 
 # %% [markdown]
 # ## Recap

@@ -328,7 +328,7 @@ print(f"train_loss {ranks[0]['train_loss']:.3f} | train_runtime {ranks[0]['train
 # - `average_tokens_across_devices=False`. transformers 5 defaults it to `True` and then multiplies
 #   the loss by the world size, which is right for losses divided by the token count of the *global*
 #   batch (causal LMs) but not for a classifier's per-batch mean: gradients, and the reported
-#   `train_loss`, come out twice as large with 2 processes. Exercise 2 shows it.
+#   `train_loss`, come out twice as large with 2 processes (exercise 09.2 meets the same factor).
 
 # %% [markdown]
 # ## 8 · `accelerate`
@@ -420,15 +420,59 @@ print("identical weights on all ranks:", acc["ranks_identical"], "| equal to one
 
 # %% [markdown]
 # ## Exercises
-# 1. Launch `ddp_train` with `--spawn 2` instead of `torchrun` (plain `python -m ...`). Check in
-#    the JSON that the world size is 2 and the equivalence holds.
-# 2. Run `trainer_ddp --exact --save-weights ...` with 1 process and batch 16, then with 2
-#    processes and batch 8, with and without `--average-tokens-across-devices`. Compare the weights
-#    and the reported `train_loss`: which factor do you expect, and do you see it?
-# 3. Remove `sampler.set_epoch(epoch)` from a copy of the script and run 2 epochs: which indices
-#    does rank 0 read in epoch 1?
-# 4. Launch `ddp_train` with 1, 2 and 4 processes at the same *per-process* batch and plot
-#    examples per second. Predict the curve on this machine and on a machine with 4 GPUs.
+# Each exercise ends with a checker from `cu.check`: it tests your answer on fresh inputs and prints
+# ✅ or a specific hint. Worked solutions: [solutions/09_distributed_solutions.ipynb](solutions/09_distributed_solutions.ipynb).
+#
+# **09.1** Write `shard_indices(n, world_size, rank, shuffle, seed, epoch, drop_last)`: the indices
+# that `DistributedSampler` hands rank `rank` of a dataset of `n` examples in epoch `epoch`
+# (section 3). If `shuffle`, permute with `torch.randperm` seeded with `seed + epoch`; pad the list
+# by repeating it from its start up to a multiple of `world_size` (with `drop_last`, cut it down to
+# one instead); then take every `world_size`-th index starting at `rank`. The checker compares with
+# `DistributedSampler` on 150 combinations.
+
+# %%
+def shard_indices(n: int, world_size: int, rank: int, shuffle: bool = True, seed: int = 0, epoch: int = 0,
+                  drop_last: bool = False) -> list[int]:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_09_1(shard_indices)
+
+# %% [markdown]
+# **09.2** After backward, rank `i` holds the gradient `g_i` of the mean loss over its own `n_i`
+# examples. Write `global_gradient(rank_grads, rank_sizes)`: the gradient of the mean loss over all
+# the ranks' examples together (one flat tensor), right for unequal slices too (section 2).
+# Think: which part of your formula does DDP's all-reduce compute, and what makes the rest unnecessary?
+
+# %%
+def global_gradient(rank_grads: list[torch.Tensor], rank_sizes: list[int]) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_09_2(global_gradient)
+
+# %% [markdown]
+# **09.3** A training loop that never calls `set_epoch` reads
+# `DistributedSampler(range(10), num_replicas=3, rank=0, shuffle=True, seed=7)` for 3 epochs. Predict
+# which indices rank 0 reads in each epoch (a list of 3 lists) with your `shard_indices`, not with
+# the sampler, then check.
+
+# %%
+my_reads = None  # [[...], [...], [...]]: epochs 0, 1, 2
+cu.check.exercise_09_3(my_reads)
+
+# %% [markdown]
+# **09.4** Start section 5's script without `torchrun`: with `--spawn 2` it starts its 2 processes
+# itself (`torch.multiprocessing.spawn`, which passes the process index first). Run plain
+# `python -m course_utils.scripts.ddp_train --spawn 2 --steps 12 --hidden 128 --batch-size 32
+# --check-equivalence --out ... --save-weights ...` (e.g. `subprocess.run([sys.executable, "-m", DDP,
+# ...], env=dict(os.environ, OMP_NUM_THREADS="1"), check=True)`: the 2 children inherit one thread
+# each), then pass its JSON summary (a dict) and its weights (`load_file`) to the checker. The checker
+# trains one process with the global batch of 64 here, in the notebook, and compares the weights.
+
+# %%
+my_summary, my_weights = None, None
+cu.check.exercise_09_4(my_summary, my_weights)
 
 # %% [markdown]
 # ## Recap
