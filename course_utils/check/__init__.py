@@ -16,3 +16,4 @@ from .nb06 import *  # noqa: F401,F403
 from .nb07 import *  # noqa: F401,F403
 from .nb08 import *  # noqa: F401,F403
 from .nb09 import *  # noqa: F401,F403
+from .nb10 import *  # noqa: F401,F403

@@ -494,15 +494,70 @@ else:
 
 # %% [markdown]
 # ## Exercises
-# 1. Replace mean pooling by `[CLS]` pooling (`embeddings.cls_pool`) for all-MiniLM-L6-v2 and
-#    measure precision@1 and @10 on the same queries. Which recipe did the model's authors use, and
-#    does the measurement agree?
-# 2. Train the reranker for 3x more steps (mind the time) and measure again. Then try a *hybrid*
-#    score, cosine + λ · sigmoid(logit): does any λ beat both on precision@1?
-# 3. Rebuild the training pairs from random corpus pairs instead of mined neighbours. What fraction
-#    is positive, and what does the reranker learn?
-# 4. Implement FlagEmbedding's grouped loss: for each anchor, one same-label candidate and 7
-#    different-label candidates, `cross_entropy(scores.view(-1, 8), zeros)`. Compare with BCE.
+# Each exercise ends with a checker from `cu.check`: it runs your function on fresh inputs and
+# prints ✅ or a specific hint. Worked solutions: [solutions/10_embeddings_reranking_solutions.ipynb](solutions/10_embeddings_reranking_solutions.ipynb).
+#
+# **10.1** Write the two poolings, both `(batch, tokens, hidden) -> (batch, hidden)`: `mean_pool`,
+# the masked mean of section 1, and `cls_pool`, the `[CLS]` vector (what bge models use). The
+# checker also pads your inputs further with garbage vectors: the result must not change.
+# Think: embed the queries and the corpus with `embeddings.embed(..., pooling="cls")` and measure
+# precision@1 and @10 with your 10.2 function: does it agree with the recipe in `st_model[1].pooling_mode`?
+
+# %%
+def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+def cls_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_10_1(mean_pool, cls_pool)
+
+# %% [markdown]
+# **10.2** Write `precision_recall_at_k(similarity, query_labels, corpus_labels, k)`: from a
+# `(n_queries, n_corpus)` similarity matrix, return `(precision@k, recall@k)` as two floats, a corpus
+# text being relevant when it has the query's label (section 3). No `embeddings.search` here: rank
+# the rows of `similarity` yourself. Think: on `val_emb @ corpus_emb.T`, do you get section 3's table?
+
+# %%
+def precision_recall_at_k(
+    similarity: torch.Tensor, query_labels: torch.Tensor, corpus_labels: torch.Tensor, k: int
+) -> tuple[float, float]:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_10_2(precision_recall_at_k)
+
+# %% [markdown]
+# **10.3** Write `hybrid_order(cosine, logits, lam)`: for each query (row) of the bi-encoder's
+# `cosine` scores and the reranker's `logits`, both `(n_queries, depth)`, the order of the candidates
+# by the hybrid score `cosine + lam * sigmoid(logit)`, best first, as a long tensor (like
+# `ce_scores.argsort(...)` in section 5). Think: with `bi_scores`, `ce_scores` and `before` from
+# section 5, does any `lam` beat both stages on precision@1 (`before.gather(1, order)`)?
+
+# %%
+def hybrid_order(cosine: torch.Tensor, logits: torch.Tensor, lam: float) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_10_3(hybrid_order)
+
+# %% [markdown]
+# **10.4** FlagEmbedding trains rerankers with a *grouped* loss: each query is scored with one
+# positive and `group_size - 1` negatives (`--train_group_size`), consecutive in the batch with the
+# positive first, and a softmax cross-entropy over each group asks the positive to win. Write
+# `grouped_loss(scores, group_size)` for a flat `(n_queries * group_size,)` tensor of logits (e.g. 1
+# same-label + 7 different-label candidates per anchor): the mean over the groups, as a tensor that
+# `backward()` can use. Think: adding a constant to all scores of a group leaves this loss unchanged,
+# but not the BCE of section 4; and why mine the negatives (section 4) rather than draw them at random?
+
+# %%
+def grouped_loss(scores: torch.Tensor, group_size: int = 8) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_10_4(grouped_loss)
 
 # %% [markdown]
 # ## Recap

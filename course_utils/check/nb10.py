@@ -1,0 +1,225 @@
+"""Checkers for notebook 10 (sentence embeddings, semantic search and reranking)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ._core import call_safely, verdict
+
+__all__ = ["exercise_10_1", "exercise_10_2", "exercise_10_3", "exercise_10_4"]
+
+
+def _hidden_and_mask(gen: Any, batch: int, seq_len: int, hidden: int) -> tuple[Any, Any]:
+    """Random ``last_hidden_state`` and a right-padded int64 ``attention_mask`` (every row has >= 2 real tokens)."""
+    import torch
+
+    states = torch.randn(batch, seq_len, hidden, generator=gen)
+    lengths = torch.randint(2, seq_len + 1, (batch,), generator=gen)
+    lengths[0] = seq_len  # the longest text sets the padded length, as with padding=True
+    mask = (torch.arange(seq_len)[None, :] < lengths[:, None]).long()
+    return states, mask
+
+
+def _as_tensor_result(exercise: str, got: Any, shape: tuple[int, ...]) -> bool:
+    import torch
+
+    if not isinstance(got, torch.Tensor):
+        verdict(exercise, False, f"return a tensor of shape {shape}, got {type(got).__name__}")
+        return False
+    if tuple(got.shape) != shape:
+        verdict(exercise, False, f"expected shape {shape} (one vector per text), got {tuple(got.shape)}")
+        return False
+    return True
+
+
+def exercise_10_1(mean_pool: Callable[..., Any], cls_pool: Callable[..., Any]) -> bool:
+    """``mean_pool(h, mask)`` (masked mean) and ``cls_pool(h, mask)`` (first token): ``(b, s, h) -> (b, h)``, padding-proof."""
+    import torch
+
+    from .. import embeddings
+
+    gen = torch.Generator().manual_seed(1010)
+    for batch, seq_len, hidden in ((5, 9, 6), (3, 4, 8)):
+        states, mask = _hidden_and_mask(gen, batch, seq_len, hidden)
+        # The same texts padded further (as in a batch with a longer text): garbage at the new positions.
+        extra = torch.randn(batch, 3, hidden, generator=gen) * 10
+        longer_states, longer_mask = torch.cat([states, extra], dim=1), torch.cat([mask, torch.zeros(batch, 3).long()], 1)
+        for name, fn, reference in (("mean_pool", mean_pool, embeddings.mean_pool), ("cls_pool", cls_pool, embeddings.cls_pool)):
+            ok, got = call_safely("10.1", fn, states.clone(), mask.clone())
+            if not ok or not _as_tensor_result("10.1", got, (batch, hidden)):
+                return False
+            expected = reference(states, mask)
+            if torch.allclose(got.float(), expected, atol=1e-5):
+                ok, padded = call_safely("10.1", fn, longer_states.clone(), longer_mask.clone())
+                if not ok or not _as_tensor_result("10.1", padded, (batch, hidden)):
+                    return False
+                if not torch.allclose(padded.float(), expected, atol=1e-5):
+                    return verdict("10.1", False, f"{name}: more padding changed the result; padding positions must not count")
+                continue
+            if name == "cls_pool":
+                if torch.allclose(got.float(), states[:, -1]):
+                    return verdict("10.1", False, "cls_pool: [CLS] is the FIRST position (index 0); the last one is [SEP] or padding")
+                if torch.allclose(got.float(), embeddings.mean_pool(states, mask), atol=1e-5):
+                    return verdict("10.1", False, "cls_pool returns the mean: it should return last_hidden_state[:, 0]")
+                return verdict("10.1", False, "cls_pool: return the first token's vector of every text, last_hidden_state[:, 0]")
+            m = mask.unsqueeze(-1).float()
+            if torch.allclose(got.float(), states.mean(dim=1), atol=1e-5):
+                return verdict("10.1", False, "mean_pool: the padding vectors are averaged in; multiply by the mask first")
+            if torch.allclose(got.float(), (states * m).sum(dim=1), atol=1e-5):
+                return verdict("10.1", False, "mean_pool: that is the masked SUM; divide by the number of real tokens, mask.sum(1)")
+            if torch.allclose(got.float(), (states * m).sum(dim=1) / seq_len, atol=1e-5):
+                return verdict("10.1", False, "mean_pool: divide by the number of real tokens (mask.sum(1)), not by seq_len")
+            if torch.allclose(got.float(), states[:, 0]):
+                return verdict("10.1", False, "mean_pool returns the [CLS] vector: average over the real tokens instead")
+            return verdict("10.1", False, "mean_pool: compute sum_t m_t h_t / sum_t m_t (mask.unsqueeze(-1) broadcasts over hidden)")
+    return verdict("10.1", True)
+
+
+def _clustered_similarity(gen: Any, n_queries: int, n_corpus: int, n_labels: int) -> tuple[Any, Any, Any]:
+    """Cosine similarities of label-clustered random embeddings; every query label occurs in the corpus."""
+    import torch
+
+    centres = torch.nn.functional.normalize(torch.randn(n_labels, 16, generator=gen), dim=1)
+    corpus_labels = torch.cat([torch.arange(n_labels), torch.randint(0, n_labels, (n_corpus - n_labels,), generator=gen)])
+    corpus_labels = corpus_labels[torch.randperm(n_corpus, generator=gen)]
+    query_labels = torch.randint(0, n_labels, (n_queries,), generator=gen)
+    q = torch.nn.functional.normalize(centres[query_labels] + 0.9 * torch.randn(n_queries, 16, generator=gen), dim=1)
+    c = torch.nn.functional.normalize(centres[corpus_labels] + 0.9 * torch.randn(n_corpus, 16, generator=gen), dim=1)
+    return q @ c.T, query_labels, corpus_labels
+
+
+def _precision_recall(sims: Any, query_labels: Any, corpus_labels: Any, k: int, *, largest: bool = True,
+                      n_relevant: Any = None) -> tuple[float, float]:
+    import torch
+
+    from .. import embeddings
+
+    indices = sims.topk(k, dim=1, largest=largest).indices
+    relevant = embeddings.same_label(query_labels, corpus_labels, indices)
+    if n_relevant is None:
+        n_relevant = torch.bincount(corpus_labels, minlength=int(query_labels.max()) + 1)[query_labels]
+    return embeddings.precision_at_k(relevant, k), embeddings.recall_at_k(relevant, n_relevant, k)
+
+
+def exercise_10_2(precision_recall_at_k: Callable[..., Any]) -> bool:
+    """``precision_recall_at_k(similarity, query_labels, corpus_labels, k)`` -> ``(precision@k, recall@k)``, same label = relevant."""
+    import torch
+
+    gen = torch.Generator().manual_seed(1020)
+    for n_queries, n_corpus, n_labels, k in ((12, 60, 4, 5), (7, 40, 3, 7), (9, 50, 5, 1)):
+        sims, query_labels, corpus_labels = _clustered_similarity(gen, n_queries, n_corpus, n_labels)
+        ok, got = call_safely("10.2", precision_recall_at_k, sims.clone(), query_labels.clone(), corpus_labels.clone(), k)
+        if not ok:
+            return False
+        try:
+            p, r = (float(x) for x in got)
+        except (TypeError, ValueError):
+            return verdict("10.2", False, f"return two numbers (precision, recall), got {type(got).__name__}")
+        want_p, want_r = _precision_recall(sims, query_labels, corpus_labels, k)
+
+        def close(a: float, b: float) -> bool:
+            return abs(a - b) < 1e-5
+
+        if close(p, want_p) and close(r, want_r):
+            continue
+        where = f" (k={k}, {n_queries} queries, corpus of {n_corpus})"
+        if close(p, want_r) and close(r, want_p):
+            return verdict("10.2", False, "precision and recall are swapped: return (precision, recall)")
+        worst_p, _ = _precision_recall(sims, query_labels, corpus_labels, k, largest=False)
+        if close(p, worst_p):
+            return verdict("10.2", False, "you ranked the LEAST similar texts first: take topk(k) (largest) or argsort(descending=True)")
+        if not close(p, want_p):
+            return verdict("10.2", False, f"precision@k is off{where}: the mean over queries of (same-label texts in the top k) / k")
+        # precision is right, recall is not: diagnose the denominator
+        if close(r, p):
+            return verdict("10.2", False, "recall@k divides the hits by the number of same-label texts in the WHOLE corpus, not by k")
+        by_queries = torch.bincount(query_labels, minlength=n_labels)[query_labels]
+        _, r_queries = _precision_recall(sims, query_labels, corpus_labels, k, n_relevant=by_queries)
+        if close(r, r_queries):
+            return verdict("10.2", False, "count the relevant texts per query in the CORPUS (bincount of corpus_labels), not among the queries")
+        if close(r, want_p * k / n_corpus):
+            return verdict("10.2", False, "recall divides by the number of same-label corpus texts, not by the corpus size")
+        return verdict("10.2", False, f"recall@k is off{where}: hits in the top k / same-label texts in the corpus, averaged over queries")
+    return verdict("10.2", True)
+
+
+def exercise_10_3(hybrid_order: Callable[..., Any]) -> bool:
+    """``hybrid_order(cosine, logits, lam)`` -> candidate order (long, ``(n_queries, depth)``), best ``cosine + lam * sigmoid(logit)`` first."""
+    import torch
+
+    gen = torch.Generator().manual_seed(1030)
+    for n_queries, depth, lam in ((6, 10, 0.5), (4, 7, 2.0), (5, 8, 0.1)):
+        cosine = torch.rand(n_queries, depth, generator=gen) * 0.6 + 0.3
+        cosine = cosine.sort(dim=1, descending=True).values  # the bi-encoder's order, as search() returns it
+        logits = torch.randn(n_queries, depth, generator=gen) * 3
+        ok, got = call_safely("10.3", hybrid_order, cosine.clone(), logits.clone(), lam)
+        if not ok:
+            return False
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != (n_queries, depth):
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            return verdict("10.3", False, f"return the order as a tensor of shape {(n_queries, depth)}, got {shape}")
+        if got.is_floating_point():
+            return verdict("10.3", False, "return the ORDER (indices from argsort), not the hybrid scores themselves")
+        expected = (cosine + lam * logits.sigmoid()).argsort(dim=1, descending=True)
+        if torch.equal(got.long(), expected):
+            continue
+        if torch.equal(got.long(), expected.flip(1)):
+            return verdict("10.3", False, "best first: argsort(dim=1, descending=True)")
+        if torch.equal(got.long(), (cosine + lam * logits).argsort(dim=1, descending=True)):
+            return verdict("10.3", False, "squash the logit first: cosine + lam * sigmoid(logit), both then lie in a comparable range")
+        if torch.equal(got.long(), (lam * cosine + logits.sigmoid()).argsort(dim=1, descending=True)):
+            return verdict("10.3", False, "lam weighs the reranker's probability: cosine + lam * sigmoid(logit)")
+        if torch.equal(got.long(), (cosine + lam * logits).sigmoid().argsort(dim=1, descending=True)):
+            return verdict("10.3", False, "apply sigmoid to the logit only: cosine + lam * sigmoid(logit)")
+        return verdict("10.3", False, f"wrong order for lam={lam}: rank each row (query) by cosine + lam * sigmoid(logit), dim=1")
+    return verdict("10.3", True)
+
+
+def exercise_10_4(grouped_loss: Callable[..., Any]) -> bool:
+    """``grouped_loss(scores, group_size)``: softmax cross-entropy over groups of (1 positive first + negatives), mean over anchors."""
+    import torch
+    import torch.nn.functional as F
+
+    def ce(rows: torch.Tensor, target: int = 0, reduction: str = "mean") -> torch.Tensor:
+        return F.cross_entropy(rows, torch.full((rows.shape[0],), target), reduction=reduction)
+
+    gen = torch.Generator().manual_seed(1040)
+    for n_anchors, group_size in ((6, 8), (4, 8), (10, 4)):
+        flat = torch.randn(n_anchors * group_size, generator=gen) * 2
+        scores = flat.clone().requires_grad_(True)
+        ok, got = call_safely("10.4", grouped_loss, scores, group_size)
+        if not ok:
+            return False
+        if not isinstance(got, torch.Tensor):
+            return verdict("10.4", False, f"return the loss as a tensor (loss.backward() needs it), "
+                                          f"got {type(got).__name__}: drop .item()")
+        if got.dim() != 0:
+            return verdict("10.4", False, f"return one number (mean over the anchors), got shape {tuple(got.shape)}")
+        if not got.requires_grad:
+            return verdict("10.4", False, "the loss lost its gradient: compute it from `scores` with torch ops "
+                                          "(no .item(), .detach(), numpy)")
+
+        def matches(*candidates: torch.Tensor, value: torch.Tensor = got.detach().float()) -> bool:
+            return any(torch.allclose(value, c.float(), atol=1e-5) for c in candidates)
+
+        grouped = flat.view(-1, group_size)
+        if matches(ce(grouped)):
+            continue
+        labels = torch.zeros(n_anchors, group_size)
+        labels[:, 0] = 1
+        if matches(F.binary_cross_entropy_with_logits(grouped, labels)):
+            return verdict("10.4", False, "that is BCE on each pair; the grouped loss is a softmax over each group: "
+                                          "F.cross_entropy(scores.view(-1, group_size), zeros)")
+        if matches(ce(grouped.softmax(dim=1))):
+            return verdict("10.4", False, "cross_entropy takes raw scores (logits) and applies log_softmax itself: do not softmax first")
+        if matches(ce(grouped, reduction="sum")):
+            return verdict("10.4", False, "average over the anchors (reduction='mean', the default), not the sum")
+        if matches(ce(grouped, target=1), ce(grouped, target=group_size - 1)):
+            return verdict("10.4", False, "the positive is the FIRST candidate of each group: the target class is 0")
+        if matches(ce(flat.view(group_size, -1).T), ce(flat.view(group_size, -1))):
+            return verdict("10.4", False, "the groups are consecutive: each row must be one anchor's group, scores.view(-1, group_size)")
+        if group_size != 8 and len(flat) % 8 == 0 and matches(ce(flat.view(-1, 8))):
+            return verdict("10.4", False, f"use the group_size argument ({group_size} here), not a hard-coded 8")
+        return verdict("10.4", False, f"wrong value for {n_anchors} anchors x {group_size}: "
+                                      "F.cross_entropy(scores.view(-1, group_size), zeros)")
+    return verdict("10.4", True)

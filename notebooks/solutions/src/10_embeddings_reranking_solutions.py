@@ -1,0 +1,179 @@
+# Worked solutions of notebook 10's exercises (built with `make notebooks`).
+
+# %% [markdown]
+# # 10 · Solutions: sentence embeddings, semantic search and reranking
+#
+# Worked solutions to the exercises of [10 · Sentence embeddings, semantic search and reranking](../10_embeddings_reranking.ipynb).
+# Try them yourself first: each checker prints a hint when an answer is wrong.
+
+# %%
+import course_utils as cu
+
+env = cu.setup(seed=0)
+
+import torch
+import torch.nn.functional as F
+from transformers import AutoModel, AutoTokenizer
+
+from course_utils import embeddings
+
+# %% [markdown]
+# **10.1** Mean pooling multiplies each token vector by its mask value (1 for a real token, 0 for
+# padding), sums over the tokens and divides by the number of real tokens; the clamp keeps an
+# all-padding row at zero instead of NaN. `[CLS]` pooling takes position 0, which the tokenizer
+# fills with `[CLS]` in every text (padding goes to the right). Neither looks at the padded
+# positions, so more padding cannot change the result.
+
+# %%
+def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    mask = attention_mask.unsqueeze(-1).to(last_hidden_state.dtype)  # (batch, tokens, 1) broadcasts over hidden
+    return (last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+
+
+def cls_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    return last_hidden_state[:, 0]
+
+
+assert cu.check.exercise_10_1(mean_pool, cls_pool)
+
+# %% [markdown]
+# The same check on the real model: a short text padded next to a long one gets the embedding it
+# gets alone, with either pooling (the mask also keeps attention off the padding).
+
+# %%
+ckpt = cu.resolve_checkpoint(cu.EMBEDDER)
+tokenizer = AutoTokenizer.from_pretrained(ckpt)
+encoder = AutoModel.from_pretrained(ckpt).to(env.device).eval()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+texts = ["i am ever so sad", "i am thrilled about the trip to the mountains next week"]
+batch = tokenizer(texts, padding=True, return_tensors="pt").to(env.device)
+alone = tokenizer(texts[:1], return_tensors="pt").to(env.device)
+with torch.inference_mode():
+    padded_h, alone_h = encoder(**batch).last_hidden_state, encoder(**alone).last_hidden_state
+for pool in (mean_pool, cls_pool):
+    same = torch.allclose(pool(padded_h, batch["attention_mask"])[0], pool(alone_h, alone["attention_mask"])[0], atol=1e-5)
+    print(f"{pool.__name__}: padded == alone: {same}")
+print("naive mean: padded == alone:", torch.allclose(padded_h.mean(1)[0], alone_h.mean(1)[0], atol=1e-5))
+
+# %% [markdown]
+# **10.2** Rank each row of the similarity matrix (`topk` returns the largest first), look up the
+# labels of the top k, and compare them with the query's label (`[:, None]` puts one label per row).
+# Precision divides the hits by k; recall divides them by the number of texts in the *corpus* that
+# share the query's label, `bincount(corpus_labels)[query_labels]`.
+
+# %%
+def precision_recall_at_k(
+    similarity: torch.Tensor, query_labels: torch.Tensor, corpus_labels: torch.Tensor, k: int
+) -> tuple[float, float]:
+    top = similarity.topk(k, dim=1).indices  # (n_queries, k), most similar first
+    hits = (corpus_labels[top] == query_labels[:, None]).float()
+    n_relevant = torch.bincount(corpus_labels, minlength=int(query_labels.max()) + 1)[query_labels]
+    return hits.mean().item(), (hits.sum(dim=1) / n_relevant).mean().item()
+
+
+assert cu.check.exercise_10_2(precision_recall_at_k)
+
+# %% [markdown]
+# A case small enough to count by hand: the first query (label 0) has texts 0 and 3 above the rest,
+# both label 0; the second (label 1) ranks text 4 (label 1) and then text 0 (label 0) first. The corpus
+# holds three label-0 texts and two label-1 texts. Precision@2 = (2/2 + 1/2) / 2 = 0.75; recall@2 =
+# (2/3 + 1/2) / 2 = 0.583.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+sims = torch.tensor([[0.9, 0.1, 0.2, 0.8, 0.3], [0.7, 0.2, 0.1, 0.3, 0.95]])
+query_labels, corpus_labels = torch.tensor([0, 1]), torch.tensor([0, 1, 0, 0, 1])
+p, r = precision_recall_at_k(sims, query_labels, corpus_labels, k=2)
+print(f"precision@2 = {p:.3f}, recall@2 = {r:.3f}")
+relevant = embeddings.same_label(query_labels, corpus_labels, sims.topk(2, dim=1).indices)
+print("same as the course's functions:", p == embeddings.precision_at_k(relevant, 2)
+      and abs(r - embeddings.recall_at_k(relevant, torch.tensor([3, 2]), 2)) < 1e-7)
+
+# %% [markdown]
+# The "Think" of 10.1, on a small scale: one forward pass over 300 emotion texts, both poolings on
+# the same hidden states, 60 validation queries against 240 corpus texts. The numbers are noisy at
+# this size (one query moves precision@1 by 0.017); the chapter's corpus of 2,000 gives a firmer
+# answer. all-MiniLM-L6-v2 was trained with mean pooling (`st_model[1].pooling_mode` is `mean`), and
+# its `[CLS]` vector, never trained to summarise the text, retrieves clearly worse.
+
+# %%
+emotion = cu.load_emotion()
+corpus_split = emotion["train"].shuffle(seed=0).select(range(240))
+query_split = emotion["validation"].shuffle(seed=0).select(range(60))
+all_texts = list(query_split["text"]) + list(corpus_split["text"])
+pooled = {"mean": [], "cls": []}
+with torch.inference_mode():
+    for start in range(0, len(all_texts), 100):
+        enc = tokenizer(all_texts[start:start + 100], padding=True, truncation=True, max_length=256,
+                        return_tensors="pt").to(env.device)
+        h = encoder(**enc).last_hidden_state
+        pooled["mean"].append(mean_pool(h, enc["attention_mask"]).cpu())
+        pooled["cls"].append(cls_pool(h, enc["attention_mask"]).cpu())
+q_labels, c_labels = torch.tensor(query_split["label"]), torch.tensor(corpus_split["label"])
+precision_at_1 = {}
+for name, chunks in pooled.items():
+    vectors = F.normalize(torch.cat(chunks), dim=1)
+    similarity = vectors[:60] @ vectors[60:].T
+    (precision_at_1[name], _), (p10, r10) = (precision_recall_at_k(similarity, q_labels, c_labels, k) for k in (1, 10))
+    print(f"{name:4s} pooling: precision@1 {precision_at_1[name]:.3f}, precision@10 {p10:.3f}, recall@10 {r10:.3f}")
+assert precision_at_1["mean"] > precision_at_1["cls"]  # the model's own recipe wins
+
+# %% [markdown]
+# **10.3** `sigmoid` maps the reranker's logit into (0, 1), the same range as a positive cosine, so
+# `lam` really is a weight between the two stages; `argsort(dim=1, descending=True)` ranks each
+# query's candidates, best first. `lam = 0` keeps the bi-encoder's order; a large `lam` gives the
+# reranker's order (sigmoid is monotonic), with the cosine breaking near-ties.
+
+# %%
+def hybrid_order(cosine: torch.Tensor, logits: torch.Tensor, lam: float) -> torch.Tensor:
+    return (cosine + lam * logits.sigmoid()).argsort(dim=1, descending=True)
+
+
+assert cu.check.exercise_10_3(hybrid_order)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+cosine, logits = torch.tensor([[0.9, 0.8, 0.7]]), torch.tensor([[0.0, -3.0, 3.0]])
+for lam in (0.0, 0.1, 0.25, 10.0):
+    print(f"lam = {lam:5}: order {hybrid_order(cosine, logits, lam)[0].tolist()}")
+print("reranker alone:       order", logits.argsort(dim=1, descending=True)[0].tolist())
+
+# %% [markdown]
+# In the chapter, `before.gather(1, hybrid_order(bi_scores, ce_scores, lam))` for a few `lam` gives
+# the answer to the "Think": with the quick profile's barely trained reranker (section 5) there is
+# little to gain; with a reranker trained a few hundred steps, the table of section 5 is where to
+# start.
+#
+# **10.4** Reshape the flat scores into one row per group (`view(-1, group_size)`: the groups are
+# consecutive), and use the positive's position, 0, as the class of every row. `cross_entropy`
+# applies `log_softmax` itself and averages over the rows. This is what FlagEmbedding's reranker
+# does: `ranker_logits.view(train_batch_size, -1)` with a target of zeros.
+
+# %%
+def grouped_loss(scores: torch.Tensor, group_size: int = 8) -> torch.Tensor:
+    grouped = scores.view(-1, group_size)
+    target = torch.zeros(grouped.shape[0], dtype=torch.long, device=scores.device)
+    return F.cross_entropy(grouped, target)
+
+
+assert cu.check.exercise_10_4(grouped_loss)
+
+# %% [markdown]
+# The "Think": the grouped loss only compares scores *within* a group, so shifting a whole group
+# leaves it unchanged, while BCE asks each logit to be on the right side of 0. And the gradient
+# pushes the positive up by exactly as much as it pushes the negatives down (a softmax sums to 1).
+# Mined negatives matter because random ones are already easy: their softmax share is near 0 and
+# they teach the model little.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+scores = torch.tensor([2.0, 1.0, -1.0, 0.5, 0.0, 1.5, -2.0, 0.3])  # one group: positive first, 7 negatives
+labels = torch.tensor([1.0] + [0.0] * 7)
+for shift in (0.0, 5.0):
+    print(f"shift {shift}: grouped {grouped_loss(scores + shift).item():.4f}, "
+          f"BCE {F.binary_cross_entropy_with_logits(scores + shift, labels).item():.4f}")
+trainable = scores.clone().requires_grad_(True)
+grouped_loss(trainable).backward()
+print("gradient sums to zero:", abs(trainable.grad.sum().item()) < 1e-6, "| positive's gradient < 0:", trainable.grad[0].item() < 0)
