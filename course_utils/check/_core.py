@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 
@@ -30,3 +31,16 @@ def call_safely(exercise: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
         verdict(exercise, False, "your function returned None: did you forget `return`?")
         return False, None
     return True, result
+
+
+def keeps_rng(checker: Callable[..., bool]) -> Callable[..., bool]:
+    """Decorator: run ``checker`` without changing the notebook's torch random state (checkers seed their own inputs)."""
+
+    @functools.wraps(checker)
+    def wrapper(*args: Any, **kwargs: Any) -> bool:
+        import torch
+
+        with torch.random.fork_rng(devices=[]):
+            return checker(*args, **kwargs)
+
+    return wrapper
