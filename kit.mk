@@ -11,6 +11,8 @@ PLAYWRIGHT   ?= playwright>=1.45,<2
 SUDO         ?= $(if $(filter 0,$(shell id -u)),,sudo)
 SLIDES_FLAGS ?=
 LATEST_FLAGS ?=
+# The make that runs this (named without $(MAKE) in the recipe, so that `make -n latest-check` only prints it).
+SUBMAKE      := $(MAKE)
 
 .PHONY: browser-deps browser-test slides latest-check
 
@@ -28,4 +30,4 @@ slides: install
 	$(PY) tools/build_slides.py $(SLIDES_FLAGS)
 
 latest-check:
-	VENV=$(VENV) PYTHON=$(PYTHON) MAKE="$(MAKE)" bash tools/latest_check.sh $(LATEST_FLAGS)
+	VENV=$(VENV) PYTHON=$(PYTHON) MAKE="$(SUBMAKE)" bash tools/latest_check.sh $(LATEST_FLAGS)
