@@ -24,11 +24,13 @@ from .env import (
     seed_everything,
     setup,
 )
-from .models import CAUSAL_LM, EMBEDDER, ENCODER, SENTIMENT, resolve_checkpoint
+from .models import BGE_EMBEDDER, BGE_RERANKER, CAUSAL_LM, EMBEDDER, ENCODER, SENTIMENT, checkpoint_source, resolve_checkpoint
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BGE_EMBEDDER",
+    "BGE_RERANKER",
     "CAUSAL_LM",
     "EMBEDDER",
     "EMOTION_LABELS",
@@ -38,6 +40,7 @@ __all__ = [
     "Environment",
     "by_profile",
     "cache_dir",
+    "checkpoint_source",
     "get_device",
     "get_profile",
     "hub_available",

@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 EMOTION_REPO = "dair-ai/emotion"
 #: The Hub revision the course was written against (the parquet conversion of the "split" config).
 EMOTION_REVISION = "cab853a1dbdf4c42c2b3ef2173804746df8825fe"
+#: Overrides :data:`EMOTION_REVISION`, for a mirror whose copy has another commit (a local Hub
+#: mirror cannot reproduce the Hub's commit id): for example ``COURSE_EMOTION_REVISION=main``.
+EMOTION_REVISION_VARIABLE = "COURSE_EMOTION_REVISION"
 EMOTION_LABELS: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surprise")
 EMOTION_SPLITS: tuple[str, ...] = ("train", "validation", "test")
 EMOTION_ROWS = {"train": 16_000, "validation": 2_000, "test": 2_000}
@@ -57,6 +60,12 @@ def emotion_dir() -> Path | None:
     return folder
 
 
+def emotion_revision() -> str:
+    """The emotion revision to load from the Hub: ``$COURSE_EMOTION_REVISION`` if set, else the pinned one."""
+    value = os.environ.get(EMOTION_REVISION_VARIABLE, "").strip()
+    return value or EMOTION_REVISION
+
+
 def emotion_features():
     """The emotion ``Features``: ``text`` a string, ``label`` a ``ClassLabel`` of :data:`EMOTION_LABELS`."""
     from datasets import ClassLabel, Features, Value
@@ -67,7 +76,8 @@ def emotion_features():
 def load_emotion(split: str | None = None):
     """The dair-ai/emotion dataset: a ``DatasetDict`` (train 16000 / validation 2000 / test 2000), or one split.
 
-    Looks in ``$COURSE_DATA_DIR/emotion/`` first, then the Hub (pinned revision), then a copy made
+    Looks in ``$COURSE_DATA_DIR/emotion/`` first, then the Hub (pinned revision, see
+    :func:`emotion_revision`), then a copy made
     by ``make prefetch``; ``label`` is a ``ClassLabel`` with names sadness, joy, love, anger, fear,
     surprise.
     """
@@ -79,7 +89,7 @@ def load_emotion(split: str | None = None):
     if folder is None:
         ok, reason = hub_status()
         if ok:
-            ds = load_dataset(EMOTION_REPO, revision=EMOTION_REVISION)
+            ds = load_dataset(EMOTION_REPO, revision=emotion_revision())
             return _pick(ds.cast(emotion_features()), split)
         prefetched = cache_dir() / "data" / "emotion"
         if not all((prefetched / f"{s}.jsonl").is_file() for s in EMOTION_SPLITS):

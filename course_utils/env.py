@@ -10,7 +10,6 @@ import logging
 import os
 import platform
 import random
-import socket
 import sys
 import warnings
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ REPORTED_PACKAGES: tuple[str, ...] = (
     "scikit-learn",
 )
 
-HUB_HOST = "huggingface.co"
 _TRUTHY = {"1", "true", "yes", "on"}
 
 
@@ -102,26 +100,45 @@ def seed_everything(seed: int = 0) -> int:
     return seed
 
 
-@functools.lru_cache(maxsize=1)
-def _hub_probe(timeout: float) -> tuple[bool, str]:
-    try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
-            return True, f"{HUB_HOST} answered"
-    except OSError as exc:
-        return False, f"{HUB_HOST} unreachable ({type(exc).__name__}) within {timeout:g} s"
+def hub_endpoint() -> str:
+    """The Hub that huggingface_hub talks to: ``HF_ENDPOINT`` (a mirror) or https://huggingface.co."""
+    from huggingface_hub import constants
+
+    return constants.ENDPOINT.rstrip("/")
+
+
+#: What the probe asks for: the model info of the course's encoder (any Hub or mirror serving the
+#: course answers 200).
+HUB_PROBE_REPO = "distilbert-base-uncased"
+
+
+@functools.lru_cache(maxsize=4)
+def _hub_probe(endpoint: str, timeout: float) -> tuple[bool, str]:
+    from huggingface_hub import get_session
+
+    url = f"{endpoint}/api/models/{HUB_PROBE_REPO}/revision/main"
+    try:  # huggingface_hub's own HTTP session: its proxies (HTTPS_PROXY...) and headers
+        response = get_session().get(url, timeout=timeout, follow_redirects=True)
+    except Exception as exc:  # any transport error of the client huggingface_hub uses (it varies by version)
+        return False, f"{endpoint} unreachable ({type(exc).__name__}) within {timeout:g} s"
+    if response.status_code != 200:
+        return False, f"{endpoint} answered HTTP {response.status_code} for {HUB_PROBE_REPO}"
+    return True, f"{endpoint} answered"
 
 
 def hub_status(timeout: float = 3.0) -> tuple[bool, str]:
-    """Whether the Hugging Face Hub is usable, and why.
+    """Whether the Hugging Face Hub (or the mirror in ``HF_ENDPOINT``) is usable, and why.
 
-    Offline when ``HF_HUB_OFFLINE`` is set, otherwise when a TCP connection to the Hub fails
-    within ``timeout`` seconds (a failed DNS lookup fails at once). The probe runs once per process.
+    Offline when ``HF_HUB_OFFLINE`` is set; otherwise asks the configured endpoint (see
+    :func:`hub_endpoint`) for the course encoder's model info over HTTP, through huggingface_hub's
+    session (so ``HTTPS_PROXY`` and friends apply), and counts it offline unless it answers 200
+    within ``timeout`` seconds. The answer is cached per endpoint for the process.
     """
-    if timeout <= 0:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if _env_flag("HF_HUB_OFFLINE"):
         return False, "HF_HUB_OFFLINE=1"
-    return _hub_probe(float(timeout))
+    return _hub_probe(hub_endpoint(), float(timeout))
 
 
 def hub_available(timeout: float = 3.0) -> bool:

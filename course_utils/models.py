@@ -20,6 +20,9 @@ ENCODER = "distilbert-base-uncased"
 SENTIMENT = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
 CAUSAL_LM = "HuggingFaceTB/SmolLM2-135M-Instruct"
 EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+#: Notebook 10's production pair (no offline stand-in: run with the Hub or after ``make prefetch``).
+BGE_EMBEDDER = "BAAI/bge-small-en-v1.5"
+BGE_RERANKER = "BAAI/bge-reranker-base"
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,28 @@ def _standin_path(standin: StandIn) -> Path:
     if standin.key == "smollm2":
         return standins.smollm2_path()
     return standins.sentiment_path()
+
+
+#: Where :func:`checkpoint_source` says a checkpoint comes from.
+SOURCES: tuple[str, ...] = ("local folder", "hub", "prefetched", "stand-in", "missing")
+
+
+def checkpoint_source(name: str) -> str:
+    """Where :func:`resolve_checkpoint` would take ``name`` from: one of :data:`SOURCES`.
+
+    Lets a notebook run a cell only with the real checkpoint, for example fill-mask, which the
+    encoder stand-in (no masked-LM head) cannot do: ``if cu.checkpoint_source(cu.ENCODER) != "stand-in"``.
+    ``"missing"``: offline, with neither a local copy nor a stand-in.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"name must be a checkpoint id such as {ENCODER!r}, got {name!r}")
+    if os.path.isdir(name):
+        return "local folder"
+    if hub_status()[0]:
+        return "hub"
+    if _cached_snapshot(name) is not None:
+        return "prefetched"
+    return "stand-in" if name in STANDINS else "missing"
 
 
 def resolve_checkpoint(name: str, verbose: bool = True) -> str:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .data import EMOTION_REPO, EMOTION_REVISION, EMOTION_SPLITS, cache_dir
+from .data import EMOTION_REPO, EMOTION_SPLITS, cache_dir, emotion_revision
 from .env import hub_status
-from .models import CAUSAL_LM, EMBEDDER, ENCODER, SENTIMENT, prefetch_dir
+from .models import BGE_EMBEDDER, BGE_RERANKER, CAUSAL_LM, EMBEDDER, ENCODER, SENTIMENT, prefetch_dir
 
-#: Every Hub checkpoint a notebook names; ``make prefetch`` downloads each of them.
-HUB_CHECKPOINTS: tuple[str, ...] = (ENCODER, SENTIMENT, CAUSAL_LM, EMBEDDER, "bert-base-uncased")
+#: Every Hub checkpoint a notebook loads; ``make prefetch`` downloads each of them.
+HUB_CHECKPOINTS: tuple[str, ...] = (
+    ENCODER, SENTIMENT, CAUSAL_LM, EMBEDDER, "bert-base-uncased", BGE_EMBEDDER, BGE_RERANKER,
+)
 #: Only what ``from_pretrained`` needs: configs, tokenizers and safetensors weights (no pickles).
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "tokenizer*"]
 
@@ -45,7 +47,7 @@ def fetch_emotion(root: Path | None = None) -> Path:
         )
     from datasets import load_dataset
 
-    ds = load_dataset(EMOTION_REPO, revision=EMOTION_REVISION)
+    ds = load_dataset(EMOTION_REPO, revision=emotion_revision())
     folder = root / "emotion"
     folder.mkdir(parents=True, exist_ok=True)
     for split in EMOTION_SPLITS:

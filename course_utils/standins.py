@@ -84,14 +84,20 @@ def smollm2_gguf() -> Path:
     raise _missing(SMOLLM2_PACKAGE, "the causal LM (its GGUF file is missing; reinstall it)")
 
 
+#: Config entries that describe the GGUF file rather than the model; the converted stand-in drops them.
+_GGUF_ONLY_CONFIG = ("quantization_config", "_model_name_or_path", "_name_or_path")
+
+
 def _build_smollm2(out: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = smollm2_gguf()
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    # save_pretrained refuses a GGUF-loaded model: copy its weights into a fresh model of the same config.
-    fresh = type(loaded)(loaded.config)
+    # save_pretrained refuses a GGUF-loaded model: copy its weights into a fresh model of the same
+    # config, minus what describes the GGUF file (an ordinary checkpoint, as the Hub's).
+    settings = {k: v for k, v in loaded.config.to_dict().items() if k not in _GGUF_ONLY_CONFIG}
+    fresh = type(loaded)(type(loaded.config).from_dict(settings))
     fresh.load_state_dict(loaded.state_dict())
     fresh.generation_config = loaded.generation_config
     fresh.save_pretrained(out, safe_serialization=True)
@@ -101,7 +107,10 @@ def _build_smollm2(out: Path) -> None:
 def smollm2_path() -> Path:
     """Folder of SmolLM2-135M-Instruct as safetensors, converted from the GGUF on first use."""
     target = standins_dir() / "smollm2-135m-instruct"
-    if not (target / "config.json").is_file():
+    config = target / "config.json"
+    if config.is_file() and any(k in json.loads(config.read_text()) for k in _GGUF_ONLY_CONFIG):
+        shutil.rmtree(target)  # built by an older course version, which kept the GGUF's entries
+    if not config.is_file():
         print("Converting SmolLM2-135M-Instruct (GGUF from PyPI) to safetensors once; about 30 s ...")
         _publish(_build_smollm2, target)
     return target

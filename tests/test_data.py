@@ -86,3 +86,14 @@ def test_prefetch_offline_explains_itself(monkeypatch, tmp_path):
         prefetch.fetch_emotion(tmp_path)
     _write_split_files(tmp_path)  # already there: nothing to download, no error
     assert prefetch.fetch_emotion(tmp_path) == tmp_path
+
+
+def test_emotion_revision_is_pinned_unless_overridden(monkeypatch):
+    from course_utils import data
+
+    monkeypatch.delenv("COURSE_EMOTION_REVISION", raising=False)
+    assert data.emotion_revision() == data.EMOTION_REVISION and len(data.EMOTION_REVISION) == 40
+    monkeypatch.setenv("COURSE_EMOTION_REVISION", " main ")
+    assert data.emotion_revision() == "main"
+    monkeypatch.setenv("COURSE_EMOTION_REVISION", "")
+    assert data.emotion_revision() == data.EMOTION_REVISION

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import random
+import socket
+import threading
 import time
 
 import numpy as np
@@ -78,17 +82,94 @@ def test_hub_offline_flag_wins(monkeypatch):
     assert cu.hub_available() is False
 
 
-def test_unreachable_hub_fails_fast(monkeypatch):
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(env_mod, "HUB_HOST", "hub.invalid")  # .invalid never resolves (RFC 2606)
-    env_mod._hub_probe.cache_clear()
+@contextlib.contextmanager
+def _http_server(status: int):
+    """A real HTTP server on loopback answering every GET with ``status``; yields (url, paths seen)."""
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            seen.append(self.path)
+            body = b'{"id": "distilbert-base-uncased"}'
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
     try:
-        t0 = time.perf_counter()
-        ok, reason = cu.hub_status(timeout=2.0)
-        assert not ok and "hub.invalid unreachable" in reason
-        assert time.perf_counter() - t0 < 5
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
     finally:
-        env_mod._hub_probe.cache_clear()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """No offline flag, no proxies from the machine, a fresh probe cache and HTTP session."""
+    from huggingface_hub import close_session
+
+    for name in ("HF_HUB_OFFLINE", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+                 "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    from huggingface_hub import constants
+
+    # huggingface_hub read HF_HUB_OFFLINE=1 (make test's setting) at import and then refuses requests
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    env_mod._hub_probe.cache_clear()
+    close_session()
+    yield monkeypatch
+    env_mod._hub_probe.cache_clear()
+    close_session()
+
+
+def test_hub_probe_asks_the_configured_endpoint(online):
+    from huggingface_hub import constants
+
+    with _http_server(200) as (url, seen):
+        online.setattr(constants, "ENDPOINT", url)  # what HF_ENDPOINT sets when huggingface_hub is imported
+        assert cu.hub_status() == (True, f"{url} answered")
+    assert seen == ["/api/models/distilbert-base-uncased/revision/main"]
+
+
+def test_an_endpoint_that_answers_an_error_counts_as_offline_and_says_why(online):
+    from huggingface_hub import constants
+
+    with _http_server(404) as (url, _):
+        online.setattr(constants, "ENDPOINT", url)
+        assert cu.hub_status() == (False, f"{url} answered HTTP 404 for distilbert-base-uncased")
+
+
+@pytest.mark.parametrize("endpoint", ["http://hub.invalid", "closed-port"])
+def test_unreachable_endpoint_fails_fast_and_names_it(online, endpoint):
+    from huggingface_hub import constants
+
+    if endpoint == "closed-port":
+        with socket.socket() as s:  # a port nothing listens on
+            s.bind(("127.0.0.1", 0))
+            endpoint = f"http://127.0.0.1:{s.getsockname()[1]}"
+    online.setattr(constants, "ENDPOINT", endpoint)
+    t0 = time.perf_counter()
+    ok, reason = cu.hub_status(timeout=2.0)
+    assert not ok and reason.startswith(f"{endpoint} unreachable (") and reason.endswith("within 2 s")
+    assert time.perf_counter() - t0 < 5
+
+
+def test_hub_probe_goes_through_the_configured_proxy(online):
+    from huggingface_hub import constants
+
+    with _http_server(200) as (proxy, seen):
+        online.setenv("HTTP_PROXY", proxy)
+        online.setattr(constants, "ENDPOINT", "http://hub.invalid")  # resolvable only by the proxy
+        assert cu.hub_status() == (True, "http://hub.invalid answered")
+    # a proxy receives the absolute URL
+    assert seen == ["http://hub.invalid/api/models/distilbert-base-uncased/revision/main"]
 
 
 def test_hub_timeout_must_be_positive():

