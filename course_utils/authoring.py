@@ -9,8 +9,15 @@ Sources use the percent format that jupytext and VS Code understand::
     code
 
 ``python -m course_utils build notebooks/src/00_environment.py`` writes the notebook, adds the
-Colab badge and the Colab install cell (from :data:`REPO_URL`, set once here), executes it top to
-bottom in a fresh kernel (the notebooks folder as working directory) and stores the outputs.
+Colab badge and the Colab install cell (from :data:`REPO_URL` and :data:`BRANCH`, set once here),
+executes it top to bottom in a fresh kernel (the notebooks folder as working directory) and stores
+the outputs.
+
+A fork sets :data:`REPO_URL` (and :data:`BRANCH`) below and rebuilds every notebook
+(``make notebooks``); ``tests/test_authoring.py`` checks that every stored badge and install cell
+matches. The install cell installs only the runtime (``[project.dependencies]``), and it reads
+:data:`INSTALL_URL_ENV` when set, so a branch or a local checkout can be installed without a rebuild
+(``tests/colab/`` rehearses the cell that way against a ``git+file://localhost/...`` URL).
 """
 
 from __future__ import annotations
@@ -21,28 +28,67 @@ from pathlib import Path
 import nbformat
 
 #: The public repository, set once: Colab badges and the Colab install cell are generated from it.
+#: A fork puts its own ``https://github.com/OWNER/NAME`` here and runs ``make notebooks``.
 REPO_URL = "https://github.com/hf-course/hands-on-hf-course"
+#: The branch that badges open and the install cell installs.
 BRANCH = "main"
+#: When this environment variable is set, the install cell installs from its value (a pip URL such as
+#: ``git+https://github.com/me/fork@my-branch`` or ``git+file://localhost/abs/path@main``) instead.
+INSTALL_URL_ENV = "COURSE_INSTALL_URL"
+_GITHUB_REPO = re.compile(r"^https://github\.com/[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
+_BRANCH = re.compile(r"^[A-Za-z0-9._/-]+$")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 COLAB_MARKER = "# Colab only: install the course package"
 
 
+def check_repository(repo_url: str | None = None, branch: str | None = None) -> tuple[str, str]:
+    """Return ``(repo_url, branch)`` if they can make badges and install cells, else raise ValueError.
+
+    ``repo_url`` (default :data:`REPO_URL`) must be a GitHub repository's address,
+    ``https://github.com/OWNER/NAME`` (Colab opens notebooks from GitHub), without ``.git`` or a
+    trailing slash; ``branch`` (default :data:`BRANCH`) a branch name.
+    """
+    repo_url = REPO_URL if repo_url is None else repo_url
+    branch = BRANCH if branch is None else branch
+    if not isinstance(repo_url, str) or not _GITHUB_REPO.match(repo_url) or repo_url.endswith(".git"):
+        raise ValueError(
+            f"repo_url must look like 'https://github.com/OWNER/NAME' (no .git, no trailing slash), got {repo_url!r}"
+        )
+    if not isinstance(branch, str) or not _BRANCH.match(branch) or branch.startswith(("-", "/")) or ".." in branch:
+        raise ValueError(f"branch must be a branch name such as 'main' (letters, digits, . _ - /), got {branch!r}")
+    return repo_url, branch
+
+
 def colab_badge(relpath: str) -> str:
     """Markdown for the "Open in Colab" badge of the notebook at ``relpath`` in the repository."""
-    slug = REPO_URL.removeprefix("https://github.com/")
-    url = f"https://colab.research.google.com/github/{slug}/blob/{BRANCH}/{relpath}"
+    if not isinstance(relpath, str) or not relpath.endswith(".ipynb") or relpath.startswith("/") or ".." in relpath:
+        raise ValueError(f"relpath must be a notebook path inside the repository (x/y.ipynb), got {relpath!r}")
+    repo_url, branch = check_repository()
+    slug = repo_url.removeprefix("https://github.com/")
+    url = f"https://colab.research.google.com/github/{slug}/blob/{branch}/{relpath}"
     return f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
+def install_url() -> str:
+    """The pip URL the install cell uses by default: ``git+REPO_URL@BRANCH``."""
+    repo_url, branch = check_repository()
+    return f"git+{repo_url}@{branch}"
+
+
 def colab_install_cell() -> str:
-    """The first code cell of every notebook: installs the course in Colab, does nothing elsewhere."""
+    """The first code cell of every notebook: installs the course in Colab, does nothing elsewhere.
+
+    It installs the runtime only (no JupyterLab, no test tools: Colab has its own Jupyter), from
+    :func:`install_url` or, when the variable named by :data:`INSTALL_URL_ENV` is set, from its value.
+    """
     return "\n".join(
         [
             COLAB_MARKER + " (does nothing elsewhere; no Drive, no prompts).",
-            "import subprocess, sys",
+            "import os, subprocess, sys",
             "if 'google.colab' in sys.modules:",
-            f"    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', 'course-utils @ git+{REPO_URL}@{BRANCH}'], check=True)",
+            f"    url = os.environ.get('{INSTALL_URL_ENV}', '{install_url()}')",
+            "    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', f'course-utils @ {url}'], check=True)",
         ]
     )
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import nbformat
 import pytest
 
 from course_utils import authoring
@@ -66,3 +70,95 @@ def test_first_cell_must_be_a_title(tmp_path):
     src.write_text("# %%\nx = 1\n")
     with pytest.raises(ValueError, match="first cell must be markdown"):
         authoring.notebook_from_source(src)
+
+
+def _run_install_cell(monkeypatch, env_url: str | None) -> list[list[str]]:
+    """Run the install cell as Colab would (google.colab imported), with pip replaced by a recorder."""
+    import subprocess
+    import sys
+    import types
+
+    calls: list[list[str]] = []
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append((cmd, kw)))
+    if env_url is None:
+        monkeypatch.delenv(authoring.INSTALL_URL_ENV, raising=False)
+    else:
+        monkeypatch.setenv(authoring.INSTALL_URL_ENV, env_url)
+    exec(authoring.colab_install_cell(), {})
+    return calls
+
+
+def test_colab_cell_installs_the_runtime_from_the_repository(monkeypatch):
+    import sys
+
+    [(cmd, kw)] = _run_install_cell(monkeypatch, None)
+    assert cmd == [sys.executable, "-m", "pip", "install", "-q",
+                   f"course-utils @ git+{authoring.REPO_URL}@{authoring.BRANCH}"]
+    assert kw == {"check": True}
+    assert "[" not in cmd[-1].split("@")[0]  # no extras: the runtime only
+
+
+def test_colab_cell_installs_from_the_override_when_set(monkeypatch):
+    url = "git+file://localhost/tmp/course@my-branch"
+    [(cmd, _)] = _run_install_cell(monkeypatch, url)
+    assert cmd[-1] == f"course-utils @ {url}"
+
+
+@pytest.mark.parametrize(
+    "repo_url",
+    ["https://gitlab.com/a/b", "https://github.com/a/b/", "https://github.com/a/b.git", "github.com/a/b",
+     "https://github.com/a", "https://github.com/a/b/tree/main", 42],
+)
+def test_repository_must_be_a_github_repository(repo_url):
+    with pytest.raises(ValueError, match="repo_url must look like 'https://github.com/OWNER/NAME'"):
+        authoring.check_repository(repo_url, "main")
+
+
+@pytest.mark.parametrize("branch", ["", "-x", "a b", "a..b", 3])
+def test_branch_must_be_a_branch_name(branch):
+    with pytest.raises(ValueError, match="branch must be a branch name"):
+        authoring.check_repository("https://github.com/me/fork", branch)
+
+
+def test_a_fork_changes_badges_and_install_cell_in_one_place(monkeypatch):
+    assert authoring.check_repository() == (authoring.REPO_URL, authoring.BRANCH)
+    monkeypatch.setattr(authoring, "REPO_URL", "https://github.com/me/my-fork")
+    monkeypatch.setattr(authoring, "BRANCH", "spring-2027")
+    assert authoring.colab_badge("notebooks/00_x.ipynb").endswith(
+        "(https://colab.research.google.com/github/me/my-fork/blob/spring-2027/notebooks/00_x.ipynb)")
+    assert "'git+https://github.com/me/my-fork@spring-2027'" in authoring.colab_install_cell()
+    monkeypatch.setattr(authoring, "REPO_URL", "https://github.com/me/my-fork.git")
+    with pytest.raises(ValueError, match="repo_url"):
+        authoring.colab_install_cell()
+
+
+@pytest.mark.parametrize("relpath", ["/abs/00_x.ipynb", "notebooks/00_x.py", "../00_x.ipynb", None])
+def test_badge_needs_a_notebook_path_inside_the_repository(relpath):
+    with pytest.raises(ValueError, match="relpath must be a notebook path"):
+        authoring.colab_badge(relpath)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+STORED = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorted(
+    (ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
+COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/([^)\s\"']+)")
+
+
+@pytest.mark.parametrize("path", STORED, ids=lambda p: p.name)
+def test_stored_badges_and_install_cells_use_the_repository(path):
+    """Every badge opens this very notebook in REPO_URL@BRANCH; every install cell is the generated one."""
+    nb = nbformat.read(path, as_version=4)
+    relpath = path.relative_to(ROOT).as_posix()
+    assert nb.cells[0].source.endswith(authoring.colab_badge(relpath)), (
+        f"{relpath}: its badge is not authoring.colab_badge(); rebuild it with `make notebooks NB=...`")
+    slug = authoring.REPO_URL.removeprefix("https://github.com/")
+    for cell in nb.cells:
+        for link in COLAB_LINK.findall(cell.source):
+            prefix = f"{slug}/blob/{authoring.BRANCH}/"
+            assert link.startswith(prefix), f"{relpath}: Colab link {link!r} is not in {authoring.REPO_URL}@{authoring.BRANCH}"
+            assert (ROOT / link.removeprefix(prefix)).is_file(), f"{relpath}: Colab link to a missing notebook: {link}"
+    install = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(authoring.COLAB_MARKER)]
+    assert [c.source for c in install] == [authoring.colab_install_cell()], (
+        f"{relpath}: its install cell differs from authoring.colab_install_cell(); rebuild it with `make notebooks`")
+    assert all("git+" not in c.source for c in nb.cells if c not in install), f"{relpath}: another pip URL"

@@ -85,10 +85,11 @@ def test_spawn_launcher_with_the_accelerate_engine(tmp_path):
 
 @pytest.fixture
 def offline_data_env():
-    """Environment for the Trainer script: offline stand-ins and a local emotion mirror, else skip."""
+    """Environment for the Trainer script: offline stand-ins and a local emotion mirror (never skipped)."""
     data = os.environ.get("COURSE_DATA_DIR") or str(ROOT.parent / "shared" / "data")
     if not (Path(data) / "emotion" / "train.jsonl").is_file():
-        pytest.skip("needs the emotion mirror (COURSE_DATA_DIR)")
+        pytest.fail("needs the emotion mirror: run `make data` or set COURSE_DATA_DIR to a folder "
+                    "with emotion/{train,validation,test}.jsonl")
     return {"HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "COURSE_DATA_DIR": data}
 
 
