@@ -4,13 +4,21 @@
 PYTHON   ?= python3
 VENV     ?= .venv
 PY       := $(VENV)/bin/python
-# CPU build where there is no GPU (the machines this course is tested on have it as a local wheel).
-# On a CUDA machine `make TORCH=torch ...`; elsewhere see README ("Install").
-TORCH    ?= torch==2.13.0
-# Local wheel folders (the course's CI machines keep torch's CPU wheel in /opt/wheels).
+# What `make install` adds to the runtime (pyproject's [project.dependencies], what the notebooks
+# import): lab (JupyterLab), test (pytest, nbval, nbclient), offline (gguf, for the stand-ins).
+EXTRAS   := lab,test,offline
+# torch, pinned to the release the course is tested with. Which build, by machine (README, "Install"):
+# a local wheel folder holding that release (the course's CI machines keep the CPU build in
+# /opt/wheels) gives that wheel; anywhere else uv's --torch-backend=auto picks the CUDA build that
+# fits an NVIDIA driver, else the CPU build from PyTorch's CPU index (macOS: PyPI's wheel, with MPS).
+# TORCH_BACKEND=cpu forces the CPU build, TORCH_BACKEND=cu128 (etc.) a CUDA one.
+TORCH_VERSION ?= 2.13.0
+TORCH    ?= torch==$(TORCH_VERSION)
 FIND_LINKS ?= $(wildcard /opt/wheels)
+TORCH_WHEEL := $(firstword $(wildcard $(addsuffix /torch-$(TORCH_VERSION)[+-]*.whl,$(FIND_LINKS))))
+TORCH_BACKEND ?= $(if $(TORCH_WHEEL),,auto)
 # uv installs the stack in about a minute (pip: about four); --compile-bytecode keeps imports fast.
-UV       := $(VENV)/bin/uv pip install --quiet --python $(PY) --compile-bytecode $(if $(FIND_LINKS),--find-links $(FIND_LINKS))
+UV       := $(VENV)/bin/uv pip install --quiet --python $(PY) --compile-bytecode $(addprefix --find-links ,$(FIND_LINKS)) $(if $(TORCH_BACKEND),--torch-backend=$(TORCH_BACKEND))
 STAMP    := $(VENV)/.course-installed
 # Extra JupyterLab flags (containers often run as root, which JupyterLab refuses without this).
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
@@ -26,6 +34,8 @@ NBVAL     := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sa
 help:
 	@echo "make lab        set up and open the course in JupyterLab"
 	@echo "make test       set up and run every test (unit tests + every notebook, offline, quick profile)"
+	@echo "make install    only set up $(VENV): the runtime + JupyterLab, the test tools and the offline stand-ins"
+	@echo "make test-unit  the unit tests only (tests/, offline, as make test runs them)"
 	@echo "make notebooks  rebuild notebooks/*.ipynb from notebooks/src/*.py and store fresh outputs"
 	@echo "make prefetch   download every Hub asset into data/cache for a room without internet"
 	@echo "make browser-test  JupyterLab in headless Chromium runs notebook 00's first cells (screenshot in build/browser/)"
@@ -33,9 +43,11 @@ help:
 	@echo "make latest-check  the tests against the newest transformers/datasets/peft/accelerate/evaluate"
 
 $(STAMP): pyproject.toml course_utils/standins.py
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "make: the course needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1). Try: make PYTHON=python3.11"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check "uv>=0.5,<1"
-	$(UV) -e . "$(TORCH)"
+	$(PY) -m pip install --quiet --disable-pip-version-check "uv>=0.7.14,<1"
+	$(UV) -e ".[$(EXTRAS)]" "$(TORCH)"
 	$(UV) --no-deps $$($(PY) -m course_utils requirements)
 	touch $@
 
@@ -50,11 +62,11 @@ data: install
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
 
-test: install standins data
+test: install standins data mirror-deps
 	$(OFFLINE) $(PY) -m pytest tests $(NOTEBOOKS) $(NBVAL)
 
-test-unit: install
-	$(PY) -m pytest tests
+test-unit: install standins data mirror-deps
+	$(OFFLINE) $(PY) -m pytest tests
 
 test-notebooks: install standins data
 	$(OFFLINE) $(PY) -m pytest $(NOTEBOOKS) $(NBVAL)
@@ -69,3 +81,31 @@ clean:
 	rm -rf data/cache notebooks/_scratch
 
 include kit.mk
+
+# ---------------------------------------------------------------------------------------------
+# The online branch, rehearsed: a local Hugging Face Hub (olah on loopback, in its own venv)
+# serves the canonical checkpoints and dair-ai/emotion (tools/hub_mirror.py says what each is).
+#   make test-online    every notebook with HF_ENDPOINT = the mirror and HF_HUB_OFFLINE unset
+#   make test-prefetch  `make prefetch` through the mirror, then every notebook with HF_HUB_OFFLINE=1
+#   NB="notebooks/01_pipelines.ipynb ..." limits either to some notebooks.
+HUB_VENV ?= .venv-hub
+OLAH     ?= olah==0.5.4
+REHEARSE := COURSE_DATA_DIR=$(abspath $(COURSE_DATA_DIR)) OLAH_PYTHON=$(abspath $(HUB_VENV))/bin/python $(PY) tools/rehearse.py
+
+.PHONY: mirror-deps mirror test-online test-prefetch
+
+$(HUB_VENV)/.olah-installed: | install
+	test -x $(HUB_VENV)/bin/python || $(PYTHON) -m venv $(HUB_VENV)
+	$(VENV)/bin/uv pip install --quiet --python $(HUB_VENV)/bin/python --compile-bytecode "$(OLAH)"
+	touch $@
+
+mirror-deps: $(HUB_VENV)/.olah-installed
+
+mirror: mirror-deps standins data
+	COURSE_DATA_DIR=$(abspath $(COURSE_DATA_DIR)) $(PY) tools/hub_mirror.py build
+
+test-online: mirror
+	$(REHEARSE) online $(NB)
+
+test-prefetch: mirror
+	$(REHEARSE) prefetch $(NB)
