@@ -55,6 +55,10 @@ def _encoder_config(**overrides: Any) -> Any:
     return copy.deepcopy(_cached_encoder_config(**overrides))
 
 
+#: A feed-forward layer's module name, by architecture (exercise 08.1 targets it beside the projections).
+_FEED_FORWARD = {"bert": "dense", "distilbert": "lin1"}
+
+
 def _small_encoder() -> Any:
     """The encoder's architecture with 2 layers and random weights: its real module names, built in 0.1 s."""
     import torch
@@ -102,10 +106,13 @@ def _endswith_rule(name: str, targets: Any) -> bool:
 @keeps_rng
 def exercise_08_1(lora_trainable_params: Callable[..., Any]) -> bool:
     """``lora_trainable_params(model, r, target_modules)`` -> the parameters LoRA trains, as PEFT counts them."""
+    kind = _encoder_config().model_type  # BERT offline (stand-in), DistilBERT with the Hub
+    q, k, v, _ = FOUR_PROJECTIONS[kind]
+    ffn = _FEED_FORWARD[kind]
     cases = [
-        (_small_encoder, "a 2-layer BERT", 3, ["query", "value"]),
-        (_small_encoder, "a 2-layer BERT", 5, ["dense"]),
-        (_small_encoder, "a 2-layer BERT", 2, r".*\.(key|value)"),
+        (_small_encoder, f"a 2-layer {kind}", 3, [q, v]),
+        (_small_encoder, f"a 2-layer {kind}", 5, [ffn]),
+        (_small_encoder, f"a 2-layer {kind}", 2, rf".*\.({k}|{v})"),
         (_ladder, "nn.Sequential of 13 nn.Linear (names '0' ... '12')", 4, ["1", "2"]),
         (_ladder, "nn.Sequential of 13 nn.Linear (names '0' ... '12')", 3, r"1|2"),
     ]

@@ -264,15 +264,16 @@ print(reply["role"], "->", reply["content"])
 # | `"token-classification"` (alias `"ner"`) | `dbmdz/bert-large-cased-finetuned-conll03-english` | entities with character spans |
 # | `"zero-shot-classification"` | `facebook/bart-large-mnli` | scores for labels you invent |
 #
-# Offline, the encoder stand-in has no masked-LM head, so `fill-mask` would use a randomly
-# initialised head and answer nonsense; the next cell runs only when the Hub is reachable.
+# The encoder stand-in has no masked-LM head, so `fill-mask` would use a randomly initialised head
+# and answer nonsense; the next cell runs only with the real checkpoint (from the Hub, or a copy
+# made by `make prefetch`). `cu.checkpoint_source` says where a checkpoint would come from.
 
 # %%
-if env.hub:
+if cu.checkpoint_source(cu.ENCODER) in ("hub", "prefetched"):
     unmasker = pipeline("fill-mask", model=cu.resolve_checkpoint(cu.ENCODER), device=env.device)
     print([(d["token_str"], round(d["score"], 3)) for d in unmasker("Paris is the [MASK] of France.", top_k=3)])
 else:
-    print("offline: fill-mask skipped (the stand-in encoder has no masked-LM head)")
+    print("fill-mask skipped: the offline stand-in encoder has no masked-LM head")
 
 # %% [markdown]
 # Transformers 5 removed the encoder-decoder era's task pipelines. Code from older notes (such as

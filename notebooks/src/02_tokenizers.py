@@ -272,7 +272,9 @@ print(torch.equal(late["input_ids"], as_pt["input_ids"]), torch.equal(late["atte
 # model; offline stand-in: the MiniLM fine-tuned on Rotten Tomatoes).
 #
 # **Rule 1: models take batches.** `input_ids` must have shape (batch, length); a 1-D list of ids
-# must be wrapped in a list first (or `unsqueeze(0)`).
+# must be wrapped in a list first (or `unsqueeze(0)`). How a model complains depends on its code:
+# BERT-style models raise `ValueError`, DistilBERT fails deeper inside with a `RuntimeError`, so
+# the cell catches both.
 
 # %%
 sentiment_ckpt = cu.resolve_checkpoint(cu.SENTIMENT)
@@ -283,7 +285,7 @@ model = AutoModelForSequenceClassification.from_pretrained(sentiment_ckpt).to(en
 ids_1d = torch.tensor(tokenizer(sentence)["input_ids"], device=env.device)
 try:
     model(ids_1d)
-except ValueError as err:
+except (ValueError, RuntimeError) as err:
     print("1-D input ->", type(err).__name__, err)
 with torch.inference_mode():
     print("2-D input ->", tuple(model(ids_1d.unsqueeze(0)).logits.shape))

@@ -603,8 +603,14 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"encoder body ({cu.ENCODER}): {body.num_parameters():,}")
-print(f"causal LM ({cu.CAUSAL_LM}): {lm.num_parameters():,}")
+def shape_of(model):
+    """What was loaded, from its config (not from the name that was asked for)."""
+    c = model.config
+    return f"{c.model_type}, {c.num_hidden_layers} layers, hidden {c.hidden_size}"
+
+
+print(f"encoder body ({shape_of(body)}): {body.num_parameters():,}")
+print(f"causal LM ({shape_of(lm)}): {lm.num_parameters():,}")
 naive = sum(t.numel() for t in lm.state_dict().values())
 print(f"  summing its state_dict counts the shared embedding twice: {naive:,}")
 
@@ -707,8 +713,9 @@ print("the same from a shell: hf download", cu.ENCODER, " ".join(f'--include "{p
 # %% [markdown]
 # **Is the copy intact?** Large files are stored with Git LFS (or Xet, which keeps the LFS
 # metadata): the repository holds a small pointer with the file's **sha256** and size, and
-# `model_info(repo_id, files_metadata=True)` reports them (each entry of `.siblings` has `.lfs.sha256`;
-# `.lfs` is None for small files kept in git itself, identified by their git hash `blob_id`). The
+# `HfApi().get_paths_info(repo_id, [paths])` reports them for the files you name (each entry has
+# `.lfs.sha256`; `.lfs` is None for small files kept in git itself, identified by their git hash
+# `blob_id`); `model_info(repo_id, files_metadata=True).siblings` does it for every file. The
 # cache is content-addressed: `blobs/` names each LFS file by that sha256 (small files by their git
 # hash). So hashing a file and comparing verifies it; `hf cache verify <repo_id>` does it for a whole
 # cached repository. Hashing works offline; the Hub's value needs the Hub:
@@ -730,14 +737,14 @@ local_hash = sha256_of(weights_file)  # the model.safetensors that section 2 sav
 assert local_hash == hashlib.sha256(weights_file.read_bytes()).hexdigest() and len(local_hash) == 64
 print(f"sha256 of our saved model.safetensors ({weights_file.stat().st_size / 1e6:.0f} MB): {local_hash[:16]}...")
 if env.hub:
-    from huggingface_hub import model_info
+    from huggingface_hub import HfApi
 
-    hub_hashes = {f.rfilename: f.lfs.sha256 for f in model_info(cu.ENCODER, files_metadata=True).siblings if f.lfs}
+    (info,) = HfApi().get_paths_info(cu.ENCODER, ["model.safetensors"])
     cached = hf_hub_download(cu.ENCODER, "model.safetensors")  # already cached by from_pretrained
-    print("Hub's sha256 == sha256 of the cached file:", hub_hashes["model.safetensors"] == sha256_of(cached))
-    print("the cache's blob is named by it:", Path(cached).resolve().name == hub_hashes["model.safetensors"])
+    print("Hub's sha256 == sha256 of the cached file:", info.lfs.sha256 == sha256_of(cached))
+    print("the cache's blob is named by it:", Path(cached).resolve().name == info.lfs.sha256)
 else:
-    print("offline: online this cell compares it with model_info(..., files_metadata=True).siblings[...].lfs.sha256")
+    print("offline: online this cell compares it with HfApi().get_paths_info(repo_id, ['model.safetensors'])[0].lfs.sha256")
 
 # %% [markdown]
 # ## Common pitfalls

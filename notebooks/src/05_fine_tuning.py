@@ -131,7 +131,8 @@ print(f"always '{labels[dummy_pred[0]]}': accuracy {results['dummy (most frequen
 # %% [markdown]
 # ### 2.2 Frozen features + logistic regression
 # The encoder without a head (`AutoModel`) turns each text into one vector per token
-# (`last_hidden_state`, shape batch × tokens × 384 here). Two ways to get **one** vector per text:
+# (`last_hidden_state`, shape batch × tokens × hidden size: 768 for DistilBERT, 384 for the offline
+# stand-in). Two ways to get **one** vector per text:
 # the vector of the first token, `[CLS]` (what the book uses), or the **mean** of the token vectors
 # where `attention_mask` is 1 (what the offline stand-in, a sentence-embedding model, was trained
 # for). We compute both in one batched `map` under `torch.inference_mode()` (no gradients, no
@@ -198,7 +199,7 @@ for pooling in ("cls", "mean"):
     print(f"{pooling:>4} pooling + logistic regression: accuracy {acc:.4f}, weighted F1 {f1:.4f}")
 
 # %% [markdown]
-# A picture of the features helps to see why a linear model struggles. PCA projects the 384-D
+# A picture of the features helps to see why a linear model struggles. PCA projects the
 # mean-pooled vectors onto their two directions of largest variance (the book uses UMAP, which is
 # used here when the `umap-learn` package is installed); one panel per class shows where each
 # emotion lands.

@@ -358,7 +358,9 @@ print(f"full fine-tuned model: {full_mb:.1f} MB | LoRA adapter: {lora_mb:.2f} MB
 lm_ckpt = cu.resolve_checkpoint(cu.CAUSAL_LM)
 lm_tok = AutoTokenizer.from_pretrained(lm_ckpt)
 lm_tok.padding_side = "left"  # generation appends on the right, so pad on the left
-lm = AutoModelForCausalLM.from_pretrained(lm_ckpt).to(env.device)
+# The Hub stores SmolLM2 in bfloat16 and transformers 5 keeps a checkpoint's dtype unless told:
+# train and compare in float32 (in bfloat16 the merge check below would differ by up to 0.5).
+lm = AutoModelForCausalLM.from_pretrained(lm_ckpt, dtype=torch.float32).to(env.device)
 lm_mb = param_mb(lm)  # before LoRA layers are added to it
 SYSTEM = "Answer in one short sentence."
 TEST_QUESTIONS = ["What is the largest planet?", "Give me a tip for learning to cook.",
@@ -496,11 +498,11 @@ assert in_style >= 2
 # %%
 pirate.save_pretrained(SCRATCH / "pirate-lora")
 adapter_mb = folder_mb(SCRATCH / "pirate-lora")
-print(f"adapter: {adapter_mb:.1f} MB | the full model's weights: {lm_mb:.0f} MB (fp32)")
+print(f"adapter: {adapter_mb:.1f} MB | the full model's weights: {lm_mb:.0f} MB ({str(lm.dtype).removeprefix('torch.')})")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-fresh = AutoModelForCausalLM.from_pretrained(lm_ckpt).to(env.device)
+fresh = AutoModelForCausalLM.from_pretrained(lm_ckpt, dtype=torch.float32).to(env.device)
 reloaded = PeftModel.from_pretrained(fresh, str(SCRATCH / "pirate-lora"))
 probe = lm_tok(["Arr, what be the weather today?"], return_tensors="pt").to(env.device)
 pirate.eval()

@@ -411,7 +411,7 @@ hand = logits.argsort(descending=True)[:3].tolist()
 print("CrossEncoder.rank top 3 == argsort of the logits by hand:", [r["corpus_id"] for r in ranked] == hand)
 
 # %% [markdown]
-# ## 7 · bge and FlagEmbedding, online
+# ## 7 · bge and FlagEmbedding, with the Hub
 # The bge family from BAAI comes in two kinds, matching the two halves of this notebook:
 # - **embedders** (`BAAI/bge-small-en-v1.5`, `bge-base-…`, `bge-large-…`, `bge-m3`, Chinese
 #   `bge-…-zh-v1.5`): bi-encoders with **`[CLS]` pooling** and normalisation. For retrieval, the
@@ -436,12 +436,13 @@ print("CrossEncoder.rank top 3 == argsort of the logits by hand:", [r["corpus_id
 # `FlagReranker.compute_score` tokenizes each pair (query cut at 3/4 of `max_length=512`, the
 # passage truncated to fit), sorts the pairs by length, runs the model in batches, returns
 # `logits.view(-1)` as floats, and applies a sigmoid if `normalize=True`. The cell below does the
-# transformers equivalent when the Hub is reachable (about 1.1 GB to download for the reranker),
-# and checks the embedder against `sentence-transformers`; offline it only says so.
+# transformers equivalent when the bge checkpoints can be had (from the Hub, about 1.1 GB to
+# download for the reranker, or a copy made by `make prefetch`), and checks the embedder against
+# `sentence-transformers`; without them (they have no offline stand-in) it only says so.
 
 # %%
-if env.hub:
-    bge_name, bge_reranker_name = "BAAI/bge-small-en-v1.5", "BAAI/bge-reranker-base"
+if all(cu.checkpoint_source(n) in ("hub", "prefetched") for n in (cu.BGE_EMBEDDER, cu.BGE_RERANKER)):
+    bge_name, bge_reranker_name = cu.resolve_checkpoint(cu.BGE_EMBEDDER), cu.resolve_checkpoint(cu.BGE_RERANKER)
     instruction = "Represent this sentence for searching relevant passages: "
     bge_tok = AutoTokenizer.from_pretrained(bge_name)
     bge = AutoModel.from_pretrained(bge_name, use_safetensors=True).to(env.device).eval()
@@ -460,8 +461,8 @@ if env.hub:
     panda_scores = embeddings.pair_scores(panda_pairs, rr_tok, rr.to(env.device).eval())
     print("bge-reranker-base logits:", panda_scores.tolist(), "| sigmoid:", panda_scores.sigmoid().tolist())
 else:
-    print(f"Hub offline ({env.hub_reason}): skipped. Online, this cell runs bge-small-en-v1.5 "
-          "and bge-reranker-base through plain transformers.")
+    print(f"Hub offline ({env.hub_reason}) and no prefetched copy: skipped. With either, this cell "
+          "runs bge-small-en-v1.5 and bge-reranker-base through plain transformers.")
 
 # %% [markdown]
 # ## Common pitfalls
