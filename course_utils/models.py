@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import standins
 from .data import cache_dir
-from .env import hub_status
+from .env import hub_endpoint, hub_status
 
 #: Canonical checkpoints the notebooks use, by role.
 ENCODER = "distilbert-base-uncased"
@@ -123,7 +123,7 @@ def resolve_checkpoint(name: str, verbose: bool = True) -> str:
         return name
     ok, reason = hub_status()
     if ok:
-        say(f"{name}: from the Hugging Face Hub")
+        say(f"{name}: from the Hugging Face Hub at {hub_endpoint()}")
         return name
     snapshot = _cached_snapshot(name)
     if snapshot is not None:

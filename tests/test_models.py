@@ -16,10 +16,13 @@ def offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
-def test_online_returns_the_canonical_name(monkeypatch, capsys):
+def test_online_returns_the_canonical_name_and_names_the_endpoint(monkeypatch, capsys):
+    from huggingface_hub import constants
+
     monkeypatch.setattr(models, "hub_status", lambda: (True, "test"))
+    monkeypatch.setattr(constants, "ENDPOINT", "https://mirror.example")  # as HF_ENDPOINT sets it
     assert cu.resolve_checkpoint(cu.ENCODER) == cu.ENCODER
-    assert "from the Hugging Face Hub" in capsys.readouterr().out
+    assert "from the Hugging Face Hub at https://mirror.example" in capsys.readouterr().out
 
 
 def test_local_folder_is_returned_as_is(tmp_path, offline):
