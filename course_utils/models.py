@@ -59,13 +59,22 @@ def prefetch_dir() -> Path:
     return cache_dir() / "hub"
 
 
+#: What ``make prefetch`` downloads and a cached snapshot must hold: configs, tokenizers and
+#: safetensors weights (no pickles, no model cards).
+ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "tokenizer*"]
+
+
 def _cached_snapshot(name: str) -> Path | None:
-    """A complete local snapshot of ``name`` from the course's prefetch folder or the default HF cache."""
+    """A local snapshot of ``name`` from the course's prefetch folder or the default HF cache.
+
+    "Complete" means complete for :data:`ALLOW_PATTERNS`: huggingface_hub checks a cached snapshot
+    against the repository's file list, and a prefetch leaves out README.md and .gitattributes.
+    """
     from huggingface_hub import snapshot_download
 
     for folder in (prefetch_dir(), None):
         try:
-            path = snapshot_download(name, cache_dir=folder, local_files_only=True)
+            path = snapshot_download(name, cache_dir=folder, local_files_only=True, allow_patterns=ALLOW_PATTERNS)
         except Exception:  # not cached there (LocalEntryNotFoundError and friends)
             continue
         if any(Path(path).glob("*.safetensors")) or any(Path(path).glob("*.gguf")):

@@ -14,14 +14,12 @@ from pathlib import Path
 
 from .data import EMOTION_REPO, EMOTION_SPLITS, cache_dir, emotion_revision
 from .env import hub_status
-from .models import BGE_EMBEDDER, BGE_RERANKER, CAUSAL_LM, EMBEDDER, ENCODER, SENTIMENT, prefetch_dir
+from .models import ALLOW_PATTERNS, BGE_EMBEDDER, BGE_RERANKER, CAUSAL_LM, EMBEDDER, ENCODER, SENTIMENT, prefetch_dir
 
 #: Every Hub checkpoint a notebook loads; ``make prefetch`` downloads each of them.
 HUB_CHECKPOINTS: tuple[str, ...] = (
     ENCODER, SENTIMENT, CAUSAL_LM, EMBEDDER, "bert-base-uncased", BGE_EMBEDDER, BGE_RERANKER,
 )
-#: Only what ``from_pretrained`` needs: configs, tokenizers and safetensors weights (no pickles).
-ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "tokenizer*"]
 
 
 def prefetched_data_dir() -> Path:

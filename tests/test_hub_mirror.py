@@ -53,6 +53,7 @@ def _tiny_repo(fail: bool = False) -> hub_mirror.Repo:
     def build(out: Path) -> None:
         (out / "config.json").write_text(json.dumps({"model_type": "bert"}))
         (out / "model.safetensors").write_bytes(bytes(range(256)) * 8192)  # 2 MB: stored as LFS
+        (out / "README.md").write_text("# tiny\n")  # a file that `make prefetch` does not fetch
         if fail:
             raise RuntimeError("builder failed half-way")
 
@@ -125,18 +126,24 @@ try:
 except EntryNotFoundError:
     print("missing file: EntryNotFoundError")
 print("model info without revision:", HfApi().model_info(repo).id)
+import course_utils.env, course_utils.models, course_utils.prefetch
+course_utils.env.HUB_PROBE_REPO = repo  # the probe asks for the course encoder, which this mirror lacks
+course_utils.prefetch.fetch_checkpoints((repo,))
+print("a prefetched copy is used offline:", course_utils.models._cached_snapshot(repo) is not None)
 """
     with pytest.raises(KeyboardInterrupt):  # the server must stop even when the block is interrupted
         with hub_mirror.serve(tmp_path, python=_olah_python(), repos=(repo,)) as endpoint:
             port = int(endpoint.rsplit(":", 1)[1])
             env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
-            done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "hf")], env=dict(env, HF_ENDPOINT=endpoint),
+            env.update(HF_ENDPOINT=endpoint, COURSE_CACHE_DIR=str(tmp_path / "course-cache"))
+            done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "hf")], env=env,
                                   capture_output=True, text=True, timeout=120)
             assert done.returncode == 0, done.stderr[-3000:]
             raise KeyboardInterrupt
     sha = (tmp_path / "repos" / "models" / "course-test" / "tiny" / "model.safetensors").read_text().split("sha256:")[1].split()[0]
     assert done.stdout.splitlines() == [f"lfs sha256 {sha}", "missing file: EntryNotFoundError",
-                                        "model info without revision: course-test/tiny"]
+                                        "model info without revision: course-test/tiny",
+                                        "a prefetched copy is used offline: True"]
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0, "the mirror still listens after its block ended"
 
