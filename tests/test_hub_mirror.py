@@ -185,3 +185,21 @@ def test_what_a_rehearsal_downloads_never_reaches_make_test(tmp_path, monkeypatc
     _fake_snapshot(tmp_path / "home" / ".cache" / "huggingface", cu.ENCODER)  # a leak into the default cache
     with pytest.raises(RuntimeError, match="leaked into the normal caches"):
         rehearse.check_caches_never_mix()
+
+
+def test_rehearsal_reports_which_checked_outputs_differ(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    def notebook(path: Path, outputs: list[str]) -> Path:
+        sources = ["# NBVAL_CHECK_OUTPUT\nprint(1)", "print(2)", "# NBVAL_CHECK_OUTPUT\nprint(3)"]
+        cells = [new_code_cell(src, outputs=[new_output("stream", name="stdout", text=out)])
+                 for src, out in zip(sources, outputs)]
+        nbformat.write(new_notebook(cells=cells), path)
+        return path
+
+    stored = notebook(tmp_path / "stored.ipynb", ["1\n", "2\n", "3\n"])
+    same = notebook(tmp_path / "same.ipynb", ["1\n", "two\n", "3\n"])  # an unchecked cell may differ
+    other = notebook(tmp_path / "other.ipynb", ["1\n", "2\n", "three\n"])
+    assert rehearse.checked_cells_that_differ(stored, same) == (2, [])
+    assert rehearse.checked_cells_that_differ(stored, other) == (2, [2])
