@@ -203,3 +203,35 @@ def test_rehearsal_reports_which_checked_outputs_differ(tmp_path):
     other = notebook(tmp_path / "other.ipynb", ["1\n", "2\n", "three\n"])
     assert rehearse.checked_cells_that_differ(stored, same) == (2, [])
     assert rehearse.checked_cells_that_differ(stored, other) == (2, [2])
+
+
+def test_a_killed_rehearsal_stops_its_mirror(tmp_path):
+    """SIGTERM (kill, a CI timeout) runs the same clean-up as Ctrl-C: olah is not left behind."""
+    import signal
+    import time
+
+    repo = _tiny_repo()
+    hub_mirror.build_repo(repo, tmp_path)
+    script = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(ROOT / 'tools')!r})\n"
+        "import hub_mirror\n"
+        f"repo = hub_mirror.Repo('models', 'course-test/tiny', lambda out: None, 'test repository')\n"
+        "hub_mirror.stop_on_sigterm()\n"
+        f"with hub_mirror.serve(hub_mirror.Path({str(tmp_path)!r}), python=hub_mirror.Path({str(_olah_python())!r}), repos=(repo,)) as ep:\n"
+        "    print(ep, flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        endpoint = proc.stdout.readline().strip()
+        assert endpoint.startswith("http://127.0.0.1:"), endpoint
+        port = int(endpoint.rsplit(":", 1)[1])
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    time.sleep(0.5)
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0, "olah still listens after its rehearsal was killed"

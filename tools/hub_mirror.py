@@ -705,6 +705,16 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM (``kill``, a CI runner's timeout) into SystemExit, so that ``finally`` blocks
+    (the mirror server, notebook kernels) run as they do on Ctrl-C."""
+
+    def _exit(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -718,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mirror ready in {time.perf_counter() - t0:.1f} s: {folder}")
         return 0
     build(verbose=False)
+    stop_on_sigterm()
     with serve(port=args.port) as endpoint:
         print(f"Hub mirror at {endpoint}: export HF_ENDPOINT={endpoint} COURSE_EMOTION_REVISION=main  (Ctrl-C stops it)")
         with contextlib.suppress(KeyboardInterrupt):

@@ -248,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     from course_utils.env import quiet
 
     quiet()
+    hub_mirror.stop_on_sigterm()  # so that the mirror and the kernels are stopped on `kill` too
     try:
         return rehearse(args.mode, notebooks, port=args.port)
     except RuntimeError as err:  # the mirror did not start, or the caches mixed
