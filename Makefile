@@ -109,3 +109,5 @@ test-online: mirror
 
 test-prefetch: mirror
 	$(REHEARSE) prefetch $(NB)
+
+include bundle.mk

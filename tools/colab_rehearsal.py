@@ -207,21 +207,18 @@ def _git(*args: str, cwd: Path) -> str:
     return run(["git", "-c", "core.quotepath=off", *args], cwd=cwd, timeout=120, what=f"git {args[0]}").strip()
 
 
-def snapshot(root: Path, dest: Path, branch: str = "main") -> tuple[str, str]:
-    """Commit the files of the checkout ``root`` as they are on disk into a new repository ``dest``.
+def copy_checkout(root: Path, dest: Path) -> int:
+    """Copy the files of the checkout ``root`` as they are on disk into the new or empty folder ``dest``.
 
-    Copies tracked files (their working-tree content; deleted ones stay deleted) and untracked
-    files that git does not ignore, except anything inside a virtual environment (a folder with a
-    ``pyvenv.cfg``). ``root`` is only read. Returns ``(pip URL, commit)``, the URL being
-    ``git+file://localhost<dest>@<branch>`` (pip 23 rejects ``git+file:///...``).
+    Tracked files (their working-tree content; deleted ones stay deleted) and untracked files that
+    git does not ignore, except anything inside a virtual environment (a folder with a
+    ``pyvenv.cfg``); symlinks stay symlinks. ``root`` is only read. Returns how many files were copied.
     """
     root, dest = Path(root).resolve(), Path(dest).resolve()
     if not (root / ".git").exists():
         raise ValueError(f"root must be a git checkout, got {root}")
     if dest.exists() and any(dest.iterdir()):
         raise ValueError(f"dest must be a new or empty folder, got {dest}")
-    if not branch or branch.startswith("-") or " " in branch:
-        raise ValueError(f"branch must be a branch name such as 'main', got {branch!r}")
     listed = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=root)
     names = sorted({n for n in listed.split("\0") if n})
     venvs = {str(Path(n).parent) for n in names if Path(n).name == "pyvenv.cfg"}
@@ -242,6 +239,20 @@ def snapshot(root: Path, dest: Path, branch: str = "main") -> tuple[str, str]:
         copied += 1
     if not copied:
         raise RehearsalError(f"snapshot: no files to copy from {root}")
+    return copied
+
+
+def snapshot(root: Path, dest: Path, branch: str = "main") -> tuple[str, str]:
+    """Commit the files of the checkout ``root`` as they are on disk into a new repository ``dest``.
+
+    The files are those :func:`copy_checkout` copies. ``root`` is only read. Returns
+    ``(pip URL, commit)``, the URL being ``git+file://localhost<dest>@<branch>`` (pip 23 rejects
+    ``git+file:///...``).
+    """
+    root, dest = Path(root).resolve(), Path(dest).resolve()
+    if not branch or branch.startswith("-") or " " in branch:
+        raise ValueError(f"branch must be a branch name such as 'main', got {branch!r}")
+    copy_checkout(root, dest)
     _git("init", "-q", "-b", branch, cwd=dest)
     _git("add", "-A", "-f", cwd=dest)
     _git("-c", "user.name=Colab rehearsal", "-c", "user.email=rehearsal@localhost", "commit", "-q", "--no-verify",

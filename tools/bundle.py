@@ -1,0 +1,583 @@
+"""The workshop bundle: one folder that installs and runs the whole course on a machine with no network.
+
+    python tools/bundle.py build [--out build/bundle] [--target linux-x86_64] [--python 3.11] [--archive]
+    python tools/bundle.py rehearse [--bundle DIR] [--notebooks 00 03]     (make bundle-test)
+
+``build`` (``make bundle``; needs PyPI) writes, into ``--out``:
+
+- ``course/``: the checkout's files as they are on disk (what :func:`colab_rehearsal.copy_checkout`
+  copies: tracked and untracked-not-ignored files, no virtual environments), plus the caches in
+  ``course/data/cache/``: a prefetch's Hub snapshots (``hub/``, if ``make prefetch`` ran), the
+  emotion splits (``data/emotion/``, from ``$COURSE_DATA_DIR`` or the prefetch) and the built
+  stand-ins (``standins/``, platform-independent safetensors folders);
+- ``wheels/``: a wheelhouse for the target platform and Python. uv resolves the runtime and the
+  lab, test and offline extras, torch (its CPU build), setuptools (to build the editable course
+  package) and uv itself for that platform (``uv pip compile --python-platform``); pip downloads
+  exactly those wheels (``pip download --no-deps --only-binary=:all: --platform ... --python-version``),
+  plus the stand-in packages of ``python -m course_utils requirements`` (installed ``--no-deps``);
+- ``requirements.txt`` (the resolved pins), ``install.py`` (tools/bundle_install.py: standard library
+  only), ``install.sh``, ``lab.sh``, ``README.txt``, and last ``MANIFEST.json``: the target
+  platform, the resolved wheel list, and the size and sha256 of every file.
+
+Only the build machine's own platform can be test-installed; wheels for another (``--target
+macos-arm64``) are downloaded and listed, never installed here.
+
+``rehearse`` (``make bundle-test``) proves it: it builds a bundle (or takes ``--bundle``), copies it,
+then in a new network namespace (``unshare -n``: only a loopback interface), with a fresh HOME and
+empty pip and uv caches, runs ``install.sh --no-lab``, executes notebooks with the bundle's own
+venv (``pytest --nbval-lax``) and checks that ``lab.sh`` serves JupyterLab. Figures go to ``build/bundle-test/report.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from packaging.tags import compatible_tags, cpython_tags, mac_platforms
+from packaging.utils import canonicalize_name, parse_wheel_filename
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bundle_install as bi  # noqa: E402
+from colab_rehearsal import TORCH_VERSION, RehearsalError, _uv, copy_checkout, run, torch_requirement  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = ROOT / "build" / "bundle"
+DEFAULT_REPORT = ROOT / "build" / "bundle-test" / "report.json"
+EXTRAS = ("lab", "test", "offline")
+#: Notebooks the end-to-end test executes from an installed bundle (numbers, as in notebooks/NN_*.ipynb).
+REHEARSAL_NOTEBOOKS = ("00", "03")
+#: PyTorch's index of CPU builds (PyPI's Linux wheel is the CUDA build, with GBs of NVIDIA libraries).
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A platform a bundle can be built for."""
+
+    name: str
+    system: str  # platform.system() there
+    machine: str  # bundle_install.normalise_machine(platform.machine()) there
+    uv_platform: str  # uv pip compile --python-platform
+    pip_platforms: tuple[str, ...]  # pip download --platform (each accepted tag)
+    glibc: str = ""  # the oldest C library the wheels accept (Linux)
+    macos: str = ""  # the oldest macOS the wheels accept (torch 2.13's wheel is macosx_14_0_arm64)
+
+
+def _manylinux(arch: str, newest: int) -> tuple[str, ...]:
+    return tuple(f"manylinux_2_{m}_{arch}" for m in range(newest, 4, -1)) + tuple(
+        f"manylinux{v}_{arch}" for v in ("2014", "2010", "1"))
+
+
+#: Targets by name. torch 2.13 has no wheels for Intel Macs; Windows learners use WSL 2 (linux-x86_64).
+TARGETS: dict[str, Target] = {
+    "linux-x86_64": Target("linux-x86_64", "Linux", "x86_64", "x86_64-manylinux_2_28", _manylinux("x86_64", 28), "2.28"),
+    "linux-aarch64": Target("linux-aarch64", "Linux", "aarch64", "aarch64-manylinux_2_28", _manylinux("aarch64", 28), "2.28"),
+    "macos-arm64": Target("macos-arm64", "Darwin", "arm64", "aarch64-apple-darwin",
+                          tuple(mac_platforms((14, 0), "arm64")), macos="14.0"),  # macOS 14: every tag it accepts
+}
+
+
+def host_target() -> str:
+    """The name in :data:`TARGETS` of this machine, or ValueError naming what it is."""
+    here = bi.host()
+    for name, t in TARGETS.items():
+        if t.system == here["system"] and t.machine == here["machine"]:
+            return name
+    raise ValueError(f"this machine ({here['system']} {here['machine']}) is not a bundle target; "
+                     f"pass --target, one of {', '.join(TARGETS)}")
+
+
+def check_python_version(text: str) -> str:
+    """``"3.11"`` stays; anything not ``3.N`` (N >= 11) is refused naming the argument."""
+    parts = str(text).split(".")
+    if len(parts) != 2 or parts[0] != "3" or not parts[1].isdigit() or int(parts[1]) < 11:
+        raise ValueError(f"python_version must be '3.N' with N >= 11 (the course needs Python 3.11+), got {text!r}")
+    return text
+
+
+def wheel_fits(filename: str, target: Target, python_version: str) -> bool:
+    """True when the wheel ``filename`` installs on ``target`` with CPython ``python_version``."""
+    _, _, _, tags = parse_wheel_filename(filename)
+    version = tuple(int(p) for p in check_python_version(python_version).split("."))
+    platforms = list(target.pip_platforms)
+    supported = set(cpython_tags(version, platforms=platforms)) | set(
+        compatible_tags(version, "cp" + "".join(map(str, version)), platforms=platforms))
+    return not supported.isdisjoint(tags)
+
+
+def torch_for(target: Target, python_version: str) -> tuple[str, list[str]]:
+    """The torch requirement and uv flags: the local CPU wheel when it fits the target; else on macOS PyPI's
+    wheel (CPU, and MPS), on Linux the CPU build from PyTorch's index (uv's ``--torch-backend=cpu``)."""
+    requirement, flags = torch_requirement()
+    if requirement.startswith("torch @ "):
+        filename = Path(requirement.split("/")[-1].replace("%2B", "+")).name
+        if wheel_fits(filename, target, python_version):
+            return requirement, flags
+    if target.system == "Darwin":
+        return f"torch=={TORCH_VERSION}", []
+    return f"torch=={TORCH_VERSION}", ["--torch-backend=cpu"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Build
+
+
+def resolve(course: Path, target: Target, python_version: str, work: Path, log=print) -> tuple[Path, list[str]]:
+    """``uv pip compile`` of the course's runtime + extras, torch, setuptools and uv for ``target``.
+
+    Returns the lock file and the pip options that the download needs (the CPU index for torch).
+    """
+    torch_req, torch_flags = torch_for(target, python_version)
+    uv_version = run([_uv(), "--version"], timeout=30, what="uv --version").split()[1]
+    extra_in = work / "extra.in"
+    # setuptools builds the editable course package (pyproject's build-system); uv installs the rest.
+    extra_in.write_text(f"{torch_req}\nsetuptools>=68\nuv=={uv_version}\n", encoding="utf-8")
+    lock = work / "lock.txt"
+    cmd = [_uv(), "pip", "compile", "--quiet", "--no-header", "--no-annotate", course / "pyproject.toml", extra_in,
+           *[a for e in EXTRAS for a in ("--extra", e)], "--python-version", python_version,
+           "--python-platform", target.uv_platform, "--only-binary", ":all:", *torch_flags, "-o", lock]
+    t0 = time.perf_counter()
+    env = dict(os.environ, MACOSX_DEPLOYMENT_TARGET=target.macos) if target.macos else None
+    run(cmd, timeout=600, env=env, what="uv pip compile (resolving the wheel list)")
+    log(f"resolved {sum(1 for line in lock.read_text().splitlines() if line and not line.startswith(('#', ' ', '-')))} "
+        f"distributions for {target.name}, Python {python_version} ({time.perf_counter() - t0:.1f} s)")
+    return lock, ([f"--extra-index-url={TORCH_CPU_INDEX}"] if torch_flags else [])
+
+
+def download(lock: Path, standins: list[str], target: Target, python_version: str, wheels: Path, pip_flags: list[str],
+             log=print) -> None:
+    """``pip download`` every wheel of ``lock`` and the stand-in packages for ``target`` into ``wheels``."""
+    common = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
+              "--only-binary=:all:", "--python-version", python_version, "--implementation", "cp",
+              *[a for p in target.pip_platforms for a in ("--platform", p)], "-d", wheels, *pip_flags]
+    t0 = time.perf_counter()
+    run([*common, "-r", lock], timeout=1800, what="pip download (the stack)")
+    if standins:
+        run([*common, *standins], timeout=1800, what="pip download (the stand-in packages)")
+    log(f"downloaded into {wheels} ({time.perf_counter() - t0:.1f} s)")
+
+
+def pins(lock: Path) -> dict[str, str]:
+    """``{canonical name: version}`` of a lock file (``name==version`` or ``name @ url-of-a-wheel``)."""
+    found = {}
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        if " @ " in line:
+            name, url = (p.strip() for p in line.split(" @ ", 1))
+            found[canonicalize_name(name.split("[")[0])] = bi.wheel_name_version(url.split("/")[-1].replace("%2B", "+"))[1]
+        elif "==" in line:
+            name, version = (p.strip() for p in line.split(";")[0].split("==", 1))
+            found[canonicalize_name(name.split("[")[0])] = version
+        else:
+            raise ValueError(f"lock line {line!r} is not pinned (name==version or name @ url)")
+    return found
+
+
+def copy_caches(cache: Path, data_dir: Path | None, dest: Path, log=print) -> dict:
+    """Copy the prefetched Hub snapshots, the emotion splits and the built stand-ins into ``dest`` (course/data/cache)."""
+    caches = {"hub": False, "emotion": False, "standins": []}
+    if (cache / "hub").is_dir() and any((cache / "hub").iterdir()):
+        # Snapshots as plain files (the cache's symlinks dereferenced, blobs/ left out): a FAT or exFAT
+        # USB stick keeps no symlinks, and huggingface_hub finds a snapshot by refs/ and snapshots/ alone.
+        shutil.copytree(cache / "hub", dest / "hub", symlinks=False,
+                        ignore=lambda d, names: [n for n in names if n in ("blobs", ".locks")])
+        caches["hub"] = True
+    for source in [p for p in (data_dir, cache / "data") if p is not None]:
+        if all((source / "emotion" / f"{s}.jsonl").is_file() for s in ("train", "validation", "test")):
+            (dest / "data" / "emotion").mkdir(parents=True)
+            for s in ("train", "validation", "test"):
+                shutil.copy2(source / "emotion" / f"{s}.jsonl", dest / "data" / "emotion" / f"{s}.jsonl")
+            caches["emotion"] = True
+            break
+    for folder in sorted((cache / "standins").glob("[!.]*")) if (cache / "standins").is_dir() else []:
+        if (folder / "config.json").is_file():  # built completely (stand-ins are published atomically)
+            shutil.copytree(folder, dest / "standins" / folder.name)
+            caches["standins"].append(folder.name)
+    log("caches: " + ", ".join([
+        "Hub prefetch" if caches["hub"] else "no Hub prefetch (stand-ins only; run make prefetch to add one)",
+        "emotion" if caches["emotion"] else "NO emotion data (set COURSE_DATA_DIR or run make prefetch)",
+        f"stand-ins {', '.join(caches['standins'])}" if caches["standins"] else "no built stand-ins (built on first use)",
+    ]))
+    return caches
+
+
+INSTALL_SH = """#!/bin/sh
+# Install the course from this bundle, with no network (see README.txt): python3 install.py does the work.
+# PYTHON=python3.11 ./install.sh picks the Python; ./install.sh --no-lab installs without opening JupyterLab.
+here=$(cd "$(dirname "$0")" && pwd)
+exec "${PYTHON:-python3}" "$here/install.py" "$@"
+"""
+
+LAB_SH = """#!/bin/sh
+# Open the course in JupyterLab, offline, with this bundle's caches (after ./install.sh).
+here=$(cd "$(dirname "$0")" && pwd)
+[ -f "$here/course.env" ] || { echo "lab.sh: not installed yet: run ./install.sh first" >&2; exit 1; }
+. "$here/course.env"
+[ "$(id -u)" = 0 ] && set -- --allow-root "$@"
+cd "$here/course" && exec "$here/venv/bin/jupyter" lab notebooks/ "$@"
+"""
+
+README_TXT = """Hands-on Hugging Face course: workshop bundle for {target} (Python {python}), built {built}.
+
+Install with no network at all (about {install_hint} of disk for the environment):
+
+    ./install.sh            (or: sh install.sh, or python3 install.py) verifies the bundle, installs,
+                            opens JupyterLab
+    ./lab.sh                opens JupyterLab again later
+    python3 install.py --verify     only checks the bundle (platform, Python, every file's sha256)
+
+Needs Python {python} on {target}. Copy the whole folder; a half-copied one is refused.
+The course lives in course/ (notebooks in course/notebooks); its caches in course/data/cache.
+"""
+
+
+def build(out: Path, target_name: str | None = None, python_version: str | None = None, cache: Path | None = None,
+          data_dir: Path | None = None, archive: bool = False, log=print) -> dict:
+    """Build a bundle in the new folder ``out`` (see the module doc); returns the figures printed."""
+    target_name = target_name or host_target()
+    if target_name not in TARGETS:
+        raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target_name!r}")
+    target = TARGETS[target_name]
+    python_version = check_python_version(python_version or f"{sys.version_info[0]}.{sys.version_info[1]}")
+    out = Path(out).resolve()
+    if out.exists():
+        raise ValueError(f"out must be a folder that does not exist yet, got {out} (remove it first)")
+    cache = Path(cache or os.environ.get("COURSE_CACHE_DIR") or ROOT / "data" / "cache").resolve()
+    data_dir = Path(data_dir).resolve() if data_dir else (Path(os.environ["COURSE_DATA_DIR"]).resolve()
+                                                           if os.environ.get("COURSE_DATA_DIR") else None)
+    t_all = time.perf_counter()
+    part = out.with_name(out.name + ".part")
+    shutil.rmtree(part, ignore_errors=True)
+    part.mkdir(parents=True)
+    seconds = {}
+    try:
+        t0 = time.perf_counter()
+        copied = copy_checkout(ROOT, part / "course")
+        seconds["course"] = time.perf_counter() - t0
+        log(f"course: {copied} files from {ROOT}")
+        standins = run([sys.executable, "-m", "course_utils", "requirements"], timeout=120, cwd=ROOT,
+                       what="python -m course_utils requirements").split()
+        with tempfile.TemporaryDirectory(prefix="bundle-resolve-") as tmp:
+            t0 = time.perf_counter()
+            lock, pip_flags = resolve(part / "course", target, python_version, Path(tmp), log)
+            resolved = pins(lock)
+            seconds["resolve"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            download(lock, standins, target, python_version, part / "wheels", pip_flags, log)
+            seconds["download"] = time.perf_counter() - t0
+        wheels, standin_names = [], {canonicalize_name(s.split("==")[0]) for s in standins}
+        for f in sorted((part / "wheels").iterdir()):
+            name, version = bi.wheel_name_version(f.name)
+            if not wheel_fits(f.name, target, python_version):
+                raise RehearsalError(f"pip downloaded {f.name}, which does not fit {target.name} / Python {python_version}")
+            wheels.append({"name": name, "version": version, "file": f"wheels/{f.name}"})
+        got = {w["name"]: w["version"] for w in wheels}
+        wrong = [f"{n}=={v} (got {got.get(n, 'nothing')})" for n, v in resolved.items() if got.get(n) != v]
+        if wrong:
+            raise RehearsalError("the wheelhouse lacks what uv resolved: " + ", ".join(wrong))
+        uv_pin = f"uv=={resolved['uv']}"
+        (part / "requirements.txt").write_text(
+            "# The stack, as resolved at build time (install.py installs it with --no-index from wheels/)\n"
+            + "".join(f"{n}=={v}\n" for n, v in sorted(resolved.items()) if n != "uv"), encoding="utf-8")
+        t0 = time.perf_counter()
+        caches = copy_caches(cache, data_dir, part / "course" / "data" / "cache", log)
+        seconds["caches"] = time.perf_counter() - t0
+        shutil.copy2(Path(__file__).with_name("bundle_install.py"), part / "install.py")
+        built = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for name, text in (("install.sh", INSTALL_SH), ("lab.sh", LAB_SH)):
+            (part / name).write_text(text, encoding="utf-8")
+            (part / name).chmod(0o755)
+        wheel_bytes = sum((part / w["file"]).stat().st_size for w in wheels)
+        (part / "README.txt").write_text(README_TXT.format(
+            target=target.name, python=python_version, built=built,
+            install_hint=bi.human(bi.DISK_FACTOR * wheel_bytes * 0.8)), encoding="utf-8")
+        t0 = time.perf_counter()
+        target_info = {"name": target.name, "system": target.system, "machine": target.machine,
+                       "implementation": "cpython", "python": python_version}
+        if target.glibc:
+            target_info["glibc"] = target.glibc
+        if target.macos:
+            target_info["macos"] = target.macos
+        manifest = write_manifest(part, target_info, wheels, caches, built=built, install={
+            "requirements_file": "requirements.txt", "extras": list(EXTRAS), "uv": uv_pin, "no_deps": sorted(standins)})
+        seconds["checksums"] = time.perf_counter() - t0
+        part.rename(out)
+    except BaseException:
+        shutil.rmtree(part, ignore_errors=True)
+        raise
+    seconds["total"] = time.perf_counter() - t_all
+    figures = sizes(out, manifest)
+    figures["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
+    if archive:
+        t0 = time.perf_counter()
+        tar = out.with_name(out.name + ".tar")
+        run(["tar", "-cf", tar, "-C", out.parent, out.name], timeout=1800, what="tar")
+        figures["archive"] = {"path": str(tar), "bytes": tar.stat().st_size, "seconds": round(time.perf_counter() - t0, 1)}
+    log(summary(figures, manifest))
+    return figures
+
+
+def write_manifest(folder: Path, target: dict, wheels: list[dict], caches: dict, built: str, install: dict) -> dict:
+    """Write ``folder/MANIFEST.json`` (the last file of a bundle): ``target``, the resolved ``wheels``
+    (``{"name", "version", "file"}``), and the size and sha256 of every file under ``folder``."""
+    folder = Path(folder)
+    for key in ("system", "machine", "python", "implementation"):
+        if key not in target:
+            raise ValueError(f"target must have the keys system, machine, python, implementation; {key!r} is missing")
+    names = {w["name"] for w in wheels}
+    if "torch" not in names:
+        raise ValueError("wheels must include torch (the course's stack)")
+    files, links = {}, {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            links[rel] = os.readlink(path)
+        elif path.is_file() and rel != bi.MANIFEST:
+            files[rel] = [path.stat().st_size, bi.sha256(path)]
+    for w in wheels:
+        if w["file"] not in files:
+            raise ValueError(f"wheels: {w['file']} is not a file in {folder}")
+    manifest = {
+        "format": bi.FORMAT, "built": built, "built_on": describe_here(), "target": target,
+        "torch": next(w["version"] for w in wheels if w["name"] == "torch"), "caches": caches, "wheels": wheels,
+        "install": install, "files": files, "links": links,
+    }
+    tmp = folder / (bi.MANIFEST + ".part")
+    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.rename(folder / bi.MANIFEST)
+    return manifest
+
+
+def describe_here() -> str:
+    return f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"
+
+
+def sizes(bundle: Path, manifest: dict) -> dict:
+    """Bytes of the bundle by part: wheels (torch separately), caches, the course's own files."""
+    files = manifest["files"]
+    torch_file = next(w["file"] for w in manifest["wheels"] if w["name"] == "torch")
+    part = lambda prefix: sum(s for f, (s, _) in files.items() if f.startswith(prefix))  # noqa: E731
+    return {
+        "bundle": sum(s for s, _ in files.values()), "wheels": part("wheels/"), "torch_wheel": files[torch_file][0],
+        "wheel_count": len(manifest["wheels"]), "caches": part("course/data/cache/"),
+        "standins": part("course/data/cache/standins/"), "hub": part("course/data/cache/hub/"),
+        "emotion": part("course/data/cache/data/"),
+        "course": part("course/") - part("course/data/cache/"), "path": str(bundle),
+    }
+
+
+def summary(figures: dict, manifest: dict) -> str:
+    h = bi.human
+    t = manifest["target"]
+    lines = [
+        f"bundle {figures['path']}: {h(figures['bundle'])} for {t['name']}, Python {t['python']} "
+        f"(torch {manifest['torch']})",
+        f"  wheels {h(figures['wheels'])} ({figures['wheel_count']} wheels), of which torch "
+        f"{h(figures['torch_wheel'])} = {100 * figures['torch_wheel'] / figures['bundle']:.0f} % of the bundle",
+        f"  caches {h(figures['caches'])} (stand-ins {h(figures['standins'])}, Hub prefetch {h(figures['hub'])}, "
+        f"emotion {h(figures['emotion'])}); course files {h(figures['course'])}",
+    ]
+    if "seconds" in figures:
+        lines.append("  seconds: " + ", ".join(f"{k} {v}" for k, v in figures["seconds"].items()))
+    if "archive" in figures:
+        lines.append(f"  archive {figures['archive']['path']} ({h(figures['archive']['bytes'])})")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# The end-to-end rehearsal: install from the bundle with the network really off
+
+
+NS_WRAPPER = 'ip link set lo up && exec "$@"'
+
+NET_PROBE = r"""
+import socket, sys
+for host, port in (("pypi.org", 443), ("files.pythonhosted.org", 443), ("151.101.0.223", 443), ("1.1.1.1", 53)):
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+    except OSError as exc:
+        print(f"{host}:{port} unreachable ({type(exc).__name__})")
+    else:
+        sys.exit(f"{host}:{port} answered: the network is not off")
+"""
+
+
+#: Inside the namespace: start ./lab.sh (the learner's command), wait until JupyterLab answers, stop it.
+LAB_PROBE = r"""
+sh "$1/lab.sh" --no-browser --port 8899 --ServerApp.ip=127.0.0.1 --ServerApp.token=bundle >"$1/lab.log" 2>&1 &
+pid=$!
+"$1/venv/bin/python" -c '
+import time, urllib.request
+for _ in range(120):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:8899/lab?token=bundle", timeout=2) as r:
+            print(f"lab answered: HTTP {r.status}, {len(r.read())} bytes of /lab")
+            break
+    except OSError:
+        time.sleep(0.5)
+'
+kill "$pid"; wait "$pid"
+tail -3 "$1/lab.log"
+"""
+
+
+def netns_command(cmd: list) -> list:
+    """``cmd`` inside a new network namespace that has only a loopback interface (up, for Jupyter's kernels)."""
+    return ["unshare", "-n", "--", "sh", "-c", NS_WRAPPER, "sh", *[str(c) for c in cmd]]
+
+
+def check_netns() -> None:
+    """RehearsalError with the fix when ``unshare -n`` cannot make a network namespace here."""
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        raise RehearsalError("the rehearsal needs unshare (util-linux) and ip (iproute2): apt-get install util-linux iproute2")
+    proc = subprocess.run(netns_command(["true"]), capture_output=True, text=True, timeout=30)
+    if proc.returncode != 0:
+        raise RehearsalError("unshare -n cannot create a network namespace here (it needs root or user namespaces): "
+                             f"run make bundle-test as root. ({proc.stderr.strip()[:200]})")
+
+
+def learner_env(home: Path) -> dict:
+    """A learner's environment: a fresh HOME and caches, nothing of this machine's pip, uv, Hub or course settings."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PIP_", "UV_", "HF_", "COURSE_", "VIRTUAL_ENV", "CONDA", "PYTHON", "XDG_", "JUPYTER"))}
+    env.update({"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"), "XDG_CONFIG_HOME": str(home / ".config"),
+                "PATH": os.pathsep.join([str(Path(sys._base_executable).parent), "/usr/local/bin", "/usr/bin", "/bin",
+                                         "/usr/sbin", "/sbin"])})
+    return env
+
+
+def rehearse(work: Path, bundle: Path | None = None, notebooks: tuple[str, ...] = REHEARSAL_NOTEBOOKS,
+             report: Path | None = DEFAULT_REPORT, log=print) -> dict:
+    """Build (or take) a bundle, install it offline in a network namespace and run ``notebooks``; returns the figures."""
+    work = Path(work)
+    if not work.is_dir() or any(work.iterdir()):
+        raise ValueError(f"work must be an existing empty folder, got {work}")
+    names = []
+    for nb in notebooks:
+        hits = sorted((ROOT / "notebooks").glob(f"{nb}_*.ipynb"))
+        if len(hits) != 1:
+            raise ValueError(f"notebooks must be numbers of notebooks/NN_*.ipynb such as '00', got {nb!r}")
+        names.append(hits[0].name)
+    check_netns()
+    figures: dict = {"seconds": {}}
+    t_all = time.perf_counter()
+    if bundle is None:
+        bundle = work / "built"
+        build_figures = build(bundle, log=log)
+        figures["build"] = build_figures
+        figures["seconds"]["build"] = build_figures["seconds"]["total"]
+    bundle = Path(bundle).resolve()
+    manifest = bi.load_manifest(bundle)
+    t0 = time.perf_counter()
+    learner = work / "learner" / "hf-course-bundle"  # the copy on the learner's disk (a USB stick's copy)
+    learner.parent.mkdir(parents=True)
+    run(["cp", "-a", bundle, learner], timeout=900, what="copy the bundle")
+    figures["seconds"]["copy"] = time.perf_counter() - t0
+    home = work / "home"
+    (home / ".cache").mkdir(parents=True)
+    env = learner_env(home)
+    python3 = Path(sys._base_executable)
+
+    out = run(netns_command([python3, "-c", NET_PROBE]), env=env, timeout=60, what="network probe in the namespace")
+    log(out.strip())
+    t0 = time.perf_counter()
+    out = run(netns_command(["sh", learner / "install.sh", "--no-lab"]), env={**env, "PYTHON": str(python3)},
+              cwd=learner, timeout=1200, what="install.sh --no-lab (offline, in a network namespace)")
+    figures["seconds"]["install"] = time.perf_counter() - t0
+    log(out.strip())
+    (work / "install.log").write_text(out, encoding="utf-8")
+    venv_python = learner / "venv" / "bin" / "python"
+    probe = ("import os, torch, transformers, course_utils; "
+             "print(torch.__version__, course_utils.__file__, transformers.__version__, os.environ['HF_HUB_OFFLINE'])")
+    script = f'. {learner}/course.env && {venv_python} -c "{probe}" && echo PIP-CHECK && {{ {venv_python} -m pip check || true; }}'
+    checks = run(netns_command(["sh", "-c", script]), env=env, cwd=home, timeout=300,  # cwd: not this checkout
+                 what="imports and pip check in the bundle's venv")
+    log(checks.strip())
+    if manifest["torch"] not in checks or str(learner / "course" / "course_utils") not in checks:
+        raise RehearsalError(f"the bundle's venv does not import torch {manifest['torch']} and the bundle's course_utils:\n{checks}")
+    # The stand-in packages are installed --no-deps on purpose (as make install does); nothing else may be broken.
+    standins = {canonicalize_name(s.split("==")[0]) for s in manifest["install"]["no_deps"]}
+    broken = [line for line in checks.split("PIP-CHECK", 1)[1].strip().splitlines()
+              if line.strip() and not line.startswith("No broken") and canonicalize_name(line.split()[0]) not in standins]
+    if broken:
+        raise RehearsalError("pip check in the bundle's venv: " + "; ".join(broken))
+    t0 = time.perf_counter()
+    paths = " ".join(f"notebooks/{n}" for n in names)
+    pytest = (f". {learner}/course.env && COURSE_PROFILE=quick {venv_python} -m pytest -q "
+              f"--nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg {paths}")
+    out = run(netns_command(["sh", "-c", pytest]), env=env, cwd=learner / "course", timeout=1800,
+              what=f"notebooks {', '.join(notebooks)} with the bundle's venv (offline)")
+    figures["seconds"]["notebooks"] = time.perf_counter() - t0
+    log(out.strip().splitlines()[-1])
+    t0 = time.perf_counter()
+    out = run(netns_command(["sh", "-c", LAB_PROBE, "sh", learner]), env=env, cwd=home, timeout=180,
+              what="lab.sh (JupyterLab from the bundle, offline)")
+    if "lab answered: HTTP 200" not in out:
+        raise RehearsalError(f"lab.sh: JupyterLab did not answer:\n{out[-2000:]}")
+    figures["seconds"]["lab"] = time.perf_counter() - t0
+    log(next(line for line in out.splitlines() if "lab answered" in line))
+    figures["venv_bytes"] = bi.folder_size(learner / "venv")
+    figures["bundle_bytes"] = sum(s for s, _ in manifest["files"].values())
+    figures["torch_wheel_bytes"] = sizes(bundle, manifest)["torch_wheel"]
+    figures["notebooks"] = names
+    figures["seconds"]["total"] = time.perf_counter() - t_all
+    figures["seconds"] = {k: round(v, 1) for k, v in figures["seconds"].items()}
+    if report is not None:
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    log(f"rehearsal passed: bundle {bi.human(figures['bundle_bytes'])} (torch wheel {bi.human(figures['torch_wheel_bytes'])}), "
+        f"venv {bi.human(figures['venv_bytes'])}; seconds: " + ", ".join(f"{k} {v}" for k, v in figures["seconds"].items()))
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build a bundle (needs PyPI)")
+    b.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the bundle folder to create (default build/bundle)")
+    b.add_argument("--target", choices=sorted(TARGETS), default=None, help="the learners' platform (default: this machine)")
+    b.add_argument("--python", dest="python_version", default=None, help="the learners' Python, 3.N (default: this one)")
+    b.add_argument("--cache", type=Path, default=None, help="the course cache to bundle (default $COURSE_CACHE_DIR or data/cache)")
+    b.add_argument("--data-dir", type=Path, default=None, help="holds emotion/*.jsonl (default $COURSE_DATA_DIR)")
+    b.add_argument("--archive", action="store_true", help="also write OUT.tar (one file to copy)")
+    b.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    r = sub.add_parser("rehearse", help="build, then install offline in a network namespace and run notebooks")
+    r.add_argument("--bundle", type=Path, default=None, help="an existing bundle to rehearse instead of building one")
+    r.add_argument("--notebooks", nargs="+", default=list(REHEARSAL_NOTEBOOKS), help="notebook numbers (default 00 03)")
+    r.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            if args.force and args.out.exists():
+                shutil.rmtree(args.out)
+            build(args.out, args.target, args.python_version, args.cache, args.data_dir, args.archive)
+            return 0
+        (ROOT / "build").mkdir(exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="bundle-rehearsal-", dir=ROOT / "build"))
+        try:
+            rehearse(work, args.bundle, tuple(args.notebooks))
+        finally:
+            if args.keep:
+                print(f"kept {work}")
+            else:
+                shutil.rmtree(work, ignore_errors=True)
+    except (RehearsalError, bi.BundleError, ValueError) as exc:
+        print(f"bundle: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
