@@ -1,8 +1,34 @@
-"""Repository-wide pytest hooks: a per-notebook time table at the end of every run."""
+"""Repository-wide pytest hooks: folders collected only when named, and a per-notebook time table."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+#: Test folders that `pytest` / `pytest tests` / `make test` skip: they run only when a command-line
+#: argument names the folder or something inside it. tests/browser needs Chromium and starts
+#: JupyterLab (`make browser-test`); tests/colab builds a fake Colab runtime from PyPI (CI runs it).
+ONLY_WHEN_NAMED = (ROOT / "tests" / "browser", ROOT / "tests" / "colab")
+
+
+def _named(folder: Path, config) -> bool:
+    """True when a command-line argument names ``folder`` or something inside it."""
+    base = Path(config.invocation_params.dir)
+    for arg in config.args:
+        path = Path(str(arg).split("::", 1)[0])
+        path = (path if path.is_absolute() else base / path).resolve()
+        if path == folder or folder in path.parents:
+            return True
+    return False
+
+
+def pytest_ignore_collect(collection_path, config):
+    path = Path(collection_path).resolve()
+    for folder in ONLY_WHEN_NAMED:
+        if (path == folder or folder in path.parents) and not _named(folder, config):
+            return True
+    return None
 
 _NOTEBOOK_SECONDS: dict[str, float] = defaultdict(float)
 _NOTEBOOK_FAILED: set[str] = set()

@@ -54,14 +54,22 @@ def standins_dir() -> Path:
     return path
 
 
-def _publish(build, target: Path) -> Path:
-    """Run ``build(tmp_folder)`` and move the result to ``target`` atomically (nothing half-written)."""
-    if (target / "config.json").is_file():
+def _has_config(folder: Path) -> bool:
+    return (folder / "config.json").is_file()
+
+
+def publish_atomically(build, target: Path, done=_has_config) -> Path:
+    """Run ``build(tmp_folder)`` and move the result to ``target`` atomically (nothing half-written).
+
+    Nothing is built when ``done(target)`` is already true (by default: it has a ``config.json``).
+    """
+    if done(target):
         return target
+    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         build(tmp)
-        if (target / "config.json").is_file():  # another process finished first
+        if done(target):  # another process finished first
             return target
         if target.exists():
             shutil.rmtree(target)
@@ -112,7 +120,7 @@ def smollm2_path() -> Path:
         shutil.rmtree(target)  # built by an older course version, which kept the GGUF's entries
     if not config.is_file():
         print("Converting SmolLM2-135M-Instruct (GGUF from PyPI) to safetensors once; about 30 s ...")
-        _publish(_build_smollm2, target)
+        publish_atomically(_build_smollm2, target)
     return target
 
 
@@ -196,7 +204,7 @@ def sentiment_path() -> Path:
     target = standins_dir() / "sentiment-minilm-rotten-tomatoes"
     if not (target / "config.json").is_file():
         print("Fine-tuning the sentiment stand-in on Rotten Tomatoes once; about 2 minutes on a CPU ...")
-        _publish(_build_sentiment, target)
+        publish_atomically(_build_sentiment, target)
     return target
 
 

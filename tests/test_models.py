@@ -99,10 +99,10 @@ def test_publish_leaves_nothing_half_written(tmp_path):
         raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError, match="interrupted"):
-        standins._publish(broken, target)
+        standins.publish_atomically(broken, target)
     assert not target.exists() and list(tmp_path.iterdir()) == []
 
-    standins._publish(lambda out: (out / "config.json").write_text("{}"), target)
+    standins.publish_atomically(lambda out: (out / "config.json").write_text("{}"), target)
     assert (target / "config.json").is_file() and list(tmp_path.iterdir()) == [target]
 
 

@@ -560,13 +560,10 @@ def is_built(repo: Repo, root: Path | None = None) -> bool:
 
 
 def build_repo(repo: Repo, root: Path | None = None) -> Path:
-    """Build one repository into a temporary folder, commit it on ``main``, then rename it into place."""
-    target = repos_dir(root) / repo.folder
-    if is_built(repo, root):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-building-", dir=target.parent))
-    try:
+    """Build one repository in a temporary folder, commit it on ``main``, then rename it into place."""
+    from course_utils.standins import publish_atomically
+
+    def build_and_commit(tmp: Path) -> None:
         repo.build(tmp)
         _git(tmp, "init", "-q", "-b", "main")
         _to_lfs(tmp)
@@ -575,13 +572,8 @@ def build_repo(repo: Repo, root: Path | None = None) -> Path:
         _git(tmp, "add", "-A")
         _git(tmp, "commit", "-q", "-m", f"course rehearsal copy of {repo.repo_id}")
         (tmp / ".git" / "course-mirror.json").write_text(json.dumps(_stamp(repo)) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return target
+
+    return publish_atomically(build_and_commit, repos_dir(root) / repo.folder, done=lambda _: is_built(repo, root))
 
 
 def build(root: Path | None = None, verbose: bool = True) -> Path:

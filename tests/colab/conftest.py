@@ -1,6 +1,7 @@
 """The Colab install rehearsal runs only when asked for by path (``pytest tests/colab``; CI does).
 
-``pytest`` / ``pytest tests`` / ``make test`` skip this folder at collection: it builds a fake Colab
+``pytest`` / ``pytest tests`` / ``make test`` skip this folder at collection (the hook is
+ONLY_WHEN_NAMED in the repository's conftest.py): it builds a fake Colab
 runtime with uv and pip (about a minute, and it needs PyPI or a warm cache). The rehearsal's
 summary is printed at the end of the run; its report and ``pip freeze`` files are in build/colab/.
 """
@@ -14,23 +15,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPORT = HERE.parent.parent / "build" / "colab" / "report.json"
 _LOADED = time.time()  # a report older than this run is not shown
-
-
-def _asked_for(config) -> bool:
-    """True when a command-line argument names this folder or something inside it."""
-    base = Path(config.invocation_params.dir)
-    for arg in config.args:
-        path = Path(str(arg).split("::", 1)[0])
-        path = (path if path.is_absolute() else base / path).resolve()
-        if path == HERE or HERE in path.parents:
-            return True
-    return False
-
-
-def pytest_ignore_collect(collection_path, config):
-    if not _asked_for(config):
-        return True
-    return None
 
 
 def pytest_terminal_summary(terminalreporter):
