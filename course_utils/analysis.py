@@ -59,11 +59,13 @@ def plot_confusion_matrix(
     normalize: bool = True,
     title: str | None = None,
     figsize: tuple[float, float] = (4.8, 4.2),
+    ax: Any = None,
 ):
     """Confusion matrix of class ids ``y_true`` vs ``y_pred``, rows normalised to 1 (recall per class) unless ``normalize=False``.
 
-    ``labels[i]`` names class id ``i``; rows are the true labels, columns the predictions.
-    Returns the matplotlib ``Figure``.
+    ``labels[i]`` names class id ``i``; rows are the true labels, columns the predictions. Draws on
+    ``ax`` (a matplotlib ``Axes``, e.g. one panel of a side-by-side comparison) or on a new figure
+    of size ``figsize``. Returns the matplotlib ``Figure``.
     """
     true = _labels_1d(y_true, "y_true")
     pred = _labels_1d(y_pred, "y_pred")
@@ -78,7 +80,10 @@ def plot_confusion_matrix(
     from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
     cm = confusion_matrix(true, pred, labels=list(range(n)), normalize="true" if normalize else None)
-    fig, ax = plt.subplots(figsize=figsize)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure
     ConfusionMatrixDisplay(cm, display_labels=list(labels)).plot(
         ax=ax, cmap="Blues", values_format=".2f" if normalize else "d", colorbar=False
     )

@@ -64,6 +64,16 @@ def test_confusion_matrix_counts_when_not_normalised():
     assert shown.sum() == len(Y_TRUE)
 
 
+def test_confusion_matrix_draws_on_a_given_axes():
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2)
+    assert analysis.plot_confusion_matrix(Y_TRUE, Y_PRED, LABELS, ax=right, title="right") is fig
+    assert right.get_title() == "right" and not left.images
+    np.testing.assert_array_equal(np.asarray(right.images[0].get_array()).sum(axis=1), [1.0, 1.0, 1.0])
+    plt.close(fig)
+
+
 def test_confusion_matrix_rejects_bad_inputs():
     with pytest.raises(ValueError, match="same length"):
         analysis.plot_confusion_matrix(Y_TRUE, Y_PRED[:-1], LABELS)

@@ -31,7 +31,10 @@ def offline_tiny_data(tmp_path, monkeypatch):
 
 def test_yaml_replaces_defaults_and_flags_win(tmp_path):
     model_args, data_args, args = train_emotion.parse_args(["--output_dir", str(tmp_path)])
-    assert args.num_train_epochs == 2 and args.learning_rate == pytest.approx(5e-5)  # from the YAML
+    assert args.num_train_epochs == 4 and args.learning_rate == pytest.approx(1e-4)  # from the YAML
+    assert args.warmup_steps == pytest.approx(0.1)
+    fast_bf16 = cu.get_device() == "cuda" or (cu.get_device() == "cpu" and train_emotion.cpu_has_fast_bf16())
+    assert (args.bf16 or args.fp16) == fast_bf16  # mixed_precision: auto
     assert args.per_device_train_batch_size == 32 and args.do_predict is True
     assert args.save_strategy == "no" and args.push_to_hub is False and args.do_eval is True
     assert data_args.max_train_samples is None and model_args.model_name == cu.ENCODER
@@ -39,7 +42,7 @@ def test_yaml_replaces_defaults_and_flags_win(tmp_path):
         ["--output_dir", str(tmp_path), "--num_train_epochs", "1", "--max_train_samples", "64", "--do_predict", "False"]
     )
     assert args.num_train_epochs == 1 and data_args.max_train_samples == 64 and args.do_predict is False
-    assert args.learning_rate == pytest.approx(5e-5)  # untouched keys keep the YAML's value
+    assert args.learning_rate == pytest.approx(1e-4)  # untouched keys keep the YAML's value
 
 
 def test_another_yaml_file(tmp_path):
@@ -119,3 +122,71 @@ def test_parameter_groups_rejects_bad_inputs():
         train_emotion.parameter_groups(nn.Linear(2, 2), 0.0, 1e-3)
     with pytest.raises(ValueError, match="base_model_prefix"):
         train_emotion.parameter_groups(nn.Linear(2, 2), 1e-4, 1e-3)
+
+
+def test_dataset_padding_pads_every_text_to_the_longest(offline_tiny_data):
+    from transformers import TrainerCallback
+
+    seen = []
+
+    class Shapes(TrainerCallback):
+        def on_step_begin(self, args, state, control, **kwargs):
+            seen.append(state.global_step)
+
+    results = train_emotion.main(
+        ["--output_dir", str(offline_tiny_data / "pad"), "--max_steps", "2", "--per_device_train_batch_size", "4",
+         "--padding", "dataset", "--max_length", "32", "--eval_strategy", "no", "--do_eval", "False",
+         "--do_predict", "False", "--disable_tqdm", "True", "--mixed_precision", "no"],
+        callbacks=[Shapes()],
+    )
+    assert seen == [0, 1] and results["recipe"]["padding"] == "dataset" and results["recipe"]["bf16"] is False
+    assert results["steps"] == 2 and results["seconds_per_step"] > 0 and results["tokenize_seconds"] >= 0
+    with pytest.raises(ValueError, match="--padding must be 'batch' or 'dataset'"):
+        train_emotion.parse_args(["--output_dir", str(offline_tiny_data), "--padding", "longest"])
+
+
+def test_dataset_padding_gives_one_length_per_split(offline_tiny_data, monkeypatch):
+    # The book's tokenization: batch_size=None makes the whole split one batch, padded to its longest text.
+    from datasets import Dataset
+
+    calls = []
+    original = Dataset.map
+
+    def spy(self, function=None, *args, **kwargs):
+        out = original(self, function, *args, **kwargs)
+        if "input_ids" in out.column_names:
+            calls.append({len(ids) for ids in out["input_ids"]})
+        return out
+
+    monkeypatch.setattr(Dataset, "map", spy)
+    train_emotion.main(["--output_dir", str(offline_tiny_data / "p2"), "--max_steps", "1", "--padding", "dataset",
+                        "--eval_strategy", "no", "--do_eval", "False", "--do_predict", "False",
+                        "--disable_tqdm", "True", "--mixed_precision", "no"])
+    assert len(calls) == 3 and all(len(lengths) == 1 for lengths in calls)  # every text of a split: one length
+
+
+def test_mixed_precision_choices(monkeypatch):
+    assert train_emotion.mixed_precision("no", "cuda") == {}
+    assert train_emotion.mixed_precision("bf16", "cpu") == {"bf16": True, "use_cpu": True}
+    monkeypatch.setattr(train_emotion, "cpu_has_fast_bf16", lambda: True)
+    assert train_emotion.mixed_precision("auto", "cpu") == {"bf16": True, "use_cpu": True}
+    monkeypatch.setattr(train_emotion, "cpu_has_fast_bf16", lambda: False)
+    assert train_emotion.mixed_precision("auto", "cpu") == {}  # emulated bf16 is slower than float32
+    assert train_emotion.mixed_precision("auto", "mps") == {}
+    with pytest.raises(ValueError, match="mixed_precision must be one of"):
+        train_emotion.mixed_precision("half", "cpu")
+    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+        train_emotion.mixed_precision("fp16", "cpu")
+
+
+def test_mixed_precision_from_yaml_and_flag(tmp_path, monkeypatch):
+    monkeypatch.setattr(train_emotion, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr("course_utils.env.get_device", lambda: "cpu")
+    config = tmp_path / "bf16.yaml"
+    config.write_text("mixed_precision: auto\nnum_train_epochs: 1\n")
+    _, _, args = train_emotion.parse_args(["--config", str(config), "--output_dir", str(tmp_path)])
+    assert args.bf16 is True and args.use_cpu is True
+    _, _, args = train_emotion.parse_args(["--config", str(config), "--output_dir", str(tmp_path), "--mixed_precision", "no"])
+    assert args.bf16 is False
+    with pytest.raises(SystemExit):
+        train_emotion.parse_args(["--output_dir", str(tmp_path), "--mixed_precision", "fp8"])
