@@ -29,7 +29,7 @@ SOURCES   := $(sort $(wildcard notebooks/src/[0-9][0-9]_*.py)) $(sort $(wildcard
 OFFLINE   := HF_HUB_OFFLINE=1 HF_EVALUATE_OFFLINE=1 COURSE_PROFILE=quick COURSE_DATA_DIR=$(abspath $(COURSE_DATA_DIR))
 NBVAL     := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: help install standins lab test test-unit test-notebooks notebooks prefetch data clean
+.PHONY: help install standins lab test test-unit test-notebooks notebooks prefetch timings data clean
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab"
@@ -37,6 +37,7 @@ help:
 	@echo "make install    only set up $(VENV): the runtime + JupyterLab, the test tools and the offline stand-ins"
 	@echo "make test-unit  the unit tests only (tests/, offline, as make test runs them)"
 	@echo "make notebooks  rebuild notebooks/*.ipynb from notebooks/src/*.py and store fresh outputs"
+	@echo "make timings    copy notebooks/timings.json (written by make test) into the headers, README and INSTRUCTOR.md"
 	@echo "make prefetch   download every Hub asset into data/cache for a room without internet"
 	@echo "make browser-test  JupyterLab in headless Chromium runs notebook 00's first cells (screenshot in build/browser/)"
 	@echo "make slides     reveal.js slides of every notebook in build/slides/ (work offline)"
@@ -76,6 +77,10 @@ notebooks: install standins data
 
 prefetch: install
 	$(PY) -m course_utils prefetch
+
+# Copy notebooks/timings.json (written by `make test`) into the headers, README and INSTRUCTOR.md.
+timings:
+	$(PY) tools/timings.py
 
 clean:
 	rm -rf data/cache notebooks/_scratch

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections import defaultdict
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -51,3 +54,33 @@ def pytest_terminal_summary(terminalreporter):
         status = "FAILED" if path in _NOTEBOOK_FAILED else "ok"
         tr.write_line(f"{path:60s} {seconds:7.1f} s  {status}")
     tr.write_line(f"{'all notebooks':60s} {sum(_NOTEBOOK_SECONDS.values()):7.1f} s")
+
+
+#: The one table of notebook run times (tools/timings.py quotes it in headers, README, INSTRUCTOR.md).
+TIMINGS = ROOT / "notebooks" / "timings.json"
+
+
+def _machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Record the time of every notebook that passed in notebooks/timings.json (others keep their entry)."""
+    passed = {p: s for p, s in _NOTEBOOK_SECONDS.items() if p not in _NOTEBOOK_FAILED}
+    if not passed or os.environ.get("COURSE_PROFILE", "quick") != "quick":
+        return
+    table = json.loads(TIMINGS.read_text(encoding="utf-8")) if TIMINGS.exists() else {"notebooks": {}}
+    table["about"] = ("seconds of each notebook's nbval run (kernel start + every cell), quick profile, "
+                      "offline; written by the test run (conftest.py); quoted by tools/timings.py")
+    machine = _machine()
+    for path, seconds in passed.items():
+        relative = Path(path).resolve().relative_to(ROOT).as_posix() if Path(path).is_absolute() else path
+        table["notebooks"][relative] = {"seconds": round(seconds, 1), "date": date.today().isoformat(), "machine": machine}
+    table["notebooks"] = dict(sorted(table["notebooks"].items()))
+    TIMINGS.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")

@@ -23,6 +23,7 @@ from .env import (
     in_colab,
     seed_everything,
     setup,
+    show_warnings,
 )
 from .models import BGE_EMBEDDER, BGE_RERANKER, CAUSAL_LM, EMBEDDER, ENCODER, SENTIMENT, checkpoint_source, resolve_checkpoint
 
@@ -51,4 +52,5 @@ __all__ = [
     "resolve_checkpoint",
     "seed_everything",
     "setup",
+    "show_warnings",
 ]

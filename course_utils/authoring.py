@@ -155,6 +155,27 @@ def execute(nb: nbformat.NotebookNode, workdir: Path, timeout: int = 900) -> Non
     NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}).execute()
 
 
+def refresh_markdown(src: Path) -> Path:
+    """Rewrite the stored notebook of ``src`` with the source's markdown, keeping every code cell's outputs; return its path.
+
+    Only for text changes (markdown cells may be edited, added or removed): the code cells must be
+    the stored ones, in the same order, otherwise the notebook must be rebuilt with ``build``.
+    """
+    src = Path(src)
+    target = src.parent.parent / f"{src.stem}.ipynb"
+    stored = nbformat.read(target, as_version=4)
+    fresh = notebook_from_source(src)
+    stored_code = [c for c in stored.cells if c.cell_type == "code"]
+    fresh_code = [c for c in fresh.cells if c.cell_type == "code"]
+    if [c.source for c in stored_code] != [c.source for c in fresh_code]:
+        raise ValueError(f"{target.name}: code cells differ from {src.name}; rebuild it with `make notebooks NB={src}`")
+    for old, new in zip(stored_code, fresh_code):
+        new.outputs, new.execution_count, new.metadata = old.outputs, old.execution_count, old.metadata
+    fresh.metadata = stored.metadata
+    nbformat.write(fresh, target)
+    return target
+
+
 def build(src: Path, out_dir: Path | None = None, run: bool = True) -> Path:
     """Write ``<out_dir>/<stem>.ipynb`` from ``src``, executed unless ``run`` is False; return its path."""
     src = Path(src)

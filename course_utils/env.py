@@ -5,6 +5,7 @@ Nothing here runs on import; every notebook calls :func:`setup` once in its setu
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -12,9 +13,10 @@ import platform
 import random
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 Profile = Literal["quick", "full"]
 PROFILES: tuple[str, ...] = ("quick", "full")
@@ -155,9 +157,19 @@ def package_version(name: str) -> str:
 
 
 def quiet() -> None:
-    """Silence loading noise that does not teach: weight-loading bars, load reports, info logs.
+    """Silence loading noise that does not teach.
 
-    Training and ``Dataset.map`` progress bars stay on.
+    Precisely: the ``transformers`` and ``datasets`` loggers are set to ERROR (their warnings,
+    among them transformers' LOAD REPORT of missing/unexpected/newly initialised weights, and
+    their info messages are dropped; errors still print); the progress bars of transformers and
+    huggingface_hub (weight loading, downloads) are switched off; a Python warnings filter hides
+    tqdm's "IProgress not found"; ``TOKENIZERS_PARALLELISM`` is set to ``false`` unless already
+    set (no fork warning from tokenizers).
+
+    Not silenced: Python warnings (``FutureWarning``, ``DeprecationWarning``...) that the libraries
+    raise with ``warnings.warn``, errors, huggingface_hub's logging, and the progress bars of
+    ``Trainer`` and ``Dataset.map``. :func:`show_warnings` undoes all of the above but
+    ``TOKENIZERS_PARALLELISM`` for one block.
     """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # Without ipywidgets, tqdm.auto warns (with a file path) that it falls back to text bars: fine.
@@ -182,6 +194,74 @@ def quiet() -> None:
         datasets.logging.set_verbosity_error()
     except ImportError:
         pass
+
+
+def show_warnings(progress_bars: bool = True) -> contextlib.AbstractContextManager[None]:
+    """Inside ``with cu.show_warnings(): ...``, see what :func:`setup` hides; afterwards it is hidden again.
+
+    For the block: transformers and datasets log at WARNING (their default; a more verbose level
+    you set stays), transformers' "print
+    once" warnings are shown again even if they were already emitted while hidden, Python
+    warnings are shown once per code location (``"default"`` action, which also overrides the
+    ``ignore`` filters of :func:`quiet` and of the notebook), and, with ``progress_bars=True``, the
+    progress bars of transformers and huggingface_hub are on (unless ``HF_HUB_DISABLE_PROGRESS_BARS=1``
+    forbids them). On exit, even after an exception, every one of these settings gets back the
+    value it had on entry. ``TOKENIZERS_PARALLELISM`` is left as it is.
+    """
+    if not isinstance(progress_bars, bool):
+        raise ValueError(f"progress_bars must be True or False, got {progress_bars!r}")
+    return _shown_warnings(progress_bars)
+
+
+@contextlib.contextmanager
+def _shown_warnings(progress_bars: bool) -> Iterator[None]:
+    with contextlib.ExitStack() as restore, warnings.catch_warnings():
+        warnings.simplefilter("default")  # every warning, once per location (catch_warnings restores the filters)
+        try:
+            import transformers.utils.logging as tf_logging
+        except ImportError:
+            tf_logging = None
+        if tf_logging is not None:
+            restore.callback(tf_logging.set_verbosity, tf_logging.get_verbosity())
+            if tf_logging.get_verbosity() > logging.WARNING:  # keep INFO or DEBUG if the learner chose them
+                tf_logging.set_verbosity_warning()
+            once = getattr(logging.Logger, "warning_once", None)
+            if once is not None and hasattr(once, "cache_clear"):
+                once.cache_clear()  # messages already "printed once" while hidden come back
+        try:
+            import datasets
+        except ImportError:
+            pass
+        else:
+            restore.callback(datasets.logging.set_verbosity, datasets.logging.get_verbosity())
+            if datasets.logging.get_verbosity() > logging.WARNING:
+                datasets.logging.set_verbosity_warning()
+        if progress_bars:
+            _enable_progress_bars(restore, tf_logging)
+        yield
+
+
+def _enable_progress_bars(restore: contextlib.ExitStack, tf_logging: Any) -> None:
+    """Switch transformers' and huggingface_hub's bars on; register how to put them back."""
+    try:
+        from huggingface_hub import constants
+        from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    except ImportError:
+        return
+    if constants.HF_HUB_DISABLE_PROGRESS_BARS is True:  # the environment variable wins; enabling would only warn
+        return
+    hub_was_disabled = are_progress_bars_disabled()
+    tf_was_enabled = tf_logging.is_progress_bar_enabled() if tf_logging is not None else None
+
+    def put_back() -> None:
+        if tf_logging is not None:  # transformers' switch also flips huggingface_hub's: set it first
+            (tf_logging.enable_progress_bar if tf_was_enabled else tf_logging.disable_progress_bar)()
+        (disable_progress_bars if hub_was_disabled else enable_progress_bars)()
+
+    restore.callback(put_back)
+    if tf_logging is not None:
+        tf_logging.enable_progress_bar()
+    enable_progress_bars()
 
 
 @dataclass(frozen=True)
@@ -213,12 +293,27 @@ class Environment:
                 f"device: {self.device} | profile: {self.profile} ({source}) | seed: {self.seed} | {where}",
                 f"python {platform.python_version()}, {versions}",
                 hub,
+                "quiet: transformers and datasets log errors only (no warnings, no LOAD REPORT), no weight-loading "
+                "or download bars; `with cu.show_warnings(): ...` shows them for one block",
             ]
         )
 
 
 def setup(seed: int = 0, verbose: bool = True) -> Environment:
-    """Quiet the logs, seed everything, pick device and profile, probe the Hub, print the report."""
+    """Quiet the logs, seed everything, pick device and profile, probe the Hub, print the report.
+
+    Quieting (:func:`quiet`) hides, for the rest of the session: transformers' and datasets'
+    warnings and info logs (errors still print), among them the LOAD REPORT of missing, unexpected
+    or newly initialised weights; the weight-loading and download progress bars of transformers
+    and huggingface_hub; tqdm's "IProgress not found" warning; the tokenizers fork warning
+    (``TOKENIZERS_PARALLELISM=false``). Python ``FutureWarning``/``DeprecationWarning`` and the
+    bars of ``Trainer`` and ``Dataset.map`` are not hidden. To see everything again for one block::
+
+        with cu.show_warnings():
+            model = AutoModelForSequenceClassification.from_pretrained(ckpt, num_labels=1)
+    """
+    if not isinstance(verbose, bool):
+        raise ValueError(f"verbose must be True or False, got {verbose!r}")
     quiet()
     seed_everything(seed)
     ok, reason = hub_status()

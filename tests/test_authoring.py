@@ -162,3 +162,24 @@ def test_stored_badges_and_install_cells_use_the_repository(path):
     assert [c.source for c in install] == [authoring.colab_install_cell()], (
         f"{relpath}: its install cell differs from authoring.colab_install_cell(); rebuild it with `make notebooks`")
     assert all("git+" not in c.source for c in nb.cells if c not in install), f"{relpath}: another pip URL"
+
+
+def test_refresh_markdown_keeps_outputs_and_refuses_code_changes(tmp_path):
+    src_dir = tmp_path / "notebooks" / "src"
+    src_dir.mkdir(parents=True)
+    src = src_dir / "42_demo.py"
+    src.write_text(SOURCE)
+    target = authoring.build(src, run=False)
+    stored = nbformat.read(target, as_version=4)
+    stored.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    stored.cells[-1].execution_count = 3
+    nbformat.write(stored, target)
+    # a text edit that also splits one markdown cell into two
+    src.write_text(SOURCE.replace("# Some *text*\n", "# Some *new* text\n\n# %% [markdown]\n# ## A new heading\n"))
+    authoring.refresh_markdown(src)
+    fresh = nbformat.read(target, as_version=4)
+    assert [c.source for c in fresh.cells if c.cell_type == "markdown"][1:] == ["Some *new* text", "## A new heading"]
+    assert fresh.cells[-1].outputs[0]["text"] == "1\n" and fresh.cells[-1].execution_count == 3
+    src.write_text(SOURCE.replace("print(x)", "print(x + 1)"))
+    with pytest.raises(ValueError, match="code cells differ"):
+        authoring.refresh_markdown(src)

@@ -12,8 +12,8 @@ from course_utils import check
 
 
 def test_verdict_prints_and_returns(capsys):
-    assert check.verdict("9.9", True) is True
-    assert check.verdict("9.9", False, "try again") is False
+    assert check.verdict("9.9", True) == True  # noqa: E712 - a Verdict, equal to the bool
+    assert check.verdict("9.9", False, "try again") == False  # noqa: E712
     assert capsys.readouterr().out.splitlines() == ["✅ exercise 9.9: correct", "❌ exercise 9.9: try again"]
     with pytest.raises(ValueError, match="exercise must be an id"):
         check.verdict("", True)
@@ -39,8 +39,10 @@ def test_00_1(capsys):
     assert check.exercise_00_1((7, 2, 3, 6))
     assert not check.exercise_00_1((7, 1, 3, 6))
     assert not check.exercise_00_1((2, 3, 6))
-    assert not check.exercise_00_1(None)
-    assert "broadcast" in capsys.readouterr().out
+    assert not check.exercise_00_1(None)  # the notebook's placeholder
+    assert not check.exercise_00_1("7, 2, 3, 6")
+    out = capsys.readouterr().out
+    assert "broadcast" in out and "replace None with your predicted shape" in out and "tuple of ints" in out
 
 
 def test_00_2(capsys):
@@ -60,6 +62,12 @@ def test_00_3(capsys):
     assert not check.exercise_00_3({"t.T": True, "t[:, ::2]": False, "t[1:]": True})
     assert not check.exercise_00_3({"t.T": False})
     assert "transpose swaps strides" in capsys.readouterr().out
+    # the notebook's placeholder: None is falsy like two of the three truths, yet it is no answer
+    assert not check.exercise_00_3({"t.T": None, "t[:, ::2]": None, "t[1:]": None})
+    assert not check.exercise_00_3({"t.T": None, "t[:, ::2]": None, "t[1:]": True})
+    assert not check.exercise_00_3({"t.T": "False", "t[:, ::2]": 0, "t[1:]": True})
+    out = capsys.readouterr().out
+    assert out.count("replace None with True or False") == 3 and "correct" not in out and "t[:, ::2]" in out
 
 
 CHAPTER_SOURCES = sorted(Path(__file__).resolve().parent.parent.glob("notebooks/src/[0-9][0-9]_*.py"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import random
 
 import pytest
 import torch
@@ -27,20 +28,48 @@ def by_hand(pipe, texts, fn="softmax", mask=True):
     return [{pipe.model.config.id2label[i]: p.item() for i, p in enumerate(row)} for row in probs]
 
 
-def test_01_1(capsys, pipe):
-    assert check.exercise_01_1(functools.partial(by_hand, pipe))
-    assert capsys.readouterr().out.strip() == "✅ exercise 01.1: correct"
-    assert not check.exercise_01_1(functools.partial(by_hand, pipe, fn="none"))
-    assert not check.exercise_01_1(functools.partial(by_hand, pipe, mask=False))
-    swapped = lambda texts: [dict(zip(d, reversed(list(d.values())))) for d in by_hand(pipe, texts)]  # noqa: E731
-    assert not check.exercise_01_1(swapped)
-    assert not check.exercise_01_1(lambda texts: [{f"LABEL_{i}": v for i, v in enumerate(d.values())} for d in by_hand(pipe, texts)])
-    assert not check.exercise_01_1(lambda texts: by_hand(pipe, texts)[0])
-    assert not check.exercise_01_1(lambda texts: pipe(texts))
-    out = capsys.readouterr().out
-    assert "apply softmax" in out and "pass the attention_mask" in out and "labels are swapped" in out
-    assert "model.config.id2label" in out and "one {label: probability} dict per text" in out
-    assert "the pipeline's format" in out
+@pytest.fixture(scope="module")
+def generator():
+    return nb01._generator()
+
+
+def next_token_probs(generator, prompt, k, position=-1, fn="softmax", decode=True):
+    tok, model = generator.tokenizer, generator.model
+    with torch.inference_mode():
+        logits = model(**tok(prompt, return_tensors="pt")).logits[0, position]
+    scores = logits.softmax(dim=-1) if fn == "softmax" else logits
+    top = scores.topk(k)
+    names = [tok.decode([i]) for i in top.indices.tolist()] if decode else top.indices.tolist()
+    return list(zip(names, top.values.tolist()))
+
+
+def test_01_1(capsys, generator):
+    solution = functools.partial(next_token_probs, generator)
+    assert check.exercise_01_1(solution)
+    assert check.exercise_01_1(lambda p, k: dict(solution(p, k)))  # a dict keeps the order too
+    assert capsys.readouterr().out.splitlines() == ["✅ exercise 01.1: correct"] * 2
+
+    def placeholder(prompt, k):
+        raise NotImplementedError
+
+    assert not check.exercise_01_1(placeholder)
+    assert "not implemented yet" in capsys.readouterr().out
+    assert not check.exercise_01_1(lambda p, k: [(" Paris", 0.9), (" a", 0.05), (" the", 0.01), (" not", 0.01), (".", 0.01)][:k])
+    assert "most likely next tokens are" in capsys.readouterr().out  # a constant that ignores the model
+    assert not check.exercise_01_1(functools.partial(next_token_probs, generator, fn="none"))
+    assert "not probabilities" in capsys.readouterr().out
+    assert not check.exercise_01_1(functools.partial(next_token_probs, generator, position=0))
+    assert "the last position" in capsys.readouterr().out
+    assert not check.exercise_01_1(functools.partial(next_token_probs, generator, decode=False))
+    assert "tokenizer.decode([id])" in capsys.readouterr().out
+    assert not check.exercise_01_1(lambda p, k: list(reversed(solution(p, k))))
+    assert "wrong order" in capsys.readouterr().out
+    assert not check.exercise_01_1(lambda p, k: generator(p, max_new_tokens=1, do_sample=False))
+    assert "the pipeline's generated text" in capsys.readouterr().out
+    assert not check.exercise_01_1(lambda p, k: solution(p, k)[:1])
+    assert "exactly 3 pairs" in capsys.readouterr().out
+    assert not check.exercise_01_1(lambda p, k: "Paris")
+    assert "(token text, probability) pairs" in capsys.readouterr().out
 
 
 def test_01_2(capsys, pipe):
@@ -96,16 +125,26 @@ def test_01_3(capsys, pipe):
     assert "the last, smaller batch counts too" in out and "return one int" in out
 
 
-def test_01_4(capsys):
-    generator = nb01._generator()
+def test_01_4(capsys, generator):
     kwargs = dict(do_sample=True, temperature=0.7, max_new_tokens=8)
 
     def sample_story(prompt, seed):
         set_seed(seed)
         return generator(prompt, **kwargs)[0]["generated_text"]
 
+    def made_up(prompt, seed):  # seeded, repeatable, continues the prompt, but not the model's words
+        rng = random.Random(seed)
+        return prompt + " " + " ".join(rng.choice(["violet", "spreadsheet", "quantum", "seven", "gravel"]) for _ in range(6))
+
     assert check.exercise_01_4(sample_story)
     assert capsys.readouterr().out.strip() == "✅ exercise 01.4: correct"
+    assert not check.exercise_01_4(lambda prompt, seed: str(seed))
+    assert "does not start with it" in capsys.readouterr().out
+    assert not check.exercise_01_4(lambda prompt, seed: prompt + " " + str(seed))
+    assert not check.exercise_01_4(made_up)
+    assert capsys.readouterr().out.count("very unlikely under the model") == 2
+    assert not check.exercise_01_4(lambda prompt, seed: prompt)
+    assert "nothing was generated" in capsys.readouterr().out
     assert not check.exercise_01_4(lambda prompt, seed: generator(prompt, **kwargs)[0]["generated_text"])
     greedy = lambda prompt, seed: generator(prompt, do_sample=False, max_new_tokens=8)[0]["generated_text"]  # noqa: E731
     assert not check.exercise_01_4(greedy)

@@ -100,21 +100,33 @@ def test_02_3(capsys):
 
 
 def test_02_4(capsys, tok):
-    def chunk_ids(text, max_length, stride):
-        return tok(text, truncation=True, max_length=max_length, stride=stride, return_overflowing_tokens=True)["input_ids"]
+    def qa_chunks(question, context, max_length, stride):
+        return tok(question, context, truncation="only_second", max_length=max_length, stride=stride,
+                   return_overflowing_tokens=True)["input_ids"]
 
-    def by_hand_no_special(text, max_length, stride):
-        ids = tok(text, add_special_tokens=False)["input_ids"]
-        step = max_length - stride
-        return [ids[i : i + max_length] for i in range(0, len(ids), step)]
+    def context_alone(question, context, max_length, stride):  # the chapter's single-text chunking, question dropped
+        return tok(context, truncation=True, max_length=max_length, stride=stride, return_overflowing_tokens=True)["input_ids"]
 
-    assert check.exercise_02_4(chunk_ids)
-    assert capsys.readouterr().out.strip() == "✅ exercise 02.4: correct"
-    assert not check.exercise_02_4(lambda t, n, s: tok(t)["input_ids"])
-    assert not check.exercise_02_4(lambda t, n, s: [tok(t)["input_ids"]])
-    assert not check.exercise_02_4(lambda t, n, s: [tok(t, truncation=True, max_length=n)["input_ids"]])
-    assert not check.exercise_02_4(lambda t, n, s: chunk_ids(t, n, 0))
-    assert not check.exercise_02_4(by_hand_no_special)
+    def question_first_chunk_only(question, context, max_length, stride):
+        return tok(question + " " + context, truncation=True, max_length=max_length, stride=stride,
+                   return_overflowing_tokens=True)["input_ids"]
+
+    def placeholder(question, context, max_length, stride):
+        raise NotImplementedError
+
+    assert check.exercise_02_4(qa_chunks)
+    assert check.exercise_02_4(lambda q, c, n, s: tok(q, c, truncation="only_second", max_length=n, stride=s,
+                                                      return_overflowing_tokens=True))  # the whole encoding
+    assert capsys.readouterr().out.splitlines() == ["✅ exercise 02.4: correct"] * 2
+    assert not check.exercise_02_4(placeholder)
+    assert not check.exercise_02_4(lambda q, c, n, s: [[101, 102]])  # a constant that ignores the inputs
+    assert not check.exercise_02_4(lambda q, c, n, s: tok(q, c)["input_ids"])
+    assert not check.exercise_02_4(lambda q, c, n, s: [tok(q, c)["input_ids"]])
+    assert not check.exercise_02_4(lambda q, c, n, s: [tok(q, c, truncation="only_second", max_length=n)["input_ids"]])
+    assert not check.exercise_02_4(lambda q, c, n, s: qa_chunks(q, c, n, 0))
+    assert not check.exercise_02_4(context_alone)
+    assert not check.exercise_02_4(question_first_chunk_only)
     out = capsys.readouterr().out
-    assert "one chunk longer than max_length" in out and "only the first chunk" in out and "a list of lists" in out
-    assert "do not overlap: pass stride=8" in out and "starts with [CLS] and ends with [SEP]" in out
+    assert "not implemented yet" in out and "a list of lists" in out and "more than max_length" in out
+    assert "only the first chunk" in out and "do not overlap: pass stride=8" in out
+    assert out.count("the question is missing from the later chunks") == 2

@@ -10,7 +10,15 @@ import torch
 from course_utils import check
 
 
-def bert_parameters(config):
+def llama_parameters(config):
+    h, i, d = config.hidden_size, config.intermediate_size, config.head_dim
+    attention = h * config.num_attention_heads * d * 2 + h * config.num_key_value_heads * d * 2  # q, o; k, v
+    layer = attention + 3 * h * i + 2 * h  # gate, up, down; two RMSNorm weights
+    lm_head = 0 if config.tie_word_embeddings else config.vocab_size * h
+    return config.vocab_size * h + config.num_hidden_layers * layer + h + lm_head
+
+
+def bert_parameters(config):  # the chapter's formula, for the wrong architecture
     h, i = config.hidden_size, config.intermediate_size
     embeddings = (config.vocab_size + config.max_position_embeddings + config.type_vocab_size) * h + 2 * h
     layer = 4 * (h * h + h) + (h * i + i) + (i * h + h) + 4 * h
@@ -18,17 +26,50 @@ def bert_parameters(config):
 
 
 def test_03_1(capsys):
-    assert check.exercise_03_1(bert_parameters)
+    from transformers import AutoConfig
+
+    import course_utils as cu
+
+    assert check.exercise_03_1(llama_parameters)
     assert capsys.readouterr().out.strip() == "✅ exercise 03.1: correct"
-    h = lambda c: c.hidden_size  # noqa: E731
-    assert not check.exercise_03_1(lambda c: bert_parameters(c) - h(c) ** 2 - h(c))  # no pooler
-    assert "pooler is missing" in capsys.readouterr().out
-    assert not check.exercise_03_1(lambda c: bert_parameters(c) - (c.type_vocab_size - 2) * h(c))  # always 2 token types
-    assert "token-type embeddings" in capsys.readouterr().out
-    assert not check.exercise_03_1(lambda c: 109_482_240)  # bert-base, whatever the config
-    assert "read every size from the config" in capsys.readouterr().out
-    assert not check.exercise_03_1(lambda c: "many")
-    assert "as an int" in capsys.readouterr().out
+    smollm2 = AutoConfig.from_pretrained(cu.resolve_checkpoint(cu.CAUSAL_LM, verbose=False))
+    assert llama_parameters(smollm2) == 134_515_008  # what chapter 03 prints for the loaded causal LM
+
+    def placeholder(config):
+        raise NotImplementedError
+
+    def no_gqa(c):
+        return llama_parameters(c) + 2 * c.num_hidden_layers * c.hidden_size * (c.num_attention_heads - c.num_key_value_heads) * c.head_dim
+
+    def always_tied(c):
+        return llama_parameters(c) + (c.vocab_size * c.hidden_size if c.tie_word_embeddings else 0) - c.vocab_size * c.hidden_size
+
+    def head_twice(c):
+        return llama_parameters(c) + (c.vocab_size * c.hidden_size if c.tie_word_embeddings else 0)
+
+    def head_dim_from_sizes(c):
+        import copy
+
+        c = copy.copy(c)
+        c.head_dim = c.hidden_size // c.num_attention_heads
+        return llama_parameters(c)
+
+    cases = {
+        placeholder: "not implemented yet",
+        no_gqa: "grouped-query attention",
+        always_tied: "does not tie",
+        head_twice: "counted once",
+        head_dim_from_sizes: "read config.head_dim",
+        (lambda c: llama_parameters(c) - c.hidden_size): "model.norm after the last layer",
+        (lambda c: llama_parameters(c) + (2 * c.num_hidden_layers + 1) * c.hidden_size): "RMSNorm has a weight and no bias",
+        (lambda c: llama_parameters(c) + c.num_hidden_layers * 4 * c.hidden_size): "no biases",
+        (lambda c: 134_515_008): "the count is",  # SmolLM2's count, whatever the config
+        bert_parameters: "your function raised AttributeError",
+        (lambda c: "many"): "as an int",
+    }
+    for wrong, hint in cases.items():
+        assert not check.exercise_03_1(wrong)
+        assert hint in capsys.readouterr().out, hint
 
 
 NP = {"F32": "<f4", "F16": "<f2", "I64": "<i8"}

@@ -17,11 +17,10 @@ def cls_pool(hidden, mask):
     return hidden[:, 0]
 
 
-def precision_recall_at_k(similarity, query_labels, corpus_labels, k):
-    top = similarity.topk(k, dim=1).indices
-    hits = (corpus_labels[top] == query_labels[:, None]).float()
-    n_relevant = torch.bincount(corpus_labels, minlength=int(query_labels.max()) + 1)[query_labels]
-    return hits.mean().item(), (hits.sum(dim=1) / n_relevant).mean().item()
+def mrr_at_k(similarity, query_labels, corpus_labels, k):
+    hits = corpus_labels[similarity.topk(k, dim=1).indices] == query_labels[:, None]
+    first_rank = hits.float().argmax(dim=1) + 1
+    return torch.where(hits.any(dim=1), 1.0 / first_rank, torch.zeros(())).mean().item()
 
 
 def hybrid_order(cosine, logits, lam):
@@ -58,34 +57,57 @@ def test_10_1_padding_dependence_is_caught(capsys):
 
 
 def test_10_2(capsys):
-    assert check.exercise_10_2(precision_recall_at_k)
+    assert check.exercise_10_2(mrr_at_k)
     assert capsys.readouterr().out.strip() == "✅ exercise 10.2: correct"
+    # a one-element tensor is a number too
+    assert check.exercise_10_2(lambda *a: torch.tensor(mrr_at_k(*a)))
+    capsys.readouterr()
 
-    def swapped(*args):
-        p, r = precision_recall_at_k(*args)
-        return r, p
+    def hits_of(sims, ql, cl, k):
+        return cl[sims.topk(k, dim=1).indices] == ql[:, None]
+
+    def rank_from_zero(sims, ql, cl, k):
+        hits = hits_of(sims, ql, cl, k)
+        return torch.where(hits.any(1), 1.0 / hits.float().argmax(1), torch.zeros(())).mean().item()
 
     def ascending(sims, ql, cl, k):
-        return precision_recall_at_k(-sims, ql, cl, k)
+        return mrr_at_k(-sims, ql, cl, k)
 
-    def recall_over_k(sims, ql, cl, k):
-        p, _ = precision_recall_at_k(sims, ql, cl, k)
-        return p, p
+    def no_zero_for_misses(sims, ql, cl, k):  # argmax of an all-False row is 0: rank 1
+        return (1.0 / (hits_of(sims, ql, cl, k).float().argmax(1) + 1)).mean().item()
 
-    def counted_in_queries(sims, ql, cl, k):
-        top = sims.topk(k, dim=1).indices
-        hits = (cl[top] == ql[:, None]).float()
-        return hits.mean().item(), (hits.sum(1) / torch.bincount(ql, minlength=int(cl.max()) + 1)[ql]).mean().item()
+    def only_queries_with_a_hit(sims, ql, cl, k):
+        hits = hits_of(sims, ql, cl, k)
+        found = hits.any(1)
+        return (1.0 / (hits[found].float().argmax(1) + 1)).mean().item()
 
-    def over_corpus_size(sims, ql, cl, k):
-        p, _ = precision_recall_at_k(sims, ql, cl, k)
-        return p, p * k / len(cl)
+    def precision(sims, ql, cl, k):
+        return hits_of(sims, ql, cl, k).float().mean().item()
 
-    for wrong in (swapped, ascending, recall_over_k, counted_in_queries, over_corpus_size, lambda *a: 0.5):
+    def sum_over_all_hits(sims, ql, cl, k):
+        return (hits_of(sims, ql, cl, k).float() / torch.arange(1, k + 1)).sum(1).mean().item()
+
+    def mean_rank(sims, ql, cl, k):
+        hits = hits_of(sims, ql, cl, k)
+        return torch.where(hits.any(1), hits.float().argmax(1) + 1.0, torch.zeros(())).mean().item()
+
+    def ignores_similarity(sims, ql, cl, k):  # the fake: the chance rate from the label counts only
+        return (torch.bincount(cl, minlength=int(ql.max()) + 1)[ql] / len(cl)).mean().item()
+
+    wrongs = [rank_from_zero, ascending, no_zero_for_misses, only_queries_with_a_hit, precision,
+              sum_over_all_hits, mean_rank, ignores_similarity, lambda *a: 0.5, lambda *a: (0.5, 0.1)]
+    for wrong in wrongs:
         assert not check.exercise_10_2(wrong)
     out = capsys.readouterr().out
-    for hint in ("swapped", "LEAST similar", "not by k", "not among the queries", "not by the corpus size", "two numbers"):
+    for hint in ("ranks start at 1", "LEAST similar", "counts 0; argmax", "average over ALL queries", "precision@k",
+                 "only the FIRST", "RECIPROCAL", "MRR@k is off", "return one number"):
         assert hint in out, hint
+
+    def placeholder(sims, ql, cl, k):
+        raise NotImplementedError
+
+    assert not check.exercise_10_2(placeholder)
+    assert "not implemented yet" in capsys.readouterr().out
 
 
 def test_10_3(capsys):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import importlib
+import logging
 import random
 import socket
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -197,6 +200,14 @@ def test_setup_prints_device_profile_versions_and_hub(monkeypatch, capsys):
     assert f"device: {env.device}" in out and "profile: quick" in out
     assert f"torch {torch.__version__}" in out and "transformers " in out
     assert "Hub: offline (HF_HUB_OFFLINE=1)" in out
+    assert "quiet: transformers and datasets log errors only" in out and "cu.show_warnings()" in out
+
+
+@pytest.mark.parametrize("bad", [0, "yes", None])
+def test_setup_rejects_a_verbose_that_is_not_a_bool(bad):
+    with pytest.raises(ValueError) as err:
+        cu.setup(verbose=bad)
+    assert "verbose" in str(err.value) and "True or False" in str(err.value) and repr(bad) in str(err.value)
 
 
 def test_import_has_no_side_effects():
@@ -209,3 +220,142 @@ def test_import_has_no_side_effects():
         "assert 'transformers' not in sys.modules and 'torch' not in sys.modules, 'heavy imports'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- show_warnings: what setup() hides, visible for one block -------------------------------------
+
+
+class _Records(logging.Handler):
+    """Collects the messages that reach a logger's handlers (i.e. that its level let through)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.NOTSET)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def quieted(monkeypatch):
+    """cu.setup() done (quiet), a recorder on transformers' logger, bars allowed by the environment."""
+    import datasets
+    hub_tqdm = importlib.import_module("huggingface_hub.utils.tqdm")  # the module (the package re-exports a class of that name)
+    import transformers.utils.logging as tf_logging
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_PROGRESS_BARS", None)
+    monkeypatch.setattr(hub_tqdm, "HF_HUB_DISABLE_PROGRESS_BARS", None)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    before = (tf_logging.get_verbosity(), datasets.logging.get_verbosity(), tf_logging.is_progress_bar_enabled(),
+              hub_tqdm.are_progress_bars_disabled())
+    cu.setup(verbose=False)
+    records = _Records()
+    root = logging.getLogger("transformers")
+    root.addHandler(records)
+    yield records
+    root.removeHandler(records)
+    tf_logging.set_verbosity(before[0])
+    datasets.logging.set_verbosity(before[1])
+    (tf_logging.enable_progress_bar if before[2] else tf_logging.disable_progress_bar)()
+    (hub_tqdm.disable_progress_bars if before[3] else hub_tqdm.enable_progress_bars)()
+
+
+def _tiny_bert(folder) -> str:
+    """A 1-layer BERT saved without a classification head: loading it with one prints a LOAD REPORT."""
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=16, max_position_embeddings=16)
+    BertModel(config).save_pretrained(folder)
+    return str(folder)
+
+
+def test_a_transformers_warning_is_hidden_after_setup_shown_in_the_block_and_hidden_again(quieted, tmp_path):
+    from transformers import BertForSequenceClassification
+
+    folder = _tiny_bert(tmp_path / "tiny")
+
+    def load() -> list[str]:
+        quieted.messages.clear()
+        BertForSequenceClassification.from_pretrained(folder, num_labels=2)
+        return [m for m in quieted.messages if "LOAD REPORT" in m]
+
+    assert load() == []  # after setup: hidden
+    with cu.show_warnings():
+        shown = load()
+    assert len(shown) == 1 and "classifier.weight" in shown[0] and "MISSING" in shown[0]
+    assert load() == []  # hidden again
+
+
+def test_warn_once_messages_come_back_in_the_block(quieted):
+    import transformers.utils.logging as tf_logging
+
+    logger = tf_logging.get_logger("transformers.course_test")
+    logger.warning_once("a once-only warning emitted while hidden")
+    assert quieted.messages == []
+    with cu.show_warnings():
+        logger.warning_once("a once-only warning emitted while hidden")
+    assert quieted.messages == ["a once-only warning emitted while hidden"]
+
+
+def test_python_warnings_filtered_by_setup_show_in_the_block(quieted, monkeypatch):
+    shown: list[str] = []
+    monkeypatch.setattr(warnings, "showwarning", lambda message, *args, **kwargs: shown.append(str(message)))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")  # what quiet() adds
+        warnings.filterwarnings("ignore", category=FutureWarning)  # a notebook's own filter
+        warnings.warn("IProgress not found. Please update jupyter and ipywidgets.", UserWarning)
+        assert shown == []
+        with cu.show_warnings():
+            warnings.warn("IProgress not found. Please update jupyter and ipywidgets.", UserWarning)
+            warnings.warn("`x` is deprecated", FutureWarning)
+        assert shown == ["IProgress not found. Please update jupyter and ipywidgets.", "`x` is deprecated"]
+        warnings.warn("`x` is deprecated", FutureWarning)
+        assert len(shown) == 2  # the filters are back
+
+
+def test_show_warnings_restores_levels_and_bars_even_after_an_error(quieted):
+    import datasets
+    hub_tqdm = importlib.import_module("huggingface_hub.utils.tqdm")  # the module (the package re-exports a class of that name)
+    import transformers.utils.logging as tf_logging
+
+    def state():
+        return (tf_logging.get_verbosity(), datasets.logging.get_verbosity(), tf_logging.is_progress_bar_enabled(),
+                hub_tqdm.are_progress_bars_disabled())
+
+    assert state() == (logging.ERROR, logging.ERROR, False, True)  # what setup() leaves
+    with pytest.raises(RuntimeError, match="inside"):
+        with cu.show_warnings():
+            assert state() == (logging.WARNING, logging.WARNING, True, False)
+            raise RuntimeError("inside")
+    assert state() == (logging.ERROR, logging.ERROR, False, True)
+    with cu.show_warnings(progress_bars=False):
+        assert state() == (logging.WARNING, logging.WARNING, False, True)
+    assert state() == (logging.ERROR, logging.ERROR, False, True)
+    # a level the learner chose is kept in the block (INFO is more verbose than WARNING) and restored after
+    tf_logging.set_verbosity_info()
+    with cu.show_warnings(progress_bars=False):
+        assert tf_logging.get_verbosity() == logging.INFO
+    assert tf_logging.get_verbosity() == logging.INFO
+
+
+def test_show_warnings_leaves_bars_off_when_the_environment_forbids_them(quieted, monkeypatch):
+    hub_tqdm = importlib.import_module("huggingface_hub.utils.tqdm")  # the module (the package re-exports a class of that name)
+    import transformers.utils.logging as tf_logging
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_PROGRESS_BARS", True)
+    monkeypatch.setattr(hub_tqdm, "HF_HUB_DISABLE_PROGRESS_BARS", True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # enabling against the variable would warn
+        with cu.show_warnings():
+            assert not tf_logging.is_progress_bar_enabled() and hub_tqdm.are_progress_bars_disabled()
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_show_warnings_rejects_a_progress_bars_that_is_not_a_bool(bad):
+    with pytest.raises(ValueError) as err:
+        cu.show_warnings(progress_bars=bad)  # raised at the call, before any `with`
+    msg = str(err.value)
+    assert "progress_bars" in msg and "True or False" in msg and repr(bad) in msg

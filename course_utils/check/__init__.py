@@ -1,11 +1,13 @@
-"""Exercise checkers: ``cu.check.exercise_NN_k(answer)`` prints ✅ or a specific hint and returns a bool.
+"""Exercise checkers: ``cu.check.exercise_NN_k(answer)`` prints ✅ or a specific hint and returns a
+:class:`~course_utils.check._core.Verdict` (truthy when right, silent in Jupyter).
 
 Each runs the learner's answer against the course's reference on fresh inputs. Worked solutions
 live in ``notebooks/solutions/``; ``tests/test_check.py`` proves every checker accepts them and
-rejects typical wrong answers.
+rejects typical wrong answers. Every checker is wrapped here, in one place, by ``keeps_rng``: it
+leaves the notebook's random state as it found it and returns a ``Verdict``.
 """
 
-from ._core import call_safely, verdict
+from ._core import call_safely, keeps_rng, verdict
 from .nb00 import *  # noqa: F401,F403
 from .nb01 import *  # noqa: F401,F403
 from .nb02 import *  # noqa: F401,F403
@@ -17,3 +19,7 @@ from .nb07 import *  # noqa: F401,F403
 from .nb08 import *  # noqa: F401,F403
 from .nb09 import *  # noqa: F401,F403
 from .nb10 import *  # noqa: F401,F403
+
+for _name in [n for n in list(globals()) if n.startswith("exercise_")]:
+    globals()[_name] = keeps_rng(globals()[_name])
+del _name

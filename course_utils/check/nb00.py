@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ._core import call_safely, verdict
+from ._core import Verdict, call_safely, silent, verdict
 
 __all__ = ["exercise_00_1", "exercise_00_2", "exercise_00_3"]
 
 
-def exercise_00_1(shape: Any) -> bool:
+@silent
+def exercise_00_1(shape: Any) -> Verdict:
     """Shape of ``torch.randn(7, 1, 3, 4) @ torch.randn(2, 4, 6)``, as a tuple of ints."""
+    if shape is None:
+        return verdict("00.1", False, "replace None with your predicted shape, a tuple of ints such as (1, 2, 3)")
     try:
         got = tuple(int(d) for d in shape)
-    except TypeError:
+    except (TypeError, ValueError):
         return verdict("00.1", False, "give the shape as a tuple of ints, e.g. (1, 2, 3)")
     expected = (7, 2, 3, 6)
     if got == expected:
@@ -25,7 +28,8 @@ def exercise_00_1(shape: Any) -> bool:
     return verdict("00.1", False, "the matrix part is (3, 4) @ (4, 6)")
 
 
-def exercise_00_2(padding_mask: Callable[..., Any]) -> bool:
+@silent
+def exercise_00_2(padding_mask: Callable[..., Any]) -> Verdict:
     """``padding_mask(lengths, max_len)`` -> bool tensor ``(batch, max_len)``, True at padded positions."""
     import torch
 
@@ -34,7 +38,7 @@ def exercise_00_2(padding_mask: Callable[..., Any]) -> bool:
         lengths = torch.randint(0, max_len + 1, (6,), generator=gen)
         ok, got = call_safely("00.2", padding_mask, lengths, max_len)
         if not ok:
-            return False
+            return ok
         expected = torch.arange(max_len)[None, :] >= lengths[:, None]
         if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(expected.shape):
             shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
@@ -48,14 +52,20 @@ def exercise_00_2(padding_mask: Callable[..., Any]) -> bool:
     return verdict("00.2", True)
 
 
-def exercise_00_3(answers: dict[str, bool]) -> bool:
-    """Contiguity of ``t.T``, ``t[:, ::2]`` and ``t[1:]`` for ``t = torch.randn(4, 6)``, as a dict of bools."""
+@silent
+def exercise_00_3(answers: dict[str, bool]) -> Verdict:
+    """Contiguity of ``t.T``, ``t[:, ::2]`` and ``t[1:]`` for ``t = torch.randn(4, 6)``, as a dict of bools (None is no answer)."""
+    import numpy as np
     import torch
 
     t = torch.randn(4, 6)
     truth = {"t.T": t.T.is_contiguous(), "t[:, ::2]": t[:, ::2].is_contiguous(), "t[1:]": t[1:].is_contiguous()}
     if not isinstance(answers, dict) or set(answers) != set(truth):
         return verdict("00.3", False, f"answer with a dict whose keys are exactly {sorted(truth)}")
+    unanswered = [k for k in truth if not isinstance(answers[k], (bool, np.bool_))]  # None, "False", 0 are no answers
+    if unanswered:
+        return verdict("00.3", False, f"replace None with True or False for {', '.join(unanswered)} "
+                       "(a bool: the string 'False' or the number 0 is not an answer)")
     wrong = [k for k in truth if bool(answers[k]) != truth[k]]
     if not wrong:
         return verdict("00.3", True)

@@ -6,23 +6,11 @@ import functools
 import random
 from typing import Any, Callable
 
-from ._core import call_safely, verdict
+from ._core import Verdict, call_safely, silent, verdict
 
 __all__ = ["exercise_01_1", "exercise_01_2", "exercise_01_3", "exercise_01_4"]
 
-# Fresh inputs: none of these sentences appears in notebook 01.
-_REVIEWS = [
-    "A dull, lifeless film that wastes a talented cast.",
-    "Wonderful!",
-    "The soundtrack is gorgeous and the ending made me cry in the best way.",
-    "I wanted to like it, but the second half drags on forever and nothing happens.",
-    "Meh.",
-    "Sharp writing, brave performances and a story that stays with you for days.",
-    "Not worth the ticket.",
-    "It is clumsy, loud and far too long, although the lead actor tries hard.",
-    "An instant classic.",
-    "The jokes fall flat and the plot makes no sense at all.",
-]
+# Fresh inputs: none of these texts appears in notebook 01.
 _PAIRS = [
     ("The first act is slow.", "The finale more than makes up for it."),
     ("Great cast, beautiful photography and a clever script.", "Still, I was bored."),
@@ -73,44 +61,85 @@ def _probs(logits: Any, id2label: dict[int, str], fn: str = "softmax") -> list[d
     return [{id2label[i]: float(p) for i, p in enumerate(row)} for row in scores]
 
 
-def exercise_01_1(scores_by_hand: Callable[[list[str]], Any]) -> bool:
-    """``scores_by_hand(texts)`` -> one ``{label: probability}`` dict per text, equal to the pipeline's scores."""
+#: Fresh prompts for 01.1: none appears in notebook 01.
+_NEXT_TOKEN_PROMPTS = (("The capital of France is", 3), ("After the rain stopped, the children ran outside to", 5))
+
+
+def _next_token_reference(prompt: str, k: int) -> tuple[list[tuple[str, float]], Any]:
+    """The ``k`` most likely next tokens after ``prompt`` under the course's causal LM, and the last-position logits."""
     import torch
 
-    texts = random.Random(101).sample(_REVIEWS, 5)
-    ok, got = call_safely("01.1", scores_by_hand, texts)
-    if not ok:
-        return False
-    if not isinstance(got, (list, tuple)) or len(got) != len(texts):
-        return verdict("01.1", False, f"return a list with one {{label: probability}} dict per text ({len(texts)} texts)")
-    dicts = [_as_score_dict(d) for d in got]
-    if any(_pipeline_style(d) for d in got):
-        return verdict("01.1", False, _PIPELINE_HINT)
-    if any(d is None for d in dicts):
-        return verdict("01.1", False, "each item must be a dict {label name: probability}, e.g. {'NEGATIVE': 0.9, 'POSITIVE': 0.1}")
-    pipe = _sentiment()
-    id2label = pipe.model.config.id2label
-    expected = [{d["label"]: d["score"] for d in res} for res in pipe(texts, top_k=None)]
-    if all(_close(g, e) for g, e in zip(dicts, expected)):
-        return verdict("01.1", True)
-    if any(set(g) != set(e) for g, e in zip(dicts, expected)):
-        return verdict("01.1", False, f"name the labels with model.config.id2label: expected keys {sorted(expected[0])}")
-    if any(abs(sum(g.values()) - 1) > 1e-3 for g in dicts):
-        return verdict("01.1", False, "these are not probabilities (a row does not sum to 1): apply softmax(dim=-1) to the logits")
-    tok, model = pipe.tokenizer, pipe.model
-    batch = tok(texts, padding=True, return_tensors="pt")
+    gen = _generator()
+    tok, model = gen.tokenizer, gen.model
     with torch.inference_mode():
-        no_mask = model(input_ids=batch["input_ids"]).logits
-    if all(_close(g, e) for g, e in zip(dicts, _probs(no_mask, id2label))):
-        return verdict("01.1", False, "you passed only input_ids: padded texts then attend to [PAD]; pass the attention_mask too, model(**inputs)")
-    swapped = [{k: e[other] for k, other in zip(e, reversed(list(e)))} for e in expected]
-    if all(_close(g, s) for g, s in zip(dicts, swapped)):
-        return verdict("01.1", False, "the labels are swapped: label id i is model.config.id2label[i]")
-    return verdict("01.1", False, f"for {texts[0]!r} expected {expected[0]}, got {dicts[0]}: tokenizer(texts, padding=True, "
-                   "return_tensors='pt') -> model(**inputs).logits -> softmax(dim=-1)")
+        logits = model(**tok(prompt, return_tensors="pt")).logits[0].float()
+    top = logits[-1].softmax(dim=-1).topk(k)
+    return [(tok.decode([i]), p) for i, p in zip(top.indices.tolist(), top.values.tolist())], logits
 
 
-def exercise_01_2(pair_scores: Callable[[str, str], Any]) -> bool:
+def _as_pairs(obj: Any) -> list[tuple[Any, float]] | None:
+    """A learner's answer as ``[(token, probability), ...]``, or None when it has another shape."""
+    if isinstance(obj, dict):
+        obj = list(obj.items())
+    if not isinstance(obj, (list, tuple)):
+        return None
+    pairs = []
+    for item in obj:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            return None
+        token, prob = item
+        try:
+            prob = float(prob.item() if hasattr(prob, "item") else prob)
+        except (TypeError, ValueError):
+            return None
+        pairs.append((token.item() if hasattr(token, "item") else token, prob))
+    return pairs
+
+
+@silent
+def exercise_01_1(next_token_probs: Callable[[str, int], Any]) -> Verdict:
+    """``next_token_probs(prompt, k)`` -> the ``k`` most likely next tokens as ``(text, probability)`` pairs, most likely first."""
+    for prompt, k in _NEXT_TOKEN_PROMPTS:
+        ok, got = call_safely("01.1", next_token_probs, prompt, k)
+        if not ok:
+            return ok
+        if isinstance(got, (list, tuple)) and got and isinstance(got[0], dict) and "generated_text" in got[0]:
+            return verdict("01.1", False, "that is the pipeline's generated text: compute the next-token probabilities by hand, "
+                           "tokenizer -> model -> logits[0, -1] -> softmax")
+        pairs = _as_pairs(got)
+        if pairs is None:
+            return verdict("01.1", False, "return a list of (token text, probability) pairs, most likely first, "
+                           "e.g. [(' Paris', 0.41), (' a', 0.12)]")
+        if len(pairs) != k:
+            return verdict("01.1", False, f"for k={k} return exactly {k} pairs (got {len(pairs)}): probs.topk(k)")
+        expected, logits = _next_token_reference(prompt, k)
+        tok = _generator().tokenizer
+        top_ids = logits[-1].topk(k).indices.tolist()
+        if all(isinstance(t, int) for t, _ in pairs) and [t for t, _ in pairs] == top_ids:
+            return verdict("01.1", False, "those are token ids: name each one with tokenizer.decode([id]), "
+                           "the generator's counterpart of model.config.id2label")
+        if not all(isinstance(t, str) for t, _ in pairs):
+            return verdict("01.1", False, "each pair starts with the token's text, a str: tokenizer.decode([id])")
+        tokens = [t for t, _ in pairs]
+        if tokens == [t for t, _ in expected] and all(abs(p - e) <= 1e-3 for (_, p), (_, e) in zip(pairs, expected)):
+            continue
+        probs = [p for _, p in pairs]
+        if tokens == [t for t, _ in expected] and any(p < 0 or p > 1 for p in probs):
+            return verdict("01.1", False, "these are not probabilities (logits or log-probabilities?): apply softmax(dim=-1) over the vocabulary")
+        first = logits[0].softmax(dim=-1).topk(k)
+        if tokens == [tok.decode([i]) for i in first.indices.tolist()]:
+            return verdict("01.1", False, "those are the predictions after the FIRST token: the last position, logits[0, -1], "
+                           "predicts the token that follows the whole prompt")
+        if sorted(tokens) == sorted(t for t, _ in expected) and tokens != [t for t, _ in expected]:
+            return verdict("01.1", False, "right tokens, wrong order: most likely first (topk sorts them)")
+        return verdict("01.1", False, f"after {prompt!r} the {k} most likely next tokens are "
+                       f"{[(t, round(p, 3)) for t, p in expected]}, you returned {[(t, round(p, 3)) for t, p in pairs]}: "
+                       "tokenizer(prompt) -> model(**inputs).logits[0, -1] -> softmax(dim=-1) -> topk(k) -> decode each id")
+    return verdict("01.1", True)
+
+
+@silent
+def exercise_01_2(pair_scores: Callable[[str, str], Any]) -> Verdict:
     """``pair_scores(text, text_pair)`` -> ``{label: probability}`` equal to ``classifier({"text", "text_pair"}, top_k=None)``."""
     import torch
 
@@ -118,7 +147,7 @@ def exercise_01_2(pair_scores: Callable[[str, str], Any]) -> bool:
     for text, text_pair in _PAIRS:
         ok, got = call_safely("01.2", pair_scores, text, text_pair)
         if not ok:
-            return False
+            return ok
         got_d = _as_score_dict(got)
         if _pipeline_style(got):
             return verdict("01.2", False, _PIPELINE_HINT)
@@ -162,7 +191,8 @@ def _pipeline_positions(pipe: Any, texts: list[str], batch_size: int) -> int:
     return sum(seen)
 
 
-def exercise_01_3(padded_positions: Callable[[list[str], int], Any]) -> bool:
+@silent
+def exercise_01_3(padded_positions: Callable[[list[str], int], Any]) -> Verdict:
     """``padded_positions(texts, batch_size)`` -> token positions (padding included) the model runs for ``classifier(texts, batch_size=...)``."""
     rng = random.Random(303)
     texts = [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 30))) for _ in range(13)]
@@ -170,7 +200,7 @@ def exercise_01_3(padded_positions: Callable[[list[str], int], Any]) -> bool:
     for batch_size in (4, 5):
         ok, got = call_safely("01.3", padded_positions, texts, batch_size)
         if not ok:
-            return False
+            return ok
         try:
             got_n = int(got)
         except (TypeError, ValueError):
@@ -203,30 +233,65 @@ def _generator() -> Any:
     return pipeline("text-generation", model=resolve_checkpoint(CAUSAL_LM, verbose=False), device="cpu")
 
 
-def exercise_01_4(sample_story: Callable[[str, int], Any]) -> bool:
-    """``sample_story(prompt, seed)`` -> a sampled continuation that is the same for the same seed and changes with it."""
+#: Mean log-probability per new token (temperature 0.7) below which a continuation is not the model's.
+#: Measured on the stand-in: samples of seeds 11-18 score -0.8 to -2.4; made-up words -5.4 to -7.5.
+_MIN_MEAN_LOGPROB = -4.0
+
+
+def _continuation_logprob(prompt: str, text: str, temperature: float = 0.7) -> float:
+    """Mean log-probability of the tokens of ``text`` after ``prompt`` under the course's causal LM at ``temperature``."""
+    import torch
+
+    tok, model = _generator().tokenizer, _generator().model
+    prompt_ids, ids = tok(prompt)["input_ids"], tok(text)["input_ids"]
+    n = 0
+    while n < min(len(prompt_ids), len(ids)) and prompt_ids[n] == ids[n]:  # tokens can merge across the border
+        n += 1
+    n = max(n, 1)
+    if len(ids) <= n:
+        return float("-inf")
+    with torch.inference_mode():
+        logits = model(torch.tensor([ids])).logits[0, n - 1 : -1].float()
+    logprobs = (logits / temperature).log_softmax(dim=-1)
+    return logprobs.gather(-1, torch.tensor(ids[n:])[:, None]).mean().item()
+
+
+@silent
+def exercise_01_4(sample_story: Callable[[str, int], Any]) -> Verdict:
+    """``sample_story(prompt, seed)`` -> the prompt and a continuation sampled from the model: the same for the same seed, another for another seed."""
     import torch
 
     prompt = "The old lighthouse keeper opened the door and"
     with torch.random.fork_rng(devices=[]):  # leave the notebook's own random state alone
         ok, first = call_safely("01.4", sample_story, prompt, 11)
         if not ok:
-            return False
+            return ok
         if not isinstance(first, str):
             return verdict("01.4", False, f"return the generated text, a str (got {type(first).__name__}): "
                            "generator(...)[0]['generated_text']")
+        if not first.startswith(prompt):
+            return verdict("01.4", False, f"the text must continue the prompt, and {first[:40]!r} does not start with it: "
+                           "return generator(prompt, ...)[0]['generated_text'] (return_full_text=True, the default)")
+        if not first[len(prompt):].strip():
+            return verdict("01.4", False, "nothing was generated after the prompt: max_new_tokens=8")
+        if _continuation_logprob(prompt, first) < _MIN_MEAN_LOGPROB:
+            return verdict("01.4", False, f"{first[len(prompt):]!r} is very unlikely under the model, so it was not sampled "
+                           "from it: generate it with generator(prompt, do_sample=True, temperature=0.7, max_new_tokens=8)")
         ok, again = call_safely("01.4", sample_story, prompt, 11)
         if not ok:
-            return False
+            return ok
         if again != first:
             return verdict("01.4", False, "two calls with the same seed gave different texts: seed right before generating, "
                            "inside the function (transformers.set_seed(seed))")
         ok, other = call_safely("01.4", sample_story, prompt, 12)
         if not ok:
-            return False
+            return ok
         if other == first:
             greedy = _generator()(prompt, do_sample=False, max_new_tokens=8)[0]["generated_text"]
             if first in (greedy, greedy.removeprefix(prompt)) or greedy.startswith(first) or first.startswith(greedy):
                 return verdict("01.4", False, "this is greedy decoding, which ignores the seed: pass do_sample=True")
             return verdict("01.4", False, "seeds 11 and 12 gave the same text: use the seed argument, set_seed(seed)")
+        if not isinstance(other, str) or not other.startswith(prompt) or _continuation_logprob(prompt, other) < _MIN_MEAN_LOGPROB:
+            return verdict("01.4", False, "with seed 12 the text does not continue the prompt with the model's tokens: "
+                           "return generator(prompt, do_sample=True, ...)[0]['generated_text'] for every seed")
     return verdict("01.4", True)

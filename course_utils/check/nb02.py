@@ -6,7 +6,7 @@ import functools
 import random
 from typing import Any, Callable
 
-from ._core import call_safely, verdict
+from ._core import Verdict, call_safely, silent, verdict
 
 __all__ = ["exercise_02_1", "exercise_02_2", "exercise_02_3", "exercise_02_4"]
 
@@ -52,13 +52,14 @@ def _ids(obj: Any) -> list[int] | None:
         return None
 
 
-def exercise_02_1(truncate_pair: Callable[[str, str, int], Any]) -> bool:
+@silent
+def exercise_02_1(truncate_pair: Callable[[str, str, int], Any]) -> Verdict:
     """``truncate_pair(question, passage, max_length)`` -> the pair's ``input_ids``, at most ``max_length``, question intact."""
     tok = _tokenizer()
     for max_length in (32, 48):
         ok, got = call_safely("02.1", truncate_pair, _QUESTION, _PASSAGE, max_length)
         if not ok:
-            return False
+            return ok
         ids = _ids(got)
         if ids is None:
             return verdict("02.1", False, "return the input_ids (a list of ints) or the tokenizer's encoding")
@@ -81,7 +82,8 @@ def exercise_02_1(truncate_pair: Callable[[str, str, int], Any]) -> bool:
     return verdict("02.1", True)
 
 
-def exercise_02_2(word_span: Callable[[str, int], Any]) -> bool:
+@silent
+def exercise_02_2(word_span: Callable[[str, int], Any]) -> Verdict:
     """``word_span(text, token_index)`` -> ``(start, end)`` characters of the word that contains token ``token_index``, None for special tokens."""
     tok = _tokenizer()
     for text in _SENTENCES:
@@ -103,7 +105,7 @@ def exercise_02_2(word_span: Callable[[str, int], Any]) -> bool:
                 continue
             ok, got = call_safely("02.2", word_span, text, i)
             if not ok:
-                return False
+                return ok
             try:
                 span = (int(got[0]), int(got[1]))
             except (TypeError, ValueError, IndexError, KeyError):
@@ -135,7 +137,8 @@ def _tiny_bert(vocab_size: int) -> Any:
     return BertModel(config).eval()
 
 
-def exercise_02_3(add_and_resize: Callable[[Any, Any, list[str]], Any]) -> bool:
+@silent
+def exercise_02_3(add_and_resize: Callable[[Any, Any, list[str]], Any]) -> Verdict:
     """``add_and_resize(tokenizer, model, new_tokens)`` adds the tokens, resizes the embeddings, returns the row count."""
     import copy
 
@@ -149,7 +152,7 @@ def exercise_02_3(add_and_resize: Callable[[Any, Any, list[str]], Any]) -> bool:
     old_rows = model.get_input_embeddings().weight.detach().clone()
     ok, got = call_safely("02.3", add_and_resize, tok, model, new_tokens)
     if not ok:
-        return False
+        return ok
     rows = model.get_input_embeddings().num_embeddings
     if len(tok) == base:
         return verdict("02.3", False, "the tokenizer did not change: call tokenizer.add_tokens(new_tokens)")
@@ -183,15 +186,16 @@ def exercise_02_3(add_and_resize: Callable[[Any, Any, list[str]], Any]) -> bool:
     return verdict("02.3", True)
 
 
-def exercise_02_4(chunk_ids: Callable[[str, int, int], Any]) -> bool:
-    """``chunk_ids(text, max_length, stride)`` -> the text's overlapping model-sized chunks, a list of ``input_ids`` lists."""
+@silent
+def exercise_02_4(qa_chunks: Callable[[str, str, int, int], Any]) -> Verdict:
+    """``qa_chunks(question, context, max_length, stride)`` -> one ``[CLS] question [SEP] part of context [SEP]`` id list per chunk, parts sharing ``stride`` tokens."""
     tok = _tokenizer()
     rng = random.Random(404)
-    text = " ".join(rng.choice(_WORDS) for _ in range(150))
-    for max_length, stride in ((40, 8), (64, 0)):
-        ok, got = call_safely("02.4", chunk_ids, text, max_length, stride)
+    context = " ".join(rng.choice(_WORDS) for _ in range(150))
+    for question, max_length, stride in ((_QUESTION, 48, 8), ("Where did the ferry cross?", 40, 0)):
+        ok, got = call_safely("02.4", qa_chunks, question, context, max_length, stride)
         if not ok:
-            return False
+            return ok
         if hasattr(got, "keys") and "input_ids" in got.keys():
             got = got["input_ids"]
         if hasattr(got, "tolist"):
@@ -202,17 +206,31 @@ def exercise_02_4(chunk_ids: Callable[[str, int, int], Any]) -> bool:
             chunks = [[int(i) for i in c] for c in got]
         except (TypeError, ValueError):
             return verdict("02.4", False, "return a list of chunks, each a list of input ids")
-        expected = tok(text, truncation=True, max_length=max_length, stride=stride, return_overflowing_tokens=True)["input_ids"]
+        expected = tok(question, context, truncation="only_second", max_length=max_length, stride=stride,
+                       return_overflowing_tokens=True)["input_ids"]
         if chunks == expected:
             continue
-        if len(chunks) == 1 and len(chunks[0]) > max_length:
-            return verdict("02.4", False, "one chunk longer than max_length: truncate (truncation=True, max_length=max_length)")
+        q_ids = tok(question, add_special_tokens=False)["input_ids"]
+        head = [tok.cls_token_id, *q_ids, tok.sep_token_id]
+        if any(len(c) > max_length for c in chunks):
+            return verdict("02.4", False, f"a chunk has more than max_length={max_length} tokens: truncate "
+                           "(truncation='only_second', max_length=max_length)")
         if len(chunks) == 1:
-            return verdict("02.4", False, "only the first chunk: return_overflowing_tokens=True keeps the rest as more rows")
-        if chunks == tok(text, truncation=True, max_length=max_length, return_overflowing_tokens=True)["input_ids"]:
-            return verdict("02.4", False, f"the chunks do not overlap: pass stride={stride} (consecutive chunks share that many tokens)")
-        if any(c[:1] != [tok.cls_token_id] or c[-1:] != [tok.sep_token_id] for c in chunks):
-            return verdict("02.4", False, "every chunk is a full model input: it starts with [CLS] and ends with [SEP]")
+            return verdict("02.4", False, "only the first chunk: return_overflowing_tokens=True keeps the rest of the context as more rows")
+        missing = [i for i, c in enumerate(chunks) if c[: len(head)] != head]
+        if missing and all(c[1 : 1 + len(q_ids)] != q_ids for c in chunks[1:]):
+            return verdict("02.4", False, "the question is missing from the later chunks: encode the PAIR, tokenizer(question, "
+                           "context, ...), so that every chunk starts with [CLS] question [SEP]")
+        if missing:
+            return verdict("02.4", False, f"chunk {missing[0]} does not start with the whole question: only the context may be "
+                           "cut, truncation='only_second' (as in 02.1)")
+        no_stride = tok(question, context, truncation="only_second", max_length=max_length,
+                        return_overflowing_tokens=True)["input_ids"]
+        if stride and chunks == no_stride:
+            return verdict("02.4", False, f"the context parts do not overlap: pass stride={stride} (consecutive chunks share "
+                           "that many context tokens)")
+        if any(c[-1:] != [tok.sep_token_id] for c in chunks):
+            return verdict("02.4", False, "every chunk is a full model input: it ends with [SEP]")
         return verdict("02.4", False, f"for max_length={max_length}, stride={stride} expected {len(expected)} chunks of lengths "
                        f"{[len(c) for c in expected]}, got {[len(c) for c in chunks]}")
     return verdict("02.4", True)

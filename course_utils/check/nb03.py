@@ -6,51 +6,83 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-from ._core import call_safely, verdict
+from ._core import Verdict, call_safely, silent, verdict
 
 __all__ = ["exercise_03_1", "exercise_03_2", "exercise_03_3", "exercise_03_4"]
 
-#: Small BERT-style encoders with sizes the notebook never uses (fresh inputs for 03.1).
-_FRESH_BERT_SIZES = (
-    dict(vocab_size=1_000, hidden_size=64, num_hidden_layers=3, num_attention_heads=4, intermediate_size=256,
-         max_position_embeddings=128, type_vocab_size=3),
-    dict(vocab_size=5_003, hidden_size=96, num_hidden_layers=2, num_attention_heads=6, intermediate_size=200,
-         max_position_embeddings=40, type_vocab_size=1),
+#: Small Llama-style decoders with sizes the notebook never uses (fresh inputs for 03.1): grouped-query
+#: attention, tied and untied LM heads, and a head_dim that is not hidden_size // num_attention_heads.
+_FRESH_LLAMA_SIZES = (
+    dict(vocab_size=1_000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
+         num_key_value_heads=2, tie_word_embeddings=False),
+    dict(vocab_size=3_001, hidden_size=96, intermediate_size=256, num_hidden_layers=3, num_attention_heads=6,
+         num_key_value_heads=1, tie_word_embeddings=True),
+    dict(vocab_size=2_048, hidden_size=64, intermediate_size=200, num_hidden_layers=2, num_attention_heads=4,
+         num_key_value_heads=2, head_dim=24, tie_word_embeddings=True),
 )
 
 
-def exercise_03_1(bert_parameters: Callable[[Any], int]) -> bool:
-    """``bert_parameters(config)`` -> the parameter count of ``BertModel(config)`` (pooler included), from the config's sizes."""
-    import torch
-    from transformers import BertConfig, BertModel
+def _llama_count(config: Any, *, kv_heads: int | None = None, head_dim: int | None = None, tied: bool | None = None,
+                 final_norm: bool = True, norm_bias: bool = False) -> int:
+    """The formula for ``LlamaForCausalLM(config)``, with one part changed to reproduce a typical mistake."""
+    h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    d = config.head_dim if head_dim is None else head_dim
+    kv = config.num_key_value_heads if kv_heads is None else kv_heads
+    tied = config.tie_word_embeddings if tied is None else tied
+    norm = 2 * h if norm_bias else h
+    layer = 2 * h * config.num_attention_heads * d + 2 * h * kv * d + 3 * h * i + 2 * norm
+    return config.vocab_size * h * (1 if tied else 2) + layers * layer + (norm if final_norm else 0)
 
-    for sizes in _FRESH_BERT_SIZES:
-        config = BertConfig(**sizes)
-        ok, got = call_safely("03.1", bert_parameters, config)
+
+@silent
+def exercise_03_1(llama_parameters: Callable[[Any], int]) -> Verdict:
+    """``llama_parameters(config)`` -> the parameter count of ``LlamaForCausalLM(config)``, from the config's sizes."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    for sizes in _FRESH_LLAMA_SIZES:
+        config = LlamaConfig(**sizes)
+        ok, got = call_safely("03.1", llama_parameters, config)
         if not ok:
-            return False
+            return ok
         try:
             got = int(got)
         except (TypeError, ValueError):
             return verdict("03.1", False, f"return the count as an int, got {type(got).__name__}")
         with torch.device("meta"):  # shapes only: the reference count costs no memory
-            expected = BertModel(config).num_parameters()
+            expected = LlamaForCausalLM(config).num_parameters()
         if got == expected:
             continue
-        h = config.hidden_size
+        h, d, heads = config.hidden_size, config.head_dim, config.num_attention_heads
         desc = ", ".join(f"{k}={v}" for k, v in sizes.items())
-        if expected - got == h * h + h:
-            return verdict("03.1", False, "the pooler is missing: BertModel has one more Linear(H, H) on the [CLS] token (H² + H)")
-        if expected - got == config.type_vocab_size * h or expected - got == (config.type_vocab_size - 2) * h:
-            return verdict("03.1", False, "token-type embeddings: config.type_vocab_size rows of H (not always 2)")
-        if expected - got in (config.num_hidden_layers * 4 * h, config.num_hidden_layers * 4 * h + 2 * h):
-            return verdict("03.1", False, "LayerNorms are missing: each has a weight and a bias (2H), two per layer, one after the embeddings")
-        return verdict("03.1", False, f"for BertConfig({desc}) the count is {expected:,}, you gave {got:,}: "
-                       "read every size from the config (vocab, positions, token types, hidden, intermediate, layers) and count the biases")
+        if got == _llama_count(config, kv_heads=heads):
+            return verdict("03.1", False, "grouped-query attention: k_proj and v_proj have num_key_value_heads * head_dim "
+                           "outputs, fewer than q_proj's num_attention_heads * head_dim")
+        if d != h // heads and got == _llama_count(config, head_dim=h // heads):
+            return verdict("03.1", False, f"read config.head_dim ({d}): here it is not hidden_size // num_attention_heads "
+                           f"({h // heads}), so q_proj has {heads} x {d} outputs")
+        if got == _llama_count(config, tied=not config.tie_word_embeddings):
+            if config.tie_word_embeddings:
+                return verdict("03.1", False, "this config ties the LM head to the embeddings (config.tie_word_embeddings): "
+                               "one shared vocab x hidden matrix, counted once")
+            return verdict("03.1", False, "this config does not tie (tie_word_embeddings=False): lm_head is a second "
+                           "vocab x hidden matrix")
+        if got == _llama_count(config, final_norm=False):
+            return verdict("03.1", False, "one RMSNorm is missing: besides two per layer there is model.norm after the last layer")
+        if got == _llama_count(config, norm_bias=True):
+            return verdict("03.1", False, "RMSNorm has a weight and no bias: H parameters, not 2H as in BERT's LayerNorm")
+        biases = config.num_hidden_layers * ((heads + 2 * config.num_key_value_heads) * d + 2 * h + 2 * config.intermediate_size)
+        if 0 < got - expected <= biases + (2 * config.num_hidden_layers + 1) * h:
+            return verdict("03.1", False, f"{got - expected:,} too many: Llama's linear layers have no biases "
+                           "(config.attention_bias and config.mlp_bias are False), and there are no position embeddings (RoPE)")
+        return verdict("03.1", False, f"for LlamaConfig({desc}) the count is {expected:,}, you gave {got:,}: per layer "
+                       "q/k/v/o projections, gate/up/down of the MLP and two RMSNorms; plus the embeddings, the final norm "
+                       "and the LM head unless tied")
     return verdict("03.1", True)
 
 
-def exercise_03_2(read_tensor: Callable[[Any, str], Any]) -> bool:
+@silent
+def exercise_03_2(read_tensor: Callable[[Any, str], Any]) -> Verdict:
     """``read_tensor(path, name)`` -> a ``torch.Tensor`` read by hand from a .safetensors file: F32, F16, I64 and BF16."""
     import torch
     from safetensors.torch import save_file
@@ -81,7 +113,7 @@ def exercise_03_2(read_tensor: Callable[[Any, str], Any]) -> bool:
             expected = tensors[name]
             ok, got = call_safely("03.2", learner, path, name)
             if not ok:
-                return False
+                return ok
             if not isinstance(got, torch.Tensor):
                 return verdict("03.2", False, f"return a torch.Tensor (got {type(got).__name__}): torch.from_numpy(array.copy())")
             if name == "gamma.bf16" and got.dtype == torch.float16:
@@ -108,7 +140,8 @@ def _tiny_classifiers() -> list[tuple[str, Any]]:
     return [("BERT", bert.eval()), ("DistilBERT", distil.eval())]
 
 
-def exercise_03_3(head_logits: Callable[[Any, dict], Any]) -> bool:
+@silent
+def exercise_03_3(head_logits: Callable[[Any, dict], Any]) -> Verdict:
     """``head_logits(model, inputs)`` -> the logits of a BERT or DistilBERT sequence classifier, computed from ``model.base_model``."""
     import torch
 
@@ -132,7 +165,7 @@ def exercise_03_3(head_logits: Callable[[Any, dict], Any]) -> bool:
         ok, got = call_safely("03.3", head_logits, model, dict(inputs))
         del model.forward
         if not ok:
-            return False
+            return ok
         if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(expected.shape):
             shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
             return verdict("03.3", False, f"{arch}: expected logits of shape {tuple(expected.shape)} (batch, num_labels), got {shape}")
@@ -192,12 +225,13 @@ def _tie_cases() -> list[tuple[str, Any, bool]]:
     ]
 
 
-def exercise_03_4(shares_embeddings: Callable[[Any], bool]) -> bool:
+@silent
+def exercise_03_4(shares_embeddings: Callable[[Any], bool]) -> Verdict:
     """``shares_embeddings(model)`` -> True when the LM head's weight IS the input embedding matrix (same storage)."""
     for what, model, truth in _tie_cases():
         ok, got = call_safely("03.4", shares_embeddings, model)
         if not ok:
-            return False
+            return ok
         if not isinstance(got, bool):
             try:
                 got = bool(got)

@@ -57,7 +57,7 @@ def exercise_06_1(multi_head_attention_bmm: Callable[..., Any]) -> bool:
         finally:
             torch.bmm = real_bmm
         if not ok:
-            return False
+            return ok  # the failing verdict, already printed
         if isinstance(got, tuple):
             return verdict("06.1", False, "return the context tensor alone (batch, seq, hidden), not a tuple")
         if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(x.shape):
@@ -104,7 +104,7 @@ def exercise_06_2(head_entropy: Callable[..., Any]) -> bool:
     weights = scores.masked_fill(~att.causal_mask(n), float("-inf")).softmax(-1)  # exact zeros above the diagonal
     ok, got = call_safely("06.2", head_entropy, weights.clone())
     if not ok:
-        return False
+        return ok  # the failing verdict, already printed
     expected = _entropy_reference(weights)
     if not isinstance(got, torch.Tensor):
         return verdict("06.2", False, f"return a tensor of shape ({heads},), got {type(got).__name__}")
@@ -134,7 +134,7 @@ def exercise_06_3(sliding_window_mask: Callable[..., Any]) -> bool:
     for n, window in ((7, 2), (10, 3), (5, 0), (4, 9)):
         ok, got = call_safely("06.3", sliding_window_mask, n, window)
         if not ok:
-            return False
+            return ok  # the failing verdict, already printed
         i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
         expected = (j <= i) & (i - j <= window)
         if not isinstance(got, torch.Tensor) or tuple(got.shape) != (n, n):
@@ -183,7 +183,7 @@ def exercise_06_4(kv_cache_bytes: Callable[..., Any]) -> bool:
     for config, n_tokens in zip(configs, (11, 7, 5)):
         ok, got = call_safely("06.4", kv_cache_bytes, config, n_tokens)
         if not ok:
-            return False
+            return ok  # the failing verdict, already printed
         try:
             got = int(got)
         except (TypeError, ValueError):
@@ -206,7 +206,7 @@ def exercise_06_4(kv_cache_bytes: Callable[..., Any]) -> bool:
                        f"head_dim {hd}, {n_tokens} tokens; got {got:,}"))
     ok, half = call_safely("06.4", kv_cache_bytes, configs[0], 11, bytes_per_value=2)
     if not ok:
-        return False
+        return ok  # the failing verdict, already printed
     if half != _measured_cache_bytes(configs[0], 11) // 2:
         return verdict("06.4", False, "use the bytes_per_value argument (2 for bfloat16/float16) instead of a fixed 4")
     return verdict("06.4", True)

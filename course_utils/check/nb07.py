@@ -45,7 +45,7 @@ def exercise_07_1(min_p_transform: Callable[..., Any]) -> bool:
     for min_p in (0.05, 0.2, 0.5):
         ok, got = call_safely("07.1", min_p_transform, logits.clone(), min_p)
         if not ok:
-            return False
+            return ok  # the failing verdict, already printed
         expected = MinPLogitsWarper(min_p)(input_ids, logits.clone())
         if not isinstance(got, torch.Tensor) or got.shape != logits.shape:
             shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
@@ -85,7 +85,7 @@ def exercise_07_2(greedy_batch: Callable[..., Any]) -> bool:
     with torch.no_grad():
         ok, got = call_safely("07.2", greedy_batch, model, ids.clone(), mask.clone(), n_new)
         if not ok:
-            return False
+            return ok  # the failing verdict, already printed
         expected = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=n_new, do_sample=False)
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(expected.shape):
         shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
@@ -122,7 +122,7 @@ def exercise_07_3(beam_search: Callable[..., Any]) -> bool:
         with torch.no_grad():
             ok, got = call_safely("07.3", beam_search, model, prompt.clone(), num_beams, n_new)
             if not ok:
-                return False
+                return ok  # the failing verdict, already printed
             expected = _beam_reference(model, prompt, num_beams, n_new)
             greedy = model.generate(input_ids=prompt, max_new_tokens=n_new, do_sample=False)
         if isinstance(got, torch.Tensor) and got.dim() == 1:
@@ -172,7 +172,7 @@ def exercise_07_4(tokens_read: Callable[..., Any]) -> bool:
         for use_cache in (True, False):
             ok, got = call_safely("07.4", tokens_read, prompt_len, new_tokens, use_cache)
             if not ok:
-                return False
+                return ok  # the failing verdict, already printed
             try:
                 got = int(got)
             except (TypeError, ValueError):

@@ -88,58 +88,61 @@ def _clustered_similarity(gen: Any, n_queries: int, n_corpus: int, n_labels: int
     return q @ c.T, query_labels, corpus_labels
 
 
-def _precision_recall(sims: Any, query_labels: Any, corpus_labels: Any, k: int, *, largest: bool = True,
-                      n_relevant: Any = None) -> tuple[float, float]:
+def _reciprocal_ranks(sims: Any, query_labels: Any, corpus_labels: Any, k: int, *, largest: bool = True) -> Any:
+    """Per query: 1 / (rank of the first same-label text among the top ``k``), ranks from 1; 0 without one."""
     import torch
 
-    from .. import embeddings
-
-    indices = sims.topk(k, dim=1, largest=largest).indices
-    relevant = embeddings.same_label(query_labels, corpus_labels, indices)
-    if n_relevant is None:
-        n_relevant = torch.bincount(corpus_labels, minlength=int(query_labels.max()) + 1)[query_labels]
-    return embeddings.precision_at_k(relevant, k), embeddings.recall_at_k(relevant, n_relevant, k)
+    hits = corpus_labels[sims.topk(k, dim=1, largest=largest).indices] == query_labels[:, None]
+    first = hits.float().argmax(dim=1)  # 0 for a row without a hit too: hence the torch.where
+    return torch.where(hits.any(dim=1), 1.0 / (first + 1).float(), torch.zeros(()))
 
 
-def exercise_10_2(precision_recall_at_k: Callable[..., Any]) -> bool:
-    """``precision_recall_at_k(similarity, query_labels, corpus_labels, k)`` -> ``(precision@k, recall@k)``, same label = relevant."""
+def exercise_10_2(mrr_at_k: Callable[..., Any]) -> bool:
+    """``mrr_at_k(similarity, query_labels, corpus_labels, k)`` -> mean over queries of 1 / rank of the first same-label text in the top k (0 if none)."""
+    import math
+
     import torch
 
     gen = torch.Generator().manual_seed(1020)
-    for n_queries, n_corpus, n_labels, k in ((12, 60, 4, 5), (7, 40, 3, 7), (9, 50, 5, 1)):
+    for n_queries, n_corpus, n_labels, k in ((12, 60, 4, 5), (10, 50, 6, 2), (9, 40, 3, 1)):
         sims, query_labels, corpus_labels = _clustered_similarity(gen, n_queries, n_corpus, n_labels)
-        ok, got = call_safely("10.2", precision_recall_at_k, sims.clone(), query_labels.clone(), corpus_labels.clone(), k)
+        ok, got = call_safely("10.2", mrr_at_k, sims.clone(), query_labels.clone(), corpus_labels.clone(), k)
         if not ok:
             return False
-        try:
-            p, r = (float(x) for x in got)
-        except (TypeError, ValueError):
-            return verdict("10.2", False, f"return two numbers (precision, recall), got {type(got).__name__}")
-        want_p, want_r = _precision_recall(sims, query_labels, corpus_labels, k)
-
-        def close(a: float, b: float) -> bool:
-            return abs(a - b) < 1e-5
-
-        if close(p, want_p) and close(r, want_r):
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
+        if isinstance(got, bool) or not isinstance(got, (int, float)):
+            shape = f" of shape {tuple(got.shape)}" if isinstance(got, torch.Tensor) else ""
+            return verdict("10.2", False, f"return one number (the mean over the queries), got {type(got).__name__}{shape}")
+        rr = _reciprocal_ranks(sims, query_labels, corpus_labels, k)
+        want = rr.mean().item()
+        if abs(got - want) < 1e-5:
             continue
         where = f" (k={k}, {n_queries} queries, corpus of {n_corpus})"
-        if close(p, want_r) and close(r, want_p):
-            return verdict("10.2", False, "precision and recall are swapped: return (precision, recall)")
-        worst_p, _ = _precision_recall(sims, query_labels, corpus_labels, k, largest=False)
-        if close(p, worst_p):
+        hits = corpus_labels[sims.topk(k, dim=1).indices] == query_labels[:, None]
+        first = hits.float().argmax(dim=1).float()
+
+        def close(value: Any) -> bool:
+            return abs(got - float(value)) < 1e-5
+
+        if not math.isfinite(got):
+            return verdict("10.2", False, "ranks start at 1 (the best text has reciprocal rank 1/1): use 1 / (position + 1)")
+        if close(_reciprocal_ranks(sims, query_labels, corpus_labels, k, largest=False).mean()):
             return verdict("10.2", False, "you ranked the LEAST similar texts first: take topk(k) (largest) or argsort(descending=True)")
-        if not close(p, want_p):
-            return verdict("10.2", False, f"precision@k is off{where}: the mean over queries of (same-label texts in the top k) / k")
-        # precision is right, recall is not: diagnose the denominator
-        if close(r, p):
-            return verdict("10.2", False, "recall@k divides the hits by the number of same-label texts in the WHOLE corpus, not by k")
-        by_queries = torch.bincount(query_labels, minlength=n_labels)[query_labels]
-        _, r_queries = _precision_recall(sims, query_labels, corpus_labels, k, n_relevant=by_queries)
-        if close(r, r_queries):
-            return verdict("10.2", False, "count the relevant texts per query in the CORPUS (bincount of corpus_labels), not among the queries")
-        if close(r, want_p * k / n_corpus):
-            return verdict("10.2", False, "recall divides by the number of same-label corpus texts, not by the corpus size")
-        return verdict("10.2", False, f"recall@k is off{where}: hits in the top k / same-label texts in the corpus, averaged over queries")
+        if close((1.0 / (first + 1)).mean()):
+            return verdict("10.2", False, "a query with no same-label text in its top k counts 0; argmax of an all-False row "
+                                          "is 0 (rank 1): check hits.any(dim=1)")
+        if hits.any(dim=1).any() and close(rr[hits.any(dim=1)].mean()):
+            return verdict("10.2", False, "average over ALL queries: one without a hit in its top k counts 0, it is not left out")
+        if close(hits.float().mean()) or close(hits[:, 0].float().mean()):
+            return verdict("10.2", False, "that is precision@k (or @1): MRR uses the rank of the FIRST same-label text")
+        positions = torch.arange(1, k + 1).float()
+        if close((hits.float() / positions).sum(dim=1).mean()):
+            return verdict("10.2", False, "only the FIRST same-label text counts, not the sum of 1/rank over every hit")
+        if close(torch.where(hits.any(dim=1), first + 1, torch.zeros(())).mean()):
+            return verdict("10.2", False, "average the RECIPROCAL ranks, 1 / rank, not the ranks")
+        return verdict("10.2", False, f"MRR@k is off{where}: mean over queries of 1 / (rank of the first same-label "
+                                      "text in the top k), 0 when there is none")
     return verdict("10.2", True)
 
 

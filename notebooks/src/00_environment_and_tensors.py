@@ -16,7 +16,7 @@
 # - slice with `start:stop:step`, and know that a tensor slice is a view while a list slice is a copy;
 # - use `unsqueeze`, `nn.Linear` and `nn.Embedding`, and build a causal mask with `triu`.
 #
-# **Prerequisites:** Python and NumPy. **Run time:** about 10 s on a 2-core CPU (quick profile).
+# **Prerequisites:** Python and NumPy. **Run time:** 6 s on a 2-core CPU (quick profile).
 # [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
@@ -269,6 +269,45 @@ print(np.triu(np.arange(12).reshape(4, 3) + 1, k=1))
 print(np.triu(np.arange(3 * 4 * 5).reshape(3, 4, 5))[1])  # N-D: per matrix on the last two axes
 
 # %% [markdown]
+# ### Which way round? Three mask conventions
+# `blocked` above is True where attention is **not** allowed. Libraries disagree on the direction,
+# so read each one's documentation (one of the notes asks whether 1 and 0 have one agreed meaning:
+# they do not):
+#
+# | mask | where you meet it | True / 1 means |
+# |---|---|---|
+# | `attention_mask` (ints) | Hugging Face tokenizers and models (notebook 02) | 1 = a real token: attend to it |
+# | boolean `attn_mask` | `F.scaled_dot_product_attention` | True = may attend |
+# | `key_padding_mask`, boolean `attn_mask` | `nn.MultiheadAttention` | True = ignore (padding, blocked) |
+#
+# One batch with two padded positions, written both ways; both functions must ignore the padding:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import torch.nn.functional as F
+
+attention_mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])  # Hugging Face: 1 = keep
+is_padding = attention_mask == 0  # True = ignore, for nn.MultiheadAttention
+may_attend = ~is_padding  # True = attend, for F.scaled_dot_product_attention
+print(is_padding.int().tolist(), "<- is_padding, as ints")
+torch.manual_seed(0)
+mha = nn.MultiheadAttention(embed_dim=4, num_heads=1, batch_first=True)
+x = torch.randn(2, 5, 4)
+out_mha, _ = mha(x, x, x, key_padding_mask=is_padding)
+q, k, v = F.linear(x, mha.in_proj_weight, mha.in_proj_bias).chunk(3, dim=-1)  # the module's projections
+out_sdpa = mha.out_proj(F.scaled_dot_product_attention(q, k, v, attn_mask=may_attend[:, None, :]))
+diff = (out_mha - out_sdpa).abs().max().item()
+print("MultiheadAttention(is_padding) == scaled_dot_product_attention(may_attend):", diff < 1e-6)
+assert diff < 1e-6
+flipped = F.scaled_dot_product_attention(q, k, v, attn_mask=is_padding[:, None, :])  # the wrong way round
+print("the mask the wrong way round gives other outputs, and no error:", not torch.allclose(flipped, out_sdpa))
+
+# %% [markdown]
+# A mask the wrong way round raises no error: row 1 then attends to its two padding positions
+# only, and row 2, which has no padding, to nothing at all. Only a check like the one above
+# catches it. Exercise 00.2 builds `is_padding` from sequence lengths.
+
+# %% [markdown]
 # ## Common pitfalls
 # - `t.storage()` is deprecated (it warns on current torch): use `t.untyped_storage()`.
 # - `matmul` of 2-D tensors is a plain matrix product; only operands with more than two
@@ -281,6 +320,9 @@ print(np.triu(np.arange(3 * 4 * 5).reshape(3, 4, 5))[1])  # N-D: per matrix on t
 # - `0::2` selects indices 0, 2, 4, ... (the 1st, 3rd, 5th column): "even" refers to the index.
 #   One of the notes calls them the even columns counting from 1 and writes `g[2:, ::2]` as whole
 #   rows; for `g = torch.arange(16).view(4, 4)` it is `[[8, 10], [12, 14]]`.
+# - Masks do not agree on their direction: Hugging Face's `attention_mask` and SDPA's boolean
+#   `attn_mask` mean "attend" with 1/True, `nn.MultiheadAttention`'s masks mean "ignore". Convert
+#   with `mask == 0` or `~mask`, and check on one example.
 # - `t[:]` or `t[1:3]` on a tensor is a view, not a copy (unlike a list): use `.clone()`.
 # - `torch.randint(0, 3, ...)` never draws 3: `high` is exclusive.
 # - "Only pip-installed packages run with `python -m` from anywhere" (one of the notes): an
@@ -299,7 +341,8 @@ cu.check.exercise_00_1(my_shape)
 
 # %% [markdown]
 # **00.2** Write `padding_mask(lengths, max_len)`: a bool tensor of shape `(batch, max_len)` that is
-# True where a position is padding (index ≥ length). Use `torch.arange` and broadcasting, no loops.
+# True where a position is padding (index ≥ length), the `key_padding_mask` convention of the table
+# above. Use `torch.arange` and broadcasting, no loops.
 
 # %%
 def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
@@ -310,7 +353,7 @@ cu.check.exercise_00_2(padding_mask)
 
 # %% [markdown]
 # **00.3** For `t = torch.randn(4, 6)`, which of `t.T`, `t[:, ::2]`, `t[1:]` are contiguous? Predict
-# first, then check with `is_contiguous()`.
+# first, then check with `is_contiguous()`. Replace each `None` with `True` or `False`.
 
 # %%
 my_answers = {"t.T": None, "t[:, ::2]": None, "t[1:]": None}  # True or False each
@@ -325,5 +368,7 @@ cu.check.exercise_00_3(my_answers)
 #   any folder, and `__file__` / `inspect.getsourcefile` show where any package's code lives.
 # - `nn.Linear` acts on the last dimension; `nn.Embedding` is a table lookup.
 # - `triu(..., diagonal=1)` marks the future positions a causal model must not attend to.
+# - Mask directions differ: `attention_mask` 1 and SDPA's True mean "attend", `MultiheadAttention`'s
+#   True means "ignore".
 #
 # **Next:** [01 · Pipelines](01_pipelines.ipynb), where a whole model hides behind one call.

@@ -21,7 +21,7 @@
 #   `FlagReranker`) is a tokenizer plus a model, by computing the same scores without it.
 #
 # **Prerequisites:** [00 · Environment and tensors](00_environment_and_tensors.ipynb).
-# **Run time:** about 15 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
+# **Run time:** 11 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
 # ## Setup
@@ -364,17 +364,20 @@ else:
 # Each exercise ends with a checker from `cu.check`: it runs your function on fresh inputs and
 # prints ✅ or a specific hint. Worked solutions: [solutions/01_pipelines_solutions.ipynb](solutions/01_pipelines_solutions.ipynb).
 #
-# **01.1** Write `scores_by_hand(texts)`: for each text a dict `{label: probability}`, computed
-# without the pipeline from `tokenizer` and `model` of section 2 (tokenizer → model → softmax →
-# `model.config.id2label`). The checker feeds texts of different lengths and compares your numbers
-# with `classifier(texts, top_k=None)`.
+# **01.1** Section 2 rebuilt the classifier's scores from its tokenizer and model; do the same for
+# the *generation* pipeline of section 5. Its model's head gives one logit per vocabulary entry at
+# every position, and the last position's logits score the token that comes next. Write
+# `next_token_probs(prompt, k)`: the `k` most likely next tokens as `(token text, probability)`
+# pairs, most likely first, from `generator.tokenizer` and `generator.model` (tokenizer → model →
+# softmax → `topk`; the vocabulary, `tokenizer.decode([id])`, plays the part of `id2label`).
+# Think: how does your most likely token compare with the first token of the greedy continuation?
 
 # %%
-def scores_by_hand(texts: list[str]) -> list[dict[str, float]]:
+def next_token_probs(prompt: str, k: int) -> list[tuple[str, float]]:
     raise NotImplementedError  # your code here
 
 
-cu.check.exercise_01_1(scores_by_hand)
+cu.check.exercise_01_1(next_token_probs)
 
 # %% [markdown]
 # **01.2** A classification pipeline also reads a pair of texts:
@@ -407,8 +410,9 @@ cu.check.exercise_01_3(padded_positions)
 # %% [markdown]
 # **01.4** `generator(prompt, do_sample=True, temperature=0.7, max_new_tokens=8)` gives a
 # different text at each call. Write `sample_story(prompt, seed)`, which returns the generated text
-# (a `str`): the same text for the same seed, another text for another seed. Think: why does
-# `do_sample=False` need no seed at all?
+# (a `str`: the prompt and its sampled continuation): the same text for the same seed, another
+# text for another seed. The checker also scores the continuation under the model, so the words
+# must come from it. Think: why does `do_sample=False` need no seed at all?
 
 # %%
 def sample_story(prompt: str, seed: int) -> str:

@@ -21,8 +21,8 @@
 # - inspect the vocabulary and the special tokens, add tokens, and resize the model's embeddings;
 # - map tokens back to characters with offsets, and train a new tokenizer on your own corpus.
 #
-# **Prerequisites:** [01 · Pipelines](01_pipelines.ipynb). **Run time:** about 15 s on a 2-core
-# CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
+# **Prerequisites:** [01 · Pipelines](01_pipelines.ipynb).
+# **Run time:** 8 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
 # ## Setup
@@ -350,6 +350,27 @@ assert max(gaps["with attention_mask"]) < 1e-4 and max(gaps["without attention_m
 # With the mask the curve stays at rounding level (about 1e-7); without it, a few `[PAD]` tokens
 # already move the logits far beyond rounding (offline stand-in: by about 0.5, half the gap between
 # its two logits). Always pass the tokenizer's whole output: `model(**inputs)`.
+
+# %% [markdown]
+# **1 means keep.** One of the notes asks whether 1 and 0 in masks have one agreed meaning. They
+# do not. Hugging Face's `attention_mask` has 1 for a token to attend to, and so does the boolean
+# `attn_mask` of `F.scaled_dot_product_attention` (True = may attend). A *padding mask*, such as
+# the one exercise 00.2 builds or `nn.MultiheadAttention`'s `key_padding_mask`, has True where
+# the model must **not** look. Notebook 00 compares the two torch functions; here the tokenizer's
+# mask is converted and given to the model the wrong way round:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+batch = tokenizer(sequences, padding=True, return_tensors="pt").to(env.device)
+keep = batch["attention_mask"]  # Hugging Face: 1 = a real token, attend to it
+lengths = keep.sum(dim=1)
+is_padding = torch.arange(keep.shape[1], device=keep.device)[None, :] >= lengths[:, None]  # True = ignore
+print("attention_mask", keep[1].tolist(), "| padding mask", is_padding[1].int().tolist())
+assert torch.equal(is_padding, keep == 0) and torch.equal(~is_padding, keep.bool())  # one is the other's negation
+with torch.inference_mode():
+    right = model(input_ids=batch["input_ids"], attention_mask=keep).logits
+    flipped = model(input_ids=batch["input_ids"], attention_mask=is_padding.long()).logits
+print("a padding mask passed as attention_mask: no error, but other logits:", not torch.allclose(right, flipped))
 
 # %% [markdown]
 # ## 5 · Texts longer than the model
@@ -683,24 +704,28 @@ def add_and_resize(tokenizer, model, new_tokens: list[str]) -> int:
 cu.check.exercise_02_3(add_and_resize)
 
 # %% [markdown]
-# **02.4** Write `chunk_ids(text, max_length, stride)`: the `input_ids` of every chunk a model with
-# room for `max_length` tokens needs to read all of `text`, consecutive chunks sharing `stride`
-# tokens, each with its own `[CLS]` and `[SEP]` (section 5), as a list of lists. Think: how do
-# you turn one prediction per chunk into one per text?
+# **02.4** Question answering reads a question and a passage as one pair (notebook 03 decodes the
+# answer), and a long passage does not fit. Write `qa_chunks(question, context, max_length, stride)`:
+# the `input_ids` of every chunk needed to read all of `context`, each chunk
+# `[CLS] question [SEP] part of the context [SEP]` with at most `max_length` tokens and the
+# **whole question in every chunk**, consecutive context parts sharing `stride` tokens, as a list of
+# lists. Section 5 chunked one text; 02.1 truncated a pair. Think: why must every chunk carry the
+# question, and how would you pick one answer from several chunks?
 
 # %%
-def chunk_ids(text: str, max_length: int, stride: int) -> list[list[int]]:
+def qa_chunks(question: str, context: str, max_length: int, stride: int) -> list[list[int]]:
     raise NotImplementedError  # your code here
 
 
-cu.check.exercise_02_4(chunk_ids)
+cu.check.exercise_02_4(qa_chunks)
 
 # %% [markdown]
 # ## Recap
 # - `tokenize` → `convert_tokens_to_ids` → special tokens is what `encode` does; calling the
 #   tokenizer adds `attention_mask` (and `token_type_ids` where the model uses them).
 # - `padding`, `truncation`, `max_length` and `return_tensors` make rectangular batches; the
-#   attention mask makes padding invisible to the model, as the assertions showed.
+#   attention mask makes padding invisible to the model, as the assertions showed. Its 1 means
+#   "attend"; a padding mask's True means "ignore": `is_padding = attention_mask == 0`.
 # - Past `max_position_embeddings` the forward pass fails: truncate, or chunk with `stride` and
 #   `return_overflowing_tokens=True` and map chunks back with `overflow_to_sample_mapping`.
 # - BERT-family tokenizers split Chinese into characters and decode them with spaces; the

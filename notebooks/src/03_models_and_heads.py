@@ -20,8 +20,8 @@
 # - find the Hugging Face cache, explain how offline mode resolves files, fetch files for an
 #   offline machine (`hf_hub_download`, `snapshot_download`, `hf download`) and verify them by sha256.
 #
-# **Prerequisites:** [02 · Tokenizers](02_tokenizers.ipynb). **Run time:** about 15 s on a 2-core
-# CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
+# **Prerequisites:** [02 · Tokenizers](02_tokenizers.ipynb).
+# **Run time:** 7 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
 # ## Setup
@@ -799,18 +799,21 @@ except RuntimeError as err:
 # Each exercise ends with a checker from `cu.check`: it tests your answer on fresh inputs and prints
 # ✅ or a specific hint. Worked solutions: [solutions/03_models_and_heads_solutions.ipynb](solutions/03_models_and_heads_solutions.ipynb).
 #
-# **03.1** Write `bert_parameters(config)`: the parameter count of `BertModel(config)` (pooler
-# included) computed from the config's sizes alone (`vocab_size`, `max_position_embeddings`,
-# `type_vocab_size`, `hidden_size`, `intermediate_size`, `num_hidden_layers`). Try it on
-# `BertConfig(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024)`
-# and compare with that model built on the meta device; the checker uses other sizes.
+# **03.1** Section 5 counted BERT's parameters from its config; now count a decoder's. Write
+# `llama_parameters(config)`: the parameter count of `LlamaForCausalLM(config)`, the architecture
+# of the course's causal LM, from the config alone. Print `lm` (section 4) to see its layers:
+# attention projections `q_proj`, `k_proj`, `v_proj`, `o_proj` (k and v have
+# `num_key_value_heads * head_dim` outputs: grouped-query attention), an MLP of `gate_proj`,
+# `up_proj` and `down_proj`, RMSNorms, and an LM head that may share the embedding matrix
+# (`tie_word_embeddings`). Try it on `lm.config` and compare with `lm.num_parameters()`; the
+# checker uses other sizes.
 
 # %%
-def bert_parameters(config) -> int:
+def llama_parameters(config) -> int:
     raise NotImplementedError  # your code here
 
 
-cu.check.exercise_03_1(bert_parameters)
+cu.check.exercise_03_1(llama_parameters)
 
 # %% [markdown]
 # **03.2** Write `read_tensor_pt(path, name)`: like `read_tensor` above, but it returns a

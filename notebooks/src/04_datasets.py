@@ -16,12 +16,12 @@
 # - transform data with `map` (batched or not, `batch_size`, `remove_columns`), `filter`,
 #   `select`, `shuffle`, `train_test_split` and `with_format("torch")`; `num_proc`; sentence pairs;
 # - use `load_dataset`'s arguments (split slicing, `streaming`, `revision`, `token`...), create
-#   datasets from Python, pandas, CSV and JSON, save and reload them, and find the cache files
-#   `map` writes;
+#   datasets from Python, pandas, CSV and JSON, save and reload them, find the cache files
+#   `map` writes and read one with `pyarrow`;
 # - measure dynamic padding against padding the whole dataset: wasted tokens and speed.
 #
 # **Prerequisites:** [02 · Tokenizers](02_tokenizers.ipynb), [03 · Models and heads](03_models_and_heads.ipynb).
-# **Run time:** about 35 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
+# **Run time:** 23 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
 # ## Setup
@@ -29,7 +29,7 @@
 # %%
 import course_utils as cu
 
-env = cu.setup(seed=0)  # first: it also quiets the libraries imported below
+env = cu.setup(seed=0)  # first: it also quiets the libraries imported below (`with cu.show_warnings():` undoes it for a block)
 
 import re
 import shutil
@@ -130,6 +130,23 @@ plt.show()
 
 # %% [markdown]
 # ## 3 · `map`: one example or a batch at a time
+# Python's built-in `map(function, iterable)` and `Dataset.map` share a name and little else. The
+# built-in returns a lazy iterator: nothing runs until you iterate, each item is computed when it
+# is asked for, and the iterator is used up after one pass. `Dataset.map` runs at once over the
+# whole dataset, hands your function one example or a batch (a dict), writes the columns it
+# returns into a new Arrow table (a cache file when the dataset lives on disk, section 5) and
+# returns a new `Dataset`; the original keeps its columns.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+few = train.select(range(3))
+lazy = map(len, few["text"][:])  # built-in: an iterator, nothing computed yet
+print(type(lazy).__name__, "->", list(lazy), "| a second pass:", list(lazy))
+counted = few.map(lambda batch: {"n_chars": [len(t) for t in batch["text"]]}, batched=True)
+print(type(counted).__name__, counted.column_names, counted["n_chars"][:], "| few keeps", few.column_names)
+assert counted["n_chars"][:] == list(map(len, few["text"][:]))
+
+# %% [markdown]
 # `map(fn)` calls `fn` on each example (a dict) and adds or replaces the columns `fn` returns.
 # With `batched=True`, `fn` receives a **batch**: a dict of lists of `batch_size` rows (default
 # 1000), which lets a fast tokenizer process many texts in one call.
@@ -181,6 +198,20 @@ lengths = np.array([len(ids) for ids in encoded["train"]["input_ids"]])
 print(f"tokens per text: mean {lengths.mean():.1f}, median {int(np.median(lengths))}, "
       f"95th percentile {int(np.percentile(lengths, 95))}, max {lengths.max()}")
 print("decoded back:", tokenizer.decode(encoded["train"][0]["input_ids"]))
+
+# %% [markdown]
+# So `truncation=True` cuts nothing in emotion. Without it, a text longer than the model's limit
+# is tokenized whole and fails only later, inside the model (it has no position beyond the
+# limit). The tokenizer warns when that happens, but `cu.setup()` hides transformers' warnings;
+# `cu.show_warnings()` shows them again for one block (here on 30 tweets joined into one text):
+
+# %%
+long_text = " ".join(train["text"][:30])
+with cu.show_warnings(progress_bars=False):
+    whole = tokenizer(long_text)["input_ids"]  # the warning goes to stderr, below
+cut = tokenizer(long_text, truncation=True)["input_ids"]
+print(f"{len(whole)} tokens without truncation, {len(cut)} with truncation=True (the limit: {tokenizer.model_max_length})")
+assert len(whole) > tokenizer.model_max_length == len(cut)
 
 # %% [markdown]
 # `map(num_proc=n)` cuts the dataset into `n` shards, maps them in `n` processes and joins the
@@ -452,6 +483,31 @@ print("after repeating the second map:", files())
 print("same cache file:", again.cache_files == step_b.cache_files)
 
 # %% [markdown]
+# A cache file is plain Arrow, so `pyarrow` reads it without `datasets`, as seed 002 does. Arrow
+# has two on-disk layouts: the IPC *file* format (with a footer for random access, read by
+# `pa.ipc.open_file`) and the IPC *stream* format (`pa.ipc.open_stream`). `datasets` writes
+# streams (its `ArrowWriter` uses `pa.RecordBatchStreamWriter`), so seed 002's `open_stream` is
+# the right reader and `open_file` fails. `pa.memory_map` maps the file instead of reading it
+# into RAM, which is how `datasets` opens it too. The schema's `huggingface` metadata holds the
+# `features` (a `ClassLabel`'s names, for instance), which plain Arrow types cannot express.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import pyarrow as pa
+
+arrow_path = step_b.cache_files[0]["filename"]  # the cache-<fingerprint>.arrow of the second map
+with pa.memory_map(arrow_path) as source:
+    arrow_table = pa.ipc.open_stream(source).read_all()
+    try:
+        pa.ipc.open_file(source)
+    except pa.ArrowInvalid as err:
+        print("open_file:", err)
+print(arrow_table.schema.remove_metadata())
+print("rows:", arrow_table.num_rows, "| schema metadata:", [key.decode() for key in arrow_table.schema.metadata])
+assert arrow_table.num_rows == step_b.num_rows and arrow_table.schema == step_b.data.schema
+assert arrow_table.equals(step_b.data.table)  # the same columns and values as the Dataset
+
+# %% [markdown]
 # `cache_file_name=` picks the file yourself. It must end in an extension (`.arrow`) and it is a
 # single Arrow file, not a `save_to_disk` folder: read it with `Dataset.from_file`, not
 # `load_from_disk` (the error seed 002 ran into). Datasets that live in memory (`from_dict`,
@@ -698,7 +754,9 @@ cu.check.exercise_04_4(parquet_roundtrip)
 #   tokens on average): stratify, report F1, and do not worry about truncation.
 # - `map(batched=True)` is the fast path; `batch_size=None` means one batch of everything;
 #   `num_proc` parallelises without changing the rows; results are cached as
-#   `cache-<fingerprint>.arrow` beside the data, batch by batch, never all in RAM.
+#   `cache-<fingerprint>.arrow` beside the data, batch by batch, never all in RAM. Python's own
+#   `map` is something else: a lazy, one-pass iterator.
+# - A cache file is an Arrow IPC stream: `pa.ipc.open_stream(pa.memory_map(path)).read_all()`.
 # - Sentence pairs: `tokenizer(batch["sentence1"], batch["sentence2"])` inside a batched map.
 # - `load_dataset("json", data_files=..., split="train[:10%]")` slices while loading;
 #   `streaming=True` gives an `IterableDataset`; `token` replaced `use_auth_token`.

@@ -20,7 +20,7 @@
 #   cross-attention (on a tiny random BART).
 #
 # **Prerequisites:** [00 · Environment and tensors](00_environment_and_tensors.ipynb) (`matmul`, `bmm`,
-# `view`, `triu`). **Run time:** about 15 s on a 2-core CPU (quick profile).
+# `view`, `triu`). **Run time:** 7 s on a 2-core CPU (quick profile).
 # [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
@@ -28,6 +28,7 @@
 
 # %%
 import math
+import sys
 
 import numpy as np
 import torch
@@ -247,6 +248,22 @@ print(f"all {len(encoder.encoder.layer)} layers by hand equal last_hidden_state:
 print("the layer keeps the shape:", tuple(x.shape), "->", tuple(hidden.shape))
 
 # %% [markdown]
+# **Is an encoder layer a convolution?** The learners' notes compare it to a CNN's convolution.
+# Part of that holds: the feed-forward network applies the same weights at every position, which
+# is a convolution with a kernel of width 1 (checked below), and the layer keeps the shape, so
+# layers stack like convolutions. The mixing does not: a convolution blends a fixed neighbourhood
+# with fixed weights, while attention blends *every* position with weights computed from the
+# content: the same token at the same position is mixed differently in another sentence (section 4).
+
+# %%
+ffn_in = encoder.encoder.layer[0].intermediate.dense  # W1 of layer 0's feed-forward network
+with torch.no_grad():
+    as_conv = F.conv1d(x.transpose(1, 2), ffn_in.weight[:, :, None], ffn_in.bias).transpose(1, 2)  # kernel width 1
+    diffs["feed-forward W1 vs conv1d, kernel 1"] = (as_conv - ffn_in(x)).abs().max().item()
+print("max |conv1d(kernel 1) - Linear| over every position:", diffs["feed-forward W1 vs conv1d, kernel 1"])
+assert diffs["feed-forward W1 vs conv1d, kernel 1"] < 1e-4
+
+# %% [markdown]
 # ## 4 · What the heads look at
 # `plots.show_heatmaps` draws a grid of attention maps (query tokens down, key tokens across).
 # Below: eight heads of the last layer for "time flies like an arrow". Heads differ: look for heads
@@ -347,9 +364,7 @@ print("max |padded - alone| =", diffs["padded vs unpadded hidden states"])
 # | additive mask (eager attention in transformers) | float | 0 | `-inf`, or the dtype's most negative number |
 #
 # transformers turns the 1/0 `attention_mask` into an additive mask using
-# `torch.finfo(dtype).min` rather than `-inf`: a row with *every* key blocked then gives a uniform
-# average instead of NaN (`-inf - (-inf)` is undefined). The two forms agree whenever a row has a
-# real key:
+# `torch.finfo(dtype).min` rather than `-inf`. The two forms agree whenever a row has a real key:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -361,8 +376,28 @@ out_bool, _ = att.scaled_dot_product_attention(q4, q4, q4, mask=keep)
 out_add, _ = att.scaled_dot_product_attention(q4, q4, q4, mask=additive)
 torch.testing.assert_close(out_bool, F.scaled_dot_product_attention(q4, q4, q4, attn_mask=keep))
 print("-inf and finfo.min masks agree:", torch.allclose(out_bool, out_add))
-all_blocked = torch.zeros(1, 3, dtype=torch.bool)
-print("a row with every key blocked, -inf:", att.scaled_dot_product_attention(q4[0, 0, :1], q4[0, 0, :3], q4[0, 0, :3], mask=all_blocked)[1].tolist())
+
+# %% [markdown]
+# They differ on a row with **no** real key. Such rows occur: in a decoder batch padded on the left
+# (notebook 07), the first positions are padding, and the causal mask lets them see only earlier
+# positions, padding too. With `-inf` every score of the row is `-inf`, and the softmax computes
+# `-inf - (-inf)`: NaN. Their outputs are ignored, but a NaN does not stay put: in the next layer a
+# real token gives that position a weight of 0, and `0 × NaN` is NaN. With `finfo.min` (about
+# `-3.4e38`) every score of the row becomes the same number, because the scores' differences are far
+# below float32's spacing at that size; the softmax of equal numbers is uniform, and the output is
+# the plain average of the values. One query, three keys, all blocked:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+scores_row = torch.tensor([[2.0, -1.0, 0.5]])  # one query's scores for 3 keys
+values_row = torch.tensor([[1.0], [2.0], [6.0]])  # one number per key: the average is 3
+for name, block in (("-inf", float("-inf")), ("finfo.min", torch.finfo(torch.float32).min)):
+    masked = scores_row + block  # the additive mask, on every key of the row
+    w_row = masked.softmax(dim=-1)
+    print(f"{name:9s}: masked scores {[f'{m:.4g}' for m in masked[0].tolist()]} -> "
+          f"weights {[round(w, 4) for w in w_row[0].tolist()]} -> output {(w_row @ values_row).item()}")
+assert torch.allclose(w_row @ values_row, values_row.mean(0))  # finfo.min (the last one): the plain average
+print("0 x NaN =", (torch.tensor(0.0) * float("nan")).item())
 
 # %% [markdown]
 # ### The causal mask
@@ -442,35 +477,136 @@ fig = plots.show_heatmaps(lm_out.attentions[middle][0, :4], titles=[f"layer {mid
 # - **grouped-query attention (GQA)**: fewer key/value heads than query heads. SmolLM2 has 9 query
 #   heads sharing 3 key/value heads (groups of 3), which makes the KV cache of notebook 07 three
 #   times smaller. Before the product, each k/v head is repeated for its group.
+#
+# Below, each step is written out once and compared with the library: with the loaded model's
+# modules, and with the functions of the file that defines the model's class (`modeling`, found
+# from the model itself). The sizes come from the model's config.
 
 # %%
 # NBVAL_CHECK_OUTPUT
+modeling = sys.modules[type(lm).__module__]  # the file that defines the loaded model's class
 layer0 = lm.model.layers[0]
 sa = layer0.self_attn
 n_q, n_kv, hd = lm_cfg.num_attention_heads, lm_cfg.num_key_value_heads, lm_cfg.head_dim
+print(type(lm).__name__, "is defined in", modeling.__name__)
+print("query heads", n_q, "| key/value heads", n_kv, "| head_dim", hd, "| query heads per key/value head", n_q // n_kv)
+
+# %% [markdown]
+# **RMSNorm**, one line:
+
+# %%
 with torch.no_grad():
     x_lm = lm_out.hidden_states[0]  # token embeddings (no position vector is added in a Llama)
     rms = x_lm * torch.rsqrt(x_lm.pow(2).mean(-1, keepdim=True) + lm_cfg.rms_norm_eps) * layer0.input_layernorm.weight
-    torch.testing.assert_close(rms, layer0.input_layernorm(x_lm))
-    positions = torch.arange(x_lm.size(1))
-    cos, sin = att.rotary_cos_sin(positions, hd, base=lm_cfg.rope_parameters["rope_theta"])
-    q_l = att.apply_rotary(att.split_heads(sa.q_proj(rms), n_q), cos, sin)
-    k_l = att.apply_rotary(att.split_heads(sa.k_proj(rms), n_kv), cos, sin)
-    v_l = att.split_heads(sa.v_proj(rms), n_kv)
-    print("q", tuple(q_l.shape), "| k", tuple(k_l.shape), "| v", tuple(v_l.shape))
-    k_rep, v_rep = att.repeat_kv(k_l, n_q // n_kv), att.repeat_kv(v_l, n_q // n_kv)
-    print("after repeat_kv: k", tuple(k_rep.shape), "| query heads 0-2 share k/v head 0:", torch.equal(k_rep[:, 0], k_rep[:, 2]))
-    ctx_l, w_l = att.scaled_dot_product_attention(q_l, k_rep, v_rep, mask=att.causal_mask(x_lm.size(1)))
-    attn_l = sa.o_proj(att.merge_heads(ctx_l))
-torch.testing.assert_close(w_l, lm_out.attentions[0])
-torch.testing.assert_close(attn_l, lm_captured["layer0"][0])
-print("weights equal the model's:", torch.allclose(w_l, lm_out.attentions[0], atol=1e-5))
-print("attention output equals the module's:", torch.allclose(attn_l, lm_captured["layer0"][0], atol=1e-5))
+    diffs["RMSNorm, layer 0"] = (rms - layer0.input_layernorm(x_lm)).abs().max().item()
+print("max |RMSNorm by hand - input_layernorm|:", diffs["RMSNorm, layer 0"])
+assert diffs["RMSNorm, layer 0"] < 1e-5
+
+# %% [markdown]
+# **Head splitting.** The projections return one long vector per token; head *h* is the slice
+# `h·head_dim … (h+1)·head_dim − 1`. `view` cuts the last dimension into `(heads, head_dim)` and
+# `transpose` moves the heads before the positions. `k_proj` and `v_proj` have only
+# `num_key_value_heads × head_dim` outputs, so they split into fewer heads:
 
 # %%
+# NBVAL_CHECK_OUTPUT
+n_batch, n_tok, _ = rms.shape
+with torch.no_grad():
+    q_flat, k_flat, v_flat = sa.q_proj(rms), sa.k_proj(rms), sa.v_proj(rms)
+q_heads = q_flat.view(n_batch, n_tok, n_q, hd).transpose(1, 2)  # (batch, heads, seq, head_dim)
+k_heads = k_flat.view(n_batch, n_tok, n_kv, hd).transpose(1, 2)
+v_heads = v_flat.view(n_batch, n_tok, n_kv, hd).transpose(1, 2)
+print("q_proj", tuple(q_flat.shape), "->", tuple(q_heads.shape), "| k_proj", tuple(k_flat.shape), "->", tuple(k_heads.shape))
+print(f"query head 1 is columns {hd}-{2 * hd - 1} of q_proj's output:", torch.equal(q_heads[:, 1], q_flat[..., hd:2 * hd]))
+print("equal to course_utils.attention.split_heads:",
+      torch.equal(q_heads, att.split_heads(q_flat, n_q)) and torch.equal(k_heads, att.split_heads(k_flat, n_kv)))
+
+# %% [markdown]
+# **RoPE's frequencies and tables.** The `head_dim` coordinates form `head_dim / 2` pairs; pair
+# *i* turns at the frequency `inv_freq[i] = 1 / base^(2i / head_dim)`, from 1 radian per position
+# (pair 0) down to a very slow turn (the last pair), with `base` the config's `rope_theta`. The
+# angle of a pair at position *m* is `m · inv_freq[i]`; the tables hold its cosine and sine, each
+# half repeated to match the `rotate_half` layout below.
+
+# %%
+base = lm_cfg.rope_parameters["rope_theta"]
+inv_freq = 1.0 / base ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd)  # (head_dim/2,): fast to slow
+positions = torch.arange(n_tok)
+angles = positions[:, None].float() * inv_freq[None, :]  # (seq, head_dim/2): position x frequency
+cos, sin = torch.cat([angles, angles], -1).cos(), torch.cat([angles, angles], -1).sin()  # (seq, head_dim)
+with torch.no_grad():
+    cos_ref, sin_ref = lm.model.rotary_emb(x_lm, positions[None])  # the model's own tables, (1, seq, head_dim)
+diffs["RoPE inv_freq vs model"] = (inv_freq - lm.model.rotary_emb.inv_freq).abs().max().item()
+diffs["RoPE tables vs model"] = max((cos - cos_ref[0]).abs().max().item(), (sin - sin_ref[0]).abs().max().item())
+print(f"base {base:g}: {len(inv_freq)} frequencies, {inv_freq[0].item():.3g} to {inv_freq[-1].item():.3g} radians per position")
+print("max |inv_freq by hand - model's|:", diffs["RoPE inv_freq vs model"], "| max |cos, sin by hand - model's|:", diffs["RoPE tables vs model"])
+assert diffs["RoPE inv_freq vs model"] < 1e-6 and diffs["RoPE tables vs model"] < 1e-5
+
+# %% [markdown]
+# **Rotate-half.** Llama pairs coordinate *i* with coordinate *i + head_dim/2* (not with its
+# neighbour). Rotating every pair by its angle is `x·cos + rotate_half(x)·sin`, where
+# `rotate_half` maps the halves `(x1, x2)` to `(−x2, x1)`. Both q and k are rotated; v is not.
+
+# %%
+def rotate_half(t):
+    half = t.size(-1) // 2
+    return torch.cat([-t[..., half:], t[..., :half]], dim=-1)  # (x1, x2) -> (-x2, x1)
+
+
+q_l = q_heads * cos + rotate_half(q_heads) * sin  # cos, sin (seq, head_dim) broadcast over batch and heads
+k_l = k_heads * cos + rotate_half(k_heads) * sin
+q_lib, k_lib = modeling.apply_rotary_pos_emb(q_heads, k_heads, cos_ref, sin_ref)
+assert torch.equal(rotate_half(q_heads), modeling.rotate_half(q_heads))
+diffs["RoPE rotation vs apply_rotary_pos_emb"] = max((q_l - q_lib).abs().max().item(), (k_l - k_lib).abs().max().item())
+print("max |rotated q, k by hand - the library's apply_rotary_pos_emb|:", diffs["RoPE rotation vs apply_rotary_pos_emb"])
+assert diffs["RoPE rotation vs apply_rotary_pos_emb"] < 1e-5
+torch.testing.assert_close(q_l, att.apply_rotary(q_heads, cos, sin))  # and course_utils' version
+
+# %% [markdown]
+# **`repeat_kv`.** Query head *h* uses key/value head `h // group`, with `group` query heads per
+# key/value head. Indexing the heads with that list copies each key/value head for its group:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+group = n_q // n_kv
+kv_of_head = torch.arange(n_q) // group  # the key/value head that each query head reads
+k_rep, v_rep = k_l[:, kv_of_head], v_heads[:, kv_of_head]  # (batch, n_q, seq, head_dim)
+print("key/value head of each query head:", kv_of_head.tolist())
+print("k", tuple(k_l.shape), "->", tuple(k_rep.shape))
+print("equal to the library's repeat_kv:", torch.equal(k_rep, modeling.repeat_kv(k_l, group)) and torch.equal(v_rep, modeling.repeat_kv(v_heads, group)),
+      "| to course_utils':", torch.equal(k_rep, att.repeat_kv(k_l, group)))
+
+# %% [markdown]
+# **The causal mask and the attention.** The mask line blocks what lies above the diagonal (the
+# future); then come scores, softmax, the weighted sum, the merge of the heads (`transpose` back,
+# `reshape`) and the output projection:
+
+# %%
+above_diagonal = torch.triu(torch.ones(n_tok, n_tok, dtype=torch.bool), diagonal=1)  # True = a later key: blocked
+with torch.no_grad():
+    scores_l = q_l @ k_rep.transpose(-2, -1) / math.sqrt(hd)  # (batch, n_q, seq, seq)
+    w_l = scores_l.masked_fill(above_diagonal, float("-inf")).softmax(dim=-1)
+    ctx_l = (w_l @ v_rep).transpose(1, 2).reshape(n_batch, n_tok, n_q * hd)  # merge the heads
+    attn_l = sa.o_proj(ctx_l)
 diffs["decoder (GQA + RoPE) weights, layer 0"] = (w_l - lm_out.attentions[0]).abs().max().item()
 diffs["decoder (GQA + RoPE) output, layer 0"] = (attn_l - lm_captured["layer0"][0]).abs().max().item()
 print({k: diffs[k] for k in list(diffs)[-2:]})
+torch.testing.assert_close(w_l, lm_out.attentions[0])
+torch.testing.assert_close(attn_l, lm_captured["layer0"][0])
+
+# %% [markdown]
+# From here on the helper does the same in one call:
+# `att.multi_head_attention(..., num_kv_heads=..., mask=att.causal_mask(n), rotary=(cos, sin))`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("weights equal the model's:", torch.allclose(w_l, lm_out.attentions[0], atol=1e-5))
+print("attention output equals the module's:", torch.allclose(attn_l, lm_captured["layer0"][0], atol=1e-5))
+print("weight above the diagonal:", w_l[..., above_diagonal].abs().max().item())
+with torch.no_grad():
+    helper_out, _ = att.multi_head_attention(rms, sa.q_proj, sa.k_proj, sa.v_proj, sa.o_proj, num_heads=n_q,
+                                             num_kv_heads=n_kv, mask=att.causal_mask(n_tok), rotary=(cos, sin))
+print("course_utils.attention.multi_head_attention agrees:", torch.allclose(helper_out, attn_l, atol=1e-5))
 
 # %% [markdown]
 # ### Encoder-decoder: causal self-attention plus cross-attention
@@ -570,15 +706,13 @@ print("LayerNorm(word + position + segment) == layer 0's input:", torch.allclose
 # coordinates is rotated by an angle `position × frequency`. The dot product of a rotated query at
 # position *m* and a rotated key at position *n* then depends only on the offset `m − n`: the model
 # sees *relative* positions, which is why RoPE models extend to longer contexts more gracefully.
-# Our tables equal the model's, and shifting both positions by 100 leaves the score unchanged:
+# Section 6 built the tables by hand and matched the model's; `att.rotary_cos_sin` computes the
+# same tables for any positions. Shifting both positions by 100 leaves the score unchanged:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-with torch.no_grad():
-    cos_ref, sin_ref = lm.model.rotary_emb(x_lm, positions[None])
-torch.testing.assert_close(cos, cos_ref[0])
-torch.testing.assert_close(sin, sin_ref[0])
 cos_long, sin_long = att.rotary_cos_sin(torch.arange(200), hd, base=lm_cfg.rope_parameters["rope_theta"])
+print("course_utils' tables equal the ones by hand:", torch.equal(cos_long[:n_tok], cos) and torch.equal(sin_long[:n_tok], sin))
 qv, kv = q_l[0, 0, 0], k_l[0, 0, 0]  # any query and key vector
 
 
@@ -590,7 +724,6 @@ print("score(5, 2) == score(105, 102):", torch.allclose(rope_score(5, 2), rope_s
 print("score(5, 2) == score(5, 3):", torch.allclose(rope_score(5, 2), rope_score(5, 3), atol=1e-4))
 
 # %%
-diffs["RoPE tables vs model"] = max((cos - cos_ref[0]).abs().max().item(), (sin - sin_ref[0]).abs().max().item())
 diffs["RoPE score shift by 100"] = (rope_score(5, 2) - rope_score(105, 102)).abs().item()
 for name, value in diffs.items():
     print(f"{name:40s} max abs difference {value:.2e}")
@@ -685,9 +818,10 @@ cu.check.exercise_06_4(kv_cache_bytes)
 #   the residual connections, LayerNorm and feed-forward network it makes a layer, which we
 #   rebuilt exactly from pretrained weights.
 # - Masks add `-inf` (or `finfo.min`) before the softmax: padding masks hide padded keys, causal
-#   masks hide the future.
+#   masks hide the future. With `finfo.min` a row with no real key gets uniform weights, not NaN.
 # - Encoders attend both ways and add learned position vectors; Llama-style decoders attend left
-#   only, rotate q and k by position (RoPE) and share key/value heads (GQA).
+#   only, rotate q and k by position (RoPE: `inv_freq`, rotate-half) and share key/value heads
+#   (GQA: `repeat_kv`).
 # - An encoder-decoder's decoder has causal self-attention plus cross-attention to the encoder's
 #   output, masked only by the source padding; its inputs are the labels shifted right.
 #

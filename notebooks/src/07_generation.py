@@ -12,10 +12,11 @@
 # **Learning objectives**
 # - turn logits into a next token, and write greedy decoding, with and without the key/value
 #   cache, that produces exactly the tokens of `model.generate`;
-# - implement temperature, top-k and top-p as logits transforms, check them against transformers'
-#   own warpers, and sample reproducibly;
-# - compare beam search with greedy decoding by sequence log-probability, and control length,
-#   repetition and the end-of-sequence token with the right `generate` arguments;
+# - implement temperature, top-k and top-p as logits transforms and the multinomial draw, check
+#   them against transformers' own warpers and `generate`, and sample reproducibly;
+# - compute a sequence's log-probability by hand, compare beam search with greedy decoding by it,
+#   and control length, repetition, padding and the end-of-sequence token with the right
+#   `generate` arguments;
 # - map each decoding strategy to its arguments in today's transformers, use a chat template and
 #   stream the output;
 # - measure what the KV cache saves;
@@ -23,7 +24,7 @@
 #   `generate` on an encoder-decoder loaded with `AutoModelForSeq2SeqLM`.
 #
 # **Prerequisites:** [06 · Attention](06_attention.ipynb) (causal mask, grouped-query attention).
-# **Run time:** about 50 s on a 2-core CPU (quick profile).
+# **Run time:** 40 s on a 2-core CPU (quick profile).
 # [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
@@ -217,7 +218,9 @@ fig = plots.plot_lines(lengths, step_ms, xlabel="tokens in the sequence", ylabel
 # Sampling draws the next token from the distribution instead of taking the argmax. Three
 # transforms reshape the distribution first. transformers implements them as *logits
 # processors* ("warpers"), functions `(input_ids, scores) -> scores`; we write each by hand and
-# compare on the same logits.
+# compare on the same logits. A filtered token gets the logit `-inf` (probability 0), so
+# `max_diff` below first checks that both versions filter the same tokens, then measures the
+# largest difference on the tokens kept.
 #
 # **Temperature** divides the logits: `T < 1` sharpens the distribution (towards greedy), `T > 1`
 # flattens it (more surprising tokens).
@@ -230,6 +233,14 @@ fig = plots.plot_lines(lengths, step_ms, xlabel="tokens in the sequence", ylabel
 # NBVAL_CHECK_OUTPUT
 from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
+
+def max_diff(ours: torch.Tensor, library: torch.Tensor) -> float:
+    """Largest |difference| on the tokens both keep, after checking that both filter the same tokens."""
+    assert torch.equal(torch.isinf(ours), torch.isinf(library)), "the two versions filter different tokens"
+    kept = torch.isfinite(ours)
+    return (ours[kept] - library[kept]).abs().max().item()
+
+
 open_prompt = tokenizer("She opened the door and saw a", return_tensors="pt")
 input_ids = open_prompt["input_ids"]
 with torch.no_grad():
@@ -238,7 +249,7 @@ probs = next_logits.softmax(dim=-1)
 print("5 most likely next tokens:", [tokenizer.decode(i) for i in probs.topk(5).indices[0]])
 for T in (0.5, 1.5):
     by_hand = next_logits / T
-    print(f"T={T}: by hand == TemperatureLogitsWarper:", torch.equal(by_hand, TemperatureLogitsWarper(T)(input_ids, next_logits)))
+    print(f"T={T}: max |by hand - TemperatureLogitsWarper| =", max_diff(by_hand, TemperatureLogitsWarper(T)(input_ids, next_logits)))
 
 # %%
 ranks = list(range(1, 11))
@@ -248,20 +259,26 @@ fig = plots.plot_lines(ranks, curves, xlabel="rank of the token", ylabel="probab
 
 # %% [markdown]
 # **Top-k** keeps the `k` highest logits and sets the rest to `-inf` (probability 0).
-#
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def top_k_by_hand(logits, k):
+    kth_value = logits.topk(k, dim=-1).values[:, -1:]  # the k-th largest logit of each row
+    return logits.masked_fill(logits < kth_value, float("-inf"))
+
+
+k = 10
+top_k_logits = top_k_by_hand(next_logits, k)
+print("top-k: max |by hand - TopKLogitsWarper| =", max_diff(top_k_logits, TopKLogitsWarper(k)(input_ids, next_logits)))
+print("tokens kept by top-k:", int(torch.isfinite(top_k_logits).sum()))
+
+# %% [markdown]
 # **Top-p (nucleus)**, as the notes describe it: sort the tokens by probability, add them up from
 # the top, and keep the smallest set whose total reaches `p`. A token is kept when the mass of
 # the tokens *above* it is still below `p`, so the token that crosses the threshold is included.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-k = 10
-kth_value = next_logits.topk(k, dim=-1).values[:, -1:]
-top_k_by_hand = next_logits.masked_fill(next_logits < kth_value, float("-inf"))
-print("top-k by hand == TopKLogitsWarper:", torch.equal(top_k_by_hand, TopKLogitsWarper(k)(input_ids, next_logits)))
-print("tokens kept by top-k:", int(torch.isfinite(top_k_by_hand).sum()))
-
-
 def top_p_by_hand(logits, p):
     sorted_probs, order = logits.softmax(-1).sort(dim=-1, descending=True)
     mass_above = sorted_probs.cumsum(-1) - sorted_probs  # probability of the tokens ranked above each token
@@ -272,7 +289,7 @@ def top_p_by_hand(logits, p):
 
 for p in (0.5, 0.9):
     ours, library = top_p_by_hand(next_logits, p), TopPLogitsWarper(p)(input_ids, next_logits)
-    print(f"top-p={p}: by hand == TopPLogitsWarper:", torch.equal(ours, library),
+    print(f"top-p={p}: max |by hand - TopPLogitsWarper| =", max_diff(ours, library),
           "| course_utils agrees:", torch.equal(gen.top_p_transform(next_logits, p), library),
           "| tokens kept:", int(torch.isfinite(ours).sum()))
 
@@ -280,14 +297,35 @@ for p in (0.5, 0.9):
 for p in (0.5, 0.9):
     kept = torch.isfinite(top_p_by_hand(next_logits, p))
     print(f"top-p={p} keeps {int(kept.sum())} tokens holding {probs[kept].sum().item():.3f} of the probability")
-diffs["temperature vs TemperatureLogitsWarper"] = (next_logits / 0.5 - TemperatureLogitsWarper(0.5)(input_ids, next_logits)).abs().max().item()
-print("max |by hand - warper| for temperature 0.5:", diffs["temperature vs TemperatureLogitsWarper"])
+diffs["temperature vs TemperatureLogitsWarper"] = max_diff(next_logits / 0.5, TemperatureLogitsWarper(0.5)(input_ids, next_logits))
+diffs["top-k vs TopKLogitsWarper"] = max_diff(top_k_logits, TopKLogitsWarper(k)(input_ids, next_logits))
+diffs["top-p vs TopPLogitsWarper"] = max(max_diff(top_p_by_hand(next_logits, p), TopPLogitsWarper(p)(input_ids, next_logits)) for p in (0.5, 0.9))
+print({name: diffs[name] for name in list(diffs)[-3:]})
 
 # %% [markdown]
-# **Sampling with a seed.** `generate(do_sample=True, ...)` applies temperature, then top-k, then
-# top-p, takes the softmax and draws with `torch.multinomial` from torch's global random
-# generator. Seed it, and a hand-written loop with the same transforms draws exactly the same
-# tokens:
+# **The draw: multinomial sampling.** After the transforms, a softmax gives the probabilities and
+# one token is drawn from them. By hand: stack the probabilities end to end on `[0, 1)` (their
+# cumulative sum), draw a uniform number `u`, and take the token whose stretch contains `u`: a
+# token with probability 0.3 owns 30 % of the line. `torch.multinomial` (what `generate` calls)
+# draws from the same distribution; 20,000 draws each way, compared with the probabilities:
+
+# %%
+chain_probs = top_p_by_hand(top_k_by_hand(next_logits / 0.7, 50), 0.9).softmax(dim=-1)  # T=0.7, top-k 50, top-p 0.9
+cdf = chain_probs[0].cumsum(dim=0)  # cdf[i] = P(token <= i): token i owns [cdf[i-1], cdf[i])
+u = torch.rand(20_000, generator=torch.Generator().manual_seed(0)) * cdf[-1]  # uniform on [0, total)
+by_cdf = torch.searchsorted(cdf, u, right=True)  # the token whose stretch contains each u
+by_torch = torch.multinomial(chain_probs, 20_000, replacement=True, generator=torch.Generator().manual_seed(0))[0]
+freq = {name: torch.bincount(draws, minlength=cdf.numel()) / 20_000 for name, draws in (("cdf", by_cdf), ("torch", by_torch))}
+print("tokens with probability > 0:", int((chain_probs > 0).sum()), "| drawn by hand:", len(by_cdf.unique()), "| by torch:", len(by_torch.unique()))
+for name, f in freq.items():
+    print(f"max |frequency - probability|, {name:5s}: {(f - chain_probs[0]).abs().max().item():.4f}")
+assert (chain_probs[0, by_cdf] > 0).all() and all((f - chain_probs[0]).abs().max() < 0.02 for f in freq.values())
+
+# %% [markdown]
+# **The whole chain, by hand, equal to `generate`.** `generate(do_sample=True, ...)` applies
+# temperature, then top-k, then top-p, takes the softmax and draws with `torch.multinomial` from
+# torch's global random generator. Seed it, and the loop below, with the transforms written
+# above, draws exactly the same tokens:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -299,15 +337,32 @@ torch.manual_seed(42)
 with torch.no_grad():
     out, ids = model(**open_prompt, use_cache=True), open_prompt["input_ids"]
     for _ in range(N_NEW):
-        next_id = gen.sample_next_token(out.logits[:, -1], **settings)[:, None]
+        scores = out.logits[:, -1].float() / settings["temperature"]  # temperature
+        scores = top_p_by_hand(top_k_by_hand(scores, settings["top_k"]), settings["top_p"])  # top-k, then top-p
+        next_id = torch.multinomial(scores.softmax(dim=-1), num_samples=1)  # the draw, (1, 1)
         ids = torch.cat([ids, next_id], dim=-1)
         out = model(next_id, cache=out.cache, use_cache=True)
-print("sampling by hand == generate(do_sample=True), same seed:", torch.equal(ids, sampled))
+print("sampling by hand == generate(do_sample=True), same seed:", torch.equal(ids, sampled),
+      "| tokens that differ:", int((ids != sampled).sum()))
 torch.manual_seed(42)
 again = model.generate(**open_prompt, do_sample=True, max_new_tokens=N_NEW, **settings)
 torch.manual_seed(7)
 other = model.generate(**open_prompt, do_sample=True, max_new_tokens=N_NEW, **settings)
 print("same seed, same text:", torch.equal(again, sampled), "| another seed, another text:", not torch.equal(other, sampled))
+
+# %% [markdown]
+# From here on, `gen.sample_next_token(logits, temperature=..., top_k=..., top_p=...)` does those
+# lines in one call; with the same seed it draws the same token:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+same_draw = []
+for seed in range(20):
+    torch.manual_seed(seed)
+    by_hand_draw = torch.multinomial(chain_probs, num_samples=1).item()  # chain_probs: T=0.7, top-k 50, top-p 0.9
+    torch.manual_seed(seed)
+    same_draw.append(gen.sample_next_token(next_logits, **settings).item() == by_hand_draw)
+print("20 seeds: course_utils.generation.sample_next_token draws the same token:", all(same_draw))
 
 # %%
 for name, seq in (("seed 42", sampled), ("seed 7", other)):
@@ -350,18 +405,40 @@ print("greedy:", toy_greedy("The", 2))
 print("beam search, 2 beams:", toy_beam("The", 2, num_beams=2))
 
 # %% [markdown]
-# On the real model, compare greedy with `num_beams=4` by the log-probability of the whole
-# continuation (`gen.sequence_logprob` sums `log P(token | previous tokens)` over the new
-# tokens). `num_return_sequences=3` returns the 3 best beams; `early_stopping=True` stops as soon
-# as `num_beams` finished candidates exist.
+# **The log-probability of a sequence, by hand.** The probability of a continuation is the
+# product of its tokens' next-token probabilities; in logs, a sum. One forward pass over prompt +
+# continuation gives the logits at every position; the log-softmax at position *t*, read at the
+# token that actually follows, is `log P(token t+1 | tokens up to t)`. `generate` can give the
+# same numbers: `output_scores=True` keeps each step's scores, and
+# `model.compute_transition_scores(..., normalize_logits=True)` log-softmaxes them and picks the
+# chosen tokens. The two agree up to float rounding (`generate` used the KV cache, section 2).
 
 # %%
 beam_prompt = tokenizer("The best way to learn a language is", return_tensors="pt")
 n_prompt = beam_prompt["input_ids"].shape[1]
-greedy_ids = model.generate(**beam_prompt, max_new_tokens=N_NEW, do_sample=False)
+greedy_out = model.generate(**beam_prompt, max_new_tokens=N_NEW, do_sample=False, return_dict_in_generate=True, output_scores=True)
+greedy_ids = greedy_out.sequences
+with torch.no_grad():
+    log_probs = model(greedy_ids).logits[0, :-1].float().log_softmax(dim=-1)  # row t: log P(next token | tokens <= t)
+token_logp = log_probs[n_prompt - 1:].gather(-1, greedy_ids[0, n_prompt:, None]).squeeze(-1)  # one per new token
+from_generate = model.compute_transition_scores(greedy_ids, greedy_out.scores, normalize_logits=True)[0]
+diffs["token log-probs vs compute_transition_scores"] = (token_logp - from_generate).abs().max().item()
+print("log P of each new token:", [round(lp, 2) for lp in token_logp.tolist()])
+print(f"sum = log P(continuation | prompt) = {token_logp.sum().item():.3f}")
+print("max |by hand - compute_transition_scores|:", diffs["token log-probs vs compute_transition_scores"])
+torch.testing.assert_close(token_logp, from_generate, rtol=1e-4, atol=1e-3)  # float rounding: generate used the cache
+
+# %% [markdown]
+# `gen.sequence_logprob(model, sequences, prompt_length, eos_token_id=...)` is that sum, for a
+# batch of sequences (counting each row up to its first EOS). With it, compare greedy with
+# `num_beams=4` on the whole continuation. `num_return_sequences=3` returns the 3 best beams;
+# `early_stopping=True` stops as soon as `num_beams` finished candidates exist.
+
+# %%
 beam_out = model.generate(**beam_prompt, max_new_tokens=N_NEW, do_sample=False, num_beams=4,
                           num_return_sequences=3, early_stopping=True, return_dict_in_generate=True, output_scores=True)
 logp_greedy = gen.sequence_logprob(model, greedy_ids, n_prompt, eos_token_id=EOS)
+torch.testing.assert_close(logp_greedy[0], token_logp.sum())  # the helper equals the sum by hand
 logp_beams = gen.sequence_logprob(model, beam_out.sequences, n_prompt, eos_token_id=EOS)
 print(f"greedy  log P = {logp_greedy.item():7.3f}: {tokenizer.decode(greedy_ids[0, n_prompt:])!r}")
 for lp, seq in zip(logp_beams, beam_out.sequences):
@@ -499,6 +576,81 @@ print("min_new_tokens=10:", repr(tokenizer.decode(outputs["min_new_tokens=10"]))
 # Forcing length does not make a model have more to say: past its natural end it rambles. Clear
 # instructions in the prompt (and `max_new_tokens` as a safety limit) are usually the better fix.
 #
+# ### SmolLM2's pad token is its EOS token
+# SmolLM2's tokenizer has no token of its own for padding: `pad_token` is `<|im_end|>`, the EOS
+# (the Hub tokenizer has the same special tokens as the stand-in). The learners' notes touch this
+# twice:
+#
+# - `generate(..., pad_token_id=tokenizer.eos_token_id)`: for a model whose config has no pad
+#   token (GPT-2), transformers 4 printed "Setting `pad_token_id` to `eos_token_id`:50256 for
+#   open-end generation." at every call, and this argument silenced it. transformers 5.24 makes
+#   that replacement without a word; for SmolLM2 the argument changes nothing, the ids are equal.
+# - replacing `eos_token_id` by `pad_token_id` "so that the model knows it should not end yet":
+#   `eos_token_id` only tells the loop which token ends a row; the model's scores do not change.
+#   For SmolLM2 it is moreover the same id.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("pad:", repr(tokenizer.pad_token), tokenizer.pad_token_id, "| eos:", repr(tokenizer.eos_token), EOS,
+      "| pad_token_id == eos_token_id:", tokenizer.pad_token_id == tokenizer.eos_token_id)
+print("model.generation_config.pad_token_id:", model.generation_config.pad_token_id)
+for name, kwargs in (("pad_token_id=eos_token_id", {"pad_token_id": tokenizer.eos_token_id}),
+                     ("eos_token_id=pad_token_id", {"eos_token_id": tokenizer.pad_token_id})):
+    print(f"{name}: same tokens as without it:", torch.equal(new_tokens(**kwargs), natural))
+
+# %% [markdown]
+# **What pad = EOS means in a batch.** Two chat prompts of different lengths, padded on the left.
+# The pads are id 2, and so is the `<|im_end|>` that closes each turn *inside* the prompts: from
+# the ids alone, padding and text cannot be told apart. The `attention_mask` can: it is what hides
+# the pads (and `generate` derives the position ids from it, so a padded prompt is numbered as if
+# alone). Without it, `generate` cannot infer the mask (it would from a pad id different from
+# EOS) and says so; `cu.show_warnings()` shows what `cu.setup()` hides:
+
+# %%
+tokenizer.padding_side = "left"  # decoder-only: every prompt ends where generation starts
+questions = ["What is the capital of France? One word.", "Write a sentence about the sea."]
+pair = tokenizer.apply_chat_template([[{"role": "user", "content": q}] for q in questions], add_generation_prompt=True,
+                                     return_tensors="pt", return_dict=True, padding=True)
+n_pair = pair["input_ids"].shape[1]
+with_mask = model.generate(**pair, max_new_tokens=12, do_sample=False)
+with cu.show_warnings():
+    without_mask = model.generate(input_ids=pair["input_ids"], max_new_tokens=12, do_sample=False)
+
+# %% [markdown]
+# Each row should continue as its prompt does alone:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("first 5 ids of each row:      ", pair["input_ids"][:, :5].tolist())
+print("first 5 of the attention_mask:", pair["attention_mask"][:, :5].tolist())
+print(f"id {EOS} inside the first prompt (ends of turns, not padding):", int((pair["input_ids"][0] == EOS).sum()))
+for row, question in enumerate(questions):
+    alone = tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True,
+                                          return_tensors="pt", return_dict=True)
+    ref = model.generate(**alone, max_new_tokens=12, do_sample=False)[0, alone["input_ids"].shape[1]:]
+    print(f"row {row} ({int((pair['attention_mask'][row] == 0).sum())} pads) continues as alone, with attention_mask:",
+          torch.equal(with_mask[row, n_pair:n_pair + len(ref)], ref), "| without:", torch.equal(without_mask[row, n_pair:n_pair + len(ref)], ref))
+
+# %% [markdown]
+# The rows also end differently. A row that emits EOS is finished: its later positions are filled
+# with `pad_token_id` while the other row goes on, and `generate` stops when every row is finished
+# (a single prompt simply ends at its EOS, as `natural` above does). Here the fill is the EOS id
+# again, so the end of a row is its *first* EOS; `skip_special_tokens=True` drops them all.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+batch_new = with_mask[:, n_pair:]
+for row in range(len(questions)):
+    end = first_eos(batch_new[row])
+    print(f"row {row}: first EOS at new token {end}; after it: {batch_new[row, end:].tolist() if end else 'nothing, no EOS'}")
+print("every id after a row's first EOS is the pad id:",
+      all((batch_new[r, first_eos(batch_new[r]):] == tokenizer.pad_token_id).all() for r in range(len(questions)) if first_eos(batch_new[r])))
+
+# %%
+print(tokenizer.batch_decode(batch_new))
+print(tokenizer.batch_decode(batch_new, skip_special_tokens=True))
+
+# %% [markdown]
 # ## 7 · The map of decoding strategies in transformers 5
 # `generate` picks a strategy from its arguments. The learners' notes list the methods of
 # transformers 4 (`greedy_search()`, `sample()`, `beam_search()`, `group_beam_search()`...);
@@ -796,6 +948,9 @@ for name, value in diffs.items():
 # - **`length_penalty` only matters with beams**; it does not lengthen greedy or sampled text.
 # - **`pad_token_id` does not pad a single output.** It fills finished rows of a batch and pads
 #   prompts; pad decoder-only prompts on the left.
+# - **Pad = EOS (SmolLM2 and many chat models).** The ids cannot show where padding is: pass the
+#   `attention_mask` with a padded batch (without it the padded rows change, section 6), and take
+#   a row's *first* EOS as its end. `pad_token_id=tokenizer.eos_token_id` is then a no-op.
 # - **Sampling arguments without `do_sample=True`** (`temperature`, `top_k`, `top_p`) are ignored
 #   by greedy decoding (transformers warns). The model's own `generation_config` may set
 #   `do_sample`: print `model.generation_config` to know the defaults you run with.
@@ -879,11 +1034,14 @@ cu.check.exercise_07_4(tokens_read)
 # - The model scores every vocabulary token as the next one; decoding is a loop that picks one and
 #   feeds it back. Greedy by hand equals `generate(do_sample=False)` token for token, and the KV
 #   cache changes the cost, not the result.
-# - Temperature, top-k and top-p are logits transforms applied before the softmax; with a seed,
-#   sampling is reproducible.
+# - Temperature, top-k and top-p are logits transforms applied before the softmax; a multinomial
+#   draw from the result picks the token, and with a seed the whole chain is reproducible.
+# - A sequence's log-probability is the sum, over its new tokens, of the log-softmax read at the
+#   token chosen; `compute_transition_scores` gives the same numbers from `generate`.
 # - Beam search looks for more probable sequences; `length_penalty` ranks its finished beams.
 # - Control length with `max_new_tokens`/`min_new_tokens`, repetition with `repetition_penalty` and
-#   `no_repeat_ngram_size`, EOS with `suppress_tokens`/`sequence_bias`.
+#   `no_repeat_ngram_size`, EOS with `suppress_tokens`/`sequence_bias`. When the pad token is the
+#   EOS, the `attention_mask` is what hides the padding of a batch.
 # - Chat models need their chat template; `TextStreamer` shows the answer as it is produced.
 # - In-context learning puts demonstrations in the prompt: no weight changes, and every
 #   demonstration lengthens the context that attention must cover.

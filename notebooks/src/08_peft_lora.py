@@ -21,7 +21,7 @@
 # - save an adapter, load it back, and merge it into the base weights with identical outputs.
 #
 # **Prerequisites:** [05 · Fine-tuning](05_fine_tuning.ipynb), [07 · Generation](07_generation.ipynb).
-# **Run time:** about 70 s on a 2-core CPU (quick profile: 512 training texts, 32 steps per
+# **Run time:** 49 s on a 2-core CPU (quick profile: 512 training texts, 32 steps per
 # method, 12 LoRA steps on the chat model); the full profile (16,000 texts, 2 epochs each) is meant
 # for a GPU. [Glossary (EN/中文)](../GLOSSARY.md)
 
@@ -479,9 +479,12 @@ for q, a0, a1 in zip(TEST_QUESTIONS, before, after):
     print(f"{q}\n    before: {a0}\n    after:  {a1}")
 
 # %% [markdown]
-# A dozen steps on 24 examples changed how the model talks about questions it never saw. That is
-# also the warning that comes with fine-tuning: style is learned much faster than facts, and the
-# facts the model gets right or wrong are still the base model's.
+# A dozen steps on 24 examples changed how the model talks about questions it never saw. They also
+# changed what it says, and not only for the better: in the stored run the planet answer turned
+# right (Jupiter, where the base model said Neptune and then Uranus) while the capital of Italy
+# turned into nonsense ("Italy be in Italy"). The adapter learned a style, not facts; moving the
+# whole output distribution towards that style moved the facts too, in either direction. That is
+# the warning that comes with fine-tuning on style: check the facts again afterwards.
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -24,7 +24,9 @@ assert cu.check.exercise_00_1((7, 2, 3, 6))
 
 # %% [markdown]
 # **00.2** Compare every position index with every length: `(1, max_len) >= (batch, 1)` broadcasts
-# to `(batch, max_len)`.
+# to `(batch, max_len)`. True marks padding, as `nn.MultiheadAttention`'s `key_padding_mask`
+# wants it; `~mask` is the "may attend" mask of `F.scaled_dot_product_attention`, and
+# `(~mask).long()` a Hugging Face `attention_mask`.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -37,7 +39,8 @@ assert cu.check.exercise_00_2(padding_mask)
 
 # %% [markdown]
 # **00.3** Only `t[1:]` is contiguous: it drops whole rows, so the rest is still one block in row
-# order. `t.T` swaps the strides; `t[:, ::2]` skips every other element of each row.
+# order. `t.T` swaps the strides; `t[:, ::2]` skips every other element of each row. The answers
+# must be bools: the checker refuses the placeholder `None`, although `None` is falsy.
 
 # %%
 # NBVAL_CHECK_OUTPUT

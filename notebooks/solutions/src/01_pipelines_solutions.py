@@ -25,26 +25,32 @@ tokenizer = AutoTokenizer.from_pretrained(sentiment_ckpt)
 model = AutoModelForSequenceClassification.from_pretrained(sentiment_ckpt).to(env.device).eval()
 
 # %% [markdown]
-# **01.1** Pad the batch *and* pass the attention mask (`model(**inputs)`), so that the padded
-# texts do not attend to `[PAD]`; softmax over the last dimension; name each column with
-# `id2label`. Without the mask the shorter texts get different scores, which is the hint the
-# checker gives.
+# **01.1** The same three stages as section 2, on the causal LM: tokenize the prompt, run the
+# model, and keep the logits of the **last** position (`logits[0, -1]`): position `i` predicts token
+# `i + 1`, so only the last one looks past the prompt. Softmax over the vocabulary, `topk`, and
+# `tokenizer.decode([id])` names each id (a leading space is part of the token). Greedy decoding
+# takes exactly the most likely token, so it is the first token of the greedy continuation.
+
+# %%
+causal_ckpt = cu.resolve_checkpoint(cu.CAUSAL_LM)
+generator = pipeline("text-generation", model=causal_ckpt, device=env.device)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def scores_by_hand(texts: list[str]) -> list[dict[str, float]]:
-    inputs = tokenizer(texts, padding=True, truncation=True, return_tensors="pt").to(env.device)
+def next_token_probs(prompt: str, k: int) -> list[tuple[str, float]]:
+    inputs = generator.tokenizer(prompt, return_tensors="pt").to(env.device)
     with torch.inference_mode():
-        probs = model(**inputs).logits.softmax(dim=-1).cpu()
-    return [{model.config.id2label[i]: p.item() for i, p in enumerate(row)} for row in probs]
+        logits = generator.model(**inputs).logits[0, -1]
+    top = logits.softmax(dim=-1).topk(k)
+    return [(generator.tokenizer.decode([i]), p) for i, p in zip(top.indices.tolist(), top.values.tolist())]
 
 
-texts = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
-mine = scores_by_hand(texts)
-theirs = [{d["label"]: d["score"] for d in res} for res in classifier(texts, top_k=None)]
-print([max(d, key=d.get) for d in mine], "| same as the pipeline:",
-      all(abs(a[k] - b[k]) < 1e-5 for a, b in zip(mine, theirs) for k in a))
-assert cu.check.exercise_01_1(scores_by_hand)
+top = next_token_probs("Once upon a time", 5)
+first_greedy = generator("Once upon a time", max_new_tokens=1, do_sample=False, return_full_text=False)[0]["generated_text"]
+print("most likely next token == the greedy pipeline's first new token:", top[0][0] == first_greedy)
+print("probabilities sorted, top 5 sum to at most 1:", [p for _, p in top] == sorted((p for _, p in top), reverse=True),
+      sum(p for _, p in top) <= 1)
+assert cu.check.exercise_01_1(next_token_probs)
 
 # %% [markdown]
 # **01.2** Give the tokenizer the two texts as two arguments: it builds one sequence
@@ -81,21 +87,20 @@ def padded_positions(texts: list[str], batch_size: int) -> int:
     return sum(len(group) * max(group) for group in groups)
 
 
+texts = ["I've been waiting for a HuggingFace course my whole life.", "I hate this so much!"]
 real = sum(len(ids) for ids in tokenizer(texts)["input_ids"])
 print("real tokens:", real, "| batch_size=1:", padded_positions(texts, 1), "| batch_size=2:", padded_positions(texts, 2))
 assert cu.check.exercise_01_3(padded_positions)
 
 # %% [markdown]
 # **01.4** Sampling draws from torch's random number generator, so seed it right before each
-# call, inside the function (`transformers.set_seed` seeds Python, NumPy and torch). Seeding once
+# call, inside the function (`transformers.set_seed` seeds Python, NumPy and torch). Return the
+# pipeline's `generated_text`, which starts with the prompt; the checker scores the continuation
+# under the model, so text made up without the model (`str(seed)`, say) is refused. Seeding once
 # outside the function makes only the first call repeatable. Greedy decoding (`do_sample=False`)
 # draws nothing: it takes the most likely token each step, so it is repeatable without a seed.
 
 # %%
-causal_ckpt = cu.resolve_checkpoint(cu.CAUSAL_LM)
-generator = pipeline("text-generation", model=causal_ckpt, device=env.device)
-
-
 def sample_story(prompt: str, seed: int) -> str:
     set_seed(seed)
     return generator(prompt, do_sample=True, temperature=0.7, max_new_tokens=8)[0]["generated_text"]
@@ -103,5 +108,6 @@ def sample_story(prompt: str, seed: int) -> str:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("same seed, same text:", sample_story("Once upon a time", 0) == sample_story("Once upon a time", 0))
+story = sample_story("Once upon a time", 0)
+print("same seed, same text:", story == sample_story("Once upon a time", 0), "| continues the prompt:", story.startswith("Once upon a time"))
 assert cu.check.exercise_01_4(sample_story)

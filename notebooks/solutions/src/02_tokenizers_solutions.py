@@ -94,21 +94,26 @@ print("add_tokens reports", fresh.add_tokens(["huggingface", "course"]), "for th
 assert cu.check.exercise_02_3(add_and_resize)
 
 # %% [markdown]
-# **02.4** Let the tokenizer do it: `truncation=True, max_length=...` sets the chunk size,
-# `return_overflowing_tokens=True` returns the rest as further chunks instead of dropping it, and
-# `stride` is the overlap. To get one prediction per text, run the model on all chunks and group
-# the chunk predictions by `overflow_to_sample_mapping` (mean of the probabilities, or the max if
-# one relevant chunk is enough).
+# **02.4** Encode the pair, so that every chunk is `[CLS] question [SEP] ... [SEP]`, and let the
+# tokenizer chunk the second segment only: `truncation="only_second"` (02.1) with
+# `return_overflowing_tokens=True` and `stride` (section 5). The question is repeated because a
+# chunk without it cannot be answered: the model scores answer spans *for* that question. Each
+# chunk then gives its best span (03's `best_span`), and the answer is the span with the highest
+# start + end score over all chunks, mapped back to characters with `offset_mapping`.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def chunk_ids(text: str, max_length: int, stride: int) -> list[list[int]]:
-    return tokenizer(text, truncation=True, max_length=max_length, stride=stride,
+def qa_chunks(question: str, context: str, max_length: int, stride: int) -> list[list[int]]:
+    return tokenizer(question, context, truncation="only_second", max_length=max_length, stride=stride,
                      return_overflowing_tokens=True)["input_ids"]
 
 
-long_text = " ".join(["The river flows through the old town and under seven stone bridges."] * 6)
-chunks = chunk_ids(long_text, 32, 8)
-print("tokens:", len(tokenizer(long_text)["input_ids"]), "| chunk lengths:", [len(c) for c in chunks])
-assert chunks[0][-9:-1] == chunks[1][1:9]  # 8 shared tokens
-assert cu.check.exercise_02_4(chunk_ids)
+question = "How many bridges cross the river?"
+context = " ".join(["The river flows through the old town and under seven stone bridges."] * 6)
+chunks = qa_chunks(question, context, 40, 8)
+head = tokenizer(question)["input_ids"]  # [CLS] question [SEP]
+print("context tokens:", len(tokenizer(context, add_special_tokens=False)["input_ids"]),
+      "| chunk lengths:", [len(c) for c in chunks])
+print("every chunk starts with [CLS] question [SEP]:", all(c[: len(head)] == head for c in chunks))
+assert chunks[0][-9:-1] == chunks[1][len(head) : len(head) + 8]  # 8 shared context tokens
+assert cu.check.exercise_02_4(qa_chunks)

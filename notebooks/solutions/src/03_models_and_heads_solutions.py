@@ -17,30 +17,41 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertConfig,
+    BertModel,
+)
 
 # %% [markdown]
-# **03.1** Embeddings: one row of `H` per vocabulary entry, position and token type, plus a
-# LayerNorm (`2H`). Each layer: four attention projections `4(H² + H)`, the feed-forward pair
-# `HI + I + IH + H`, two LayerNorms `4H`. The pooler adds one `Linear(H, H)`. Every size comes
-# from the config, `type_vocab_size` included (it is 2 for BERT, but not for every model).
+# **03.1** Printing the model lists every weight; none of Llama's linear layers has a bias, and an
+# RMSNorm has a weight only (`H`). Per layer: `q_proj` and `o_proj` are `H × (heads · head_dim)`,
+# `k_proj` and `v_proj` only `H × (kv_heads · head_dim)` (SmolLM2: 9 query heads share 3
+# key/value heads), the MLP is three `H × I` matrices, plus two norms. Around the layers: the
+# embedding matrix `V × H`, one final norm, and the LM head, which is the embedding matrix itself
+# when `tie_word_embeddings` is set (counted once, as `num_parameters()` does). Rotary position
+# embeddings have no parameters. Every size comes from the config, `head_dim` included.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def bert_parameters(config) -> int:
-    h, i = config.hidden_size, config.intermediate_size
-    embeddings = (config.vocab_size + config.max_position_embeddings + config.type_vocab_size) * h + 2 * h
-    layer = 4 * (h * h + h) + (h * i + i) + (i * h + h) + 4 * h
-    pooler = h * h + h
-    return embeddings + config.num_hidden_layers * layer + pooler
+def llama_parameters(config) -> int:
+    h, i, d = config.hidden_size, config.intermediate_size, config.head_dim
+    attention = 2 * h * config.num_attention_heads * d + 2 * h * config.num_key_value_heads * d  # q, o; k, v
+    layer = attention + 3 * h * i + 2 * h  # gate, up, down; two RMSNorm weights
+    lm_head = 0 if config.tie_word_embeddings else config.vocab_size * h
+    return config.vocab_size * h + config.num_hidden_layers * layer + h + lm_head
 
 
-small = BertConfig(num_hidden_layers=4, hidden_size=256, num_attention_heads=4, intermediate_size=1024)
-with torch.device("meta"):
-    counted = BertModel(small).num_parameters()
-print(f"formula {bert_parameters(small):,} | BertModel on the meta device {counted:,}")
-assert bert_parameters(small) == counted and bert_parameters(BertConfig()) == 109_482_240
-assert cu.check.exercise_03_1(bert_parameters)
+lm_config = AutoConfig.from_pretrained(cu.resolve_checkpoint(cu.CAUSAL_LM, verbose=False))
+with torch.device("meta"):  # shapes only
+    counted = AutoModelForCausalLM.from_config(lm_config).num_parameters()
+print(f"{lm_config.model_type}: formula {llama_parameters(lm_config):,} | the model built on the meta device {counted:,}")
+assert llama_parameters(lm_config) == counted
+assert cu.check.exercise_03_1(llama_parameters)
 
 # %% [markdown]
 # **03.2** Same header walk as in the chapter; the only new part is BF16. It is the upper half of

@@ -58,38 +58,36 @@ for pool in (mean_pool, cls_pool):
 print("naive mean: padded == alone:", torch.allclose(padded_h.mean(1)[0], alone_h.mean(1)[0], atol=1e-5))
 
 # %% [markdown]
-# **10.2** Rank each row of the similarity matrix (`topk` returns the largest first), look up the
-# labels of the top k, and compare them with the query's label (`[:, None]` puts one label per row).
-# Precision divides the hits by k; recall divides them by the number of texts in the *corpus* that
-# share the query's label, `bincount(corpus_labels)[query_labels]`.
+# **10.2** Rank each row (`topk` returns the largest first) and mark the top k that share the
+# query's label. `argmax` of the marks gives the position of the first hit, so its rank is that
+# position + 1; but `argmax` of a row with no hit is also 0, which would count as rank 1, hence the
+# `torch.where` on `hits.any(dim=1)`: such a query contributes 0 and still counts in the mean.
 
 # %%
-def precision_recall_at_k(
-    similarity: torch.Tensor, query_labels: torch.Tensor, corpus_labels: torch.Tensor, k: int
-) -> tuple[float, float]:
+def mrr_at_k(similarity: torch.Tensor, query_labels: torch.Tensor, corpus_labels: torch.Tensor, k: int) -> float:
     top = similarity.topk(k, dim=1).indices  # (n_queries, k), most similar first
-    hits = (corpus_labels[top] == query_labels[:, None]).float()
-    n_relevant = torch.bincount(corpus_labels, minlength=int(query_labels.max()) + 1)[query_labels]
-    return hits.mean().item(), (hits.sum(dim=1) / n_relevant).mean().item()
+    hits = corpus_labels[top] == query_labels[:, None]
+    first_rank = hits.float().argmax(dim=1) + 1  # ranks count from 1
+    reciprocal = torch.where(hits.any(dim=1), 1.0 / first_rank, torch.zeros(()))
+    return reciprocal.mean().item()
 
 
-assert cu.check.exercise_10_2(precision_recall_at_k)
+assert cu.check.exercise_10_2(mrr_at_k)
 
 # %% [markdown]
-# A case small enough to count by hand: the first query (label 0) has texts 0 and 3 above the rest,
-# both label 0; the second (label 1) ranks text 4 (label 1) and then text 0 (label 0) first. The corpus
-# holds three label-0 texts and two label-1 texts. Precision@2 = (2/2 + 1/2) / 2 = 0.75; recall@2 =
-# (2/3 + 1/2) / 2 = 0.583.
+# A case small enough to count by hand: the first query (label 0) has a label-0 text first
+# (1/1); the second (label 1) finds its first label-1 text in second place (1/2); the third
+# (label 2) has none in its top 2 (0). MRR@2 = (1 + 1/2 + 0) / 3 = 0.5. Precision@1 is 1/3: a
+# query with a hit at rank 1 adds 1 to both, and every other query adds at least 0 to MRR, so MRR@k
+# is never below precision@1 (the "Think").
 
 # %%
 # NBVAL_CHECK_OUTPUT
-sims = torch.tensor([[0.9, 0.1, 0.2, 0.8, 0.3], [0.7, 0.2, 0.1, 0.3, 0.95]])
-query_labels, corpus_labels = torch.tensor([0, 1]), torch.tensor([0, 1, 0, 0, 1])
-p, r = precision_recall_at_k(sims, query_labels, corpus_labels, k=2)
-print(f"precision@2 = {p:.3f}, recall@2 = {r:.3f}")
+sims = torch.tensor([[0.9, 0.1, 0.2, 0.8, 0.3], [0.95, 0.2, 0.1, 0.3, 0.6], [0.9, 0.8, 0.1, 0.2, 0.3]])
+query_labels, corpus_labels = torch.tensor([0, 1, 2]), torch.tensor([0, 1, 2, 0, 1])
 relevant = embeddings.same_label(query_labels, corpus_labels, sims.topk(2, dim=1).indices)
-print("same as the course's functions:", p == embeddings.precision_at_k(relevant, 2)
-      and abs(r - embeddings.recall_at_k(relevant, torch.tensor([3, 2]), 2)) < 1e-7)
+print("top-2 hits:", relevant.tolist())
+print(f"MRR@2 = {mrr_at_k(sims, query_labels, corpus_labels, k=2):.3f}, precision@1 = {embeddings.precision_at_k(relevant, 1):.3f}")
 
 # %% [markdown]
 # The "Think" of 10.1, on a small scale: one forward pass over 300 emotion texts, both poolings on
@@ -112,12 +110,14 @@ with torch.inference_mode():
         pooled["mean"].append(mean_pool(h, enc["attention_mask"]).cpu())
         pooled["cls"].append(cls_pool(h, enc["attention_mask"]).cpu())
 q_labels, c_labels = torch.tensor(query_split["label"]), torch.tensor(corpus_split["label"])
+n_relevant = torch.bincount(c_labels, minlength=len(cu.EMOTION_LABELS))[q_labels]
 precision_at_1 = {}
 for name, chunks in pooled.items():
     vectors = F.normalize(torch.cat(chunks), dim=1)
-    similarity = vectors[:60] @ vectors[60:].T
-    (precision_at_1[name], _), (p10, r10) = (precision_recall_at_k(similarity, q_labels, c_labels, k) for k in (1, 10))
-    print(f"{name:4s} pooling: precision@1 {precision_at_1[name]:.3f}, precision@10 {p10:.3f}, recall@10 {r10:.3f}")
+    relevant = c_labels[(vectors[:60] @ vectors[60:].T).topk(10, dim=1).indices] == q_labels[:, None]
+    precision_at_1[name] = embeddings.precision_at_k(relevant, 1)
+    print(f"{name:4s} pooling: precision@1 {precision_at_1[name]:.3f}, precision@10 "
+          f"{embeddings.precision_at_k(relevant, 10):.3f}, recall@10 {embeddings.recall_at_k(relevant, n_relevant, 10):.3f}")
 assert precision_at_1["mean"] > precision_at_1["cls"]  # the model's own recipe wins
 
 # %% [markdown]
