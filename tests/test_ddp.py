@@ -19,13 +19,15 @@ ATOL = 1e-5
 
 
 def _run(cmd: list, nproc: int = 1, env: dict | None = None) -> str:
-    """Run a command (retried once if torchrun's children fail while starting); return stdout."""
+    """Run a command; return stdout. Retried once when a child process dies (torchrun's
+    ChildFailedError, spawn's ProcessExitedException): one launch in about 15 did so under load
+    (FACTS.md), the run after it passes."""
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, (os.cpu_count() or 1) // nproc)), **(env or {}))
     for attempt in (1, 2):
         proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, timeout=300)
         if proc.returncode == 0:
             return proc.stdout
-        if attempt == 1 and "ChildFailedError" in proc.stderr:
+        if attempt == 1 and ("ChildFailedError" in proc.stderr or "ProcessExitedException" in proc.stderr):
             continue
         pytest.fail(f"{cmd} exited with {proc.returncode}:\n{proc.stderr[-3000:]}")
     raise AssertionError("unreachable")
