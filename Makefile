@@ -28,6 +28,8 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb)) $(sort $(wildcard 
 SOURCES   := $(sort $(wildcard notebooks/src/[0-9][0-9]_*.py)) $(sort $(wildcard notebooks/solutions/src/[0-9][0-9]_*.py))
 OFFLINE   := HF_HUB_OFFLINE=1 HF_EVALUATE_OFFLINE=1 COURSE_PROFILE=quick COURSE_DATA_DIR=$(abspath $(COURSE_DATA_DIR))
 NBVAL     := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg
+# Extra pytest flags for the test targets, e.g. PYTEST_ARGS="-x" or PYTEST_ARGS=--junitxml=build/junit.xml.
+PYTEST_ARGS ?=
 
 .PHONY: help install standins lab test test-unit test-notebooks notebooks prefetch timings data clean
 
@@ -64,16 +66,16 @@ lab: install
 	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
 
 test: install standins data mirror-deps
-	$(OFFLINE) $(PY) -m pytest tests $(NOTEBOOKS) $(NBVAL)
+	$(OFFLINE) $(PY) -m pytest tests $(NOTEBOOKS) $(NBVAL) $(PYTEST_ARGS)
 
 test-unit: install standins data mirror-deps
-	$(OFFLINE) $(PY) -m pytest tests
+	$(OFFLINE) $(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-notebooks: install standins data
-	$(OFFLINE) $(PY) -m pytest $(NOTEBOOKS) $(NBVAL)
+	$(OFFLINE) $(PY) -m pytest $(NOTEBOOKS) $(NBVAL) $(PYTEST_ARGS)
 
 notebooks: install standins data
-	$(OFFLINE) $(PY) -m course_utils build $(if $(NB),$(NB),$(SOURCES))
+	$(OFFLINE) $(PY) tools/authoring.py build $(if $(NB),$(NB),$(SOURCES))
 
 prefetch: install
 	$(PY) -m course_utils prefetch

@@ -4,7 +4,8 @@
 #   make latest-check   unit tests + notebooks against the newest transformers/datasets/peft/accelerate/evaluate
 #                       in a separate .venv-latest (LATEST_FLAGS=--pre takes pre-releases, --always tests even if nothing is new)
 
-# Debian's Chromium (Playwright drives it; `playwright install` would download its own browser).
+# Debian's Chromium (Playwright drives it; `playwright install` would download its own browser). The one
+# place that names its path: browser-test and slides pass it on as $CHROMIUM (make CHROMIUM=... for another).
 CHROMIUM     ?= /usr/bin/chromium
 BROWSER_APT  ?= chromium chromium-driver
 PLAYWRIGHT   ?= playwright>=1.45,<2
@@ -27,7 +28,7 @@ browser-test: browser-deps
 	CHROMIUM=$(CHROMIUM) $(OFFLINE) $(PY) -m pytest tests/browser
 
 slides: install
-	$(PY) tools/build_slides.py $(SLIDES_FLAGS)
+	CHROMIUM=$(CHROMIUM) $(PY) tools/build_slides.py $(SLIDES_FLAGS)
 
 latest-check:
-	VENV=$(VENV) PYTHON=$(PYTHON) MAKE="$(SUBMAKE)" bash tools/latest_check.sh $(LATEST_FLAGS)
+	VENV=$(VENV) PYTHON=$(PYTHON) MAKE="$(SUBMAKE)" $(PYTHON) tools/latest_check.py $(LATEST_FLAGS)

@@ -1,10 +1,12 @@
-"""Command line: ``python -m course_utils {requirements,standins,prefetch,emotion,build} ...``."""
+"""Command line: ``python -m course_utils {requirements,standins,prefetch,emotion} ...``.
+
+Notebooks are built from their sources by instructor tooling, ``python tools/authoring.py``, not by the package.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 
@@ -16,9 +18,6 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("prefetch", help="download every Hub asset the course uses (needs internet)")
     em = sub.add_parser("emotion", help="make sure DIR/emotion/*.jsonl exist (download if missing)")
     em.add_argument("dir", type=Path)
-    b = sub.add_parser("build", help="write (and run) notebooks from notebooks/src/NN_topic.py")
-    b.add_argument("sources", nargs="+", type=Path)
-    b.add_argument("--no-execute", action="store_true", help="write without running (no outputs)")
     args = parser.parse_args(argv)
 
     if args.command == "requirements":
@@ -37,13 +36,6 @@ def main(argv: list[str] | None = None) -> int:
         from .prefetch import fetch_emotion
 
         print(f"emotion data: {fetch_emotion(args.dir) / 'emotion'}")
-    elif args.command == "build":
-        from .authoring import build
-
-        for src in args.sources:
-            t0 = time.perf_counter()
-            target = build(src, run=not args.no_execute)
-            print(f"{target}  {time.perf_counter() - t0:6.1f} s", flush=True)
     return 0
 
 

@@ -19,7 +19,6 @@ EMOTION_REVISION = "cab853a1dbdf4c42c2b3ef2173804746df8825fe"
 EMOTION_REVISION_VARIABLE = "COURSE_EMOTION_REVISION"
 EMOTION_LABELS: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surprise")
 EMOTION_SPLITS: tuple[str, ...] = ("train", "validation", "test")
-EMOTION_ROWS = {"train": 16_000, "validation": 2_000, "test": 2_000}
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,6 +40,23 @@ def cache_dir() -> Path:
     return path
 
 
+def prefetched_data_dir(cache: Path | None = None) -> Path:
+    """Where ``make prefetch`` writes ``emotion/{train,validation,test}.jsonl``: ``<cache>/data``.
+
+    ``cache`` defaults to :func:`cache_dir`; the workshop bundle passes the cache it copies into.
+    """
+    return (cache_dir() if cache is None else Path(cache)) / "data"
+
+
+def _missing_splits(folder: Path) -> list[str]:
+    return [s for s in EMOTION_SPLITS if not (folder / f"{s}.jsonl").is_file()]
+
+
+def emotion_files_present(root: Path) -> bool:
+    """True when ``root/emotion`` holds the three split files (``root``: a ``COURSE_DATA_DIR`` or a prefetch)."""
+    return not _missing_splits(Path(root) / "emotion")
+
+
 def emotion_dir() -> Path | None:
     """The local emotion mirror (``$COURSE_DATA_DIR/emotion``), or None when ``COURSE_DATA_DIR`` is unset.
 
@@ -50,7 +66,7 @@ def emotion_dir() -> Path | None:
     if not root:
         return None
     folder = Path(root).expanduser() / "emotion"
-    missing = [s for s in EMOTION_SPLITS if not (folder / f"{s}.jsonl").is_file()]
+    missing = _missing_splits(folder)
     if missing:
         raise FileNotFoundError(
             f"COURSE_DATA_DIR={root!r} has no emotion/{{{','.join(missing)}}}.jsonl; it must hold "
@@ -91,14 +107,14 @@ def load_emotion(split: str | None = None):
         if ok:
             ds = load_dataset(EMOTION_REPO, revision=emotion_revision())
             return _pick(ds.cast(emotion_features()), split)
-        prefetched = cache_dir() / "data" / "emotion"
-        if not all((prefetched / f"{s}.jsonl").is_file() for s in EMOTION_SPLITS):
+        prefetched = prefetched_data_dir()
+        if not emotion_files_present(prefetched):
             raise RuntimeError(
                 f"Cannot load emotion: COURSE_DATA_DIR is unset and the Hub is offline ({reason}). "
                 "Set COURSE_DATA_DIR to a folder holding emotion/{train,validation,test}.jsonl, "
                 "or run `make prefetch` on a machine with internet and copy data/cache here."
             )
-        folder = prefetched
+        folder = prefetched / "emotion"
     files = {s: str(folder / f"{s}.jsonl") for s in EMOTION_SPLITS}
     return _pick(load_dataset("json", data_files=files, features=emotion_features()), split)
 

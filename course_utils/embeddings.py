@@ -8,6 +8,9 @@ functions a learner can read in one sitting:
 - :func:`search`: top-k neighbours by cosine similarity;
 - :func:`pair_scores`: a cross-encoder (``AutoModelForSequenceClassification``) over text pairs,
   which is what ``FlagReranker.compute_score`` and ``CrossEncoder.predict`` wrap;
+- :func:`mined_groups`: training groups for a reranker (a text, one positive, hard negatives);
+- :func:`train_cross_encoder`: the plain training loop notebook 10 writes by hand (a softmax over
+  each group's logits), which ``benchmarks/reranker.py`` runs over several seeds;
 - :func:`same_label`, :func:`precision_at_k`, :func:`recall_at_k`: retrieval metrics when
   "relevant" means "has the query's label".
 """
@@ -20,6 +23,8 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:
+    from torch.optim import Optimizer
+    from torch.optim.lr_scheduler import LRScheduler
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 POOLINGS: tuple[str, ...] = ("mean", "cls")
@@ -156,6 +161,98 @@ def pair_scores(
         scores[rows] = model(**batch).logits.view(-1).float().cpu()
     model.train(was_training)
     return scores
+
+
+def mined_groups(
+    corpus_embeddings: torch.Tensor, corpus_labels: torch.Tensor, group_size: int = 4, k: int = 10, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training groups for a reranker, mined with the bi-encoder: ``(anchors, candidates)``.
+
+    For every corpus row (in a seeded random order) whose ``k`` nearest other rows hold at least one
+    row with its label and ``group_size - 1`` without: the row (the anchor) and ``group_size``
+    candidates, one positive first, then negatives, all drawn at random from those neighbours. These
+    are FlagEmbedding's training groups (``train_group_size``) with hard negatives: the confusable
+    candidates the reranker will meet. ``anchors`` is ``(n,)``; ``candidates`` is ``(n, group_size)``.
+    """
+    if corpus_labels.shape != (corpus_embeddings.shape[0],):
+        raise ValueError(
+            f"corpus_labels must hold one label per corpus row ({corpus_embeddings.shape[0]}), got {tuple(corpus_labels.shape)}"
+        )
+    if not 2 <= group_size <= k + 1:
+        raise ValueError(f"group_size must be between 2 and k + 1 = {k + 1} (one positive, the rest negatives), got {group_size}")
+    _, neighbours = search(corpus_embeddings, corpus_embeddings, k=k, exclude_self=True)
+    g = torch.Generator().manual_seed(seed)
+    anchors, groups = [], []
+    for anchor in torch.randperm(corpus_embeddings.shape[0], generator=g).tolist():
+        near = neighbours[anchor]
+        same = corpus_labels[near] == corpus_labels[anchor]
+        positives, negatives = near[same], near[~same]
+        if len(positives) == 0 or len(negatives) < group_size - 1:
+            continue
+        positive = positives[torch.randint(len(positives), (1,), generator=g)]
+        chosen = negatives[torch.randperm(len(negatives), generator=g)[: group_size - 1]]
+        anchors.append(anchor)
+        groups.append(torch.cat([positive, chosen]))
+    if not anchors:
+        raise ValueError("no corpus row has both a positive and enough negatives among its neighbours")
+    return torch.tensor(anchors), torch.stack(groups)
+
+
+def train_cross_encoder(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    groups: Sequence[tuple[str, Sequence[str]]],
+    optimizer: Optimizer,
+    groups_per_step: int = 4,
+    scheduler: LRScheduler | None = None,
+    max_length: int = 128,
+    autocast_dtype: torch.dtype | None = None,
+) -> list[float]:
+    """One pass over ``groups`` (``(query, [positive, negative, ...])``), ``groups_per_step`` at a time.
+
+    Every (query, candidate) pair gets one logit; each group's logits go through a softmax, and the
+    loss is the cross-entropy of the positive (the first candidate): FlagEmbedding's reranker loss.
+    ``optimizer`` (and ``scheduler``, stepped after it) belong to the caller, so that several calls
+    continue one run. ``autocast_dtype`` (e.g. ``torch.bfloat16``) runs the forward pass under
+    ``torch.autocast``. Returns the loss of every step; a last step with fewer groups is dropped.
+    """
+    if isinstance(groups, tuple) or not all(
+        isinstance(g, (tuple, list)) and len(g) == 2 and isinstance(g[0], str) and not isinstance(g[1], str)
+        for g in groups
+    ):
+        raise ValueError("groups must be a sequence of (query, [positive, negative, ...]) pairs")
+    sizes = {len(candidates) for _, candidates in groups}
+    if len(sizes) != 1 or min(sizes) < 2:
+        raise ValueError(f"every group needs the same number (at least 2) of candidates, got sizes {sorted(sizes)}")
+    if model.config.num_labels != 1:
+        raise ValueError(f"model must have one output (num_labels=1), got num_labels={model.config.num_labels}")
+    if not 1 <= groups_per_step <= len(groups) or max_length < 3:
+        raise ValueError(
+            f"groups_per_step must be between 1 and len(groups) = {len(groups)} and max_length >= 3, "
+            f"got {groups_per_step} and {max_length}"
+        )
+    size = sizes.pop()
+    device = next(model.parameters()).device
+    model.train()
+    losses = []
+    for start in range(0, len(groups) - groups_per_step + 1, groups_per_step):
+        step_groups = groups[start : start + groups_per_step]
+        queries = [query for query, candidates in step_groups for _ in candidates]
+        passages = [passage for _, candidates in step_groups for passage in candidates]
+        inputs = tokenizer(queries, passages, padding=True, truncation=True, max_length=max_length,
+                           return_tensors="pt").to(device)
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+            logits = model(**inputs).logits.view(groups_per_step, size)
+        positive_first = torch.zeros(groups_per_step, dtype=torch.long, device=device)
+        loss = torch.nn.functional.cross_entropy(logits.float(), positive_first)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    model.eval()
+    return losses
 
 
 def same_label(query_labels: torch.Tensor, corpus_labels: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Environment: compute profile, device, seeding, Hub reachability and the setup report.
+"""Environment: compute profile, device, seeding, Hub reachability, a free local port and the setup report.
 
 Nothing here runs on import; every notebook calls :func:`setup` once in its setup cell.
 """
@@ -11,6 +11,7 @@ import logging
 import os
 import platform
 import random
+import socket
 import sys
 import warnings
 from collections.abc import Iterator
@@ -146,6 +147,17 @@ def hub_status(timeout: float = 3.0) -> tuple[bool, str]:
 def hub_available(timeout: float = 3.0) -> bool:
     """True when :func:`hub_status` says the Hub is usable."""
     return hub_status(timeout)[0]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on now (the system picks it; it is free when asked).
+
+    For a local server (JupyterLab, the Hub mirror) or a process group's ``MASTER_PORT``. Another
+    process could take the port between this call and its use, so start the server soon after.
+    """
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 
 def package_version(name: str) -> str:

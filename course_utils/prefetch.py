@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .data import EMOTION_REPO, EMOTION_SPLITS, cache_dir, emotion_revision
+from .data import EMOTION_REPO, EMOTION_SPLITS, cache_dir, emotion_files_present, emotion_revision, prefetched_data_dir
 from .env import hub_status
 from .models import ALLOW_PATTERNS, BGE_EMBEDDER, BGE_RERANKER, CAUSAL_LM, EMBEDDER, ENCODER, SENTIMENT, prefetch_dir
 
@@ -20,16 +20,6 @@ from .models import ALLOW_PATTERNS, BGE_EMBEDDER, BGE_RERANKER, CAUSAL_LM, EMBED
 HUB_CHECKPOINTS: tuple[str, ...] = (
     ENCODER, SENTIMENT, CAUSAL_LM, EMBEDDER, "bert-base-uncased", BGE_EMBEDDER, BGE_RERANKER,
 )
-
-
-def prefetched_data_dir() -> Path:
-    """The folder that ``prefetch`` fills with ``emotion/{train,validation,test}.jsonl``."""
-    return cache_dir() / "data"
-
-
-def emotion_files_present(root: Path) -> bool:
-    """True when ``root/emotion`` holds the three split files."""
-    return all((Path(root) / "emotion" / f"{s}.jsonl").is_file() for s in EMOTION_SPLITS)
 
 
 def fetch_emotion(root: Path | None = None) -> Path:

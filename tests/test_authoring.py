@@ -1,14 +1,18 @@
-"""course_utils.authoring: percent-format parsing and notebook generation."""
+"""tools/authoring.py: notebooks from percent-format sources (read by jupytext), badges, install cell, CLI."""
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 
-from course_utils import authoring
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import authoring  # noqa: E402
 
 SOURCE = """# header comment, ignored
 # %% [markdown]
@@ -25,19 +29,59 @@ print(x)
 """
 
 
-def test_parse_percent_cells():
-    cells = authoring.parse_percent(SOURCE)
-    assert cells == [
+def test_source_cells():
+    """The header comment is not a cell; blank lines around a cell are not part of it; no metadata is added."""
+    cells = authoring.source_cells(SOURCE)
+    assert [(c.cell_type, c.source) for c in cells] == [
         ("markdown", "# 42 · Title\n\nLearning objectives"),
         ("code", "x = 1"),
         ("markdown", "Some *text*"),
         ("code", "print(x)"),
     ]
+    assert all(c.metadata == {} for c in cells)
 
 
-def test_markdown_lines_must_be_comments():
-    with pytest.raises(ValueError, match="does not start with '#'"):
-        authoring.parse_percent("# %% [markdown]\nnot a comment\n")
+def test_empty_cells_are_dropped_and_a_source_without_header_keeps_its_first_cell():
+    text = "# %% [markdown]\n# # 42 · T\n\n\n# %%\n\n# %%\n\n\ny = 2\n\n\n# %% [markdown]\n#\n"
+    assert [(c.cell_type, c.source) for c in authoring.source_cells(text)] == [("markdown", "# 42 · T"), ("code", "y = 2")]
+
+
+MAGICS = """# %% [markdown]
+# # 42 · Magics
+# %% tags=["raises-exception"]
+%timeit sum(range(10))
+!pip --version
+# %% [markdown] slideshow={"slide_type": "skip"}
+# A note
+# %%
+# a plain comment stays a comment
+# # %ls: an escaped magic stays commented
+"""
+
+
+def test_magics_and_cell_metadata_read_and_round_trip_as_jupytext(tmp_path):
+    """Cell metadata on a `# %%` line reaches the notebook, magics are magics, and jupytext writes both back."""
+    src = tmp_path / "42_magics.py"
+    src.write_text(MAGICS)
+    nb = authoring.notebook_from_source(src)
+    code, note, comment = nb.cells[2:]
+    assert code.source == "%timeit sum(range(10))\n!pip --version" and code.metadata == {"tags": ["raises-exception"]}
+    assert note.source == "A note" and note.metadata == {"slideshow": {"slide_type": "skip"}}
+    assert comment.source == "# a plain comment stays a comment\n# %ls: an escaped magic stays commented"
+    # exactly what jupytext itself reads (less the header and jupytext's own bookkeeping)
+    plain = jupytext.reads(MAGICS, fmt="py:percent")
+    assert [(c.cell_type, c.source) for c in nb.cells[2:]] == [(c.cell_type, c.source) for c in plain.cells[1:]]
+    # and back: jupytext writes the notebook's cells as a source that reads to the same cells
+    text = jupytext.writes(nb, fmt="py:percent")
+    assert "# %timeit sum(range(10))" in text and "# !pip --version" in text  # magics commented: valid Python
+    again = authoring.source_cells(text)
+    assert [(c.cell_type, c.source, c.metadata) for c in again] == [(c.cell_type, c.source, c.metadata) for c in nb.cells]
+    # a magic cell is stored as such by build (and nbformat accepts the metadata)
+    (tmp_path / "notebooks" / "src").mkdir(parents=True)
+    target = authoring.build(src.rename(tmp_path / "notebooks" / "src" / src.name), run=False)
+    stored = nbformat.read(target, as_version=4)
+    nbformat.validate(stored)
+    assert stored.cells[2].metadata == {"tags": ["raises-exception"]} and stored.cells[2].source.startswith("%timeit")
 
 
 def test_notebook_gets_badge_and_colab_cell(tmp_path):
@@ -48,7 +92,9 @@ def test_notebook_gets_badge_and_colab_cell(tmp_path):
     assert nb.cells[1].cell_type == "code" and nb.cells[1].source.startswith(authoring.COLAB_MARKER)
     assert "google.colab" in nb.cells[1].source and authoring.REPO_URL in nb.cells[1].source
     assert [c.source for c in nb.cells[2:]] == ["x = 1", "Some *text*", "print(x)"]
-    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.metadata == {"kernelspec": authoring.KERNELSPEC, "language_info": {"name": "python"}}  # no jupytext metadata
+    assert [c.id for c in nb.cells] == ["42-000", "42-001", "42-002", "42-003", "42-004"]
+    assert all(c.metadata == {} for c in nb.cells)
 
 
 def test_colab_cell_does_nothing_outside_colab():
@@ -139,7 +185,6 @@ def test_badge_needs_a_notebook_path_inside_the_repository(relpath):
         authoring.colab_badge(relpath)
 
 
-ROOT = Path(__file__).resolve().parent.parent
 STORED = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorted(
     (ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
 COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/([^)\s\"']+)")
@@ -183,3 +228,38 @@ def test_refresh_markdown_keeps_outputs_and_refuses_code_changes(tmp_path):
     src.write_text(SOURCE.replace("print(x)", "print(x + 1)"))
     with pytest.raises(ValueError, match="code cells differ"):
         authoring.refresh_markdown(src)
+
+
+def test_refresh_keeps_the_run_metadata_and_adds_the_sources(tmp_path):
+    src_dir = tmp_path / "notebooks" / "src"
+    src_dir.mkdir(parents=True)
+    src = src_dir / "42_demo.py"
+    src.write_text(SOURCE)
+    target = authoring.build(src, run=False)
+    stored = nbformat.read(target, as_version=4)
+    stored.cells[-1].metadata["execution"] = {"iopub.status.idle": "2026-01-01T00:00:00Z"}
+    nbformat.write(stored, target)
+    src.write_text(SOURCE.replace("# %%\nprint(x)", '# %% tags=["keep"]\nprint(x)'))
+    authoring.refresh_markdown(src)
+    assert nbformat.read(target, as_version=4).cells[-1].metadata == {
+        "execution": {"iopub.status.idle": "2026-01-01T00:00:00Z"}, "tags": ["keep"]}
+
+
+def test_command_line_builds_into_a_folder_and_refreshes(tmp_path, capsys):
+    src_dir = tmp_path / "notebooks" / "src"
+    src_dir.mkdir(parents=True)
+    src = src_dir / "42_demo.py"
+    src.write_text(SOURCE)
+    out = tmp_path / "out"
+    out.mkdir()
+    assert authoring.main(["build", "--no-execute", "--out-dir", str(out), str(src)]) == 0
+    built = nbformat.read(out / "42_demo.ipynb", as_version=4)
+    assert built.cells[0].source.endswith(authoring.colab_badge("notebooks/42_demo.ipynb"))
+    assert not (tmp_path / "notebooks" / "42_demo.ipynb").exists()  # --out-dir: nothing beside the source
+    assert authoring.main(["build", "--no-execute", str(src)]) == 0
+    src.write_text(SOURCE.replace("Some *text*", "Other text"))
+    assert authoring.main(["refresh", str(src)]) == 0
+    assert nbformat.read(tmp_path / "notebooks" / "42_demo.ipynb", as_version=4).cells[3].source == "Other text"
+    assert "42_demo.ipynb" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        authoring.main(["build"])  # no source

@@ -162,6 +162,19 @@ def test_every_installer_call_is_offline(tmp_path, monkeypatch):
     assert '"pip", "install", "--offline", "--no-index", "--find-links"' in source
 
 
+def test_the_emotion_splits_land_where_load_emotion_looks_for_a_prefetch(tmp_path, monkeypatch):
+    from course_utils import data
+
+    cache, dest = tmp_path / "cache", tmp_path / "bundle-cache"
+    folder = data.prefetched_data_dir(cache) / "emotion"
+    folder.mkdir(parents=True)
+    for split in data.EMOTION_SPLITS:
+        (folder / f"{split}.jsonl").write_text('{"text": "x", "label": 0}\n')
+    assert bd.copy_caches(cache, None, dest, log=lambda _: None)["emotion"]
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(dest))
+    assert data.emotion_files_present(data.prefetched_data_dir())
+
+
 def test_the_env_file_points_the_course_at_the_bundled_caches(tmp_path):
     manifest = {"caches": {"emotion": True}}
     path = bi.write_env_file(tmp_path, manifest)

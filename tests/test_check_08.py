@@ -78,12 +78,15 @@ def test_08_1_does_not_touch_the_notebook_random_state():
 
 
 def test_08_2(capsys):
-    # The offline stand-in: 6 BERT layers of width 384, head `classifier` (384 -> 6).
+    # The offline stand-in: 6 BERT layers of width 384; the head is `classifier` (384 -> 6) and the
+    # pooler (384 -> 384), both in modules_to_save.
     lora = 6 * 4 * 6 * (384 + 384)
-    head = 384 * 6 + 6
+    pooler = 384 * 384 + 384
+    head = 384 * 6 + 6 + pooler
     assert check.exercise_08_2(lora + head)
     assert capsys.readouterr().out.startswith("✅ exercise 08.2")
     for wrong, hint in [(lora, "head (modules_to_save) trains in full"),
+                        (lora + head - pooler, "the pooler is effectively new"),
                         (lora + 2 * head, "frozen original"),
                         (6 * 4 * 8 * 768 + head, "r=6, not the chapter's r=8"),
                         (6 * 2 * 6 * 768 + head, "query and value only"),

@@ -27,9 +27,8 @@ def hybrid_order(cosine, logits, lam):
     return (cosine + lam * logits.sigmoid()).argsort(dim=1, descending=True)
 
 
-def grouped_loss(scores, group_size):
-    grouped = scores.view(-1, group_size)
-    return F.cross_entropy(grouped, torch.zeros(grouped.shape[0], dtype=torch.long, device=scores.device))
+def multi_positive_loss(scores, is_positive):
+    return (scores.logsumexp(1) - scores.masked_fill(~is_positive, float("-inf")).logsumexp(1)).mean()
 
 
 def test_10_1(capsys):
@@ -128,27 +127,92 @@ def test_10_3(capsys):
 
 
 def test_10_4(capsys):
-    assert check.exercise_10_4(grouped_loss)
+    assert check.exercise_10_4(multi_positive_loss)
     assert capsys.readouterr().out.strip() == "✅ exercise 10.4: correct"
-
-    def bce(scores, group_size):
-        labels = torch.zeros(len(scores))
-        labels[::group_size] = 1
-        return F.binary_cross_entropy_with_logits(scores, labels)
-
-    wrongs = [
-        lambda s, g: grouped_loss(s, g).item(),
-        bce,
-        lambda s, g: F.cross_entropy(s.view(-1, g).softmax(dim=1), torch.zeros(len(s) // g, dtype=torch.long)),
-        lambda s, g: F.cross_entropy(s.view(-1, g), torch.zeros(len(s) // g, dtype=torch.long), reduction="sum"),
-        lambda s, g: F.cross_entropy(s.view(-1, g), torch.full((len(s) // g,), g - 1)),
-        lambda s, g: F.cross_entropy(s.view(g, -1).T, torch.zeros(len(s) // g, dtype=torch.long)),
-        lambda s, g: grouped_loss(s, 8),
-        lambda s, g: F.cross_entropy(s.view(-1, g), torch.zeros(len(s) // g, dtype=torch.long), reduction="none"),
+    # other right answers: log_softmax first, float64 (where exp(152) fits), one row at a time
+    rights = [
+        lambda s, m: -s.log_softmax(1).masked_fill(~m, float("-inf")).logsumexp(1).mean(),
+        lambda s, m: -(torch.log((s.double().exp() * m).sum(1) / s.double().exp().sum(1))).mean(),
+        lambda s, m: torch.stack([torch.logsumexp(r, 0) - torch.logsumexp(r[p], 0) for r, p in zip(s, m)]).mean(),
     ]
-    for wrong in wrongs:
-        assert not check.exercise_10_4(wrong)
-    out = capsys.readouterr().out
-    for hint in ("drop .item()", "that is BCE", "do not softmax first", "not the sum", "target class is 0",
-                 "groups are consecutive", "hard-coded 8", "return one number"):
-        assert hint in out, hint
+    for right in rights:
+        assert check.exercise_10_4(right)
+    assert capsys.readouterr().out.count("✅ exercise 10.4: correct") == len(rights)
+
+    def logp(s):
+        return s.log_softmax(1)
+
+    def zeros(s):
+        return torch.zeros(len(s), dtype=torch.long)
+
+    def naive(s, m):  # log(sum(exp)): the large case's exp(152) is inf in float32
+        return (torch.log(s.exp().sum(1)) - torch.log((s.exp() * m).sum(1))).mean()
+
+    def softmax_then_log(s, m):  # a stable softmax, but a row's positive share underflows to 0 at large logits
+        return -torch.log((s.softmax(1) * m).sum(1)).mean()
+
+    def detached_normaliser(s, m):  # the value is right, the gradient is not
+        return (s.logsumexp(1).detach() - s.masked_fill(~m, float("-inf")).logsumexp(1)).mean()
+
+    wrongs = [  # (the hint's text, a wrong answer)
+        ("drop .item()", lambda s, m: multi_positive_loss(s, m).item()),
+        ("return one number", lambda s, m: s.logsumexp(1) - s.masked_fill(~m, float("-inf")).logsumexp(1)),
+        ("lost its gradient", lambda s, m: multi_positive_loss(s.detach(), m)),
+        ("not its gradient", detached_normaliser),
+        ("gradient holds nan", lambda s, m: multi_positive_loss(s, m) + (torch.sqrt(s - s - 1) * 0).nan_to_num().sum()),
+        ("wrong sign", lambda s, m: -multi_positive_loss(s, m)),
+        ("is_positive is ignored", lambda s, m: F.cross_entropy(s, zeros(s))),
+        ("only one positive per row counts", lambda s, m: F.cross_entropy(s, m.float().argmax(1))),
+        ("that adds up each positive's own -log p", lambda s, m: -(logp(s) * m).sum(1).mean()),
+        ("that adds up each positive's own -log p", lambda s, m: F.cross_entropy(s, m.float())),  # soft targets
+        ("that adds up each positive's own -log p", lambda s, m: -(logp(s) * m).sum()),
+        ("that averages each positive's own -log p", lambda s, m: -logp(s)[m].mean()),
+        ("that averages each positive's own -log p", lambda s, m: F.cross_entropy(s, m / m.sum(1, keepdim=True))),
+        ("that is BCE on each pair", lambda s, m: F.binary_cross_entropy_with_logits(s, m.float())),
+        ("do not softmax first", lambda s, m: multi_positive_loss(s.softmax(1), m)),
+        ("take the log", lambda s, m: -(s.softmax(1) * m).sum(1).mean()),
+        ("fill them with -inf instead", lambda s, m: -(logp(s) * m).logsumexp(1).mean()),
+        ("fill them with -inf instead", lambda s, m: (s.logsumexp(1) - (s * m).logsumexp(1)).mean()),
+        ("positives included", lambda s, m: (s.masked_fill(m, float("-inf")).logsumexp(1)
+                                             - s.masked_fill(~m, float("-inf")).logsumexp(1)).mean()),
+        ("not the sum", lambda s, m: multi_positive_loss(s, m) * len(s)),
+        ("each ROW (dim=1)", lambda s, m: (s.logsumexp(0) - s.masked_fill(~m, float("-inf")).logsumexp(0)).mean()),
+        ("stay in log space with torch.logsumexp or log_softmax", naive),
+        ("stay in log space with torch.logsumexp or log_softmax", softmax_then_log),
+        ("wrong value", lambda s, m: multi_positive_loss(s, m) + 0.1),
+        ("your function raised IndexError", lambda s, m: s[:, m.shape[1]].sum()),
+    ]
+    for hint, wrong in wrongs:
+        assert not check.exercise_10_4(wrong), hint
+        out = capsys.readouterr().out
+        assert out.count("\n") == 1 and hint in out, (hint, out)
+        if hint.startswith("that adds up") or hint.startswith("that averages"):
+            assert "the positives are asked together, the loss is -log of the SUM of their probabilities" in out
+
+
+def test_10_4_placeholder_argument_and_random_state(capsys):
+    def placeholder(scores, is_positive):
+        raise NotImplementedError  # your code here
+
+    assert not check.exercise_10_4(placeholder)
+    assert "not implemented yet" in capsys.readouterr().out
+    assert not check.exercise_10_4(multi_positive_loss(torch.zeros(2, 3), torch.ones(2, 3, dtype=torch.bool)))
+    assert "pass your function itself (got Tensor)" in capsys.readouterr().out
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    assert check.exercise_10_4(multi_positive_loss)
+    assert torch.equal(torch.rand(3), expected)  # the checker seeds its own generator
+    capsys.readouterr()
+
+
+def test_10_4_reference_is_section_4_loss_with_one_positive_first():
+    gen = torch.Generator().manual_seed(0)
+    scores = torch.randn(5, 4, generator=gen) * 3
+    first = torch.zeros(5, 4, dtype=torch.bool)
+    first[:, 0] = True
+    torch.testing.assert_close(multi_positive_loss(scores, first), F.cross_entropy(scores, torch.zeros(5, dtype=torch.long)))
+    # shift-invariant per group; and every positive counted: all positives give 0
+    shift = torch.randn(5, 1, generator=gen) * 10
+    torch.testing.assert_close(multi_positive_loss(scores + shift, first), multi_positive_loss(scores, first))
+    assert multi_positive_loss(scores, torch.ones(5, 4, dtype=torch.bool)).item() == 0.0

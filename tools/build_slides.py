@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -157,13 +158,23 @@ def convert(exporter, notebook: Path, out_dir: Path) -> Path:
     return target
 
 
-def check_decks(decks: list[Path], shots: Path, chromium: str = "/usr/bin/chromium") -> list[str]:
+def chromium_path() -> str:
+    """The Chromium that Playwright drives: ``$CHROMIUM`` (``make slides`` passes kit.mk's), else chromium on PATH."""
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium")
+    if not path:
+        sys.exit("build_slides: no Chromium: set CHROMIUM to its path, or run `make browser-deps` (apt-get install chromium)")
+    return path
+
+
+def check_decks(decks: list[Path], shots: Path, chromium: str | None = None) -> list[str]:
     """Open each deck in headless Chromium: no request may leave the disk or fail, no script error.
 
     Saves the first two slides of each deck as PNGs in shots/ and returns the problems found.
+    ``chromium`` is the browser's path (default: :func:`chromium_path`).
     """
     from playwright.sync_api import sync_playwright
 
+    chromium = chromium or chromium_path()
     shots.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

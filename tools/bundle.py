@@ -46,6 +46,8 @@ from pathlib import Path
 from packaging.tags import compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from course_utils.data import EMOTION_SPLITS, emotion_files_present, prefetched_data_dir
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bundle_install as bi  # noqa: E402
 from colab_rehearsal import TORCH_VERSION, RehearsalError, _uv, copy_checkout, run, torch_requirement  # noqa: E402
@@ -194,11 +196,11 @@ def copy_caches(cache: Path, data_dir: Path | None, dest: Path, log=print) -> di
         shutil.copytree(cache / "hub", dest / "hub", symlinks=False,
                         ignore=lambda d, names: [n for n in names if n in ("blobs", ".locks")])
         caches["hub"] = True
-    for source in [p for p in (data_dir, cache / "data") if p is not None]:
-        if all((source / "emotion" / f"{s}.jsonl").is_file() for s in ("train", "validation", "test")):
-            (dest / "data" / "emotion").mkdir(parents=True)
-            for s in ("train", "validation", "test"):
-                shutil.copy2(source / "emotion" / f"{s}.jsonl", dest / "data" / "emotion" / f"{s}.jsonl")
+    for source in [p for p in (data_dir, prefetched_data_dir(cache)) if p is not None]:
+        if emotion_files_present(source):  # copied where load_emotion looks for a prefetch
+            (prefetched_data_dir(dest) / "emotion").mkdir(parents=True)
+            for s in EMOTION_SPLITS:
+                shutil.copy2(source / "emotion" / f"{s}.jsonl", prefetched_data_dir(dest) / "emotion" / f"{s}.jsonl")
             caches["emotion"] = True
             break
     for folder in sorted((cache / "standins").glob("[!.]*")) if (cache / "standins").is_dir() else []:

@@ -14,7 +14,7 @@
    ``pip freeze`` and ``pip check`` are recorded.
 3. The notebooks' first cells, in an IPython shell of that venv (as in a Colab kernel, with
    ``google.colab`` imported and working directory an empty folder, like /content): the install
-   cell that ``course_utils.authoring`` generates, pointed at the snapshot through
+   cell that ``tools/authoring.py`` generates, pointed at the snapshot through
    ``COURSE_INSTALL_URL``, then notebook 00's setup cell with ``HF_HUB_OFFLINE=1``, then a cell
    that imports every runtime distribution and what the notebooks take from them (Trainer,
    LoraConfig, CrossEncoder...), so that the mix of Colab's and upgraded versions is exercised.
@@ -41,6 +41,8 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/authoring.py
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -337,7 +339,7 @@ def setup_cell(notebook: Path = SETUP_NOTEBOOK) -> str:
     """The setup cell of ``notebook``: its first code cell after the Colab install cell."""
     import nbformat
 
-    from course_utils import authoring
+    import authoring  # tools/authoring.py, beside this file
 
     nb = nbformat.read(notebook, as_version=4)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
@@ -381,7 +383,7 @@ def _uv() -> str:
 
 def rehearse(work: Path, cache: Path = DEFAULT_CACHE, out: Path | None = DEFAULT_OUT, log=print) -> Result:
     """Run the whole rehearsal in the empty folder ``work`` (the caller removes it); see the module doc."""
-    from course_utils import authoring
+    import authoring  # tools/authoring.py, beside this file
 
     work, cache = Path(work), Path(cache)
     if not work.is_dir() or any(work.iterdir()):

@@ -595,13 +595,6 @@ def build(root: Path | None = None, verbose: bool = True) -> Path:
 # Serving with olah.
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _port_taken(port: int) -> bool:
     with socket.socket() as s:
         try:
@@ -662,6 +655,8 @@ def serve(root: Path | None = None, port: int | None = None, python: Path | None
     if missing:
         raise RuntimeError(f"the mirror lacks {', '.join(missing)}: run `python tools/hub_mirror.py build`")
     if port is None:
+        from course_utils.env import free_port
+
         port = free_port()
     cfg = _olah_config(root, port)
     log = (root / "olah" / "server.log").open("w")

@@ -79,8 +79,8 @@ def main(argv: list[str]) -> int:
             print("updated", path.relative_to(ROOT))
     sources = [p for p in stale if p.suffix == ".py"]
     if sources:
-        sys.path.insert(0, str(ROOT))
-        from course_utils import authoring
+        sys.path.insert(0, str(ROOT / "tools"))
+        import authoring
 
         for src in sources:  # the header is markdown: refresh it in the stored notebook without running it
             authoring.refresh_markdown(src)

@@ -163,11 +163,6 @@ def _emotion_classifier() -> Any:
     return AutoModelForSequenceClassification.from_config(_encoder_config(num_labels=6))
 
 
-def _head(model: Any) -> list[str]:
-    """The children a classification model adds around its base model (notebook 08, section 4)."""
-    return [n for n, m in model.named_children() if n != model.base_model_prefix and any(True for _ in m.parameters())]
-
-
 @keeps_rng
 def exercise_08_2(trainable: Any) -> bool:
     """Trainable parameters of the emotion classifier with r=6 LoRA on query, key, value, attention output."""
@@ -178,8 +173,11 @@ def exercise_08_2(trainable: Any) -> bool:
     targets = FOUR_PROJECTIONS.get(model.config.model_type)
     if targets is None:
         return verdict("08.2", False, f"this checker knows no projection names for {model.config.model_type!r}")
-    head = _head(model)
-    head_params = sum(p.numel() for n in head for p in getattr(model, n).parameters())
+    from course_utils.scripts.train_emotion import head_module_names, is_head_parameter
+
+    head = head_module_names(model)  # the classifier and the pooler: new layers train in full
+    head_params = sum(p.numel() for n, p in model.named_parameters() if is_head_parameter(n, model.base_model_prefix))
+    pooler_params = sum(p.numel() for n, p in model.named_parameters() if ".pooler." in n)
 
     def lora(r: int, names: list[str]) -> int:
         return _peft_trainable(model, r=r, target_modules=names)
@@ -195,6 +193,9 @@ def exercise_08_2(trainable: Any) -> bool:
     if got == lora_only:
         return verdict("08.2", False, "the new classification head (modules_to_save) trains in full: add its "
                        "weights and bias")
+    if pooler_params and got == expected - pooler_params:
+        return verdict("08.2", False, "the pooler is effectively new too (notebook 05) and lora_classifier() "
+                       "trains it in full: add its weights and bias")
     if got == expected + head_params:
         return verdict("08.2", False, "the frozen original of a modules_to_save layer does not train: count "
                        "the head once (old PEFT versions counted it twice)")

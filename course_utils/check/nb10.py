@@ -178,51 +178,127 @@ def exercise_10_3(hybrid_order: Callable[..., Any]) -> bool:
     return verdict("10.3", True)
 
 
-def exercise_10_4(grouped_loss: Callable[..., Any]) -> bool:
-    """``grouped_loss(scores, group_size)``: softmax cross-entropy over groups of (1 positive first + negatives), mean over anchors."""
+def _positives(gen: Any, n_groups: int, group_size: int, max_positives: int) -> Any:
+    """A boolean ``(n_groups, group_size)`` mask: 1 to ``max_positives`` positives per row, in random columns.
+
+    Row 0 has one positive and row 1 ``max_positives``, so both kinds occur; keep ``max_positives <
+    group_size`` and every row keeps a negative too.
+    """
+    import torch
+
+    counts = torch.randint(1, max_positives + 1, (n_groups,), generator=gen)
+    counts[0], counts[1] = 1, max_positives
+    ranks = torch.rand(n_groups, group_size, generator=gen).argsort(dim=1).argsort(dim=1)  # a random permutation per row
+    return ranks < counts[:, None]
+
+
+def _multi_positive_reference(scores: Any, is_positive: Any) -> Any:
+    """Mean over the rows of ``-log(sum of softmax(row) over the row's positives)``, in log space."""
+    return (scores.logsumexp(dim=1) - scores.masked_fill(~is_positive, float("-inf")).logsumexp(dim=1)).mean()
+
+
+def exercise_10_4(multi_positive_loss: Callable[..., Any]) -> bool:
+    """``multi_positive_loss(scores, is_positive)``: mean over the groups (rows) of -log(sum of softmax(row) over its positives).
+
+    ``scores`` is ``(n_groups, group_size)`` logits, ``is_positive`` a boolean mask of the same shape
+    with at least one positive per row, anywhere in it. Section 4's grouped loss with several
+    positives; the checker also asks for a finite value on large logits and for the right gradient.
+    """
     import torch
     import torch.nn.functional as F
 
-    def ce(rows: torch.Tensor, target: int = 0, reduction: str = "mean") -> torch.Tensor:
-        return F.cross_entropy(rows, torch.full((rows.shape[0],), target), reduction=reduction)
-
     gen = torch.Generator().manual_seed(1040)
-    for n_anchors, group_size in ((6, 8), (4, 8), (10, 4)):
-        flat = torch.randn(n_anchors * group_size, generator=gen) * 2
-        scores = flat.clone().requires_grad_(True)
-        ok, got = call_safely("10.4", grouped_loss, scores, group_size)
+    column_0 = torch.zeros(6, 4, dtype=torch.bool)
+    column_0[:, 0] = True
+    cases = [  # (scores, is_positive), the most informative first
+        (torch.randn(8, 6, generator=gen) * 2, _positives(gen, 8, 6, 3)),  # 1 to 3 positives, anywhere
+        (torch.randn(6, 4, generator=gen) * 2, column_0),  # section 4: one positive, in column 0
+        (torch.randn(5, 10, generator=gen) * 2, _positives(gen, 5, 10, 1)),  # one positive, anywhere
+        (torch.randn(6, 10, generator=gen) * 60, _positives(gen, 6, 10, 4)),  # large logits: exp(s) overflows
+    ]
+    for scores, is_positive in cases:
+        n_groups, group_size = scores.shape
+        leaf = scores.clone().requires_grad_(True)
+        ok, got = call_safely("10.4", multi_positive_loss, leaf, is_positive.clone())
         if not ok:
             return False
         if not isinstance(got, torch.Tensor):
             return verdict("10.4", False, f"return the loss as a tensor (loss.backward() needs it), "
                                           f"got {type(got).__name__}: drop .item()")
         if got.dim() != 0:
-            return verdict("10.4", False, f"return one number (mean over the anchors), got shape {tuple(got.shape)}")
+            return verdict("10.4", False, f"return one number (the mean over the groups), got shape {tuple(got.shape)}")
         if not got.requires_grad:
             return verdict("10.4", False, "the loss lost its gradient: compute it from `scores` with torch ops "
                                           "(no .item(), .detach(), numpy)")
-
-        def matches(*candidates: torch.Tensor, value: torch.Tensor = got.detach().float()) -> bool:
-            return any(torch.allclose(value, c.float(), atol=1e-5) for c in candidates)
-
-        grouped = flat.view(-1, group_size)
-        if matches(ce(grouped)):
+        value = got.detach().float()
+        expected = _multi_positive_reference(scores, is_positive)
+        if torch.allclose(value, expected, rtol=1e-4, atol=1e-5):
+            try:
+                (grad,) = torch.autograd.grad(got, leaf, allow_unused=True)
+            except RuntimeError as exc:
+                return verdict("10.4", False, f"loss.backward() failed: {exc}")
+            # d loss / d scores = (softmax of the row - softmax over its positives only) / n_groups
+            want = (scores.softmax(dim=1) - scores.masked_fill(~is_positive, float("-inf")).softmax(dim=1)) / n_groups
+            if grad is not None and not torch.isfinite(grad).all():
+                return verdict("10.4", False, "the value is right but its gradient holds nan or inf: keep every "
+                                              "step finite (masked_fill with -inf, then torch.logsumexp)")
+            if grad is None or not torch.allclose(grad.float(), want, atol=1e-5):
+                return verdict("10.4", False, "the value is right but not its gradient: build the whole loss from "
+                                              "`scores` with torch ops (no .detach(), .item() or torch.no_grad() inside)")
             continue
-        labels = torch.zeros(n_anchors, group_size)
-        labels[:, 0] = 1
-        if matches(F.binary_cross_entropy_with_logits(grouped, labels)):
-            return verdict("10.4", False, "that is BCE on each pair; the grouped loss is a softmax over each group: "
-                                          "F.cross_entropy(scores.view(-1, group_size), zeros)")
-        if matches(ce(grouped.softmax(dim=1))):
-            return verdict("10.4", False, "cross_entropy takes raw scores (logits) and applies log_softmax itself: do not softmax first")
-        if matches(ce(grouped, reduction="sum")):
-            return verdict("10.4", False, "average over the anchors (reduction='mean', the default), not the sum")
-        if matches(ce(grouped, target=1), ce(grouped, target=group_size - 1)):
-            return verdict("10.4", False, "the positive is the FIRST candidate of each group: the target class is 0")
-        if matches(ce(flat.view(group_size, -1).T), ce(flat.view(group_size, -1))):
-            return verdict("10.4", False, "the groups are consecutive: each row must be one anchor's group, scores.view(-1, group_size)")
-        if group_size != 8 and len(flat) % 8 == 0 and matches(ce(flat.view(-1, 8))):
-            return verdict("10.4", False, f"use the group_size argument ({group_size} here), not a hard-coded 8")
-        return verdict("10.4", False, f"wrong value for {n_anchors} anchors x {group_size}: "
-                                      "F.cross_entropy(scores.view(-1, group_size), zeros)")
+        where = f" ({n_groups} groups x {group_size}, logits up to {scores.abs().max().item():.0f})"
+        if not torch.isfinite(value):
+            return verdict("10.4", False, f"the loss is {value.item()}{where}: exp(score) overflows float32 above 88 "
+                                          "(or a probability underflows to 0); stay in log space with "
+                                          "torch.logsumexp or log_softmax")
+
+        def matches(*candidates: torch.Tensor) -> bool:
+            return any(torch.allclose(value, c.float(), rtol=1e-4, atol=1e-5) for c in candidates)
+
+        minus_inf = float("-inf")
+        logp, probs, positive = scores.log_softmax(dim=1), scores.softmax(dim=1), is_positive.float()
+        per_positive = -(logp * positive).sum(dim=1)  # the sum of each positive's own -log p, per row
+        positive_part = scores.masked_fill(~is_positive, minus_inf).logsumexp(dim=1)
+        if matches(-expected):
+            return verdict("10.4", False, "wrong sign: the loss is -log(the positives' probability), >= 0, "
+                                          "so that minimising it raises that probability")
+        if matches(F.cross_entropy(scores, torch.zeros(n_groups, dtype=torch.long))):
+            return verdict("10.4", False, "is_positive is ignored: that is section 4's cross_entropy with target 0, "
+                                          "right only for one positive in column 0; here the positives are where "
+                                          "is_positive says")
+        if matches(F.cross_entropy(scores, positive.argmax(dim=1))):
+            return verdict("10.4", False, "only one positive per row counts: a row can hold several, and the loss is "
+                                          "-log of the SUM of their softmax probabilities")
+        for lead, candidates in (
+            ("adds up", (per_positive.mean(), per_positive.sum())),
+            ("averages", ((per_positive / positive.sum(dim=1)).mean(), -logp[is_positive].mean())),
+        ):
+            if matches(*candidates):
+                return verdict("10.4", False, f"that {lead} each positive's own -log p: the positives are asked "
+                                              "together, the loss is -log of the SUM of their probabilities")
+        if matches(F.binary_cross_entropy_with_logits(scores, positive),
+                   F.binary_cross_entropy_with_logits(scores, positive, reduction="none").sum(dim=1).mean()):
+            return verdict("10.4", False, "that is BCE on each pair; this loss is a softmax over each row: -log of "
+                                          "the share of the row's probability that falls on its positives")
+        if matches(_multi_positive_reference(probs, is_positive), F.cross_entropy(probs, positive.argmax(dim=1))):
+            return verdict("10.4", False, "torch.logsumexp, log_softmax and cross_entropy take raw scores (logits) "
+                                          "and normalise them themselves: do not softmax first")
+        if matches(-(probs * positive).sum(dim=1).mean(), (1 - (probs * positive).sum(dim=1)).mean()):
+            return verdict("10.4", False, "take the log: the loss is -log(sum of the positives' probabilities), "
+                                          "not the probability itself")
+        if matches((scores.logsumexp(dim=1) - (scores * positive).logsumexp(dim=1)).mean(),
+                   -(logp * positive).logsumexp(dim=1).mean()):
+            return verdict("10.4", False, "multiplying by the mask puts 0 in the negatives' place, and in log space "
+                                          "0 still counts (exp(0) = 1): fill them with -inf instead, "
+                                          "scores.masked_fill(~is_positive, float('-inf'))")
+        if matches((scores.masked_fill(is_positive, minus_inf).logsumexp(dim=1) - positive_part).mean()):
+            return verdict("10.4", False, "the softmax runs over the whole row, positives included: normalise "
+                                          "with torch.logsumexp(scores, dim=1)")
+        if matches((scores.logsumexp(dim=1) - positive_part).sum()):
+            return verdict("10.4", False, "average over the groups (the mean), not the sum")
+        by_column = (scores.logsumexp(dim=0) - scores.masked_fill(~is_positive, minus_inf).logsumexp(dim=0)).mean()
+        if torch.isfinite(by_column) and matches(by_column):
+            return verdict("10.4", False, "the softmax runs over each ROW (dim=1): a row is one query's group")
+        return verdict("10.4", False, f"wrong value{where}: the mean over the groups of -log(the sum of "
+                                      "softmax(row) over the row's positives)")
     return verdict("10.4", True)

@@ -24,7 +24,6 @@ import argparse
 import copy
 import json
 import os
-import socket
 import statistics
 import sys
 import time
@@ -36,6 +35,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
+
+from course_utils.env import free_port
 
 ENGINES = ("ddp", "accelerate")
 #: Weights of the DDP model and of the one-process reference must agree to this (float32 sums
@@ -105,17 +106,11 @@ def dist_env() -> tuple[int, int, int]:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _single_process_env() -> None:
     """Started with plain ``python``: describe a process group of one so the same code path runs."""
     if "MASTER_ADDR" not in os.environ:
         os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
-                          MASTER_PORT=str(_free_port()))
+                          MASTER_PORT=str(free_port()))
 
 
 def _flat(model: nn.Module) -> torch.Tensor:
@@ -297,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
 
         rest = [a for i, a in enumerate(argv) if a != "--spawn" and (i == 0 or argv[i - 1] != "--spawn")]
         rest = [a for a in rest if not a.startswith("--spawn=")]
-        mp.spawn(_spawn_worker, args=(args.spawn, _free_port(), rest), nprocs=args.spawn, join=True)
+        mp.spawn(_spawn_worker, args=(args.spawn, free_port(), rest), nprocs=args.spawn, join=True)
     else:
         train(args)
 

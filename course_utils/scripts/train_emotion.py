@@ -43,9 +43,23 @@ class ModelArguments:
         metadata={"help": "learning rate of the classification head (and pooler); default: --learning_rate"},
     )
 
+    lora_rank: int = field(
+        default=0,
+        metadata={"help": "0: fine-tune every weight; r > 0: LoRA of rank r on the attention's query and value "
+                  "projections (notebook 08), with the new layers (head, pooler) trained in full"},
+    )
+    lora_alpha: float | None = field(default=None, metadata={"help": "LoRA's scale numerator (default: 2 x lora_rank)"})
+
     def __post_init__(self) -> None:
         if self.head_learning_rate is not None and self.head_learning_rate <= 0:
             raise ValueError(f"--head_learning_rate must be positive or omitted, got {self.head_learning_rate}")
+        if self.lora_rank < 0:
+            raise ValueError(f"--lora_rank must be 0 (full fine-tuning) or a positive rank, got {self.lora_rank}")
+        if self.lora_alpha is not None and (self.lora_rank == 0 or self.lora_alpha <= 0):
+            raise ValueError(f"--lora_alpha must be positive and needs --lora_rank > 0, got {self.lora_alpha}")
+        if self.lora_rank and self.head_learning_rate is not None:
+            raise ValueError("--head_learning_rate is for full fine-tuning; under --lora_rank every trained "
+                             "weight uses --learning_rate")
 
 
 @dataclass
@@ -119,6 +133,17 @@ def mixed_precision(choice: str = "auto", device: str | None = None) -> dict[str
     return {}
 
 
+def autocast_dtype(choice: str = "auto", device: str | None = None) -> Any:
+    """The ``torch.autocast`` dtype that :func:`mixed_precision` picks (``torch.bfloat16``/``float16``), or None for float32.
+
+    For training loops written by hand (notebook 10's reranker) that should run as ``Trainer`` would.
+    """
+    import torch
+
+    keywords = mixed_precision(choice, device)
+    return torch.bfloat16 if keywords.get("bf16") else torch.float16 if keywords.get("fp16") else None
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, Any]:
     """Parse ``argv`` into (ModelArguments, DataArguments, TrainingArguments): defaults < YAML < flags.
 
@@ -182,6 +207,47 @@ def parameter_groups(model: Any, learning_rate: float, head_learning_rate: float
     return [{"params": body, "lr": learning_rate}, {"params": head, "lr": head_learning_rate}]
 
 
+#: The attention projections LoRA adapts, by ``config.model_type`` (the names differ per architecture).
+LORA_TARGETS: dict[str, list[str]] = {
+    "bert": ["query", "value"],
+    "distilbert": ["q_lin", "v_lin"],
+    "roberta": ["query", "value"],
+}
+
+
+def head_module_names(model: Any) -> list[str]:
+    """Names of the modules that hold head parameters (:func:`is_head_parameter`), as ``modules_to_save`` takes them.
+
+    BERT: ``['classifier', 'pooler']``; DistilBERT: ``['classifier', 'pre_classifier']``. These are
+    new or effectively new for the task, so LoRA must train them in full, like full fine-tuning does.
+    """
+    prefix = getattr(model, "base_model_prefix", "")
+    if not prefix:
+        raise ValueError("model must be a transformers PreTrainedModel with a base_model_prefix (e.g. 'bert')")
+    names = set()
+    for name, _ in model.named_parameters():
+        if is_head_parameter(name, prefix):
+            parts = name.split(".")
+            names.add(parts[1] if parts[0] == prefix else parts[0])  # bert.pooler.dense.weight -> pooler
+    if not names:
+        raise ValueError(f"{type(model).__name__} has no head parameters; expected a model with a task head")
+    return sorted(names)
+
+
+def lora_config(model: Any, rank: int = 8, alpha: float | None = None, dropout: float = 0.1) -> Any:
+    """The ``peft.LoraConfig`` notebook 08 builds: rank ``rank`` on query and value, the head in ``modules_to_save``."""
+    from peft import LoraConfig
+
+    if rank < 1:
+        raise ValueError(f"rank must be a positive integer, got {rank}")
+    model_type = model.config.model_type
+    if model_type not in LORA_TARGETS:
+        raise ValueError(f"model_type must be one of {sorted(LORA_TARGETS)} (LORA_TARGETS), got {model_type!r}")
+    return LoraConfig(task_type="SEQ_CLS", r=rank, lora_alpha=2 * rank if alpha is None else alpha,
+                      lora_dropout=dropout, target_modules=LORA_TARGETS[model_type],
+                      modules_to_save=head_module_names(model))
+
+
 def _subset(dataset: Any, n: int | None, seed: int) -> Any:
     if n is None or n >= len(dataset):
         return dataset
@@ -237,6 +303,10 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> d
     model.accepts_loss_kwargs = False
     if model_args.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)
+    if model_args.lora_rank:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, lora_config(model, model_args.lora_rank, model_args.lora_alpha))
     optimizer = None  # None: Trainer builds AdamW with args.learning_rate for every parameter
     if model_args.head_learning_rate is not None:
         groups = parameter_groups(model, args.learning_rate, model_args.head_learning_rate)
@@ -273,7 +343,9 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> d
             "bf16": args.bf16,
             "freeze_embeddings": model_args.freeze_embeddings,
             "train_sampling_strategy": args.train_sampling_strategy,
+            "lora_rank": model_args.lora_rank,
         },
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "train_examples": len(train),
         "steps": train_output.global_step,
         "epochs_done": round(trainer.state.epoch or 0.0, 3),
@@ -288,7 +360,10 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> d
     if args.do_predict:
         test_metrics = trainer.predict(test).metrics
         results["test"] = {"examples": len(test), "accuracy": test_metrics["test_accuracy"], "f1": test_metrics["test_f1"]}
-    trainer.save_model()  # model + tokenizer into output_dir, reloadable with pipeline("text-classification", ...)
+    # Model + tokenizer into output_dir, reloadable with pipeline("text-classification", ...); under
+    # --lora_rank only the adapter and the head: reload with PeftModel.from_pretrained(base, output_dir),
+    # base = AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels=6).
+    trainer.save_model()
     out_dir = Path(args.output_dir)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(results))

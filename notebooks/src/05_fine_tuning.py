@@ -28,7 +28,7 @@
 #   command-line flags with `HfArgumentParser`.
 #
 # **Prerequisites:** [03 · Models and heads](03_models_and_heads.ipynb), [04 · Datasets](04_datasets.ipynb).
-# **Run time:** 2.0 min on a 2-core CPU (quick profile: 5,000 training texts, one
+# **Run time:** 99 s on a 2-core CPU (quick profile: 5,000 training texts, one
 # epoch). The full profile trains three times on all 16,000 texts for two epochs (with `Trainer`,
 # with the plain loop and with the script): it is meant for a GPU.
 # [Glossary (EN/中文)](../GLOSSARY.md)

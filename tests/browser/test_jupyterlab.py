@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,10 +27,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from course_utils.env import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "00_environment_and_tensors.ipynb"
 ARTEFACTS = ROOT / "build" / "browser"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# The browser: $CHROMIUM (kit.mk passes its CHROMIUM, the one place that names the path), else chromium on PATH.
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium")
 INSTALL_HINT = "`make browser-test` installs them (apt-get install chromium chromium-driver; pip install playwright)"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -53,18 +55,12 @@ OVERRIDES = {
 
 def _require_browser_stack() -> None:
     missing = []
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        missing.append(f"Chromium at {CHROMIUM}")
+    if not (CHROMIUM and os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        missing.append(f"Chromium at {CHROMIUM}" if CHROMIUM else "Chromium (CHROMIUM is unset and no chromium is on PATH)")
     if importlib.util.find_spec("playwright") is None:
         missing.append("the Python package playwright")
     if missing:
         pytest.fail(f"missing {' and '.join(missing)}: {INSTALL_HINT}", pytrace=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _api(base: str, token: str, path: str, method: str = "GET") -> object:
@@ -115,7 +111,7 @@ def lab():
         JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
         IPYTHONDIR=str(tmp / "ipython"),
     )
-    port, token = _free_port(), "course-browser-test"
+    port, token = free_port(), "course-browser-test"
     log = open(tmp / "jupyterlab.log", "wb")
     server = subprocess.Popen(
         [

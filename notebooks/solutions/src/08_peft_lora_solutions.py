@@ -54,7 +54,7 @@ assert cu.check.exercise_08_1(lora_trainable_params)
 
 # %% [markdown]
 # For the emotion classifier only the architecture matters, so a model built from the config (random
-# weights, no download) gives the counts. The head's `384·6 + 6 = 2,310` comes on top in section 4.
+# weights, no download) gives the counts. The head (classifier and pooler) comes on top in section 4.
 
 # %%
 ckpt = cu.resolve_checkpoint(cu.ENCODER)
@@ -69,15 +69,20 @@ for r in (1, 4, 8, 32):
 
 # %% [markdown]
 # **08.2** Four projections of width 384 per layer: `6 layers × 4 × 6 · (384 + 384) = 110,592`, plus
-# the classification head, which trains in full (`modules_to_save`), counted once: `2,310`.
+# the head, which trains in full (`modules_to_save`), counted once: the classifier's
+# `384·6 + 6 = 2,310` and the pooler's `384·384 + 384 = 147,840`. The head is what
+# `lora_classifier()` puts in `modules_to_save`: every parameter outside the base model or in its pooler.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 four = {"bert": ["query", "key", "value", "attention.output.dense"],
         "distilbert": ["q_lin", "k_lin", "v_lin", "out_lin"]}[classifier.config.model_type]
-head = [n for n, m in classifier.named_children()
-        if n != classifier.base_model_prefix and any(True for _ in m.parameters())]
-head_params = sum(p.numel() for n in head for p in getattr(classifier, n).parameters())
+prefix = classifier.base_model_prefix
+is_head = {name: not name.startswith(prefix + ".") or ".pooler." in name for name, _ in classifier.named_parameters()}
+head = sorted({name.split(".")[1] if name.startswith(prefix + ".") else name.split(".")[0]
+               for name, head_param in is_head.items() if head_param})
+head_params = sum(p.numel() for name, p in classifier.named_parameters() if is_head[name])
+print("modules_to_save:", head, f"| {head_params:,} parameters")
 predicted = lora_trainable_params(classifier, 6, four) + head_params
 print("predicted:", f"{predicted:,}")
 config = LoraConfig(task_type="SEQ_CLS", r=6, lora_alpha=16, target_modules=four, modules_to_save=head)

@@ -142,38 +142,75 @@ print("reranker alone:       order", logits.argsort(dim=1, descending=True)[0].t
 
 # %% [markdown]
 # In the chapter, `before.gather(1, hybrid_order(bi_scores, ce_scores, lam))` for a few `lam` gives
-# the answer to the "Think": with the quick profile's barely trained reranker (section 5) there is
-# little to gain; with a reranker trained a few hundred steps, the table of section 5 is where to
-# start.
+# the answer to the "Think": `lam = 0` is section 5's bi-encoder column and a large `lam` its
+# reranked column; values in between mix the two, and whether a mix beats both is an empirical
+# question to measure on held-out queries like every other change.
 #
-# **10.4** Reshape the flat scores into one row per group (`view(-1, group_size)`: the groups are
-# consecutive), and use the positive's position, 0, as the class of every row. `cross_entropy`
-# applies `log_softmax` itself and averages over the rows. This is what FlagEmbedding's reranker
-# does: `ranker_logits.view(train_batch_size, -1)` with a target of zeros.
+# **10.4** Work in log space. A row's positives hold `sum_pos exp(s_j) / sum_all exp(s_j)` of its
+# softmax, so the loss of the row is `logsumexp(row) - logsumexp(row's positives)`.
+# `masked_fill(~is_positive, float("-inf"))` takes the negatives out of the second one (exp(-inf) is
+# 0; multiplying by the mask would leave a 0 there, and exp(0) = 1 still counts). `torch.logsumexp`
+# subtracts the row's maximum before `exp`, so large logits cannot overflow: `torch.log(scores.exp()
+# .sum(1))` is inf as soon as one logit passes 88 in float32. The mean over the rows is
+# `cross_entropy`'s default reduction, as in section 4.
 
 # %%
-def grouped_loss(scores: torch.Tensor, group_size: int = 8) -> torch.Tensor:
-    grouped = scores.view(-1, group_size)
-    target = torch.zeros(grouped.shape[0], dtype=torch.long, device=scores.device)
-    return F.cross_entropy(grouped, target)
+def multi_positive_loss(scores: torch.Tensor, is_positive: torch.Tensor) -> torch.Tensor:
+    whole_row = torch.logsumexp(scores, dim=1)  # log of the softmax's denominator, one per group
+    positives = torch.logsumexp(scores.masked_fill(~is_positive, float("-inf")), dim=1)  # log of the positives' part
+    return (whole_row - positives).mean()
 
 
-assert cu.check.exercise_10_4(grouped_loss)
+assert cu.check.exercise_10_4(multi_positive_loss)
 
 # %% [markdown]
-# The "Think": the grouped loss only compares scores *within* a group, so shifting a whole group
-# leaves it unchanged, while BCE asks each logit to be on the right side of 0. And the gradient
-# pushes the positive up by exactly as much as it pushes the negatives down (a softmax sums to 1).
-# Mined negatives matter because random ones are already easy: their softmax share is near 0 and
-# they teach the model little.
+# The "Think", (a) and (b): with a single positive in column 0, the positives' logsumexp is that one
+# score, so the loss is `logsumexp(row) - s_0 = -log_softmax(row)[0]`: section 4's
+# `cross_entropy(logits, zeros)`, to float rounding. Adding a constant to a whole row adds it to both
+# logsumexps, so the loss does not move: the softmax is shift-invariant, only the differences within
+# a group count (a BCE on each pair would change). The naive `log(sum(exp))` on logits 60 times
+# larger shows why the answer stays in log space.
+
+# %%
+gen = torch.Generator().manual_seed(0)
+scores = torch.randn(4, 8, generator=gen) * 3  # 4 groups of 8 candidates
+first = torch.zeros(4, 8, dtype=torch.bool)
+first[:, 0] = True  # section 4's layout: the positive first
+section_4 = F.cross_entropy(scores, torch.zeros(4, dtype=torch.long))
+difference = (multi_positive_loss(scores, first) - section_4).abs().item()
+print(f"one positive in column 0: |multi_positive_loss - cross_entropy| = {difference:.1e}")
+assert difference < 1e-6
 
 # %%
 # NBVAL_CHECK_OUTPUT
-scores = torch.tensor([2.0, 1.0, -1.0, 0.5, 0.0, 1.5, -2.0, 0.3])  # one group: positive first, 7 negatives
-labels = torch.tensor([1.0] + [0.0] * 7)
-for shift in (0.0, 5.0):
-    print(f"shift {shift}: grouped {grouped_loss(scores + shift).item():.4f}, "
-          f"BCE {F.binary_cross_entropy_with_logits(scores + shift, labels).item():.4f}")
-trainable = scores.clone().requires_grad_(True)
-grouped_loss(trainable).backward()
-print("gradient sums to zero:", abs(trainable.grad.sum().item()) < 1e-6, "| positive's gradient < 0:", trainable.grad[0].item() < 0)
+several = torch.rand(4, 8, generator=gen) < 0.3
+several[:, 3] = True  # at least one positive per row, not in column 0
+shift = torch.randn(4, 1, generator=gen) * 10  # one constant per group
+print("loss unchanged when each group is shifted:",
+      torch.allclose(multi_positive_loss(scores + shift, several), multi_positive_loss(scores, several)))
+large = scores * 60
+naive = (torch.log(large.exp().sum(1)) - torch.log((large.exp() * several).sum(1))).mean()
+print(f"logits x 60: naive log(sum(exp)) finite: {naive.isfinite().item()}, "
+      f"logsumexp finite: {multi_positive_loss(large, several).isfinite().item()}")
+
+# %% [markdown]
+# (c) Why several positives: the group's pairs go through the reranker in one forward pass either
+# way, and with all of a query's same-label candidates marked positive, every one of them gets a
+# training signal from that pass instead of one (section 4 would need a group per positive). And
+# the loss only asks the positives *together* to win: its gradient on a positive j is
+# `p_j - p_j / P` (P: the positives' total probability), never above 0, so gradient descent never
+# lowers a positive's score, and one positive is free to rank above another. Adding up each
+# positive's own cross-entropy instead asks every positive for the whole probability: its gradient
+# `k p_j - 1` (k positives) turns positive once a positive holds more than 1/k, and the best
+# positive is pushed down towards the others.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+row = torch.tensor([[3.0, 1.0, 0.5, -1.0, 0.0, -0.5]])  # one group: columns 0 and 1 are positives
+two = torch.tensor([[True, True, False, False, False, False]])
+for name, loss_fn in (("-log of the positives' sum (10.4)", multi_positive_loss),
+                      ("sum of each positive's -log p", lambda s, m: -(s.log_softmax(1) * m).sum(1).mean())):
+    trainable = row.clone().requires_grad_(True)
+    loss_fn(trainable, two).backward()
+    steps = ["up" if g < 0 else "down" for g in trainable.grad[0, :2].tolist()]  # gradient descent moves by -grad
+    print(f"{name:34s}: positive 0 goes {steps[0]}, positive 1 goes {steps[1]}")

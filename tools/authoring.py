@@ -1,30 +1,37 @@
 """Notebooks as code: build ``notebooks/NN_topic.ipynb`` from ``notebooks/src/NN_topic.py``.
 
-Sources use the percent format that jupytext and VS Code understand::
+    python tools/authoring.py build notebooks/src/00_environment_and_tensors.py   # write and run (make notebooks)
+    python tools/authoring.py build --no-execute [--out-dir DIR] SRC ...          # write without outputs
+    python tools/authoring.py refresh SRC ...   # markdown edits only: keep the stored outputs, run nothing
 
-    # %% [markdown]
-    # # 00 · Title
-    # text
-    # %%
-    code
-
-``python -m course_utils build notebooks/src/00_environment.py`` writes the notebook, adds the
-Colab badge and the Colab install cell (from :data:`REPO_URL` and :data:`BRANCH`, set once here),
-executes it top to bottom in a fresh kernel (the notebooks folder as working directory) and stores
-the outputs.
+Sources use jupytext's percent format (``# %% [markdown]`` and ``# %%`` cells, which VS Code also
+understands); jupytext reads them, so cell metadata (``# %% tags=["raises-exception"]``) and magics
+(``%timeit``, ``!pip``) mean there what they mean to jupytext. The comment above the first ``# %%``
+is the file's header, not a cell, and empty cells are dropped. What this module adds is the course's
+own: the NN_topic name and the title cell are checked, the title cell gets the Colab badge and the
+next cell is the Colab install cell (both from :data:`REPO_URL` and :data:`BRANCH`, set once here),
+cell ids are stable, and ``build`` executes the notebook top to bottom in a fresh kernel (the
+notebooks folder as working directory) and stores the outputs.
 
 A fork sets :data:`REPO_URL` (and :data:`BRANCH`) below and rebuilds every notebook
 (``make notebooks``); ``tests/test_authoring.py`` checks that every stored badge and install cell
 matches. The install cell installs only the runtime (``[project.dependencies]``), and it reads
 :data:`INSTALL_URL_ENV` when set, so a branch or a local checkout can be installed without a rebuild
 (``tests/colab/`` rehearses the cell that way against a ``git+file://localhost/...`` URL).
+
+Instructor tooling: jupytext, nbformat and nbclient come with the ``test`` extra (``make install``),
+not with the ``course_utils`` package that learners install.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
+import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 
 #: The public repository, set once: Colab badges and the Colab install cell are generated from it.
@@ -40,6 +47,8 @@ _BRANCH = re.compile(r"^[A-Za-z0-9._/-]+$")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 COLAB_MARKER = "# Colab only: install the course package"
+#: Cell metadata that jupytext records only to write the text back (blank lines, markers): not stored.
+JUPYTEXT_ONLY_METADATA = ("lines_to_next_cell", "lines_to_end_of_cell_marker", "cell_marker", "skipline", "noskipline")
 
 
 def check_repository(repo_url: str | None = None, branch: str | None = None) -> tuple[str, str]:
@@ -93,27 +102,24 @@ def colab_install_cell() -> str:
     )
 
 
-def parse_percent(text: str) -> list[tuple[str, str]]:
-    """Split percent-format source into ``(kind, source)`` cells, kind ``"markdown"`` or ``"code"``."""
-    cells: list[tuple[str, list[str]]] = []
-    for line in text.splitlines():
-        if line.startswith("# %%"):
-            kind = "markdown" if "[markdown]" in line else "code"
-            cells.append((kind, []))
-            continue
-        if not cells:  # header before the first cell marker
-            continue
-        kind, lines = cells[-1]
-        if kind == "markdown":
-            if line.strip() and not line.startswith("#"):
-                raise ValueError(f"markdown cell line does not start with '#': {line!r}")
-            line = line[2:] if line.startswith("# ") else line[1:]
-        lines.append(line)
+def source_cells(text: str) -> list[nbformat.NotebookNode]:
+    """The cells of percent-format ``text`` as jupytext reads them, less the header comment and empty cells.
+
+    Blank lines around a cell's source are not part of it, and jupytext's own bookkeeping metadata
+    (:data:`JUPYTEXT_ONLY_METADATA`) is dropped; metadata written on a ``# %%`` line is kept.
+    """
+    cells = jupytext.reads(text, fmt="py:percent").cells
+    if cells and not text.lstrip().startswith("# %%") and cells[0].cell_type == "code" and all(
+        line.startswith("#") or not line.strip() for line in cells[0].source.splitlines()
+    ):
+        cells = cells[1:]  # the header comment above the first cell marker
     out = []
-    for kind, lines in cells:
-        source = "\n".join(lines).strip("\n")
-        if source:
-            out.append((kind, source))
+    for cell in cells:
+        cell.source = cell.source.strip("\n")
+        for key in JUPYTEXT_ONLY_METADATA:
+            cell.metadata.pop(key, None)
+        if cell.source:
+            out.append(cell)
     return out
 
 
@@ -128,21 +134,19 @@ def _notebook_relpath(src: Path) -> str:
 
 def notebook_from_source(src: Path) -> nbformat.NotebookNode:
     """The unexecuted notebook for source file ``src`` (badge and Colab cell added)."""
+    src = Path(src)
     stem = src.stem
     if not NOTEBOOK_NAME.match(stem):
         raise ValueError(f"source name must look like NN_topic.py (two digits, lowercase), got {src.name!r}")
-    cells = parse_percent(src.read_text(encoding="utf-8"))
-    if not cells or cells[0][0] != "markdown" or not cells[0][1].startswith("# "):
+    cells = source_cells(src.read_text(encoding="utf-8"))
+    if not cells or cells[0].cell_type != "markdown" or not cells[0].source.startswith("# "):
         raise ValueError(f"{src}: the first cell must be markdown starting with '# Title'")
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
     title, *rest = cells
-    nb.cells.append(nbformat.v4.new_markdown_cell(title[1] + "\n\n" + colab_badge(_notebook_relpath(src))))
-    nb.cells.append(nbformat.v4.new_code_cell(colab_install_cell()))
-    for kind, source in rest:
-        make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
-        nb.cells.append(make(source))
+    title.source += "\n\n" + colab_badge(_notebook_relpath(src))
+    nb.cells = [title, nbformat.v4.new_code_cell(colab_install_cell()), *rest]
     for i, cell in enumerate(nb.cells):  # stable ids keep diffs small
         cell["id"] = f"{stem[:2]}-{i:03d}"
     return nb
@@ -169,8 +173,9 @@ def refresh_markdown(src: Path) -> Path:
     fresh_code = [c for c in fresh.cells if c.cell_type == "code"]
     if [c.source for c in stored_code] != [c.source for c in fresh_code]:
         raise ValueError(f"{target.name}: code cells differ from {src.name}; rebuild it with `make notebooks NB={src}`")
-    for old, new in zip(stored_code, fresh_code):
-        new.outputs, new.execution_count, new.metadata = old.outputs, old.execution_count, old.metadata
+    for old, new in zip(stored_code, fresh_code):  # the run's metadata (timings) stays, the source's wins
+        new.outputs, new.execution_count = old.outputs, old.execution_count
+        new.metadata = nbformat.NotebookNode({**old.metadata, **new.metadata})
     fresh.metadata = stored.metadata
     nbformat.write(fresh, target)
     return target
@@ -186,3 +191,28 @@ def build(src: Path, out_dir: Path | None = None, run: bool = True) -> Path:
     target = out_dir / f"{src.stem}.ipynb"
     nbformat.write(nb, target)
     return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python tools/authoring.py", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="write (and run) notebooks from notebooks/src/NN_topic.py")
+    b.add_argument("sources", nargs="+", type=Path)
+    b.add_argument("--no-execute", action="store_true", help="write without running (no outputs)")
+    b.add_argument("--out-dir", type=Path, help="write the notebooks here (default: the folder above src/)")
+    r = sub.add_parser("refresh", help="copy the sources' markdown into the stored notebooks, keeping their outputs")
+    r.add_argument("sources", nargs="+", type=Path)
+    args = parser.parse_args(argv)
+
+    for src in args.sources:
+        t0 = time.perf_counter()
+        if args.command == "build":
+            target = build(src, out_dir=args.out_dir, run=not args.no_execute)
+        else:
+            target = refresh_markdown(src)
+        print(f"{target}  {time.perf_counter() - t0:6.1f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
