@@ -31,13 +31,14 @@ NBVAL     := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sa
 # Extra pytest flags for the test targets, e.g. PYTEST_ARGS="-x" or PYTEST_ARGS=--junitxml=build/junit.xml.
 PYTEST_ARGS ?=
 
-.PHONY: help install standins lab test test-unit test-notebooks notebooks prefetch timings data clean
+.PHONY: help install standins lab test test-unit test-notebooks lint notebooks prefetch timings data clean
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab"
 	@echo "make test       set up and run every test (unit tests + every notebook, offline, quick profile)"
 	@echo "make install    only set up $(VENV): the runtime + JupyterLab, the test tools and the offline stand-ins"
 	@echo "make test-unit  the unit tests only (tests/, offline, as make test runs them)"
+	@echo "make lint       ruff: lint and format check of the package, tools, benchmarks and tests; mypy: types of the package"
 	@echo "make notebooks  rebuild notebooks/*.ipynb from notebooks/src/*.py and store fresh outputs"
 	@echo "make timings    copy notebooks/timings.json (written by make test) into the headers, README and INSTRUCTOR.md"
 	@echo "make prefetch   download every Hub asset into data/cache for a room without internet"
@@ -73,6 +74,15 @@ test-unit: install standins data mirror-deps
 
 test-notebooks: install standins data
 	$(OFFLINE) $(PY) -m pytest $(NOTEBOOKS) $(NBVAL) $(PYTEST_ARGS)
+
+# ruff and mypy (pyproject's dev extra, [tool.ruff] and [tool.mypy]): lint, format check and type
+# check of course_utils/; CI runs it before make test.
+LINT_PATHS := course_utils tools benchmarks tests conftest.py
+lint: install
+	$(UV) -e ".[$(EXTRAS),dev]" "$(TORCH)"
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy
 
 notebooks: install standins data
 	$(OFFLINE) $(PY) tools/authoring.py build $(if $(NB),$(NB),$(SOURCES))

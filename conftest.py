@@ -33,6 +33,7 @@ def pytest_ignore_collect(collection_path, config):
             return True
     return None
 
+
 _NOTEBOOK_SECONDS: dict[str, float] = defaultdict(float)
 _NOTEBOOK_FAILED: set[str] = set()
 
@@ -76,11 +77,17 @@ def pytest_sessionfinish(session, exitstatus):
     if not passed or os.environ.get("COURSE_PROFILE", "quick") != "quick":
         return
     table = json.loads(TIMINGS.read_text(encoding="utf-8")) if TIMINGS.exists() else {"notebooks": {}}
-    table["about"] = ("seconds of each notebook's nbval run (kernel start + every cell), quick profile, "
-                      "offline; written by the test run (conftest.py); quoted by tools/timings.py")
+    table["about"] = (
+        "seconds of each notebook's nbval run (kernel start + every cell), quick profile, "
+        "offline; written by the test run (conftest.py); quoted by tools/timings.py"
+    )
     machine = _machine()
     for path, seconds in passed.items():
         relative = Path(path).resolve().relative_to(ROOT).as_posix() if Path(path).is_absolute() else path
-        table["notebooks"][relative] = {"seconds": round(seconds, 1), "date": date.today().isoformat(), "machine": machine}
+        table["notebooks"][relative] = {
+            "seconds": round(seconds, 1),
+            "date": date.today().isoformat(),
+            "machine": machine,
+        }
     table["notebooks"] = dict(sorted(table["notebooks"].items()))
     TIMINGS.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")

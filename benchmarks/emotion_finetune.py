@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import json
 import platform
-import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
 
 import course_utils as cu
+from course_utils import embeddings
 from course_utils.scripts import train_emotion
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -51,9 +51,24 @@ BUDGET_SECONDS = {"quick": 45, "full": 480}
 RECIPES: dict[str, dict[str, list[str]]] = {
     "course": {
         "quick": [
-            "--max_train_samples", "5000", "--num_train_epochs", "1", "--per_device_train_batch_size", "8",
-            "--learning_rate", "1e-4", "--head_learning_rate", "1e-3", "--freeze_embeddings", "True",
-            "--max_length", "64", "--train_sampling_strategy", "group_by_length", "--mixed_precision", "auto",
+            "--max_train_samples",
+            "5000",
+            "--num_train_epochs",
+            "1",
+            "--per_device_train_batch_size",
+            "8",
+            "--learning_rate",
+            "1e-4",
+            "--head_learning_rate",
+            "1e-3",
+            "--freeze_embeddings",
+            "True",
+            "--max_length",
+            "64",
+            "--train_sampling_strategy",
+            "group_by_length",
+            "--mixed_precision",
+            "auto",
         ],
         "full": [],
     },
@@ -62,9 +77,22 @@ RECIPES: dict[str, dict[str, list[str]]] = {
     # budgets: TimeBudget stops it when the profile's training time is spent.
     "book": {
         profile: [
-            "--per_device_train_batch_size", "64", "--learning_rate", "2e-5", "--weight_decay", "0.01",
-            "--num_train_epochs", "2", "--padding", "dataset", "--max_length", "512",
-            "--train_sampling_strategy", "random", "--mixed_precision", "no",
+            "--per_device_train_batch_size",
+            "64",
+            "--learning_rate",
+            "2e-5",
+            "--weight_decay",
+            "0.01",
+            "--num_train_epochs",
+            "2",
+            "--padding",
+            "dataset",
+            "--max_length",
+            "512",
+            "--train_sampling_strategy",
+            "random",
+            "--mixed_precision",
+            "no",
         ]
         for profile in ("quick", "full")
     },
@@ -72,15 +100,19 @@ RECIPES: dict[str, dict[str, list[str]]] = {
 #: Training texts whose frozen features train the logistic regression (notebook 05 uses the same).
 FEATURE_EXAMPLES = {"quick": 800, "full": 16_000}
 #: Targets of issue 16 (means over the seeds), per profile.
-TARGETS = {"quick": {"validation_accuracy": 0.88},
-           "full": {"validation_accuracy": 0.930, "test_accuracy": 0.925, "validation_f1": 0.930, "test_f1": 0.925}}
+TARGETS = {
+    "quick": {"validation_accuracy": 0.88},
+    "full": {"validation_accuracy": 0.930, "test_accuracy": 0.925, "validation_f1": 0.930, "test_f1": 0.925},
+}
 
 
 def _scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score
 
-    return {"accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
-            "f1": round(float(f1_score(y_true, y_pred, average="weighted")), 4)}
+    return {
+        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+        "f1": round(float(f1_score(y_true, y_pred, average="weighted")), 4),
+    }
 
 
 def baselines(n_features: int, device: str) -> dict:
@@ -103,21 +135,23 @@ def baselines(n_features: int, device: str) -> dict:
         cls = np.zeros((len(texts), encoder.config.hidden_size), np.float32)
         mean = np.zeros_like(cls)
         for start in range(0, len(texts), 64):
-            idx = order[start:start + 64]
-            inputs = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=128,
-                               return_tensors="pt").to(device)
+            idx = order[start : start + 64]
+            inputs = tokenizer(
+                [texts[i] for i in idx], padding=True, truncation=True, max_length=128, return_tensors="pt"
+            ).to(device)
             with torch.inference_mode():
                 hidden = encoder(**inputs).last_hidden_state
-            mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            cls[idx] = hidden[:, 0].float().cpu().numpy()
-            mean[idx] = ((hidden * mask).sum(1) / mask.sum(1)).float().cpu().numpy()
+            cls[idx] = embeddings.cls_pool(hidden, inputs["attention_mask"]).float().cpu().numpy()
+            mean[idx] = embeddings.mean_pool(hidden, inputs["attention_mask"]).float().cpu().numpy()
         return {"cls": cls, "mean": mean}
 
     start = time.perf_counter()
     train = emotion["train"].shuffle(seed=0).select(range(min(n_features, emotion["train"].num_rows)))
-    feats = {"train": features(list(train["text"])),
-             "validation": features(list(emotion["validation"]["text"])),
-             "test": features(list(emotion["test"]["text"]))}
+    feats = {
+        "train": features(list(train["text"])),
+        "validation": features(list(emotion["validation"]["text"])),
+        "test": features(list(emotion["test"]["text"])),
+    }
     y_feat = np.array(train["label"])
     seconds = time.perf_counter() - start
     for pooling in ("cls", "mean"):
@@ -137,8 +171,12 @@ def machine() -> dict:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    info = {"device": cu.get_device(), "torch_threads": torch.get_num_threads(), "cpu": cpu,
-            "python": platform.python_version()}
+    info = {
+        "device": cu.get_device(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     for package in ("torch", "transformers", "datasets", "scikit-learn"):
@@ -163,29 +201,59 @@ class TimeBudget:
         return _TimeBudget()
 
 
-STATS = ("validation_accuracy", "validation_f1", "test_accuracy", "test_f1", "train_seconds",
-         "seconds_per_step", "tokenize_seconds", "steps", "epochs_done")
+STATS = (
+    "validation_accuracy",
+    "validation_f1",
+    "test_accuracy",
+    "test_f1",
+    "train_seconds",
+    "seconds_per_step",
+    "tokenize_seconds",
+    "steps",
+    "epochs_done",
+)
 
 
 def _flat(result: dict) -> dict[str, float]:
-    return {"validation_accuracy": result["validation"]["accuracy"], "validation_f1": result["validation"]["f1"],
-            "test_accuracy": result["test"]["accuracy"], "test_f1": result["test"]["f1"],
-            **{k: result[k] for k in STATS[4:]}}
+    return {
+        "validation_accuracy": result["validation"]["accuracy"],
+        "validation_f1": result["validation"]["f1"],
+        "test_accuracy": result["test"]["accuracy"],
+        "test_f1": result["test"]["f1"],
+        **{k: result[k] for k in STATS[4:]},
+    }
 
 
 def summarise(runs: list[dict]) -> dict[str, dict[str, float]]:
     """Mean, min and max over the seeds of every figure in ``STATS``."""
     flat = [_flat(r) for r in runs]
-    return {k: {"mean": round(float(np.mean([f[k] for f in flat])), 4),
-                "min": round(float(min(f[k] for f in flat)), 4),
-                "max": round(float(max(f[k] for f in flat)), 4)} for k in STATS}
+    return {
+        k: {
+            "mean": round(float(np.mean([f[k] for f in flat])), 4),
+            "min": round(float(min(f[k] for f in flat)), 4),
+            "max": round(float(max(f[k] for f in flat)), 4),
+        }
+        for k in STATS
+    }
 
 
 def train_recipe(recipe: str, profile: str, seed: int) -> dict:
     """One seed of ``recipe`` at ``profile``'s budget: train_emotion's results, validation and test included."""
     with tempfile.TemporaryDirectory() as tmp:
-        flags = RECIPES[recipe][profile] + ["--output_dir", tmp, "--seed", str(seed), "--eval_strategy", "no",
-                                            "--do_eval", "True", "--do_predict", "True", "--disable_tqdm", "True"]
+        flags = RECIPES[recipe][profile] + [
+            "--output_dir",
+            tmp,
+            "--seed",
+            str(seed),
+            "--eval_strategy",
+            "no",
+            "--do_eval",
+            "True",
+            "--do_predict",
+            "True",
+            "--disable_tqdm",
+            "True",
+        ]
         result = train_emotion.main(flags, callbacks=[TimeBudget(BUDGET_SECONDS[profile])])
     return {"seed": seed, **result}
 
@@ -198,8 +266,11 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--profile", choices=("quick", "full"), default=None, help="default: COURSE_PROFILE")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=list(RECIPES))
-    parser.add_argument("--keep-baselines", action="store_true",
-                        help="reuse the baselines already in the results file (they take minutes in the full profile)")
+    parser.add_argument(
+        "--keep-baselines",
+        action="store_true",
+        help="reuse the baselines already in the results file (they take minutes in the full profile)",
+    )
     args = parser.parse_args(argv)
     profile, device = args.profile or cu.get_profile(), cu.get_device()
     cu.env.quiet()
@@ -209,7 +280,7 @@ def main(argv: list[str] | None = None) -> Path:
     report: dict = {
         "benchmark": "emotion_finetune",
         "profile": profile,
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "checkpoint": cu.ENCODER + ("" if hub else " (offline stand-in: all-MiniLM-L6-v2)"),
         "hub": reason,
         "machine": machine(),

@@ -23,29 +23,48 @@ import argparse
 import json
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from emotion_finetune import machine  # noqa: E402
+
 import course_utils as cu  # noqa: E402
 from course_utils.scripts import train_emotion  # noqa: E402
-from emotion_finetune import machine  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Flags both methods share, on top of train_emotion.yaml (4 epochs there; two here, as the O'Reilly book).
-COMMON = ["--num_train_epochs", "2", "--eval_strategy", "no", "--do_eval", "True", "--do_predict", "True",
-          "--disable_tqdm", "True"]
+COMMON = [
+    "--num_train_epochs",
+    "2",
+    "--eval_strategy",
+    "no",
+    "--do_eval",
+    "True",
+    "--do_predict",
+    "True",
+    "--disable_tqdm",
+    "True",
+]
 FULL_LR = 1e-4
 LORA_LR = 1e-3
 METHODS: dict[str, list[str]] = {
     "full fine-tuning": ["--learning_rate", str(FULL_LR)],
     "LoRA r=8": ["--learning_rate", str(LORA_LR), "--lora_rank", "8"],
 }
-STATS = ("validation_accuracy", "validation_f1", "test_accuracy", "test_f1", "trainable_parameters", "steps",
-         "train_seconds", "seconds_per_step")
+STATS = (
+    "validation_accuracy",
+    "validation_f1",
+    "test_accuracy",
+    "test_f1",
+    "trainable_parameters",
+    "steps",
+    "train_seconds",
+    "seconds_per_step",
+)
 
 
 def run(method: str, seed: int, train_samples: int | None) -> dict:
@@ -55,16 +74,26 @@ def run(method: str, seed: int, train_samples: int | None) -> dict:
         if train_samples:
             flags += ["--max_train_samples", str(train_samples)]
         result = train_emotion.main(flags)
-    flat = {"validation_accuracy": result["validation"]["accuracy"], "validation_f1": result["validation"]["f1"],
-            "test_accuracy": result["test"]["accuracy"], "test_f1": result["test"]["f1"],
-            **{k: result[k] for k in STATS[4:]}}
+    flat = {
+        "validation_accuracy": result["validation"]["accuracy"],
+        "validation_f1": result["validation"]["f1"],
+        "test_accuracy": result["test"]["accuracy"],
+        "test_f1": result["test"]["f1"],
+        **{k: result[k] for k in STATS[4:]},
+    }
     return {"seed": seed, **flat, "recipe": result["recipe"], "train_examples": result["train_examples"]}
 
 
 def summarise(runs: list[dict]) -> dict[str, dict[str, float]]:
     """Mean, min and max over the seeds of every figure in ``STATS``."""
-    return {k: {"mean": round(float(np.mean([r[k] for r in runs])), 4), "min": round(float(min(r[k] for r in runs)), 4),
-                "max": round(float(max(r[k] for r in runs)), 4)} for k in STATS}
+    return {
+        k: {
+            "mean": round(float(np.mean([r[k] for r in runs])), 4),
+            "min": round(float(min(r[k] for r in runs)), 4),
+            "max": round(float(max(r[k] for r in runs)), 4),
+        }
+        for k in STATS
+    }
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -81,7 +110,7 @@ def main(argv: list[str] | None = None) -> Path:
     path = RESULTS / f"lora_vs_full{suffix}_{cu.get_device()}.json"
     report: dict = {
         "benchmark": "lora_vs_full",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "checkpoint": cu.ENCODER + ("" if hub else " (offline stand-in: all-MiniLM-L6-v2)"),
         "hub": reason,
         "machine": machine(),

@@ -25,7 +25,16 @@ from .env import (
     setup,
     show_warnings,
 )
-from .models import BGE_EMBEDDER, BGE_RERANKER, CAUSAL_LM, EMBEDDER, ENCODER, SENTIMENT, checkpoint_source, resolve_checkpoint
+from .models import (
+    BGE_EMBEDDER,
+    BGE_RERANKER,
+    CAUSAL_LM,
+    EMBEDDER,
+    ENCODER,
+    SENTIMENT,
+    checkpoint_source,
+    resolve_checkpoint,
+)
 
 __version__ = "0.1.0"
 

@@ -58,9 +58,7 @@ def scaled_dot_product_attention(
     _check_tensor("key", key, 2)
     _check_tensor("value", value, 2)
     if query.size(-1) != key.size(-1):
-        raise ValueError(
-            f"query and key must share their last dimension, got {query.size(-1)} and {key.size(-1)}"
-        )
+        raise ValueError(f"query and key must share their last dimension, got {query.size(-1)} and {key.size(-1)}")
     if key.size(-2) != value.size(-2):
         raise ValueError(
             f"key and value must have the same number of positions, got {key.size(-2)} and {value.size(-2)}"
@@ -122,9 +120,7 @@ def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
     return x.repeat_interleave(n_rep, dim=1)
 
 
-def rotary_cos_sin(
-    positions: torch.Tensor, head_dim: int, base: float = 10_000.0
-) -> tuple[torch.Tensor, torch.Tensor]:
+def rotary_cos_sin(positions: torch.Tensor, head_dim: int, base: float = 10_000.0) -> tuple[torch.Tensor, torch.Tensor]:
     """RoPE tables for integer ``positions`` (seq,): ``cos, sin`` of shape (seq, head_dim), halves repeated."""
     _check_tensor("positions", positions, 1)
     _check_positive_int("head_dim", head_dim)

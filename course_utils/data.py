@@ -119,5 +119,5 @@ def load_emotion(split: str | None = None):
     return _pick(load_dataset("json", data_files=files, features=emotion_features()), split)
 
 
-def _pick(ds: "DatasetDict", split: str | None):
+def _pick(ds: DatasetDict, split: str | None):
     return ds if split is None else ds[split]

@@ -116,7 +116,9 @@ def search(
         )
     limit = corpus_embeddings.shape[0] - (1 if exclude_self else 0)
     if not 1 <= k <= limit:
-        raise ValueError(f"k must be between 1 and {limit} (the corpus size{' minus self' if exclude_self else ''}), got {k}")
+        raise ValueError(
+            f"k must be between 1 and {limit} (the corpus size{' minus self' if exclude_self else ''}), got {k}"
+        )
     q = torch.nn.functional.normalize(query_embeddings.float(), dim=1)
     c = torch.nn.functional.normalize(corpus_embeddings.float(), dim=1)
     sims = q @ c.T
@@ -179,7 +181,9 @@ def mined_groups(
             f"corpus_labels must hold one label per corpus row ({corpus_embeddings.shape[0]}), got {tuple(corpus_labels.shape)}"
         )
     if not 2 <= group_size <= k + 1:
-        raise ValueError(f"group_size must be between 2 and k + 1 = {k + 1} (one positive, the rest negatives), got {group_size}")
+        raise ValueError(
+            f"group_size must be between 2 and k + 1 = {k + 1} (one positive, the rest negatives), got {group_size}"
+        )
     _, neighbours = search(corpus_embeddings, corpus_embeddings, k=k, exclude_self=True)
     g = torch.Generator().manual_seed(seed)
     anchors, groups = [], []
@@ -239,8 +243,9 @@ def train_cross_encoder(
         step_groups = groups[start : start + groups_per_step]
         queries = [query for query, candidates in step_groups for _ in candidates]
         passages = [passage for _, candidates in step_groups for passage in candidates]
-        inputs = tokenizer(queries, passages, padding=True, truncation=True, max_length=max_length,
-                           return_tensors="pt").to(device)
+        inputs = tokenizer(
+            queries, passages, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        ).to(device)
         with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
             logits = model(**inputs).logits.view(groups_per_step, size)
         positive_first = torch.zeros(groups_per_step, dtype=torch.long, device=device)
@@ -267,7 +272,9 @@ def same_label(query_labels: torch.Tensor, corpus_labels: torch.Tensor, indices:
 
 def _check_relevance(relevant: torch.Tensor, k: int) -> None:
     if relevant.dim() != 2 or relevant.dtype != torch.bool:
-        raise ValueError(f"relevant must be a boolean (n_queries, k) tensor, got {relevant.dtype} {tuple(relevant.shape)}")
+        raise ValueError(
+            f"relevant must be a boolean (n_queries, k) tensor, got {relevant.dtype} {tuple(relevant.shape)}"
+        )
     if not 1 <= k <= relevant.shape[1]:
         raise ValueError(f"k must be between 1 and {relevant.shape[1]} (the columns of relevant), got {k}")
 

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
+from types import ModuleType
 from typing import Any, Literal, TypeVar
 
 Profile = Literal["quick", "full"]
@@ -72,9 +73,7 @@ def get_profile() -> Profile:
     value = os.environ.get("COURSE_PROFILE", "").strip()
     if value:
         if value not in PROFILES:
-            raise ValueError(
-                f"COURSE_PROFILE={value!r} is not a profile; accepted values: 'quick' or 'full'"
-            )
+            raise ValueError(f"COURSE_PROFILE={value!r} is not a profile; accepted values: 'quick' or 'full'")
         return value  # type: ignore[return-value]
     return "full" if get_device() == "cuda" else "quick"
 
@@ -229,6 +228,7 @@ def show_warnings(progress_bars: bool = True) -> contextlib.AbstractContextManag
 def _shown_warnings(progress_bars: bool) -> Iterator[None]:
     with contextlib.ExitStack() as restore, warnings.catch_warnings():
         warnings.simplefilter("default")  # every warning, once per location (catch_warnings restores the filters)
+        tf_logging: ModuleType | None
         try:
             import transformers.utils.logging as tf_logging
         except ImportError:
@@ -290,8 +290,10 @@ class Environment:
 
     def report(self) -> str:
         """The multi-line report that :func:`setup` prints."""
-        source = "COURSE_PROFILE" if os.environ.get("COURSE_PROFILE") else (
-            "default: GPU found" if self.profile == "full" else "default: no GPU"
+        source = (
+            "COURSE_PROFILE"
+            if os.environ.get("COURSE_PROFILE")
+            else ("default: GPU found" if self.profile == "full" else "default: no GPU")
         )
         where = "Colab" if self.colab else ("CI" if self.ci else "local")
         versions = ", ".join(f"{p} {package_version(p)}" for p in REPORTED_PACKAGES)

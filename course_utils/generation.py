@@ -131,6 +131,7 @@ def greedy_decode(
             out = model(sequences, use_cache=False)
         next_tokens = out.logits[:, -1].float().argmax(dim=-1)
         if eos_token_id is not None:
+            assert pad_token_id is not None  # it defaults to eos_token_id
             next_tokens = torch.where(finished, torch.full_like(next_tokens, pad_token_id), next_tokens)
             finished = finished | (next_tokens == eos_token_id)
         sequences = torch.cat([sequences, next_tokens[:, None]], dim=-1)

@@ -78,6 +78,7 @@ def show_heatmaps(
                 ax.set_ylabel(ylabel)
                 if yticklabels is not None:
                     ax.set_yticks(range(n), labels=list(yticklabels), fontsize=8)
+    assert image is not None  # plt.subplots refuses an empty grid, so the loop drew at least one panel
     fig.colorbar(image, ax=axes, shrink=0.6)
     return fig
 

@@ -18,7 +18,13 @@ from .models import ALLOW_PATTERNS, BGE_EMBEDDER, BGE_RERANKER, CAUSAL_LM, EMBED
 
 #: Every Hub checkpoint a notebook loads; ``make prefetch`` downloads each of them.
 HUB_CHECKPOINTS: tuple[str, ...] = (
-    ENCODER, SENTIMENT, CAUSAL_LM, EMBEDDER, "bert-base-uncased", BGE_EMBEDDER, BGE_RERANKER,
+    ENCODER,
+    SENTIMENT,
+    CAUSAL_LM,
+    EMBEDDER,
+    "bert-base-uncased",
+    BGE_EMBEDDER,
+    BGE_RERANKER,
 )
 
 
@@ -54,10 +60,7 @@ def fetch_checkpoints(names: tuple[str, ...] = HUB_CHECKPOINTS) -> list[Path]:
         raise RuntimeError(f"prefetch needs the Hub, which is offline ({reason})")
     from huggingface_hub import snapshot_download
 
-    return [
-        Path(snapshot_download(name, cache_dir=prefetch_dir(), allow_patterns=ALLOW_PATTERNS))
-        for name in names
-    ]
+    return [Path(snapshot_download(name, cache_dir=prefetch_dir(), allow_patterns=ALLOW_PATTERNS)) for name in names]
 
 
 def prefetch() -> None:

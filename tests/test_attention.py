@@ -91,8 +91,13 @@ def test_rotary_matches_llama():
     from transformers import LlamaConfig
     from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding, apply_rotary_pos_emb
 
-    config = LlamaConfig(hidden_size=32, num_attention_heads=2, num_key_value_heads=1, head_dim=16,
-                         rope_parameters={"rope_type": "default", "rope_theta": 500.0})
+    config = LlamaConfig(
+        hidden_size=32,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        rope_parameters={"rope_type": "default", "rope_theta": 500.0},
+    )
     pos = torch.arange(6)
     q, k = torch.randn(1, 2, 6, 16), torch.randn(1, 1, 6, 16)
     cos_ref, sin_ref = LlamaRotaryEmbedding(config)(q, pos[None])
@@ -111,8 +116,10 @@ def test_rotary_matches_llama():
 def test_rotary_scores_depend_only_on_offset():
     cos, sin = att.rotary_cos_sin(torch.arange(20), 8)
     q, k = torch.randn(8), torch.randn(8)
+
     def score(m, n):
         return att.apply_rotary(q, cos[m], sin[m]) @ att.apply_rotary(k, cos[n], sin[n])
+
     torch.testing.assert_close(score(3, 1), score(13, 11))
     assert not torch.allclose(score(3, 1), score(3, 2))
 

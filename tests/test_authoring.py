@@ -43,7 +43,10 @@ def test_source_cells():
 
 def test_empty_cells_are_dropped_and_a_source_without_header_keeps_its_first_cell():
     text = "# %% [markdown]\n# # 42 · T\n\n\n# %%\n\n# %%\n\n\ny = 2\n\n\n# %% [markdown]\n#\n"
-    assert [(c.cell_type, c.source) for c in authoring.source_cells(text)] == [("markdown", "# 42 · T"), ("code", "y = 2")]
+    assert [(c.cell_type, c.source) for c in authoring.source_cells(text)] == [
+        ("markdown", "# 42 · T"),
+        ("code", "y = 2"),
+    ]
 
 
 MAGICS = """# %% [markdown]
@@ -75,7 +78,9 @@ def test_magics_and_cell_metadata_read_and_round_trip_as_jupytext(tmp_path):
     text = jupytext.writes(nb, fmt="py:percent")
     assert "# %timeit sum(range(10))" in text and "# !pip --version" in text  # magics commented: valid Python
     again = authoring.source_cells(text)
-    assert [(c.cell_type, c.source, c.metadata) for c in again] == [(c.cell_type, c.source, c.metadata) for c in nb.cells]
+    assert [(c.cell_type, c.source, c.metadata) for c in again] == [
+        (c.cell_type, c.source, c.metadata) for c in nb.cells
+    ]
     # a magic cell is stored as such by build (and nbformat accepts the metadata)
     (tmp_path / "notebooks" / "src").mkdir(parents=True)
     target = authoring.build(src.rename(tmp_path / "notebooks" / "src" / src.name), run=False)
@@ -92,7 +97,10 @@ def test_notebook_gets_badge_and_colab_cell(tmp_path):
     assert nb.cells[1].cell_type == "code" and nb.cells[1].source.startswith(authoring.COLAB_MARKER)
     assert "google.colab" in nb.cells[1].source and authoring.REPO_URL in nb.cells[1].source
     assert [c.source for c in nb.cells[2:]] == ["x = 1", "Some *text*", "print(x)"]
-    assert nb.metadata == {"kernelspec": authoring.KERNELSPEC, "language_info": {"name": "python"}}  # no jupytext metadata
+    assert nb.metadata == {
+        "kernelspec": authoring.KERNELSPEC,
+        "language_info": {"name": "python"},
+    }  # no jupytext metadata
     assert [c.id for c in nb.cells] == ["42-000", "42-001", "42-002", "42-003", "42-004"]
     assert all(c.metadata == {} for c in nb.cells)
 
@@ -139,8 +147,14 @@ def test_colab_cell_installs_the_runtime_from_the_repository(monkeypatch):
     import sys
 
     [(cmd, kw)] = _run_install_cell(monkeypatch, None)
-    assert cmd == [sys.executable, "-m", "pip", "install", "-q",
-                   f"course-utils @ git+{authoring.REPO_URL}@{authoring.BRANCH}"]
+    assert cmd == [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        f"course-utils @ git+{authoring.REPO_URL}@{authoring.BRANCH}",
+    ]
     assert kw == {"check": True}
     assert "[" not in cmd[-1].split("@")[0]  # no extras: the runtime only
 
@@ -153,8 +167,15 @@ def test_colab_cell_installs_from_the_override_when_set(monkeypatch):
 
 @pytest.mark.parametrize(
     "repo_url",
-    ["https://gitlab.com/a/b", "https://github.com/a/b/", "https://github.com/a/b.git", "github.com/a/b",
-     "https://github.com/a", "https://github.com/a/b/tree/main", 42],
+    [
+        "https://gitlab.com/a/b",
+        "https://github.com/a/b/",
+        "https://github.com/a/b.git",
+        "github.com/a/b",
+        "https://github.com/a",
+        "https://github.com/a/b/tree/main",
+        42,
+    ],
 )
 def test_repository_must_be_a_github_repository(repo_url):
     with pytest.raises(ValueError, match="repo_url must look like 'https://github.com/OWNER/NAME'"):
@@ -172,7 +193,8 @@ def test_a_fork_changes_badges_and_install_cell_in_one_place(monkeypatch):
     monkeypatch.setattr(authoring, "REPO_URL", "https://github.com/me/my-fork")
     monkeypatch.setattr(authoring, "BRANCH", "spring-2027")
     assert authoring.colab_badge("notebooks/00_x.ipynb").endswith(
-        "(https://colab.research.google.com/github/me/my-fork/blob/spring-2027/notebooks/00_x.ipynb)")
+        "(https://colab.research.google.com/github/me/my-fork/blob/spring-2027/notebooks/00_x.ipynb)"
+    )
     assert "'git+https://github.com/me/my-fork@spring-2027'" in authoring.colab_install_cell()
     monkeypatch.setattr(authoring, "REPO_URL", "https://github.com/me/my-fork.git")
     with pytest.raises(ValueError, match="repo_url"):
@@ -186,7 +208,8 @@ def test_badge_needs_a_notebook_path_inside_the_repository(relpath):
 
 
 STORED = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")) + sorted(
-    (ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    (ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb")
+)
 COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/([^)\s\"']+)")
 
 
@@ -196,24 +219,34 @@ def test_stored_badges_and_install_cells_use_the_repository(path):
     nb = nbformat.read(path, as_version=4)
     relpath = path.relative_to(ROOT).as_posix()
     assert nb.cells[0].source.endswith(authoring.colab_badge(relpath)), (
-        f"{relpath}: its badge is not authoring.colab_badge(); rebuild it with `make notebooks NB=...`")
+        f"{relpath}: its badge is not authoring.colab_badge(); rebuild it with `make notebooks NB=...`"
+    )
     slug = authoring.REPO_URL.removeprefix("https://github.com/")
     for cell in nb.cells:
         for link in COLAB_LINK.findall(cell.source):
             prefix = f"{slug}/blob/{authoring.BRANCH}/"
-            assert link.startswith(prefix), f"{relpath}: Colab link {link!r} is not in {authoring.REPO_URL}@{authoring.BRANCH}"
+            assert link.startswith(prefix), (
+                f"{relpath}: Colab link {link!r} is not in {authoring.REPO_URL}@{authoring.BRANCH}"
+            )
             assert (ROOT / link.removeprefix(prefix)).is_file(), f"{relpath}: Colab link to a missing notebook: {link}"
     install = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith(authoring.COLAB_MARKER)]
     assert [c.source for c in install] == [authoring.colab_install_cell()], (
-        f"{relpath}: its install cell differs from authoring.colab_install_cell(); rebuild it with `make notebooks`")
+        f"{relpath}: its install cell differs from authoring.colab_install_cell(); rebuild it with `make notebooks`"
+    )
     assert all("git+" not in c.source for c in nb.cells if c not in install), f"{relpath}: another pip URL"
 
 
-def test_refresh_markdown_keeps_outputs_and_refuses_code_changes(tmp_path):
+def _demo_source(tmp_path):
+    """notebooks/src/42_demo.py under tmp_path, holding SOURCE."""
     src_dir = tmp_path / "notebooks" / "src"
     src_dir.mkdir(parents=True)
     src = src_dir / "42_demo.py"
     src.write_text(SOURCE)
+    return src
+
+
+def test_refresh_markdown_keeps_outputs_and_refuses_code_changes(tmp_path):
+    src = _demo_source(tmp_path)
     target = authoring.build(src, run=False)
     stored = nbformat.read(target, as_version=4)
     stored.cells[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
@@ -231,10 +264,7 @@ def test_refresh_markdown_keeps_outputs_and_refuses_code_changes(tmp_path):
 
 
 def test_refresh_keeps_the_run_metadata_and_adds_the_sources(tmp_path):
-    src_dir = tmp_path / "notebooks" / "src"
-    src_dir.mkdir(parents=True)
-    src = src_dir / "42_demo.py"
-    src.write_text(SOURCE)
+    src = _demo_source(tmp_path)
     target = authoring.build(src, run=False)
     stored = nbformat.read(target, as_version=4)
     stored.cells[-1].metadata["execution"] = {"iopub.status.idle": "2026-01-01T00:00:00Z"}
@@ -242,14 +272,13 @@ def test_refresh_keeps_the_run_metadata_and_adds_the_sources(tmp_path):
     src.write_text(SOURCE.replace("# %%\nprint(x)", '# %% tags=["keep"]\nprint(x)'))
     authoring.refresh_markdown(src)
     assert nbformat.read(target, as_version=4).cells[-1].metadata == {
-        "execution": {"iopub.status.idle": "2026-01-01T00:00:00Z"}, "tags": ["keep"]}
+        "execution": {"iopub.status.idle": "2026-01-01T00:00:00Z"},
+        "tags": ["keep"],
+    }
 
 
 def test_command_line_builds_into_a_folder_and_refreshes(tmp_path, capsys):
-    src_dir = tmp_path / "notebooks" / "src"
-    src_dir.mkdir(parents=True)
-    src = src_dir / "42_demo.py"
-    src.write_text(SOURCE)
+    src = _demo_source(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
     assert authoring.main(["build", "--no-execute", "--out-dir", str(out), str(src)]) == 0

@@ -25,8 +25,13 @@ SIX = "six-1.16.0-py2.py3-none-any.whl"
 
 def _host_target() -> dict:
     here = bi.host()
-    target = {"name": "host", "system": here["system"], "machine": here["machine"], "python": here["python"],
-              "implementation": here["implementation"]}
+    target = {
+        "name": "host",
+        "system": here["system"],
+        "machine": here["machine"],
+        "python": here["python"],
+        "implementation": here["implementation"],
+    }
     if here["system"] == "Linux":
         target["glibc"] = "2.17"
     return target
@@ -43,17 +48,26 @@ def fake_bundle(tmp_path):
     (b / "course" / "notebooks" / "00_x.ipynb").write_text('{"cells": []}')
     (b / "requirements.txt").write_text("six==1.16.0\ntorch==2.13.0+cpu\n")
     shutil.copy2(ROOT / "tools" / "bundle_install.py", b / "install.py")
-    wheels = [{"name": "torch", "version": "2.13.0+cpu", "file": f"wheels/{TORCH}"},
-              {"name": "six", "version": "1.16.0", "file": f"wheels/{SIX}"}]
-    bd.write_manifest(b, _host_target(), wheels, {"hub": False, "emotion": False, "standins": []}, built="now",
-                      install={"requirements_file": "requirements.txt", "extras": ["lab"], "uv": "uv==0.13.9", "no_deps": []})
+    wheels = [
+        {"name": "torch", "version": "2.13.0+cpu", "file": f"wheels/{TORCH}"},
+        {"name": "six", "version": "1.16.0", "file": f"wheels/{SIX}"},
+    ]
+    bd.write_manifest(
+        b,
+        _host_target(),
+        wheels,
+        {"hub": False, "emotion": False, "standins": []},
+        built="now",
+        install={"requirements_file": "requirements.txt", "extras": ["lab"], "uv": "uv==0.13.9", "no_deps": []},
+    )
     return b
 
 
 def _install(bundle: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
-    return subprocess.run([sys.executable, str(bundle / "install.py"), *args], capture_output=True, text=True,
-                          timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, str(bundle / "install.py"), *args], capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def _edit_manifest(bundle: Path, **target) -> None:
@@ -65,8 +79,13 @@ def _edit_manifest(bundle: Path, **target) -> None:
 
 def test_the_manifest_lists_every_file_with_size_and_sha256(fake_bundle):
     manifest = json.loads((fake_bundle / bi.MANIFEST).read_text())
-    assert set(manifest["files"]) == {f"wheels/{TORCH}", f"wheels/{SIX}", "course/notebooks/00_x.ipynb",
-                                      "requirements.txt", "install.py"}
+    assert set(manifest["files"]) == {
+        f"wheels/{TORCH}",
+        f"wheels/{SIX}",
+        "course/notebooks/00_x.ipynb",
+        "requirements.txt",
+        "install.py",
+    }
     size, digest = manifest["files"][f"wheels/{SIX}"]
     assert (size, digest) == (9, hashlib.sha256(b"six bytes").hexdigest())
     assert manifest["torch"] == "2.13.0+cpu"
@@ -85,7 +104,9 @@ def test_another_platform_is_refused_naming_both(fake_bundle):
     proc = _install(fake_bundle, "--no-lab")
     assert proc.returncode == 1
     here = bi.host()
-    assert "built for Darwin arm64" in proc.stderr and f"this machine is {here['system']} {here['machine']}" in proc.stderr
+    assert (
+        "built for Darwin arm64" in proc.stderr and f"this machine is {here['system']} {here['machine']}" in proc.stderr
+    )
     assert "macos-arm64" in proc.stderr
     assert not (fake_bundle / bi.VENV).exists()
 
@@ -100,8 +121,14 @@ def test_another_python_is_refused_naming_both(fake_bundle):
 
 
 def test_an_old_c_library_is_refused():
-    target = {"name": "linux-x86_64", "system": "Linux", "machine": "x86_64", "implementation": "cpython",
-              "python": "3.11", "glibc": "2.28"}
+    target = {
+        "name": "linux-x86_64",
+        "system": "Linux",
+        "machine": "x86_64",
+        "implementation": "cpython",
+        "python": "3.11",
+        "glibc": "2.28",
+    }
     here = dict(target, libc="glibc 2.17")
     del here["glibc"]
     with pytest.raises(bi.BundleError, match=r"glibc 2.17 is older than glibc 2.28"):
@@ -109,8 +136,14 @@ def test_an_old_c_library_is_refused():
     bi.check_target(target, dict(here, libc="glibc 2.36"))  # newer: fits
     with pytest.raises(bi.BundleError, match="not glibc"):
         bi.check_target(target, dict(here, libc="musl 1.2"))
-    mac = {"name": "macos-arm64", "system": "Darwin", "machine": "arm64", "implementation": "cpython",
-           "python": "3.11", "macos": "14.0"}
+    mac = {
+        "name": "macos-arm64",
+        "system": "Darwin",
+        "machine": "arm64",
+        "implementation": "cpython",
+        "python": "3.11",
+        "macos": "14.0",
+    }
     with pytest.raises(bi.BundleError, match=r"macOS 13.6 is older than 14.0"):
         bi.check_target(mac, {k: v for k, v in mac.items() if k != "macos"} | {"macos_version": "13.6"})
     bi.check_target(mac, {k: v for k, v in mac.items() if k != "macos"} | {"macos_version": "15.1"})
@@ -128,7 +161,7 @@ def test_a_missing_wheel_fails_before_anything_is_created_naming_the_package(fak
 def test_a_damaged_or_half_copied_file_is_detected(fake_bundle, damage):
     nb = fake_bundle / "course" / "notebooks" / "00_x.ipynb"
     if damage == "same-size":
-        nb.write_text('{"cells": [1]}'[:len(nb.read_text())])
+        nb.write_text('{"cells": [1]}'[: len(nb.read_text())])
         expected = "sha256 differs"
     elif damage == "truncated":
         nb.write_text('{"ce')
@@ -178,8 +211,12 @@ def test_the_emotion_splits_land_where_load_emotion_looks_for_a_prefetch(tmp_pat
 def test_the_env_file_points_the_course_at_the_bundled_caches(tmp_path):
     manifest = {"caches": {"emotion": True}}
     path = bi.write_env_file(tmp_path, manifest)
-    out = subprocess.run(["sh", "-c", f". {path} && echo $COURSE_CACHE_DIR $COURSE_DATA_DIR $HF_HUB_OFFLINE $PIP_NO_INDEX"],
-                         capture_output=True, text=True, check=True).stdout.split()
+    out = subprocess.run(
+        ["sh", "-c", f". {path} && echo $COURSE_CACHE_DIR $COURSE_DATA_DIR $HF_HUB_OFFLINE $PIP_NO_INDEX"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     cache = tmp_path.resolve() / "course" / "data" / "cache"
     assert out == [str(cache), str(cache / "data"), "1", "1"]
     assert "COURSE_DATA_DIR" not in bi.write_env_file(tmp_path, {"caches": {"emotion": False}}).read_text()
@@ -196,7 +233,9 @@ def test_wheels_are_matched_to_the_target_platform_and_python():
 
 
 def test_bad_arguments_are_refused_naming_the_argument(tmp_path):
-    with pytest.raises(ValueError, match=r"target must be one of linux-x86_64, linux-aarch64, macos-arm64, got 'windows'"):
+    with pytest.raises(
+        ValueError, match=r"target must be one of linux-x86_64, linux-aarch64, macos-arm64, got 'windows'"
+    ):
         bd.build(tmp_path / "b", target_name="windows")
     with pytest.raises(ValueError, match=r"python_version must be '3.N' with N >= 11.*'3.9'"):
         bd.build(tmp_path / "b", target_name="linux-x86_64", python_version="3.9")
@@ -214,8 +253,10 @@ def test_bad_arguments_are_refused_naming_the_argument(tmp_path):
 
 def test_a_lock_file_gives_exact_pins(tmp_path):
     lock = tmp_path / "lock.txt"
-    lock.write_text("# comment\nNumPy==2.4.6\ntorch @ file:///opt/wheels/torch-2.13.0%2Bcpu-cp311-cp311-manylinux_2_28_x86_64.whl\n"
-                    "typing_extensions==4.15.0 ; python_version < '3.13'\n")
+    lock.write_text(
+        "# comment\nNumPy==2.4.6\ntorch @ file:///opt/wheels/torch-2.13.0%2Bcpu-cp311-cp311-manylinux_2_28_x86_64.whl\n"
+        "typing_extensions==4.15.0 ; python_version < '3.13'\n"
+    )
     assert bd.pins(lock) == {"numpy": "2.4.6", "torch": "2.13.0+cpu", "typing-extensions": "4.15.0"}
     lock.write_text("numpy>=2\n")
     with pytest.raises(ValueError, match="is not pinned"):
@@ -235,13 +276,16 @@ def test_the_network_namespace_has_no_network():
         bd.check_netns()
     except bd.RehearsalError as exc:
         pytest.fail(f"{exc}")
-    proc = subprocess.run(bd.netns_command([sys.executable, "-c", bd.NET_PROBE]), capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        bd.netns_command([sys.executable, "-c", bd.NET_PROBE]), capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "pypi.org:443 unreachable" in proc.stdout and "1.1.1.1:53 unreachable" in proc.stdout
 
 
-@pytest.mark.parametrize(("target", "runs"), [("bundle", "tools/bundle.py build"), ("bundle-test", "tools/bundle.py rehearse")])
+@pytest.mark.parametrize(
+    ("target", "runs"), [("bundle", "tools/bundle.py build"), ("bundle-test", "tools/bundle.py rehearse")]
+)
 def test_bundle_targets_are_reachable_from_the_makefile(target, runs):
     proc = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr + "\n(the Makefile must `include bundle.mk`)"

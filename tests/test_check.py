@@ -9,14 +9,15 @@ import pytest
 import torch
 
 from course_utils import check
+from course_utils.check import _core
 
 
 def test_verdict_prints_and_returns(capsys):
-    assert check.verdict("9.9", True) == True  # noqa: E712 - a Verdict, equal to the bool
-    assert check.verdict("9.9", False, "try again") == False  # noqa: E712
+    assert _core.verdict("9.9", True) == True  # noqa: E712 - a Verdict, equal to the bool
+    assert _core.verdict("9.9", False, "try again") == False  # noqa: E712
     assert capsys.readouterr().out.splitlines() == ["✅ exercise 9.9: correct", "❌ exercise 9.9: try again"]
     with pytest.raises(ValueError, match="exercise must be an id"):
-        check.verdict("", True)
+        _core.verdict("", True)
 
 
 def test_call_safely_turns_learner_errors_into_hints(capsys):
@@ -26,13 +27,13 @@ def test_call_safely_turns_learner_errors_into_hints(capsys):
     def broken():
         return 1 / 0
 
-    assert check.call_safely("9.9", stub) == (False, None)
-    assert check.call_safely("9.9", broken) == (False, None)
-    assert check.call_safely("9.9", lambda: None) == (False, None)
-    assert check.call_safely("9.9", "not a function") == (False, None)
+    assert _core.call_safely("9.9", stub) == (False, None)
+    assert _core.call_safely("9.9", broken) == (False, None)
+    assert _core.call_safely("9.9", lambda: None) == (False, None)
+    assert _core.call_safely("9.9", "not a function") == (False, None)
     out = capsys.readouterr().out
     assert "not implemented yet" in out and "ZeroDivisionError" in out and "forget `return`" in out
-    assert check.call_safely("9.9", lambda x: x + 1, 1) == (True, 2)
+    assert _core.call_safely("9.9", lambda x: x + 1, 1) == (True, 2)
 
 
 def test_00_1(capsys):

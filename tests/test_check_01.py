@@ -54,7 +54,9 @@ def test_01_1(capsys, generator):
 
     assert not check.exercise_01_1(placeholder)
     assert "not implemented yet" in capsys.readouterr().out
-    assert not check.exercise_01_1(lambda p, k: [(" Paris", 0.9), (" a", 0.05), (" the", 0.01), (" not", 0.01), (".", 0.01)][:k])
+    assert not check.exercise_01_1(
+        lambda p, k: [(" Paris", 0.9), (" a", 0.05), (" the", 0.01), (" not", 0.01), (".", 0.01)][:k]
+    )
     assert "most likely next tokens are" in capsys.readouterr().out  # a constant that ignores the model
     assert not check.exercise_01_1(functools.partial(next_token_probs, generator, fn="none"))
     assert "not probabilities" in capsys.readouterr().out
@@ -134,7 +136,11 @@ def test_01_4(capsys, generator):
 
     def made_up(prompt, seed):  # seeded, repeatable, continues the prompt, but not the model's words
         rng = random.Random(seed)
-        return prompt + " " + " ".join(rng.choice(["violet", "spreadsheet", "quantum", "seven", "gravel"]) for _ in range(6))
+        return (
+            prompt
+            + " "
+            + " ".join(rng.choice(["violet", "spreadsheet", "quantum", "seven", "gravel"]) for _ in range(6))
+        )
 
     assert check.exercise_01_4(sample_story)
     assert capsys.readouterr().out.strip() == "✅ exercise 01.4: correct"

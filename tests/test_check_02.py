@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from course_utils import check
-from course_utils.check import nb02
+from course_utils.check._core import encoder_tokenizer
 
 
 @pytest.fixture(scope="module")
 def tok():
-    return nb02._tokenizer()
+    return encoder_tokenizer()
 
 
 def test_02_1(capsys, tok):
@@ -93,7 +93,11 @@ def test_02_3(capsys):
     for wrong in (to_vocab_size, count_requested, no_resize, returns_added, as_special):
         assert not check.exercise_02_3(wrong)
     out = capsys.readouterr().out
-    assert "still has its old 30522 rows" in out and "was already in the vocabulary" in out and "whatever add_tokens returned" in out
+    assert (
+        "still has its old 30522 rows" in out
+        and "was already in the vocabulary" in out
+        and "whatever add_tokens returned" in out
+    )
     assert "return the number of rows" in out and "add them as normal tokens" in out
     # resizing to vocab_size is resizing to the old size: the same hint as not resizing, naming vocab_size
     assert out.count("still has its old 30522 rows") == 2 and "vocab_size counts the base vocabulary only" in out
@@ -101,22 +105,36 @@ def test_02_3(capsys):
 
 def test_02_4(capsys, tok):
     def qa_chunks(question, context, max_length, stride):
-        return tok(question, context, truncation="only_second", max_length=max_length, stride=stride,
-                   return_overflowing_tokens=True)["input_ids"]
+        return tok(
+            question,
+            context,
+            truncation="only_second",
+            max_length=max_length,
+            stride=stride,
+            return_overflowing_tokens=True,
+        )["input_ids"]
 
     def context_alone(question, context, max_length, stride):  # the chapter's single-text chunking, question dropped
-        return tok(context, truncation=True, max_length=max_length, stride=stride, return_overflowing_tokens=True)["input_ids"]
+        return tok(context, truncation=True, max_length=max_length, stride=stride, return_overflowing_tokens=True)[
+            "input_ids"
+        ]
 
     def question_first_chunk_only(question, context, max_length, stride):
-        return tok(question + " " + context, truncation=True, max_length=max_length, stride=stride,
-                   return_overflowing_tokens=True)["input_ids"]
+        return tok(
+            question + " " + context,
+            truncation=True,
+            max_length=max_length,
+            stride=stride,
+            return_overflowing_tokens=True,
+        )["input_ids"]
 
     def placeholder(question, context, max_length, stride):
         raise NotImplementedError
 
     assert check.exercise_02_4(qa_chunks)
-    assert check.exercise_02_4(lambda q, c, n, s: tok(q, c, truncation="only_second", max_length=n, stride=s,
-                                                      return_overflowing_tokens=True))  # the whole encoding
+    assert check.exercise_02_4(
+        lambda q, c, n, s: tok(q, c, truncation="only_second", max_length=n, stride=s, return_overflowing_tokens=True)
+    )  # the whole encoding
     assert capsys.readouterr().out.splitlines() == ["✅ exercise 02.4: correct"] * 2
     assert not check.exercise_02_4(placeholder)
     assert not check.exercise_02_4(lambda q, c, n, s: [[101, 102]])  # a constant that ignores the inputs

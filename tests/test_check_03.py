@@ -39,10 +39,17 @@ def test_03_1(capsys):
         raise NotImplementedError
 
     def no_gqa(c):
-        return llama_parameters(c) + 2 * c.num_hidden_layers * c.hidden_size * (c.num_attention_heads - c.num_key_value_heads) * c.head_dim
+        return (
+            llama_parameters(c)
+            + 2 * c.num_hidden_layers * c.hidden_size * (c.num_attention_heads - c.num_key_value_heads) * c.head_dim
+        )
 
     def always_tied(c):
-        return llama_parameters(c) + (c.vocab_size * c.hidden_size if c.tie_word_embeddings else 0) - c.vocab_size * c.hidden_size
+        return (
+            llama_parameters(c)
+            + (c.vocab_size * c.hidden_size if c.tie_word_embeddings else 0)
+            - c.vocab_size * c.hidden_size
+        )
 
     def head_twice(c):
         return llama_parameters(c) + (c.vocab_size * c.hidden_size if c.tie_word_embeddings else 0)
@@ -61,7 +68,9 @@ def test_03_1(capsys):
         head_twice: "counted once",
         head_dim_from_sizes: "read config.head_dim",
         (lambda c: llama_parameters(c) - c.hidden_size): "model.norm after the last layer",
-        (lambda c: llama_parameters(c) + (2 * c.num_hidden_layers + 1) * c.hidden_size): "RMSNorm has a weight and no bias",
+        (
+            lambda c: llama_parameters(c) + (2 * c.num_hidden_layers + 1) * c.hidden_size
+        ): "RMSNorm has a weight and no bias",
         (lambda c: llama_parameters(c) + c.num_hidden_layers * 4 * c.hidden_size): "no biases",
         (lambda c: 134_515_008): "the count is",  # SmolLM2's count, whatever the config
         bert_parameters: "your function raised AttributeError",
@@ -127,7 +136,9 @@ def test_03_2(capsys):
     assert "read its bytes as '<u2'" in capsys.readouterr().out
     assert not check.exercise_03_2(offsets_from_file_start)
     assert "byte 8 + N" in capsys.readouterr().out
-    assert not check.exercise_03_2(lambda p, n: read_tensor(p, n).numpy() if n != "gamma.bf16" else read_tensor(p, n).float().numpy())
+    assert not check.exercise_03_2(
+        lambda p, n: read_tensor(p, n).numpy() if n != "gamma.bf16" else read_tensor(p, n).float().numpy()
+    )
     assert "return a torch.Tensor" in capsys.readouterr().out
 
 
@@ -164,7 +175,9 @@ def test_03_4(capsys):
     solution = lambda m: m.get_output_embeddings().weight is m.get_input_embeddings().weight  # noqa: E731
     assert check.exercise_03_4(solution)
     assert capsys.readouterr().out.strip() == "✅ exercise 03.4: correct"
-    assert not check.exercise_03_4(lambda m: torch.equal(m.get_output_embeddings().weight, m.get_input_embeddings().weight))
+    assert not check.exercise_03_4(
+        lambda m: torch.equal(m.get_output_embeddings().weight, m.get_input_embeddings().weight)
+    )
     assert "equal values are not shared storage" in capsys.readouterr().out
     assert not check.exercise_03_4(lambda m: m.config.tie_word_embeddings)
     assert "check the tensors, not the config" in capsys.readouterr().out

@@ -27,13 +27,20 @@ def test_04_1(capsys, tokenizer):
 
     assert check.exercise_04_1(add_n_tokens)
     assert capsys.readouterr().out.strip() == "✅ exercise 04.1: correct"
-    assert not check.exercise_04_1(lambda ds: ds.map(lambda b: {"n_tokens": [len(t.split()) for t in b["text"]]}, batched=True))
+    assert not check.exercise_04_1(
+        lambda ds: ds.map(lambda b: {"n_tokens": [len(t.split()) for t in b["text"]]}, batched=True)
+    )
     assert "words, not tokens" in capsys.readouterr().out
     no_special = lambda b: {"n_tokens": [len(i) for i in tokenizer(b["text"], add_special_tokens=False)["input_ids"]]}  # noqa: E731
     assert not check.exercise_04_1(lambda ds: ds.map(no_special, batched=True))
     assert "special tokens" in capsys.readouterr().out
-    assert not check.exercise_04_1(lambda ds: ds.map(lambda b: {"n_tokens": [len(i) for i in tokenizer(b["text"])["input_ids"]]},
-                                                     batched=True, remove_columns=["text"]))
+    assert not check.exercise_04_1(
+        lambda ds: ds.map(
+            lambda b: {"n_tokens": [len(i) for i in tokenizer(b["text"])["input_ids"]]},
+            batched=True,
+            remove_columns=["text"],
+        )
+    )
     assert "keep the text and label" in capsys.readouterr().out
     assert not check.exercise_04_1(lambda ds: ds.map(lambda b: tokenizer(b["text"]), batched=True))
     assert "no column 'n_tokens'" in capsys.readouterr().out
@@ -46,20 +53,28 @@ def test_04_2(capsys):
 
     assert check.exercise_04_2(split_validation)
     assert capsys.readouterr().out.strip() == "✅ exercise 04.2: correct"
-    unstratified = lambda ds, seed: DatasetDict(zip(("train", "validation"), ds.train_test_split(test_size=0.1, seed=seed).values()))  # noqa: E731
+
+    def unstratified(ds, seed):
+        return DatasetDict(zip(("train", "validation"), ds.train_test_split(test_size=0.1, seed=seed).values()))
+
     assert not check.exercise_04_2(unstratified)
     assert "not stratified" in capsys.readouterr().out
-    assert not check.exercise_04_2(lambda ds, seed: ds.train_test_split(test_size=0.1, seed=seed, stratify_by_column="label"))
+    assert not check.exercise_04_2(
+        lambda ds, seed: ds.train_test_split(test_size=0.1, seed=seed, stratify_by_column="label")
+    )
     assert "rename 'test' to 'validation'" in capsys.readouterr().out
     assert not check.exercise_04_2(lambda ds, seed: split_validation(ds, 0))
     assert "pass the `seed` argument" in capsys.readouterr().out
-    counted = lambda ds, seed: DatasetDict(zip(("train", "validation"), ds.train_test_split(test_size=10, seed=seed).values()))  # noqa: E731
+
+    def counted(ds, seed):
+        return DatasetDict(zip(("train", "validation"), ds.train_test_split(test_size=10, seed=seed).values()))
+
     assert not check.exercise_04_2(counted)
     assert "a share, not a count" in capsys.readouterr().out
 
 
 def padding_share(lengths, batch_size):
-    batches = [lengths[i:i + batch_size] for i in range(0, len(lengths), batch_size)]
+    batches = [lengths[i : i + batch_size] for i in range(0, len(lengths), batch_size)]
     return 1 - sum(lengths) / sum(max(b) * len(b) for b in batches)
 
 

@@ -26,8 +26,10 @@ def _offline(monkeypatch):
 def metrics_solution(pred):
     logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
     y_hat = np.asarray(logits).argmax(axis=-1)
-    return {"accuracy": float(accuracy_score(pred.label_ids, y_hat)),
-            "f1": float(f1_score(pred.label_ids, y_hat, average="weighted"))}
+    return {
+        "accuracy": float(accuracy_score(pred.label_ids, y_hat)),
+        "f1": float(f1_score(pred.label_ids, y_hat, average="weighted")),
+    }
 
 
 def test_05_1_accepts_the_solution_and_the_course_reference(capsys):
@@ -41,14 +43,32 @@ def test_05_1_accepts_the_solution_and_the_course_reference(capsys):
 @pytest.mark.parametrize(
     ("wrong", "hint"),
     [
-        (lambda p: {"accuracy": accuracy_score(p.label_ids, p.predictions.argmax(-1)),
-                    "f1": f1_score(p.label_ids, p.predictions.argmax(-1), average="macro")}, "macro F1"),
-        (lambda p: {"accuracy": accuracy_score(p.label_ids, p.predictions.argmax(-1)),
-                    "f1": f1_score(p.predictions.argmax(-1), p.label_ids, average="weighted")}, "arguments swapped"),
-        (lambda p: {"accuracy": 100 * accuracy_score(p.label_ids, p.predictions.argmax(-1)), "f1": 0.0}, "not a percentage"),
+        (
+            lambda p: {
+                "accuracy": accuracy_score(p.label_ids, p.predictions.argmax(-1)),
+                "f1": f1_score(p.label_ids, p.predictions.argmax(-1), average="macro"),
+            },
+            "macro F1",
+        ),
+        (
+            lambda p: {
+                "accuracy": accuracy_score(p.label_ids, p.predictions.argmax(-1)),
+                "f1": f1_score(p.predictions.argmax(-1), p.label_ids, average="weighted"),
+            },
+            "arguments swapped",
+        ),
+        (
+            lambda p: {"accuracy": 100 * accuracy_score(p.label_ids, p.predictions.argmax(-1)), "f1": 0.0},
+            "not a percentage",
+        ),
         (lambda p: {"acc": 1.0, "f1": 1.0}, "keys 'accuracy' and 'f1'"),
-        (lambda p: {"accuracy": accuracy_score(p.label_ids, p.predictions.argmax(-1)),
-                    "f1": f1_score(p.label_ids, p.predictions.argmax(-1), average="weighted")}, "is a tuple"),
+        (
+            lambda p: {
+                "accuracy": accuracy_score(p.label_ids, p.predictions.argmax(-1)),
+                "f1": f1_score(p.label_ids, p.predictions.argmax(-1), average="weighted"),
+            },
+            "is a tuple",
+        ),
     ],
     ids=["macro", "swapped", "percent", "keys", "no-tuple"],
 )
@@ -145,8 +165,10 @@ def no_eval(model, tokenizer, batch):
     inputs = tokenizer.pad({k: batch[k] for k in tokenizer.model_input_names}, return_tensors="pt")
     with torch.no_grad():
         logits = model(**inputs).logits
-    return {"loss": F.cross_entropy(logits, torch.tensor(batch["label"]), reduction="none").numpy(),
-            "predicted_label": logits.argmax(-1).numpy()}
+    return {
+        "loss": F.cross_entropy(logits, torch.tensor(batch["label"]), reduction="none").numpy(),
+        "predicted_label": logits.argmax(-1).numpy(),
+    }
 
 
 def mean_loss(model, tokenizer, batch):
@@ -159,8 +181,10 @@ def no_mask(model, tokenizer, batch):
     model.eval()
     with torch.no_grad():
         logits = model(input_ids=inputs["input_ids"]).logits
-    return {"loss": F.cross_entropy(logits, torch.tensor(batch["label"]), reduction="none").numpy(),
-            "predicted_label": logits.argmax(-1).numpy()}
+    return {
+        "loss": F.cross_entropy(logits, torch.tensor(batch["label"]), reduction="none").numpy(),
+        "predicted_label": logits.argmax(-1).numpy(),
+    }
 
 
 def unpadded(model, tokenizer, batch):
@@ -173,8 +197,10 @@ def labels_key(model, tokenizer, batch):
     model.eval()
     with torch.no_grad():
         logits = model(**inputs).logits
-    return {"loss": F.cross_entropy(logits, torch.tensor(batch["labels"]), reduction="none").numpy(),
-            "predicted_label": logits.argmax(-1).numpy()}
+    return {
+        "loss": F.cross_entropy(logits, torch.tensor(batch["labels"]), reduction="none").numpy(),
+        "predicted_label": logits.argmax(-1).numpy(),
+    }
 
 
 def test_05_3_accepts_the_solution(capsys):
@@ -215,7 +241,10 @@ def test_05_4_accepts_the_solution(capsys):
     ("wrong", "hint"),
     [
         (lambda n, b, e, g, drop_last=False: math.ceil(n / b) * e, "divide the batches by grad_accum"),
-        (lambda n, b, e, g, drop_last=False: (n // b if drop_last else math.ceil(n / b)) // g * e, "round the division up"),
+        (
+            lambda n, b, e, g, drop_last=False: (n // b if drop_last else math.ceil(n / b)) // g * e,
+            "round the division up",
+        ),
         (lambda n, b, e, g, drop_last=False: math.ceil(n / (b * g)) * e, "drops the incomplete last batch"),
         (lambda n, b, e, g, drop_last=False: steps_solution(n, b, 1, g, drop_last), "multiply by the epochs"),
         (lambda n, b, e, g, drop_last=False: n / b, "whole number of steps"),
@@ -231,11 +260,17 @@ def test_checkers_leave_an_earlier_trainer_working(capsys, tmp_path):
     """Creating TrainingArguments/Trainers resets accelerate's global state; the checkers must undo that."""
     from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
 
-    model = BertForSequenceClassification(BertConfig(vocab_size=16, hidden_size=4, num_hidden_layers=1,
-                                                     num_attention_heads=1, intermediate_size=4, num_labels=2))
+    model = BertForSequenceClassification(
+        BertConfig(
+            vocab_size=16, hidden_size=4, num_hidden_layers=1, num_attention_heads=1, intermediate_size=4, num_labels=2
+        )
+    )
     data = [{"input_ids": [1, 2], "labels": 0}] * 4
-    trainer = Trainer(model=model, args=TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True,
-                                                          disable_tqdm=True), eval_dataset=data)
+    trainer = Trainer(
+        model=model,
+        args=TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True, disable_tqdm=True),
+        eval_dataset=data,
+    )
     assert check.exercise_05_4(steps_solution) and check.exercise_05_2(TimeLimitSolution)
     assert "eval_loss" in trainer.evaluate()
     capsys.readouterr()

@@ -101,13 +101,23 @@ def test_06_4_accepts_solution_and_names_mistakes(capsys):
     assert check.exercise_06_4(solution)
     capsys.readouterr()
     assert not check.exercise_06_4(
-        lambda c, n, bytes_per_value=4: 2 * c.num_hidden_layers * c.num_attention_heads * c.head_dim * n * bytes_per_value)
+        lambda c, n, bytes_per_value=4: (
+            2 * c.num_hidden_layers * c.num_attention_heads * c.head_dim * n * bytes_per_value
+        )
+    )
     assert "num_key_value_heads" in capsys.readouterr().out
     assert not check.exercise_06_4(lambda c, n, bytes_per_value=4: solution(c, n, bytes_per_value) // 2)
     assert "keys AND values" in capsys.readouterr().out
     assert not check.exercise_06_4(
-        lambda c, n, bytes_per_value=4: 2 * c.num_hidden_layers * c.num_key_value_heads
-        * (c.hidden_size // c.num_attention_heads) * n * bytes_per_value)
+        lambda c, n, bytes_per_value=4: (
+            2
+            * c.num_hidden_layers
+            * c.num_key_value_heads
+            * (c.hidden_size // c.num_attention_heads)
+            * n
+            * bytes_per_value
+        )
+    )
     assert "config.head_dim" in capsys.readouterr().out
     assert not check.exercise_06_4(lambda c, n, bytes_per_value=4: solution(c, n, 4))
     assert "bytes_per_value" in capsys.readouterr().out

@@ -21,7 +21,9 @@ def test_07_1_accepts_solution_and_names_mistakes(capsys):
     assert "return the LOGITS" in capsys.readouterr().out
     assert not check.exercise_07_1(lambda logits, p: torch.where(torch.isfinite(min_p(logits, p)), logits, 0.0))
     assert "return the LOGITS" in capsys.readouterr().out
-    assert not check.exercise_07_1(lambda logits, p: logits.masked_fill(torch.isfinite(min_p(logits, p)), float("-inf")))
+    assert not check.exercise_07_1(
+        lambda logits, p: logits.masked_fill(torch.isfinite(min_p(logits, p)), float("-inf"))
+    )
     assert "inverted" in capsys.readouterr().out
 
 
@@ -60,7 +62,7 @@ def test_07_2_accepts_solution_and_names_mistakes(capsys):
 
     assert not check.exercise_07_2(ignores_mask)
     assert "padded rows" in capsys.readouterr().out
-    assert not check.exercise_07_2(lambda m, ids, mask, n: greedy_batch(m, ids, mask, n)[:, ids.size(1):])
+    assert not check.exercise_07_2(lambda m, ids, mask, n: greedy_batch(m, ids, mask, n)[:, ids.size(1) :])
     assert "prompts AND the new tokens" in capsys.readouterr().out
     assert not check.exercise_07_2(lambda m, ids, mask, n: greedy_batch(m, ids, mask, n - 1))
     assert "expected token ids of shape" in capsys.readouterr().out
@@ -88,7 +90,7 @@ def test_07_3_accepts_solution_and_names_mistakes(capsys):
     assert "equals greedy decoding" in capsys.readouterr().out
     assert not check.exercise_07_3(lambda m, ids, b, n: beam_search(m, ids, b, n, last_token_only=True))
     assert "SUM of the log-probabilities" in capsys.readouterr().out
-    assert not check.exercise_07_3(lambda m, ids, b, n: beam_search(m, ids, b, n)[0, ids.size(1):])
+    assert not check.exercise_07_3(lambda m, ids, b, n: beam_search(m, ids, b, n)[0, ids.size(1) :])
     assert "prompt included" in capsys.readouterr().out
 
 

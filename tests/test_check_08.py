@@ -22,8 +22,11 @@ def _matches(name, targets):
 
 
 def lora_trainable_params(model, r, target_modules):
-    return sum(r * (m.in_features + m.out_features) for name, m in model.named_modules()
-               if isinstance(m, nn.Linear) and _matches(name, target_modules))
+    return sum(
+        r * (m.in_features + m.out_features)
+        for name, m in model.named_modules()
+        if isinstance(m, nn.Linear) and _matches(name, target_modules)
+    )
 
 
 def test_08_1(capsys):
@@ -31,38 +34,57 @@ def test_08_1(capsys):
     assert capsys.readouterr().out.startswith("✅ exercise 08.1")
 
     def full_matrix(model, r, target_modules):
-        return sum(m.in_features * m.out_features for name, m in model.named_modules()
-                   if isinstance(m, nn.Linear) and _matches(name, target_modules))
+        return sum(
+            m.in_features * m.out_features
+            for name, m in model.named_modules()
+            if isinstance(m, nn.Linear) and _matches(name, target_modules)
+        )
 
     def substring(model, r, target_modules):
         def hit(name):
             if isinstance(target_modules, str):
                 return re.fullmatch(target_modules, name) is not None
             return any(t in name for t in target_modules)
-        return sum(r * (m.in_features + m.out_features) for name, m in model.named_modules()
-                   if isinstance(m, nn.Linear) and hit(name))
+
+        return sum(
+            r * (m.in_features + m.out_features)
+            for name, m in model.named_modules()
+            if isinstance(m, nn.Linear) and hit(name)
+        )
 
     def string_as_list(model, r, target_modules):  # iterates over a regex's characters
-        return sum(r * (m.in_features + m.out_features) for name, m in model.named_modules()
-                   if isinstance(m, nn.Linear) and any(name == t or name.endswith("." + t) for t in target_modules))
+        return sum(
+            r * (m.in_features + m.out_features)
+            for name, m in model.named_modules()
+            if isinstance(m, nn.Linear) and any(name == t or name.endswith("." + t) for t in target_modules)
+        )
 
     def regex_search(model, r, target_modules):
         def hit(name):
             if isinstance(target_modules, str):
                 return re.search(target_modules, name) is not None
             return _matches(name, target_modules)
-        return sum(r * (m.in_features + m.out_features) for name, m in model.named_modules()
-                   if isinstance(m, nn.Linear) and hit(name))
+
+        return sum(
+            r * (m.in_features + m.out_features)
+            for name, m in model.named_modules()
+            if isinstance(m, nn.Linear) and hit(name)
+        )
 
     def square_assumption(model, r, target_modules):  # d_in == d_out == hidden size: wrong for 'dense'
-        return sum(2 * r * m.in_features for name, m in model.named_modules()
-                   if isinstance(m, nn.Linear) and _matches(name, target_modules))
+        return sum(
+            2 * r * m.in_features
+            for name, m in model.named_modules()
+            if isinstance(m, nn.Linear) and _matches(name, target_modules)
+        )
 
-    for wrong, hint in [(full_matrix, "not train the d_out × d_in matrix"),
-                        (substring, "not any name that merely contains"),
-                        (regex_search, "re.fullmatch, not re.search"),
-                        (string_as_list, "not a list of names"),
-                        (square_assumption, "with their own sizes")]:
+    for wrong, hint in [
+        (full_matrix, "not train the d_out × d_in matrix"),
+        (substring, "not any name that merely contains"),
+        (regex_search, "re.fullmatch, not re.search"),
+        (string_as_list, "not a list of names"),
+        (square_assumption, "with their own sizes"),
+    ]:
         assert not check.exercise_08_1(wrong)
         assert hint in capsys.readouterr().out, wrong.__name__
     assert not check.exercise_08_1(lambda model, r, target_modules: "74,498")
@@ -85,14 +107,16 @@ def test_08_2(capsys):
     head = 384 * 6 + 6 + pooler
     assert check.exercise_08_2(lora + head)
     assert capsys.readouterr().out.startswith("✅ exercise 08.2")
-    for wrong, hint in [(lora, "head (modules_to_save) trains in full"),
-                        (lora + head - pooler, "the pooler is effectively new"),
-                        (lora + 2 * head, "frozen original"),
-                        (6 * 4 * 8 * 768 + head, "r=6, not the chapter's r=8"),
-                        (6 * 2 * 6 * 768 + head, "query and value only"),
-                        (4 * 6 * 768 + head, "every one of the 6 layers"),
-                        (lora + head + 1, "not the count PEFT reports"),
-                        ("112,902", "as an int")]:
+    for wrong, hint in [
+        (lora, "head (modules_to_save) trains in full"),
+        (lora + head - pooler, "the pooler is effectively new"),
+        (lora + 2 * head, "frozen original"),
+        (6 * 4 * 8 * 768 + head, "r=6, not the chapter's r=8"),
+        (6 * 2 * 6 * 768 + head, "query and value only"),
+        (4 * 6 * 768 + head, "every one of the 6 layers"),
+        (lora + head + 1, "not the count PEFT reports"),
+        ("112,902", "as an int"),
+    ]:
         assert not check.exercise_08_2(wrong)
         assert hint in capsys.readouterr().out, wrong
 
@@ -115,13 +139,16 @@ def test_08_3(capsys):
     def unscaled(layer):
         merged = merge_lora(layer)
         with torch.no_grad():
-            merged.weight.sub_((layer.scaling["default"] - 1) * layer.lora_B["default"].weight
-                               @ layer.lora_A["default"].weight)
+            merged.weight.sub_(
+                (layer.scaling["default"] - 1) * layer.lora_B["default"].weight @ layer.lora_A["default"].weight
+            )
         return merged
 
     def in_place(layer):  # writes the update into the PEFT layer's own base weight
         with torch.no_grad():
-            layer.base_layer.weight += layer.scaling["default"] * layer.lora_B["default"].weight @ layer.lora_A["default"].weight
+            layer.base_layer.weight += (
+                layer.scaling["default"] * layer.lora_B["default"].weight @ layer.lora_A["default"].weight
+            )
         return layer.base_layer
 
     def no_bias(layer):
@@ -131,11 +158,13 @@ def test_08_3(capsys):
                 merged.bias.zero_()
         return merged
 
-    for wrong, hint in [(unscaled, "scale the update by lora_alpha / r"),
-                        (in_place, "changed the PEFT layer"),
-                        (lambda layer: copy.deepcopy(layer.base_layer), "the base layer alone"),
-                        (no_bias, "copy the base layer's bias"),
-                        (lambda layer: layer, "return a plain torch.nn.Linear")]:
+    for wrong, hint in [
+        (unscaled, "scale the update by lora_alpha / r"),
+        (in_place, "changed the PEFT layer"),
+        (lambda layer: copy.deepcopy(layer.base_layer), "the base layer alone"),
+        (no_bias, "copy the base layer's bias"),
+        (lambda layer: layer, "return a plain torch.nn.Linear"),
+    ]:
         assert not check.exercise_08_3(wrong)
         assert hint in capsys.readouterr().out
 
@@ -171,8 +200,10 @@ def test_08_4(capsys):
         with torch.no_grad(), model.disable_adapter():
             return {name: model(x) for name in adapters}
 
-    for wrong, hint in [(never_switched, "call model.set_adapter(name)"),
-                        (disabled, "the base model's outputs"),
-                        (lambda base, adapters, x: [base(x)], "return a dict")]:
+    for wrong, hint in [
+        (never_switched, "call model.set_adapter(name)"),
+        (disabled, "the base model's outputs"),
+        (lambda base, adapters, x: [base(x)], "return a dict"),
+    ]:
         assert not check.exercise_08_4(wrong)
         assert hint in capsys.readouterr().out

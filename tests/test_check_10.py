@@ -93,13 +93,32 @@ def test_10_2(capsys):
     def ignores_similarity(sims, ql, cl, k):  # the fake: the chance rate from the label counts only
         return (torch.bincount(cl, minlength=int(ql.max()) + 1)[ql] / len(cl)).mean().item()
 
-    wrongs = [rank_from_zero, ascending, no_zero_for_misses, only_queries_with_a_hit, precision,
-              sum_over_all_hits, mean_rank, ignores_similarity, lambda *a: 0.5, lambda *a: (0.5, 0.1)]
+    wrongs = [
+        rank_from_zero,
+        ascending,
+        no_zero_for_misses,
+        only_queries_with_a_hit,
+        precision,
+        sum_over_all_hits,
+        mean_rank,
+        ignores_similarity,
+        lambda *a: 0.5,
+        lambda *a: (0.5, 0.1),
+    ]
     for wrong in wrongs:
         assert not check.exercise_10_2(wrong)
     out = capsys.readouterr().out
-    for hint in ("ranks start at 1", "LEAST similar", "counts 0; argmax", "average over ALL queries", "precision@k",
-                 "only the FIRST", "RECIPROCAL", "MRR@k is off", "return one number"):
+    for hint in (
+        "ranks start at 1",
+        "LEAST similar",
+        "counts 0; argmax",
+        "average over ALL queries",
+        "precision@k",
+        "only the FIRST",
+        "RECIPROCAL",
+        "MRR@k is off",
+        "return one number",
+    ):
         assert hint in out, hint
 
     def placeholder(sims, ql, cl, k):
@@ -173,8 +192,12 @@ def test_10_4(capsys):
         ("take the log", lambda s, m: -(s.softmax(1) * m).sum(1).mean()),
         ("fill them with -inf instead", lambda s, m: -(logp(s) * m).logsumexp(1).mean()),
         ("fill them with -inf instead", lambda s, m: (s.logsumexp(1) - (s * m).logsumexp(1)).mean()),
-        ("positives included", lambda s, m: (s.masked_fill(m, float("-inf")).logsumexp(1)
-                                             - s.masked_fill(~m, float("-inf")).logsumexp(1)).mean()),
+        (
+            "positives included",
+            lambda s, m: (
+                s.masked_fill(m, float("-inf")).logsumexp(1) - s.masked_fill(~m, float("-inf")).logsumexp(1)
+            ).mean(),
+        ),
         ("not the sum", lambda s, m: multi_positive_loss(s, m) * len(s)),
         ("each ROW (dim=1)", lambda s, m: (s.logsumexp(0) - s.masked_fill(~m, float("-inf")).logsumexp(0)).mean()),
         ("stay in log space with torch.logsumexp or log_softmax", naive),
@@ -211,7 +234,9 @@ def test_10_4_reference_is_section_4_loss_with_one_positive_first():
     scores = torch.randn(5, 4, generator=gen) * 3
     first = torch.zeros(5, 4, dtype=torch.bool)
     first[:, 0] = True
-    torch.testing.assert_close(multi_positive_loss(scores, first), F.cross_entropy(scores, torch.zeros(5, dtype=torch.long)))
+    torch.testing.assert_close(
+        multi_positive_loss(scores, first), F.cross_entropy(scores, torch.zeros(5, dtype=torch.long))
+    )
     # shift-invariant per group; and every positive counted: all positives give 0
     shift = torch.randn(5, 1, generator=gen) * 10
     torch.testing.assert_close(multi_positive_loss(scores + shift, first), multi_positive_loss(scores, first))

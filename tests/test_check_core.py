@@ -12,24 +12,27 @@ from course_utils.check import _core
 
 
 def test_verdict_is_a_silent_bool(capsys):
-    right, wrong = check.verdict("9.9", True), check.verdict("9.9", False, "try again")
+    right, wrong = _core.verdict("9.9", True), _core.verdict("9.9", False, "try again")
     assert right and not wrong
     assert right == True and wrong == False and wrong != True  # noqa: E712 - comparisons with the bools
-    assert right == 1 and wrong == 0 and right == check.verdict("9.8", True)
+    assert right == 1 and wrong == 0 and right == _core.verdict("9.8", True)
     assert (right.exercise, right.ok, wrong.hint) == ("9.9", True, "try again")
     assert repr(wrong) == "Verdict(exercise='9.9', ok=False)"
-    assert capsys.readouterr().out.splitlines() == ["✅ exercise 9.9: correct", "❌ exercise 9.9: try again",
-                                                    "✅ exercise 9.8: correct"]
+    assert capsys.readouterr().out.splitlines() == [
+        "✅ exercise 9.9: correct",
+        "❌ exercise 9.9: try again",
+        "✅ exercise 9.8: correct",
+    ]
     formatter = DisplayFormatter()
     assert formatter.format(wrong) == ({}, {})  # what Jupyter shows for a cell ending in a checker call: nothing
     assert formatter.format(False)[0] == {"text/plain": "False"}  # what it showed before
 
 
 def test_call_safely_returns_a_silent_failure(capsys):
-    ok, got = check.call_safely("9.9", lambda: None)
+    ok, got = _core.call_safely("9.9", lambda: None)
     assert isinstance(ok, _core.Verdict) and not ok and got is None
     assert DisplayFormatter().format(ok) == ({}, {})
-    assert check.call_safely("9.9", lambda: 3) == (True, 3)
+    assert _core.call_safely("9.9", lambda: 3) == (True, 3)
     capsys.readouterr()
 
 
@@ -37,7 +40,7 @@ def test_silent_turns_any_result_into_a_verdict(capsys):
     @_core.silent
     def exercise_99_1(answer):
         """A checker in the old style: bare bools."""
-        ok, got = check.call_safely("99.1", answer)
+        ok, got = _core.call_safely("99.1", answer)
         if not ok:
             return False
         return got == 42

@@ -19,8 +19,13 @@ import colab_rehearsal as cr  # noqa: E402
 
 
 def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@localhost", *args], cwd=cwd,
-                          check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@localhost", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 @pytest.fixture
@@ -95,10 +100,18 @@ def test_dependency_closure_follows_requirements_markers_and_extras(tmp_path):
 
 def test_result_sorts_changes_by_version_not_by_text():
     result = cr.Result(
-        python="3.11", install_url="u", snapshot_commit="c", installed_commit="c", installed_matches_disk=[],
+        python="3.11",
+        install_url="u",
+        snapshot_commit="c",
+        installed_commit="c",
+        installed_matches_disk=[],
         before={"a": "1.9", "b": "2.0", "gone": "1.0", "same": "1.0"},
         after={"a": "1.10", "b": "1.10", "new": "0.1", "same": "1.0"},
-        pip_check_before="", pip_check_after="", pip_check_after_ok=True, runtime_closure=[], cells_output="",
+        pip_check_before="",
+        pip_check_after="",
+        pip_check_after_ok=True,
+        runtime_closure=[],
+        cells_output="",
     )
     assert result.added == {"new": "0.1"} and result.removed == {"gone": "1.0"}
     assert result.changed == {"a": ("1.9", "1.10"), "b": ("2.0", "1.10")}

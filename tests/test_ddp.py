@@ -34,8 +34,20 @@ def _run(cmd: list, nproc: int = 1, env: dict | None = None) -> str:
 
 
 def _torchrun(nproc: int, module: str, *args, env: dict | None = None) -> str:
-    return _run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-                 "-m", module, *args], nproc=nproc, env=env)
+    return _run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={nproc}",
+            "-m",
+            module,
+            *args,
+        ],
+        nproc=nproc,
+        env=env,
+    )
 
 
 def _max_diff(a: Path, b: Path) -> float:
@@ -56,8 +68,18 @@ def clean_dist_env(monkeypatch):
 
 def test_two_processes_equal_one_process_with_twice_the_batch(tmp_path, clean_dist_env):
     common = ["--steps", "6", "--examples", "512", "--hidden", "64", "--seed", "0"]
-    out = _torchrun(2, "course_utils.scripts.ddp_train", *common, "--batch-size", "32", "--check-equivalence",
-                    "--out", tmp_path / "ddp2.json", "--save-weights", tmp_path / "ddp2.safetensors")
+    out = _torchrun(
+        2,
+        "course_utils.scripts.ddp_train",
+        *common,
+        "--batch-size",
+        "32",
+        "--check-equivalence",
+        "--out",
+        tmp_path / "ddp2.json",
+        "--save-weights",
+        tmp_path / "ddp2.safetensors",
+    )
     assert out.count("[rank ") == 2
     summary = json.loads((tmp_path / "ddp2.json").read_text())
     assert summary["world_size"] == 2 and summary["backend"] == "gloo" and summary["global_batch"] == 64
@@ -66,8 +88,17 @@ def test_two_processes_equal_one_process_with_twice_the_batch(tmp_path, clean_di
     assert summary["epochs_started"] == 1 and summary["steps"] == 6
 
     # One process with twice the batch, in this process (no launcher: a process group of one).
-    ddp_train.main([*common, "--batch-size", "64", "--out", str(tmp_path / "ddp1.json"),
-                    "--save-weights", str(tmp_path / "ddp1.safetensors")])
+    ddp_train.main(
+        [
+            *common,
+            "--batch-size",
+            "64",
+            "--out",
+            str(tmp_path / "ddp1.json"),
+            "--save-weights",
+            str(tmp_path / "ddp1.safetensors"),
+        ]
+    )
     single = json.loads((tmp_path / "ddp1.json").read_text())
     assert single["world_size"] == 1 and single["global_batch"] == 64
     assert _max_diff(tmp_path / "ddp1.safetensors", tmp_path / "ddp2.safetensors") <= ATOL
@@ -77,8 +108,25 @@ def test_two_processes_equal_one_process_with_twice_the_batch(tmp_path, clean_di
 
 
 def test_spawn_launcher_with_the_accelerate_engine(tmp_path):
-    out = _run([sys.executable, "-m", "course_utils.scripts.ddp_train", "--spawn", "2", "--engine", "accelerate",
-                "--steps", "3", "--hidden", "32", "--check-equivalence", "--out", tmp_path / "spawn.json"], nproc=2)
+    out = _run(
+        [
+            sys.executable,
+            "-m",
+            "course_utils.scripts.ddp_train",
+            "--spawn",
+            "2",
+            "--engine",
+            "accelerate",
+            "--steps",
+            "3",
+            "--hidden",
+            "32",
+            "--check-equivalence",
+            "--out",
+            tmp_path / "spawn.json",
+        ],
+        nproc=2,
+    )
     assert out.count("[rank ") == 2
     spawned = json.loads((tmp_path / "spawn.json").read_text())
     assert spawned["engine"] == "accelerate" and spawned["world_size"] == 2 and spawned["backend"] == "gloo"
@@ -90,15 +138,27 @@ def offline_data_env():
     """Environment for the Trainer script: offline stand-ins and a local emotion mirror (never skipped)."""
     data = os.environ.get("COURSE_DATA_DIR") or str(ROOT.parent / "shared" / "data")
     if not (Path(data) / "emotion" / "train.jsonl").is_file():
-        pytest.fail("needs the emotion mirror: run `make data` or set COURSE_DATA_DIR to a folder "
-                    "with emotion/{train,validation,test}.jsonl")
+        pytest.fail(
+            "needs the emotion mirror: run `make data` or set COURSE_DATA_DIR to a folder "
+            "with emotion/{train,validation,test}.jsonl"
+        )
     return {"HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1"), "COURSE_DATA_DIR": data}
 
 
 def test_trainer_under_torchrun_matches_one_process(tmp_path, offline_data_env, clean_dist_env, monkeypatch):
     args = ["--exact", "--examples", "32", "--max-length", "16"]
-    _torchrun(2, "course_utils.scripts.trainer_ddp", *args, "--batch-size", "4", "--out-dir", tmp_path / "two",
-              "--save-weights", tmp_path / "two.safetensors", env=offline_data_env)
+    _torchrun(
+        2,
+        "course_utils.scripts.trainer_ddp",
+        *args,
+        "--batch-size",
+        "4",
+        "--out-dir",
+        tmp_path / "two",
+        "--save-weights",
+        tmp_path / "two.safetensors",
+        env=offline_data_env,
+    )
     ranks = [json.loads((tmp_path / "two" / f"rank{r}.json").read_text()) for r in (0, 1)]
     for r in ranks:
         assert r["world_size_seen_by_trainer"] == 2 and r["parallel_mode"] == "distributed"
@@ -108,15 +168,30 @@ def test_trainer_under_torchrun_matches_one_process(tmp_path, offline_data_env, 
 
     for name, value in offline_data_env.items():  # one process with twice the batch, in this process
         monkeypatch.setenv(name, value)
-    one = trainer_ddp.main([*args, "--batch-size", "8", "--out-dir", str(tmp_path / "one"),
-                            "--save-weights", str(tmp_path / "one.safetensors")])
+    one = trainer_ddp.main(
+        [
+            *args,
+            "--batch-size",
+            "8",
+            "--out-dir",
+            str(tmp_path / "one"),
+            "--save-weights",
+            str(tmp_path / "one.safetensors"),
+        ]
+    )
     assert one["world_size_seen_by_trainer"] == 1 and one["optimizer_steps"] == 4
     assert _max_diff(tmp_path / "one.safetensors", tmp_path / "two.safetensors") <= ATOL
 
 
 def test_parse_args_rejects_bad_values():
-    for bad in (["--batch-size", "0"], ["--steps", "-1"], ["--lr", "0"], ["--classes", "1"], ["--spawn", "-2"],
-                ["--engine", "horovod"]):
+    for bad in (
+        ["--batch-size", "0"],
+        ["--steps", "-1"],
+        ["--lr", "0"],
+        ["--classes", "1"],
+        ["--spawn", "-2"],
+        ["--engine", "horovod"],
+    ):
         with pytest.raises(SystemExit):
             ddp_train.parse_args(bad)
     args = ddp_train.parse_args(["--batch-size", "8", "--check-equivalence"])

@@ -204,8 +204,10 @@ def test_mined_groups_reject_bad_arguments():
         embeddings.mined_groups(vectors, torch.zeros(4, dtype=torch.long), group_size=2, k=2)  # no negatives
 
 
-GROUPS = [("i feel happy", ["what a joyful day", "i am furious", "so scared"]),
-          ("i am so sad", ["tears all night", "we won the cup", "i love you"])] * 4
+GROUPS = [
+    ("i feel happy", ["what a joyful day", "i am furious", "so scared"]),
+    ("i am so sad", ["tears all night", "we won the cup", "i love you"]),
+] * 4
 
 
 def test_train_cross_encoder_is_the_plain_loop_and_learns(tokenizer):
@@ -213,8 +215,9 @@ def test_train_cross_encoder_is_the_plain_loop_and_learns(tokenizer):
 
     def fresh():
         torch.manual_seed(0)
-        model = BertForSequenceClassification(_tiny_config(num_labels=1, hidden_dropout_prob=0.0,
-                                                           attention_probs_dropout_prob=0.0))
+        model = BertForSequenceClassification(
+            _tiny_config(num_labels=1, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+        )
         return model, torch.optim.AdamW(model.parameters(), lr=1e-3)
 
     model, optimizer = fresh()
@@ -222,9 +225,15 @@ def test_train_cross_encoder_is_the_plain_loop_and_learns(tokenizer):
     expected_model, expected_opt = fresh()  # the same two steps, written out
     expected = []
     for start in (0, 2):
-        step = GROUPS[start:start + 2]
-        inputs = tokenizer([q for q, cands in step for _ in cands], [c for _, cands in step for c in cands],
-                           padding=True, truncation=True, max_length=128, return_tensors="pt")
+        step = GROUPS[start : start + 2]
+        inputs = tokenizer(
+            [q for q, cands in step for _ in cands],
+            [c for _, cands in step for c in cands],
+            padding=True,
+            truncation=True,
+            max_length=128,
+            return_tensors="pt",
+        )
         logits = expected_model(**inputs).logits.view(2, 3)
         loss = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 0]))
         loss.backward()
@@ -244,8 +253,9 @@ def test_train_cross_encoder_steps_the_scheduler_and_drops_a_short_last_step(tok
     model = copy.deepcopy(tiny_reranker)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    losses = embeddings.train_cross_encoder(model, tokenizer, GROUPS[:5], optimizer, groups_per_step=2,
-                                            scheduler=scheduler, autocast_dtype=torch.bfloat16)
+    losses = embeddings.train_cross_encoder(
+        model, tokenizer, GROUPS[:5], optimizer, groups_per_step=2, scheduler=scheduler, autocast_dtype=torch.bfloat16
+    )
     assert len(losses) == 2 and scheduler.last_epoch == 2
 
 
@@ -259,5 +269,6 @@ def test_train_cross_encoder_rejects_bad_arguments(tokenizer, tiny_reranker):
     with pytest.raises(ValueError, match="groups_per_step"):
         embeddings.train_cross_encoder(tiny_reranker, tokenizer, GROUPS, optimizer, groups_per_step=0)
     with pytest.raises(ValueError, match="num_labels=1"):
-        embeddings.train_cross_encoder(BertForSequenceClassification(_tiny_config(num_labels=2)), tokenizer,
-                                       GROUPS, optimizer)
+        embeddings.train_cross_encoder(
+            BertForSequenceClassification(_tiny_config(num_labels=2)), tokenizer, GROUPS, optimizer
+        )

@@ -118,8 +118,17 @@ def online(monkeypatch):
     """No offline flag, no proxies from the machine, a fresh probe cache and HTTP session."""
     from huggingface_hub import close_session
 
-    for name in ("HF_HUB_OFFLINE", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
-                 "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+    for name in (
+        "HF_HUB_OFFLINE",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
     from huggingface_hub import constants
 
@@ -248,15 +257,22 @@ class _Records(logging.Handler):
 def quieted(monkeypatch):
     """cu.setup() done (quiet), a recorder on transformers' logger, bars allowed by the environment."""
     import datasets
-    hub_tqdm = importlib.import_module("huggingface_hub.utils.tqdm")  # the module (the package re-exports a class of that name)
+
+    hub_tqdm = importlib.import_module(
+        "huggingface_hub.utils.tqdm"
+    )  # the module (the package re-exports a class of that name)
     import transformers.utils.logging as tf_logging
     from huggingface_hub import constants
 
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_PROGRESS_BARS", None)
     monkeypatch.setattr(hub_tqdm, "HF_HUB_DISABLE_PROGRESS_BARS", None)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    before = (tf_logging.get_verbosity(), datasets.logging.get_verbosity(), tf_logging.is_progress_bar_enabled(),
-              hub_tqdm.are_progress_bars_disabled())
+    before = (
+        tf_logging.get_verbosity(),
+        datasets.logging.get_verbosity(),
+        tf_logging.is_progress_bar_enabled(),
+        hub_tqdm.are_progress_bars_disabled(),
+    )
     cu.setup(verbose=False)
     records = _Records()
     root = logging.getLogger("transformers")
@@ -273,8 +289,14 @@ def _tiny_bert(folder) -> str:
     """A 1-layer BERT saved without a classification head: loading it with one prints a LOAD REPORT."""
     from transformers import BertConfig, BertModel
 
-    config = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=16, max_position_embeddings=16)
+    config = BertConfig(
+        vocab_size=50,
+        hidden_size=8,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=16,
+        max_position_embeddings=16,
+    )
     BertModel(config).save_pretrained(folder)
     return str(folder)
 
@@ -313,24 +335,31 @@ def test_python_warnings_filtered_by_setup_show_in_the_block(quieted, monkeypatc
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="IProgress not found")  # what quiet() adds
         warnings.filterwarnings("ignore", category=FutureWarning)  # a notebook's own filter
-        warnings.warn("IProgress not found. Please update jupyter and ipywidgets.", UserWarning)
+        warnings.warn("IProgress not found. Please update jupyter and ipywidgets.", UserWarning, stacklevel=1)
         assert shown == []
         with cu.show_warnings():
-            warnings.warn("IProgress not found. Please update jupyter and ipywidgets.", UserWarning)
-            warnings.warn("`x` is deprecated", FutureWarning)
+            warnings.warn("IProgress not found. Please update jupyter and ipywidgets.", UserWarning, stacklevel=1)
+            warnings.warn("`x` is deprecated", FutureWarning, stacklevel=1)
         assert shown == ["IProgress not found. Please update jupyter and ipywidgets.", "`x` is deprecated"]
-        warnings.warn("`x` is deprecated", FutureWarning)
+        warnings.warn("`x` is deprecated", FutureWarning, stacklevel=1)
         assert len(shown) == 2  # the filters are back
 
 
 def test_show_warnings_restores_levels_and_bars_even_after_an_error(quieted):
     import datasets
-    hub_tqdm = importlib.import_module("huggingface_hub.utils.tqdm")  # the module (the package re-exports a class of that name)
+
+    hub_tqdm = importlib.import_module(
+        "huggingface_hub.utils.tqdm"
+    )  # the module (the package re-exports a class of that name)
     import transformers.utils.logging as tf_logging
 
     def state():
-        return (tf_logging.get_verbosity(), datasets.logging.get_verbosity(), tf_logging.is_progress_bar_enabled(),
-                hub_tqdm.are_progress_bars_disabled())
+        return (
+            tf_logging.get_verbosity(),
+            datasets.logging.get_verbosity(),
+            tf_logging.is_progress_bar_enabled(),
+            hub_tqdm.are_progress_bars_disabled(),
+        )
 
     assert state() == (logging.ERROR, logging.ERROR, False, True)  # what setup() leaves
     with pytest.raises(RuntimeError, match="inside"):
@@ -349,7 +378,9 @@ def test_show_warnings_restores_levels_and_bars_even_after_an_error(quieted):
 
 
 def test_show_warnings_leaves_bars_off_when_the_environment_forbids_them(quieted, monkeypatch):
-    hub_tqdm = importlib.import_module("huggingface_hub.utils.tqdm")  # the module (the package re-exports a class of that name)
+    hub_tqdm = importlib.import_module(
+        "huggingface_hub.utils.tqdm"
+    )  # the module (the package re-exports a class of that name)
     import transformers.utils.logging as tf_logging
     from huggingface_hub import constants
 

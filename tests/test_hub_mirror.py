@@ -65,8 +65,15 @@ def test_build_is_atomic_and_stores_large_files_as_lfs_pointers(tmp_path):
     target = hub_mirror.build_repo(repo, tmp_path)
     assert target == tmp_path / "repos" / "models" / "course-test" / "tiny" and hub_mirror.is_built(repo, tmp_path)
     pointer = (target / "model.safetensors").read_text()
-    oid = hub_mirror._sha256(target / ".git" / "lfs" / "objects" / pointer.split("sha256:")[1][:2]
-                             / pointer.split("sha256:")[1][2:4] / pointer.split("sha256:")[1].split()[0])
+    oid = hub_mirror._sha256(
+        target
+        / ".git"
+        / "lfs"
+        / "objects"
+        / pointer.split("sha256:")[1][:2]
+        / pointer.split("sha256:")[1][2:4]
+        / pointer.split("sha256:")[1].split()[0]
+    )
     assert pointer == f"version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {256 * 8192}\n"
     assert 120 < len(pointer) < 150  # the size window in which olah recognises a pointer
     assert hub_mirror._git(target, "branch", "--show-current").strip() == "main"
@@ -136,22 +143,36 @@ print("a prefetched copy is used offline:", course_utils.models._cached_snapshot
             port = int(endpoint.rsplit(":", 1)[1])
             env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
             env.update(HF_ENDPOINT=endpoint, COURSE_CACHE_DIR=str(tmp_path / "course-cache"))
-            done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "hf")], env=env,
-                                  capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [sys.executable, "-c", code, str(tmp_path / "hf")], env=env, capture_output=True, text=True, timeout=120
+            )
             assert done.returncode == 0, done.stderr[-3000:]
             raise KeyboardInterrupt
-    sha = (tmp_path / "repos" / "models" / "course-test" / "tiny" / "model.safetensors").read_text().split("sha256:")[1].split()[0]
-    assert done.stdout.splitlines() == [f"lfs sha256 {sha}", "missing file: EntryNotFoundError",
-                                        "model info without revision: course-test/tiny",
-                                        "a prefetched copy is used offline: True"]
+    sha = (
+        (tmp_path / "repos" / "models" / "course-test" / "tiny" / "model.safetensors")
+        .read_text()
+        .split("sha256:")[1]
+        .split()[0]
+    )
+    assert done.stdout.splitlines() == [
+        f"lfs sha256 {sha}",
+        "missing file: EntryNotFoundError",
+        "model info without revision: course-test/tiny",
+        "a prefetched copy is used offline: True",
+    ]
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0, "the mirror still listens after its block ended"
 
 
 @pytest.mark.parametrize("mode", rehearse.MODES)
 def test_rehearsal_runs_in_its_own_caches(tmp_path, mode):
-    base = {"HF_HUB_OFFLINE": "1", "COURSE_DATA_DIR": "/data", "HF_HOME": "/home/me/.cache/huggingface",
-            "COURSE_CACHE_DIR": "/home/me/course-cache", "PATH": "/usr/bin"}
+    base = {
+        "HF_HUB_OFFLINE": "1",
+        "COURSE_DATA_DIR": "/data",
+        "HF_HOME": "/home/me/.cache/huggingface",
+        "COURSE_CACHE_DIR": "/home/me/course-cache",
+        "PATH": "/usr/bin",
+    }
     endpoint = "http://127.0.0.1:9" if mode == "online" else None
     env = rehearse.rehearsal_env(mode, tmp_path, endpoint, base=base)
     assert Path(env["HF_HOME"]).parent == tmp_path and Path(env["COURSE_CACHE_DIR"]).parent == tmp_path
@@ -193,8 +214,10 @@ def test_rehearsal_reports_which_checked_outputs_differ(tmp_path):
 
     def notebook(path: Path, outputs: list[str]) -> Path:
         sources = ["# NBVAL_CHECK_OUTPUT\nprint(1)", "print(2)", "# NBVAL_CHECK_OUTPUT\nprint(3)"]
-        cells = [new_code_cell(src, outputs=[new_output("stream", name="stdout", text=out)])
-                 for src, out in zip(sources, outputs)]
+        cells = [
+            new_code_cell(src, outputs=[new_output("stream", name="stdout", text=out)])
+            for src, out in zip(sources, outputs)
+        ]
         nbformat.write(new_notebook(cells=cells), path)
         return path
 

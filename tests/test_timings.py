@@ -24,8 +24,11 @@ def test_every_quoted_time_matches_the_table(capsys):
 
 def test_the_table_has_every_notebook():
     table = json.loads((ROOT / "notebooks" / "timings.json").read_text())
-    expected = {p.relative_to(ROOT).as_posix() for p in ROOT.glob("notebooks/**/[0-9][0-9]_*.ipynb")
-                if "_scratch" not in p.parts}
+    expected = {
+        p.relative_to(ROOT).as_posix()
+        for p in ROOT.glob("notebooks/**/[0-9][0-9]_*.ipynb")
+        if "_scratch" not in p.parts
+    }
     assert set(table["notebooks"]) == expected
     assert all(entry["seconds"] > 0 and entry["machine"] for entry in table["notebooks"].values())
 

@@ -71,8 +71,24 @@ def test_bad_configurations_are_refused(tmp_path, capsys):
 def test_tiny_run_trains_saves_and_reloads(offline_tiny_data):
     out = offline_tiny_data / "run"
     results = train_emotion.main(
-        ["--output_dir", str(out), "--max_steps", "3", "--per_device_train_batch_size", "8",
-         "--max_length", "16", "--freeze_embeddings", "True", "--head_learning_rate", "1e-3", "--eval_strategy", "no", "--disable_tqdm", "True"]
+        [
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "3",
+            "--per_device_train_batch_size",
+            "8",
+            "--max_length",
+            "16",
+            "--freeze_embeddings",
+            "True",
+            "--head_learning_rate",
+            "1e-3",
+            "--eval_strategy",
+            "no",
+            "--disable_tqdm",
+            "True",
+        ]
     )
     assert results["steps"] == 3 and results["train_examples"] == 24
     assert results["validation"]["examples"] == 24 and results["test"]["examples"] == 24
@@ -90,9 +106,28 @@ def test_gradient_accumulation_reports_the_mean_loss(offline_tiny_data):
     # A new 6-class head starts near ln 6 = 1.79. Without `accepts_loss_kwargs = False` transformers
     # 5.24 skips its division by gradient_accumulation_steps for this model: it would report ~3.6.
     results = train_emotion.main(
-        ["--output_dir", str(offline_tiny_data / "ga"), "--max_steps", "1", "--per_device_train_batch_size", "4",
-         "--gradient_accumulation_steps", "2", "--learning_rate", "1e-8", "--max_length", "16",
-         "--eval_strategy", "no", "--do_eval", "False", "--do_predict", "False", "--disable_tqdm", "True"]
+        [
+            "--output_dir",
+            str(offline_tiny_data / "ga"),
+            "--max_steps",
+            "1",
+            "--per_device_train_batch_size",
+            "4",
+            "--gradient_accumulation_steps",
+            "2",
+            "--learning_rate",
+            "1e-8",
+            "--max_length",
+            "16",
+            "--eval_strategy",
+            "no",
+            "--do_eval",
+            "False",
+            "--do_predict",
+            "False",
+            "--disable_tqdm",
+            "True",
+        ]
     )
     assert results["steps"] == 1
     assert 1.2 < results["train_loss"] < 2.4, results["train_loss"]
@@ -101,8 +136,9 @@ def test_gradient_accumulation_reports_the_mean_loss(offline_tiny_data):
 def test_parameter_groups_split_head_from_body():
     from transformers import BertConfig, BertForSequenceClassification
 
-    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, num_labels=3)
+    config = BertConfig(
+        vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, num_labels=3
+    )
     model = BertForSequenceClassification(config)
     model.get_input_embeddings().weight.requires_grad_(False)
     body, head = train_emotion.parameter_groups(model, 1e-4, 1e-3)
@@ -134,9 +170,28 @@ def test_dataset_padding_pads_every_text_to_the_longest(offline_tiny_data):
             seen.append(state.global_step)
 
     results = train_emotion.main(
-        ["--output_dir", str(offline_tiny_data / "pad"), "--max_steps", "2", "--per_device_train_batch_size", "4",
-         "--padding", "dataset", "--max_length", "32", "--eval_strategy", "no", "--do_eval", "False",
-         "--do_predict", "False", "--disable_tqdm", "True", "--mixed_precision", "no"],
+        [
+            "--output_dir",
+            str(offline_tiny_data / "pad"),
+            "--max_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "4",
+            "--padding",
+            "dataset",
+            "--max_length",
+            "32",
+            "--eval_strategy",
+            "no",
+            "--do_eval",
+            "False",
+            "--do_predict",
+            "False",
+            "--disable_tqdm",
+            "True",
+            "--mixed_precision",
+            "no",
+        ],
         callbacks=[Shapes()],
     )
     assert seen == [0, 1] and results["recipe"]["padding"] == "dataset" and results["recipe"]["bf16"] is False
@@ -159,9 +214,26 @@ def test_dataset_padding_gives_one_length_per_split(offline_tiny_data, monkeypat
         return out
 
     monkeypatch.setattr(Dataset, "map", spy)
-    train_emotion.main(["--output_dir", str(offline_tiny_data / "p2"), "--max_steps", "1", "--padding", "dataset",
-                        "--eval_strategy", "no", "--do_eval", "False", "--do_predict", "False",
-                        "--disable_tqdm", "True", "--mixed_precision", "no"])
+    train_emotion.main(
+        [
+            "--output_dir",
+            str(offline_tiny_data / "p2"),
+            "--max_steps",
+            "1",
+            "--padding",
+            "dataset",
+            "--eval_strategy",
+            "no",
+            "--do_eval",
+            "False",
+            "--do_predict",
+            "False",
+            "--disable_tqdm",
+            "True",
+            "--mixed_precision",
+            "no",
+        ]
+    )
     assert len(calls) == 3 and all(len(lengths) == 1 for lengths in calls)  # every text of a split: one length
 
 
@@ -186,20 +258,36 @@ def test_mixed_precision_from_yaml_and_flag(tmp_path, monkeypatch):
     config.write_text("mixed_precision: auto\nnum_train_epochs: 1\n")
     _, _, args = train_emotion.parse_args(["--config", str(config), "--output_dir", str(tmp_path)])
     assert args.bf16 is True and args.use_cpu is True
-    _, _, args = train_emotion.parse_args(["--config", str(config), "--output_dir", str(tmp_path), "--mixed_precision", "no"])
+    _, _, args = train_emotion.parse_args(
+        ["--config", str(config), "--output_dir", str(tmp_path), "--mixed_precision", "no"]
+    )
     assert args.bf16 is False
     with pytest.raises(SystemExit):
         train_emotion.parse_args(["--output_dir", str(tmp_path), "--mixed_precision", "fp8"])
 
 
 def _tiny_classifier(model_type: str = "bert"):
-    from transformers import BertConfig, BertForSequenceClassification, DistilBertConfig, DistilBertForSequenceClassification
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        DistilBertConfig,
+        DistilBertForSequenceClassification,
+    )
 
     if model_type == "bert":
-        return BertForSequenceClassification(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
-                                                        num_attention_heads=2, intermediate_size=32, num_labels=3))
-    return DistilBertForSequenceClassification(DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2,
-                                                                hidden_dim=32, num_labels=3))
+        return BertForSequenceClassification(
+            BertConfig(
+                vocab_size=50,
+                hidden_size=16,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=32,
+                num_labels=3,
+            )
+        )
+    return DistilBertForSequenceClassification(
+        DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=32, num_labels=3)
+    )
 
 
 def test_lora_config_trains_every_new_layer_in_full():
@@ -238,13 +326,44 @@ def test_lora_config_rejects_bad_inputs():
 def test_tiny_lora_run_trains_only_the_adapter_and_head(offline_tiny_data):
     out = offline_tiny_data / "lora"
     results = train_emotion.main(
-        ["--output_dir", str(out), "--max_steps", "2", "--per_device_train_batch_size", "8", "--max_length", "16",
-         "--lora_rank", "4", "--learning_rate", "1e-3", "--eval_strategy", "no", "--disable_tqdm", "True"]
+        [
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "8",
+            "--max_length",
+            "16",
+            "--lora_rank",
+            "4",
+            "--learning_rate",
+            "1e-3",
+            "--eval_strategy",
+            "no",
+            "--disable_tqdm",
+            "True",
+        ]
     )
     full = train_emotion.main(
-        ["--output_dir", str(offline_tiny_data / "full"), "--max_steps", "1", "--per_device_train_batch_size", "8",
-         "--max_length", "16", "--eval_strategy", "no", "--do_eval", "False", "--do_predict", "False",
-         "--disable_tqdm", "True"]
+        [
+            "--output_dir",
+            str(offline_tiny_data / "full"),
+            "--max_steps",
+            "1",
+            "--per_device_train_batch_size",
+            "8",
+            "--max_length",
+            "16",
+            "--eval_strategy",
+            "no",
+            "--do_eval",
+            "False",
+            "--do_predict",
+            "False",
+            "--disable_tqdm",
+            "True",
+        ]
     )
     assert results["steps"] == 2 and results["recipe"]["lora_rank"] == 4
     assert 0 < results["trainable_parameters"] < full["trainable_parameters"] / 50
@@ -254,8 +373,9 @@ def test_tiny_lora_run_trains_only_the_adapter_and_head(offline_tiny_data):
     from safetensors.torch import load_file
     from transformers import AutoModelForSequenceClassification
 
-    base = AutoModelForSequenceClassification.from_pretrained(cu.resolve_checkpoint(cu.ENCODER, verbose=False),
-                                                              num_labels=len(cu.EMOTION_LABELS))
+    base = AutoModelForSequenceClassification.from_pretrained(
+        cu.resolve_checkpoint(cu.ENCODER, verbose=False), num_labels=len(cu.EMOTION_LABELS)
+    )
     reloaded = PeftModel.from_pretrained(base, str(out))
     saved = load_file(str(out / "adapter_model.safetensors"))
     head = next(k for k in saved if k.endswith("classifier.weight"))

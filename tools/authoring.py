@@ -109,8 +109,11 @@ def source_cells(text: str) -> list[nbformat.NotebookNode]:
     (:data:`JUPYTEXT_ONLY_METADATA`) is dropped; metadata written on a ``# %%`` line is kept.
     """
     cells = jupytext.reads(text, fmt="py:percent").cells
-    if cells and not text.lstrip().startswith("# %%") and cells[0].cell_type == "code" and all(
-        line.startswith("#") or not line.strip() for line in cells[0].source.splitlines()
+    if (
+        cells
+        and not text.lstrip().startswith("# %%")
+        and cells[0].cell_type == "code"
+        and all(line.startswith("#") or not line.strip() for line in cells[0].source.splitlines())
     ):
         cells = cells[1:]  # the header comment above the first cell marker
     out = []

@@ -162,7 +162,9 @@ def chromium_path() -> str:
     """The Chromium that Playwright drives: ``$CHROMIUM`` (``make slides`` passes kit.mk's), else chromium on PATH."""
     path = os.environ.get("CHROMIUM") or shutil.which("chromium")
     if not path:
-        sys.exit("build_slides: no Chromium: set CHROMIUM to its path, or run `make browser-deps` (apt-get install chromium)")
+        sys.exit(
+            "build_slides: no Chromium: set CHROMIUM to its path, or run `make browser-deps` (apt-get install chromium)"
+        )
     return path
 
 
@@ -184,7 +186,9 @@ def check_decks(decks: list[Path], shots: Path, chromium: str | None = None) -> 
         for deck in decks:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.on("requestfailed", lambda r, d=deck: problems.append(f"{d.name}: failed to load {r.url}"))
-            page.on("request", lambda r, d=deck: r.url.startswith("file:") or problems.append(f"{d.name}: requests {r.url}"))
+            page.on(
+                "request", lambda r, d=deck: r.url.startswith("file:") or problems.append(f"{d.name}: requests {r.url}")
+            )
             page.on("pageerror", lambda e, d=deck: problems.append(f"{d.name}: script error {e}"))
             for n in (0, 1):
                 page.goto(f"{deck.as_uri()}#/{n}")
@@ -228,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             print(f"  PROBLEM {problem}")
         shown = shots.relative_to(ROOT) if shots.is_relative_to(ROOT) else shots
-        print(f"checked {len(decks)} decks in Chromium in {time.perf_counter() - t:.1f} s: {len(problems)} problems; screenshots in {shown}")
+        print(
+            f"checked {len(decks)} decks in Chromium in {time.perf_counter() - t:.1f} s: {len(problems)} problems; screenshots in {shown}"
+        )
         return 1 if problems else 0
     return 0
 

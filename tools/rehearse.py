@@ -99,7 +99,9 @@ def run_notebook(path: Path, env: dict[str, str], out_dir: Path, timeout: int = 
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)  # the kernel inherits this process's environment
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     try:
         client.execute()
         ok, message = True, "ok"
@@ -143,7 +145,9 @@ def _failed_cell(nb) -> str | None:
     for index, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
+                first = next(
+                    (line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), ""
+                )
                 evalue = re.sub(r"\x1b\[[0-9;]*m", "", out.get("evalue", "")).strip().splitlines()
                 return f"cell {index} ({first[:60]}): {out.get('ename')}: {evalue[0] if evalue else ''}"
     return None
@@ -204,9 +208,18 @@ def rehearse(mode: str, notebooks: list[Path], port: int | None = None) -> int:
         print(check_caches_never_mix())
     out = ROOT / "build" / "rehearsal" / f"{mode}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"mode": mode, "mirror_build_s": round(t_build, 1),
-                               "prefetch_s": None if t_prefetch is None else round(t_prefetch, 1),
-                               "notebooks": results}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {
+                "mode": mode,
+                "mirror_build_s": round(t_build, 1),
+                "prefetch_s": None if t_prefetch is None else round(t_prefetch, 1),
+                "notebooks": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"rehearsal {mode}: {len(results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
@@ -220,13 +233,21 @@ def _run_one(path: Path, env: dict[str, str], work: Path) -> dict:
     seconds = time.perf_counter() - t0
     n_checked, differ = checked_cells_that_differ(path, out_dir / path.name)
     print(f"  {'ok' if ok else 'FAILED'} in {seconds:.1f} s{'' if ok else ': ' + message}", flush=True)
-    return {"notebook": name, "seconds": round(seconds, 1), "ok": ok, "message": message,
-            "checked_cells": n_checked, "checked_cells_that_differ": differ}
+    return {
+        "notebook": name,
+        "seconds": round(seconds, 1),
+        "ok": ok,
+        "message": message,
+        "checked_cells": n_checked,
+        "checked_cells_that_differ": differ,
+    }
 
 
 def _table(mode: str, results: list[dict], t_build: float, t_prefetch: float | None) -> None:
-    print(f"\n| notebook ({mode} rehearsal) | seconds | result | checked outputs unlike the stored offline run |"
-          "\n|---|---|---|---|")
+    print(
+        f"\n| notebook ({mode} rehearsal) | seconds | result | checked outputs unlike the stored offline run |"
+        "\n|---|---|---|---|"
+    )
     for r in results:
         differ = f"{len(r['checked_cells_that_differ'])} of {r['checked_cells']}"
         print(f"| {r['notebook']} | {r['seconds']:.1f} | {'ok' if r['ok'] else 'FAILED: ' + r['message']} | {differ} |")
@@ -238,7 +259,9 @@ def _table(mode: str, results: list[dict], t_build: float, t_prefetch: float | N
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("mode", choices=MODES)
-    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: every chapter and solution)")
+    parser.add_argument(
+        "notebooks", nargs="*", type=Path, help="notebooks to run (default: every chapter and solution)"
+    )
     parser.add_argument("--port", type=int, default=None, help="the mirror's port (default: a free one)")
     args = parser.parse_args(argv)
     notebooks = [p.resolve() for p in args.notebooks] or all_notebooks()

@@ -39,8 +39,11 @@ def load() -> dict:
 def seconds_of(table: dict, number: str, solutions: bool = False) -> float:
     """Seconds of chapter ``number`` ("05"), or of its solutions notebook."""
     folder = "notebooks/solutions/" if solutions else "notebooks/"
-    hits = [v["seconds"] for k, v in table["notebooks"].items()
-            if k.startswith(folder + number + "_") and k.count("/") == folder.count("/")]
+    hits = [
+        v["seconds"]
+        for k, v in table["notebooks"].items()
+        if k.startswith(folder + number + "_") and k.count("/") == folder.count("/")
+    ]
     if len(hits) != 1:
         raise KeyError(f"{TABLE.name} has no single entry for {folder}{number}_*.ipynb")
     return hits[0]
@@ -57,12 +60,15 @@ def rendered(table: dict) -> dict[Path, str]:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     out[ROOT / "README.md"] = README_ROW.sub(lambda m: m[1] + fmt(seconds_of(table, m[2])) + m[4], readme)
     instructor = (ROOT / "INSTRUCTOR.md").read_text(encoding="utf-8")
-    instructor = INSTRUCTOR_ROW.sub(lambda m: m[1] + fmt(seconds_of(table, m[2])) + m[4]
-                                    + fmt(seconds_of(table, m[2], solutions=True)) + m[6], instructor)
+    instructor = INSTRUCTOR_ROW.sub(
+        lambda m: m[1] + fmt(seconds_of(table, m[2])) + m[4] + fmt(seconds_of(table, m[2], solutions=True)) + m[6],
+        instructor,
+    )
     chapters = sum(v["seconds"] for k, v in table["notebooks"].items() if "/solutions/" not in k)
     solutions = sum(v["seconds"] for k, v in table["notebooks"].items() if "/solutions/" in k)
     out[ROOT / "INSTRUCTOR.md"] = INSTRUCTOR_ALL.sub(
-        lambda m: m[1] + f"{chapters / 60:.1f} min" + m[3] + f"{solutions / 60:.1f} min" + m[5], instructor)
+        lambda m: m[1] + f"{chapters / 60:.1f} min" + m[3] + f"{solutions / 60:.1f} min" + m[5], instructor
+    )
     return out
 
 
@@ -71,7 +77,9 @@ def main(argv: list[str]) -> int:
     stale = [path for path, text in rendered(table).items() if path.read_text(encoding="utf-8") != text]
     if "--check" in argv:
         for path in stale:
-            print(f"{path.relative_to(ROOT)}: times differ from {TABLE.relative_to(ROOT)}; run `python tools/timings.py`")
+            print(
+                f"{path.relative_to(ROOT)}: times differ from {TABLE.relative_to(ROOT)}; run `python tools/timings.py`"
+            )
         return 1 if stale else 0
     for path, text in rendered(table).items():
         if path in stale:

@@ -7,7 +7,7 @@ rejects typical wrong answers. Every checker is wrapped here, in one place, by `
 leaves the notebook's random state as it found it and returns a ``Verdict``.
 """
 
-from ._core import call_safely, keeps_rng, verdict
+from ._core import keeps_rng
 from .nb00 import *  # noqa: F401,F403
 from .nb01 import *  # noqa: F401,F403
 from .nb02 import *  # noqa: F401,F403

@@ -10,7 +10,8 @@ bare ``bool`` printed a stray ``False`` under the hint.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, Literal
 
 
 class Verdict:
@@ -74,7 +75,9 @@ def silent(checker: Callable[..., Any]) -> Callable[..., Verdict]:
     return wrapper
 
 
-def call_safely(exercise: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Verdict | bool, Any]:
+def call_safely(
+    exercise: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> tuple[Verdict | Literal[True], Any]:
     """Run the learner's ``fn``; on an exception print it as the hint and return ``(Verdict(False), None)``.
 
     On success it returns ``(True, result)``. The failing :class:`Verdict` compares equal to
@@ -104,3 +107,22 @@ def keeps_rng(checker: Callable[..., Any]) -> Callable[..., Verdict]:
             return checker(*args, **kwargs)
 
     return silent(wrapper)
+
+
+@functools.lru_cache(maxsize=1)
+def encoder_tokenizer() -> Any:
+    """The course encoder's tokenizer, the one the notebooks use (the stand-in offline), loaded once."""
+    from transformers import AutoTokenizer
+
+    from ..models import ENCODER, resolve_checkpoint
+
+    return AutoTokenizer.from_pretrained(resolve_checkpoint(ENCODER, verbose=False))
+
+
+def tensor_mismatch(got: Any, shape: Any) -> str | None:
+    """None when ``got`` is a tensor of ``shape``; else what it is instead (its shape, or its type) for a hint."""
+    import torch
+
+    if not isinstance(got, torch.Tensor):
+        return type(got).__name__
+    return None if tuple(got.shape) == tuple(shape) else str(tuple(got.shape))

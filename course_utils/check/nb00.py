@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from ._core import Verdict, call_safely, silent, verdict
+from ._core import Verdict, call_safely, silent, tensor_mismatch, verdict
 
 __all__ = ["exercise_00_1", "exercise_00_2", "exercise_00_3"]
 
@@ -22,7 +23,9 @@ def exercise_00_1(shape: Any) -> Verdict:
     if got == expected:
         return verdict("00.1", True)
     if len(got) != 4:
-        return verdict("00.1", False, "batch dims (7, 1) and (2,) broadcast to two dims, then the matrix dims: 4 dims in all")
+        return verdict(
+            "00.1", False, "batch dims (7, 1) and (2,) broadcast to two dims, then the matrix dims: 4 dims in all"
+        )
     if got[:2] != (7, 2):
         return verdict("00.1", False, "broadcast the batch dimensions (7, 1) and (2,) right-aligned: size 1 stretches")
     return verdict("00.1", False, "the matrix part is (3, 4) @ (4, 6)")
@@ -40,15 +43,18 @@ def exercise_00_2(padding_mask: Callable[..., Any]) -> Verdict:
         if not ok:
             return ok
         expected = torch.arange(max_len)[None, :] >= lengths[:, None]
-        if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(expected.shape):
-            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        if (shape := tensor_mismatch(got, expected.shape)) is not None:
             return verdict("00.2", False, f"expected a tensor of shape {tuple(expected.shape)}, got {shape}")
         if got.dtype != torch.bool:
             return verdict("00.2", False, "return a bool tensor (compare positions with lengths)")
         if torch.equal(got, ~expected):
             return verdict("00.2", False, "inverted: True must mark PADDING positions (index >= length)")
         if not torch.equal(got, expected):
-            return verdict("00.2", False, f"wrong for lengths {lengths.tolist()}: compare torch.arange(max_len) with lengths[:, None]")
+            return verdict(
+                "00.2",
+                False,
+                f"wrong for lengths {lengths.tolist()}: compare torch.arange(max_len) with lengths[:, None]",
+            )
     return verdict("00.2", True)
 
 
@@ -64,8 +70,12 @@ def exercise_00_3(answers: dict[str, bool]) -> Verdict:
         return verdict("00.3", False, f"answer with a dict whose keys are exactly {sorted(truth)}")
     unanswered = [k for k in truth if not isinstance(answers[k], (bool, np.bool_))]  # None, "False", 0 are no answers
     if unanswered:
-        return verdict("00.3", False, f"replace None with True or False for {', '.join(unanswered)} "
-                       "(a bool: the string 'False' or the number 0 is not an answer)")
+        return verdict(
+            "00.3",
+            False,
+            f"replace None with True or False for {', '.join(unanswered)} "
+            "(a bool: the string 'False' or the number 0 is not an answer)",
+        )
     wrong = [k for k in truth if bool(answers[k]) != truth[k]]
     if not wrong:
         return verdict("00.3", True)

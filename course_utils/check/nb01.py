@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import random
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ._core import Verdict, call_safely, silent, verdict
 
@@ -49,7 +50,9 @@ def _pipeline_style(obj: Any) -> bool:
     return isinstance(obj, dict) and set(obj) == {"label", "score"}
 
 
-_PIPELINE_HINT = "that is the pipeline's format ({'label', 'score'}); compute it by hand and return {label name: probability}"
+_PIPELINE_HINT = (
+    "that is the pipeline's format ({'label', 'score'}); compute it by hand and return {label name: probability}"
+)
 
 
 def _close(a: dict[str, float], b: dict[str, float], atol: float = 1e-4) -> bool:
@@ -104,20 +107,32 @@ def exercise_01_1(next_token_probs: Callable[[str, int], Any]) -> Verdict:
         if not ok:
             return ok
         if isinstance(got, (list, tuple)) and got and isinstance(got[0], dict) and "generated_text" in got[0]:
-            return verdict("01.1", False, "that is the pipeline's generated text: compute the next-token probabilities by hand, "
-                           "tokenizer -> model -> logits[0, -1] -> softmax")
+            return verdict(
+                "01.1",
+                False,
+                "that is the pipeline's generated text: compute the next-token probabilities by hand, "
+                "tokenizer -> model -> logits[0, -1] -> softmax",
+            )
         pairs = _as_pairs(got)
         if pairs is None:
-            return verdict("01.1", False, "return a list of (token text, probability) pairs, most likely first, "
-                           "e.g. [(' Paris', 0.41), (' a', 0.12)]")
+            return verdict(
+                "01.1",
+                False,
+                "return a list of (token text, probability) pairs, most likely first, "
+                "e.g. [(' Paris', 0.41), (' a', 0.12)]",
+            )
         if len(pairs) != k:
             return verdict("01.1", False, f"for k={k} return exactly {k} pairs (got {len(pairs)}): probs.topk(k)")
         expected, logits = _next_token_reference(prompt, k)
         tok = _generator().tokenizer
         top_ids = logits[-1].topk(k).indices.tolist()
         if all(isinstance(t, int) for t, _ in pairs) and [t for t, _ in pairs] == top_ids:
-            return verdict("01.1", False, "those are token ids: name each one with tokenizer.decode([id]), "
-                           "the generator's counterpart of model.config.id2label")
+            return verdict(
+                "01.1",
+                False,
+                "those are token ids: name each one with tokenizer.decode([id]), "
+                "the generator's counterpart of model.config.id2label",
+            )
         if not all(isinstance(t, str) for t, _ in pairs):
             return verdict("01.1", False, "each pair starts with the token's text, a str: tokenizer.decode([id])")
         tokens = [t for t, _ in pairs]
@@ -125,16 +140,28 @@ def exercise_01_1(next_token_probs: Callable[[str, int], Any]) -> Verdict:
             continue
         probs = [p for _, p in pairs]
         if tokens == [t for t, _ in expected] and any(p < 0 or p > 1 for p in probs):
-            return verdict("01.1", False, "these are not probabilities (logits or log-probabilities?): apply softmax(dim=-1) over the vocabulary")
+            return verdict(
+                "01.1",
+                False,
+                "these are not probabilities (logits or log-probabilities?): apply softmax(dim=-1) over the vocabulary",
+            )
         first = logits[0].softmax(dim=-1).topk(k)
         if tokens == [tok.decode([i]) for i in first.indices.tolist()]:
-            return verdict("01.1", False, "those are the predictions after the FIRST token: the last position, logits[0, -1], "
-                           "predicts the token that follows the whole prompt")
+            return verdict(
+                "01.1",
+                False,
+                "those are the predictions after the FIRST token: the last position, logits[0, -1], "
+                "predicts the token that follows the whole prompt",
+            )
         if sorted(tokens) == sorted(t for t, _ in expected) and tokens != [t for t, _ in expected]:
             return verdict("01.1", False, "right tokens, wrong order: most likely first (topk sorts them)")
-        return verdict("01.1", False, f"after {prompt!r} the {k} most likely next tokens are "
-                       f"{[(t, round(p, 3)) for t, p in expected]}, you returned {[(t, round(p, 3)) for t, p in pairs]}: "
-                       "tokenizer(prompt) -> model(**inputs).logits[0, -1] -> softmax(dim=-1) -> topk(k) -> decode each id")
+        return verdict(
+            "01.1",
+            False,
+            f"after {prompt!r} the {k} most likely next tokens are "
+            f"{[(t, round(p, 3)) for t, p in expected]}, you returned {[(t, round(p, 3)) for t, p in pairs]}: "
+            "tokenizer(prompt) -> model(**inputs).logits[0, -1] -> softmax(dim=-1) -> topk(k) -> decode each id",
+        )
     return verdict("01.1", True)
 
 
@@ -159,18 +186,34 @@ def exercise_01_2(pair_scores: Callable[[str, str], Any]) -> Verdict:
         if _close(got_d, expected):
             continue
         if set(got_d) != set(expected):
-            return verdict("01.2", False, f"name the labels with model.config.id2label: expected keys {sorted(expected)}")
+            return verdict(
+                "01.2", False, f"name the labels with model.config.id2label: expected keys {sorted(expected)}"
+            )
         with torch.inference_mode():
             first_alone = _probs(model(**tok(text, return_tensors="pt")).logits, id2label)[0]
             joined = _probs(model(**tok(text + " " + text_pair, return_tensors="pt")).logits, id2label)[0]
             enc = tok(text, text_pair, return_tensors="pt")
-            no_types = _probs(model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits, id2label)[0]
+            no_types = _probs(model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits, id2label)[
+                0
+            ]
         if _close(got_d, first_alone):
-            return verdict("01.2", False, "tokenizer([text, text_pair]) is a batch of two texts, not a pair: call tokenizer(text, text_pair)")
+            return verdict(
+                "01.2",
+                False,
+                "tokenizer([text, text_pair]) is a batch of two texts, not a pair: call tokenizer(text, text_pair)",
+            )
         if _close(got_d, joined):
-            return verdict("01.2", False, "joining the strings loses the [SEP] between them and the segment ids: call tokenizer(text, text_pair)")
+            return verdict(
+                "01.2",
+                False,
+                "joining the strings loses the [SEP] between them and the segment ids: call tokenizer(text, text_pair)",
+            )
         if "token_type_ids" in enc and _close(got_d, no_types):
-            return verdict("01.2", False, "you dropped token_type_ids (0 for the text, 1 for the pair): pass them too, model(**inputs)")
+            return verdict(
+                "01.2",
+                False,
+                "you dropped token_type_ids (0 for the text, 1 for the pair): pass them too, model(**inputs)",
+            )
         return verdict("01.2", False, f"for ({text!r}, {text_pair!r}) expected {expected}, got {got_d}")
     return verdict("01.2", True)
 
@@ -181,6 +224,7 @@ def _pipeline_positions(pipe: Any, texts: list[str], batch_size: int) -> int:
 
     def hook(module: Any, args: tuple, kwargs: dict) -> None:
         ids = kwargs.get("input_ids", args[0] if args else None)
+        assert ids is not None  # text pipelines always pass input_ids
         seen.append(int(ids.numel()))
 
     handle = pipe.model.register_forward_pre_hook(hook, with_kwargs=True)
@@ -204,7 +248,9 @@ def exercise_01_3(padded_positions: Callable[[list[str], int], Any]) -> Verdict:
         try:
             got_n = int(got)
         except (TypeError, ValueError):
-            return verdict("01.3", False, f"return one int, the total number of token positions (got {type(got).__name__})")
+            return verdict(
+                "01.3", False, f"return one int, the total number of token positions (got {type(got).__name__})"
+            )
         pipe = pipe or _sentiment()
         truth = _pipeline_positions(pipe, texts, batch_size)
         if got_n == truth:
@@ -212,15 +258,31 @@ def exercise_01_3(padded_positions: Callable[[list[str], int], Any]) -> Verdict:
         lengths = [len(ids) for ids in pipe.tokenizer(texts)["input_ids"]]
         batches = [lengths[i : i + batch_size] for i in range(0, len(lengths), batch_size)]
         if got_n == len(texts) * max(lengths):
-            return verdict("01.3", False, "that pads every text to the longest of the whole list: the pipeline pads each batch to ITS longest text")
+            return verdict(
+                "01.3",
+                False,
+                "that pads every text to the longest of the whole list: the pipeline pads each batch to ITS longest text",
+            )
         if got_n == sum(lengths):
-            return verdict("01.3", False, "that counts real tokens only: every text in a batch is padded to the batch's longest")
+            return verdict(
+                "01.3", False, "that counts real tokens only: every text in a batch is padded to the batch's longest"
+            )
         if got_n == sum(len(b) * (max(b) - 2) for b in batches):
-            return verdict("01.3", False, "count the special tokens too: the tokenizer adds [CLS] and [SEP] to every text")
+            return verdict(
+                "01.3", False, "count the special tokens too: the tokenizer adds [CLS] and [SEP] to every text"
+            )
         if got_n == sum(len(b) * max(b) for b in batches if len(b) == batch_size):
-            return verdict("01.3", False, f"{len(texts)} texts do not divide into batches of {batch_size}: the last, smaller batch counts too")
-        return verdict("01.3", False, f"for 13 texts and batch_size={batch_size} the model ran {truth} positions, you said {got_n}: "
-                       "per batch, (texts in the batch) x (longest text in the batch, special tokens included)")
+            return verdict(
+                "01.3",
+                False,
+                f"{len(texts)} texts do not divide into batches of {batch_size}: the last, smaller batch counts too",
+            )
+        return verdict(
+            "01.3",
+            False,
+            f"for 13 texts and batch_size={batch_size} the model ran {truth} positions, you said {got_n}: "
+            "per batch, (texts in the batch) x (longest text in the batch, special tokens included)",
+        )
     return verdict("01.3", True)
 
 
@@ -267,22 +329,37 @@ def exercise_01_4(sample_story: Callable[[str, int], Any]) -> Verdict:
         if not ok:
             return ok
         if not isinstance(first, str):
-            return verdict("01.4", False, f"return the generated text, a str (got {type(first).__name__}): "
-                           "generator(...)[0]['generated_text']")
+            return verdict(
+                "01.4",
+                False,
+                f"return the generated text, a str (got {type(first).__name__}): generator(...)[0]['generated_text']",
+            )
         if not first.startswith(prompt):
-            return verdict("01.4", False, f"the text must continue the prompt, and {first[:40]!r} does not start with it: "
-                           "return generator(prompt, ...)[0]['generated_text'] (return_full_text=True, the default)")
-        if not first[len(prompt):].strip():
+            return verdict(
+                "01.4",
+                False,
+                f"the text must continue the prompt, and {first[:40]!r} does not start with it: "
+                "return generator(prompt, ...)[0]['generated_text'] (return_full_text=True, the default)",
+            )
+        if not first[len(prompt) :].strip():
             return verdict("01.4", False, "nothing was generated after the prompt: max_new_tokens=8")
         if _continuation_logprob(prompt, first) < _MIN_MEAN_LOGPROB:
-            return verdict("01.4", False, f"{first[len(prompt):]!r} is very unlikely under the model, so it was not sampled "
-                           "from it: generate it with generator(prompt, do_sample=True, temperature=0.7, max_new_tokens=8)")
+            return verdict(
+                "01.4",
+                False,
+                f"{first[len(prompt) :]!r} is very unlikely under the model, so it was not sampled "
+                "from it: generate it with generator(prompt, do_sample=True, temperature=0.7, max_new_tokens=8)",
+            )
         ok, again = call_safely("01.4", sample_story, prompt, 11)
         if not ok:
             return ok
         if again != first:
-            return verdict("01.4", False, "two calls with the same seed gave different texts: seed right before generating, "
-                           "inside the function (transformers.set_seed(seed))")
+            return verdict(
+                "01.4",
+                False,
+                "two calls with the same seed gave different texts: seed right before generating, "
+                "inside the function (transformers.set_seed(seed))",
+            )
         ok, other = call_safely("01.4", sample_story, prompt, 12)
         if not ok:
             return ok
@@ -291,7 +368,15 @@ def exercise_01_4(sample_story: Callable[[str, int], Any]) -> Verdict:
             if first in (greedy, greedy.removeprefix(prompt)) or greedy.startswith(first) or first.startswith(greedy):
                 return verdict("01.4", False, "this is greedy decoding, which ignores the seed: pass do_sample=True")
             return verdict("01.4", False, "seeds 11 and 12 gave the same text: use the seed argument, set_seed(seed)")
-        if not isinstance(other, str) or not other.startswith(prompt) or _continuation_logprob(prompt, other) < _MIN_MEAN_LOGPROB:
-            return verdict("01.4", False, "with seed 12 the text does not continue the prompt with the model's tokens: "
-                           "return generator(prompt, do_sample=True, ...)[0]['generated_text'] for every seed")
+        if (
+            not isinstance(other, str)
+            or not other.startswith(prompt)
+            or _continuation_logprob(prompt, other) < _MIN_MEAN_LOGPROB
+        ):
+            return verdict(
+                "01.4",
+                False,
+                "with seed 12 the text does not continue the prompt with the model's tokens: "
+                "return generator(prompt, do_sample=True, ...)[0]['generated_text'] for every seed",
+            )
     return verdict("01.4", True)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import random
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from ._core import Verdict, call_safely, silent, verdict
+from ._core import Verdict, call_safely, encoder_tokenizer, silent, verdict
 
 __all__ = ["exercise_02_1", "exercise_02_2", "exercise_02_3", "exercise_02_4"]
 
@@ -28,16 +28,6 @@ _WORDS = (
 ).split()
 
 
-@functools.lru_cache(maxsize=1)
-def _tokenizer() -> Any:
-    """The course's encoder tokenizer (uncased WordPiece; stand-in offline), loaded once."""
-    from transformers import AutoTokenizer
-
-    from ..models import ENCODER, resolve_checkpoint
-
-    return AutoTokenizer.from_pretrained(resolve_checkpoint(ENCODER, verbose=False))
-
-
 def _ids(obj: Any) -> list[int] | None:
     """The ``input_ids`` of a learner's answer: a list of ints or an encoding that has them."""
     try:
@@ -55,7 +45,7 @@ def _ids(obj: Any) -> list[int] | None:
 @silent
 def exercise_02_1(truncate_pair: Callable[[str, str, int], Any]) -> Verdict:
     """``truncate_pair(question, passage, max_length)`` -> the pair's ``input_ids``, at most ``max_length``, question intact."""
-    tok = _tokenizer()
+    tok = encoder_tokenizer()
     for max_length in (32, 48):
         ok, got = call_safely("02.1", truncate_pair, _QUESTION, _PASSAGE, max_length)
         if not ok:
@@ -68,24 +58,38 @@ def exercise_02_1(truncate_pair: Callable[[str, str, int], Any]) -> Verdict:
             continue
         question_ids = tok(_QUESTION, add_special_tokens=False)["input_ids"]
         if len(ids) > max_length:
-            return verdict("02.1", False, f"{len(ids)} tokens for max_length={max_length}: truncation only happens when you ask "
-                           "for it (truncation=..., max_length=max_length)")
+            return verdict(
+                "02.1",
+                False,
+                f"{len(ids)} tokens for max_length={max_length}: truncation only happens when you ask "
+                "for it (truncation=..., max_length=max_length)",
+            )
         if ids == tok(_QUESTION, _PASSAGE, truncation="longest_first", max_length=max_length)["input_ids"]:
-            return verdict("02.1", False, "truncation=True ('longest_first') trims both segments, so the question lost tokens: "
-                           "use truncation='only_second'")
+            return verdict(
+                "02.1",
+                False,
+                "truncation=True ('longest_first') trims both segments, so the question lost tokens: "
+                "use truncation='only_second'",
+            )
         if ids.count(tok.sep_token_id) < 2:
-            return verdict("02.1", False, "encode a PAIR, tokenizer(question, passage, ...): [CLS] question [SEP] passage [SEP]")
+            return verdict(
+                "02.1", False, "encode a PAIR, tokenizer(question, passage, ...): [CLS] question [SEP] passage [SEP]"
+            )
         if ids[1 : 1 + len(question_ids)] != question_ids:
             return verdict("02.1", False, "the question was cut: only the passage (the second segment) may lose tokens")
-        return verdict("02.1", False, f"for max_length={max_length} expected {len(expected)} ids, got {len(ids)}: "
-                       "tokenizer(question, passage, truncation='only_second', max_length=max_length)")
+        return verdict(
+            "02.1",
+            False,
+            f"for max_length={max_length} expected {len(expected)} ids, got {len(ids)}: "
+            "tokenizer(question, passage, truncation='only_second', max_length=max_length)",
+        )
     return verdict("02.1", True)
 
 
 @silent
 def exercise_02_2(word_span: Callable[[str, int], Any]) -> Verdict:
     """``word_span(text, token_index)`` -> ``(start, end)`` characters of the word that contains token ``token_index``, None for special tokens."""
-    tok = _tokenizer()
+    tok = encoder_tokenizer()
     for text in _SENTENCES:
         enc = tok(text, return_offsets_mapping=True)
         words = enc.word_ids()
@@ -97,11 +101,19 @@ def exercise_02_2(word_span: Callable[[str, int], Any]) -> Verdict:
                 except NotImplementedError:
                     return verdict("02.2", False, "not implemented yet: fill in the function and run the cell again")
                 except Exception as exc:  # noqa: BLE001 - the learner's error becomes the hint
-                    return verdict("02.2", False, f"for the special token at index {i} your function raised "
-                                   f"{type(exc).__name__}: {exc}; return None there (its word id is None)")
+                    return verdict(
+                        "02.2",
+                        False,
+                        f"for the special token at index {i} your function raised "
+                        f"{type(exc).__name__}: {exc}; return None there (its word id is None)",
+                    )
                 if got is not None:
-                    return verdict("02.2", False, f"token {i} is {enc.tokens()[i]}, a special token with no word: return None "
-                                   "(word_ids() gives None there)")
+                    return verdict(
+                        "02.2",
+                        False,
+                        f"token {i} is {enc.tokens()[i]}, a special token with no word: return None "
+                        "(word_ids() gives None there)",
+                    )
                 continue
             ok, got = call_safely("02.2", word_span, text, i)
             if not ok:
@@ -115,14 +127,26 @@ def exercise_02_2(word_span: Callable[[str, int], Any]) -> Verdict:
                 continue
             token = enc.tokens()[i]
             if span == tuple(enc["offset_mapping"][i]):
-                return verdict("02.2", False, f"{span} is the span of the token {token!r} alone; its word "
-                               f"{text[expected[0]:expected[1]]!r} is {expected}: join the spans of all tokens with the same word id")
+                return verdict(
+                    "02.2",
+                    False,
+                    f"{span} is the span of the token {token!r} alone; its word "
+                    f"{text[expected[0] : expected[1]]!r} is {expected}: join the spans of all tokens with the same word id",
+                )
             shifted = [j for j in (i - 1, i + 1) if 0 <= j < len(words) and words[j] is not None]
             if any(span == tuple(enc.word_to_chars(words[j])) for j in shifted):
-                return verdict("02.2", False, "off by one token: token_index counts the special tokens ([CLS] is index 0), "
-                               "like tokenizer(text)['input_ids']")
-            return verdict("02.2", False, f"in {text!r}, token {i} ({token!r}) belongs to {text[expected[0]:expected[1]]!r} "
-                           f"= characters {expected}, you returned {span}")
+                return verdict(
+                    "02.2",
+                    False,
+                    "off by one token: token_index counts the special tokens ([CLS] is index 0), "
+                    "like tokenizer(text)['input_ids']",
+                )
+            return verdict(
+                "02.2",
+                False,
+                f"in {text!r}, token {i} ({token!r}) belongs to {text[expected[0] : expected[1]]!r} "
+                f"= characters {expected}, you returned {span}",
+            )
     return verdict("02.2", True)
 
 
@@ -132,8 +156,14 @@ def _tiny_bert(vocab_size: int) -> Any:
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     return BertModel(config).eval()
 
 
@@ -145,7 +175,7 @@ def exercise_02_3(add_and_resize: Callable[[Any, Any, list[str]], Any]) -> Verdi
     import torch
 
     with torch.random.fork_rng(devices=[]):
-        tok = copy.deepcopy(_tokenizer())
+        tok = copy.deepcopy(encoder_tokenizer())
         model = _tiny_bert(len(tok))
     base = len(tok)
     new_tokens = ["zorbaflux", "course", "quibblewick"]  # "course" is already in the vocabulary
@@ -157,26 +187,50 @@ def exercise_02_3(add_and_resize: Callable[[Any, Any, list[str]], Any]) -> Verdi
     if len(tok) == base:
         return verdict("02.3", False, "the tokenizer did not change: call tokenizer.add_tokens(new_tokens)")
     if any(t.special for t in tok.added_tokens_decoder.values() if t.content in new_tokens):
-        return verdict("02.3", False, "add them as normal tokens (tokenizer.add_tokens(new_tokens)): special tokens vanish "
-                       "from decode(..., skip_special_tokens=True)")
+        return verdict(
+            "02.3",
+            False,
+            "add them as normal tokens (tokenizer.add_tokens(new_tokens)): special tokens vanish "
+            "from decode(..., skip_special_tokens=True)",
+        )
     if rows == old_rows.shape[0]:
-        return verdict("02.3", False, f"the embedding matrix still has its old {rows} rows: resize it with "
-                       "model.resize_token_embeddings(len(tokenizer)) (tokenizer.vocab_size counts the base vocabulary only)")
+        return verdict(
+            "02.3",
+            False,
+            f"the embedding matrix still has its old {rows} rows: resize it with "
+            "model.resize_token_embeddings(len(tokenizer)) (tokenizer.vocab_size counts the base vocabulary only)",
+        )
     if rows == base + len(new_tokens) and len(tok) == base + 2:
-        return verdict("02.3", False, "'course' was already in the vocabulary, so there are only 2 new ids (whatever "
-                       "add_tokens returned): resize to len(tokenizer)")
+        return verdict(
+            "02.3",
+            False,
+            "'course' was already in the vocabulary, so there are only 2 new ids (whatever "
+            "add_tokens returned): resize to len(tokenizer)",
+        )
     if rows != len(tok):
-        return verdict("02.3", False, f"the embedding matrix has {rows} rows but the tokenizer has {len(tok)} ids: "
-                       "model.resize_token_embeddings(len(tokenizer))")
+        return verdict(
+            "02.3",
+            False,
+            f"the embedding matrix has {rows} rows but the tokenizer has {len(tok)} ids: "
+            "model.resize_token_embeddings(len(tokenizer))",
+        )
     try:
         answer = int(got)
     except (TypeError, ValueError):
         return verdict("02.3", False, f"return the number of embedding rows as an int (got {type(got).__name__})")
     if answer != rows:
-        return verdict("02.3", False, f"return the number of rows of the embedding matrix ({rows}), "
-                       f"model.get_input_embeddings().num_embeddings, not {answer}")
+        return verdict(
+            "02.3",
+            False,
+            f"return the number of rows of the embedding matrix ({rows}), "
+            f"model.get_input_embeddings().num_embeddings, not {answer}",
+        )
     if not torch.equal(model.get_input_embeddings().weight[:base].detach(), old_rows):
-        return verdict("02.3", False, "the old embedding rows changed: resize_token_embeddings keeps them; do not re-create the model")
+        return verdict(
+            "02.3",
+            False,
+            "the old embedding rows changed: resize_token_embeddings keeps them; do not re-create the model",
+        )
     inputs = tok("a zorbaflux course on quibblewick", return_tensors="pt")
     try:
         with torch.inference_mode():
@@ -189,7 +243,7 @@ def exercise_02_3(add_and_resize: Callable[[Any, Any, list[str]], Any]) -> Verdi
 @silent
 def exercise_02_4(qa_chunks: Callable[[str, str, int, int], Any]) -> Verdict:
     """``qa_chunks(question, context, max_length, stride)`` -> one ``[CLS] question [SEP] part of context [SEP]`` id list per chunk, parts sharing ``stride`` tokens."""
-    tok = _tokenizer()
+    tok = encoder_tokenizer()
     rng = random.Random(404)
     context = " ".join(rng.choice(_WORDS) for _ in range(150))
     for question, max_length, stride in ((_QUESTION, 48, 8), ("Where did the ferry cross?", 40, 0)):
@@ -201,36 +255,69 @@ def exercise_02_4(qa_chunks: Callable[[str, str, int, int], Any]) -> Verdict:
         if hasattr(got, "tolist"):
             got = got.tolist()
         if isinstance(got, (list, tuple)) and got and all(isinstance(i, int) for i in got):
-            return verdict("02.4", False, "that is one list of ids: return a list of chunks (a list of lists), even for one chunk")
+            return verdict(
+                "02.4", False, "that is one list of ids: return a list of chunks (a list of lists), even for one chunk"
+            )
         try:
             chunks = [[int(i) for i in c] for c in got]
         except (TypeError, ValueError):
             return verdict("02.4", False, "return a list of chunks, each a list of input ids")
-        expected = tok(question, context, truncation="only_second", max_length=max_length, stride=stride,
-                       return_overflowing_tokens=True)["input_ids"]
+        expected = tok(
+            question,
+            context,
+            truncation="only_second",
+            max_length=max_length,
+            stride=stride,
+            return_overflowing_tokens=True,
+        )["input_ids"]
         if chunks == expected:
             continue
         q_ids = tok(question, add_special_tokens=False)["input_ids"]
         head = [tok.cls_token_id, *q_ids, tok.sep_token_id]
         if any(len(c) > max_length for c in chunks):
-            return verdict("02.4", False, f"a chunk has more than max_length={max_length} tokens: truncate "
-                           "(truncation='only_second', max_length=max_length)")
+            return verdict(
+                "02.4",
+                False,
+                f"a chunk has more than max_length={max_length} tokens: truncate "
+                "(truncation='only_second', max_length=max_length)",
+            )
         if len(chunks) == 1:
-            return verdict("02.4", False, "only the first chunk: return_overflowing_tokens=True keeps the rest of the context as more rows")
+            return verdict(
+                "02.4",
+                False,
+                "only the first chunk: return_overflowing_tokens=True keeps the rest of the context as more rows",
+            )
         missing = [i for i, c in enumerate(chunks) if c[: len(head)] != head]
         if missing and all(c[1 : 1 + len(q_ids)] != q_ids for c in chunks[1:]):
-            return verdict("02.4", False, "the question is missing from the later chunks: encode the PAIR, tokenizer(question, "
-                           "context, ...), so that every chunk starts with [CLS] question [SEP]")
+            return verdict(
+                "02.4",
+                False,
+                "the question is missing from the later chunks: encode the PAIR, tokenizer(question, "
+                "context, ...), so that every chunk starts with [CLS] question [SEP]",
+            )
         if missing:
-            return verdict("02.4", False, f"chunk {missing[0]} does not start with the whole question: only the context may be "
-                           "cut, truncation='only_second' (as in 02.1)")
-        no_stride = tok(question, context, truncation="only_second", max_length=max_length,
-                        return_overflowing_tokens=True)["input_ids"]
+            return verdict(
+                "02.4",
+                False,
+                f"chunk {missing[0]} does not start with the whole question: only the context may be "
+                "cut, truncation='only_second' (as in 02.1)",
+            )
+        no_stride = tok(
+            question, context, truncation="only_second", max_length=max_length, return_overflowing_tokens=True
+        )["input_ids"]
         if stride and chunks == no_stride:
-            return verdict("02.4", False, f"the context parts do not overlap: pass stride={stride} (consecutive chunks share "
-                           "that many context tokens)")
+            return verdict(
+                "02.4",
+                False,
+                f"the context parts do not overlap: pass stride={stride} (consecutive chunks share "
+                "that many context tokens)",
+            )
         if any(c[-1:] != [tok.sep_token_id] for c in chunks):
             return verdict("02.4", False, "every chunk is a full model input: it ends with [SEP]")
-        return verdict("02.4", False, f"for max_length={max_length}, stride={stride} expected {len(expected)} chunks of lengths "
-                       f"{[len(c) for c in expected]}, got {[len(c) for c in chunks]}")
+        return verdict(
+            "02.4",
+            False,
+            f"for max_length={max_length}, stride={stride} expected {len(expected)} chunks of lengths "
+            f"{[len(c) for c in expected]}, got {[len(c) for c in chunks]}",
+        )
     return verdict("02.4", True)

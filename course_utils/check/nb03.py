@@ -3,27 +3,57 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ._core import Verdict, call_safely, silent, verdict
+from ._core import Verdict, call_safely, silent, tensor_mismatch, verdict
 
 __all__ = ["exercise_03_1", "exercise_03_2", "exercise_03_3", "exercise_03_4"]
 
 #: Small Llama-style decoders with sizes the notebook never uses (fresh inputs for 03.1): grouped-query
 #: attention, tied and untied LM heads, and a head_dim that is not hidden_size // num_attention_heads.
-_FRESH_LLAMA_SIZES = (
-    dict(vocab_size=1_000, hidden_size=64, intermediate_size=160, num_hidden_layers=2, num_attention_heads=4,
-         num_key_value_heads=2, tie_word_embeddings=False),
-    dict(vocab_size=3_001, hidden_size=96, intermediate_size=256, num_hidden_layers=3, num_attention_heads=6,
-         num_key_value_heads=1, tie_word_embeddings=True),
-    dict(vocab_size=2_048, hidden_size=64, intermediate_size=200, num_hidden_layers=2, num_attention_heads=4,
-         num_key_value_heads=2, head_dim=24, tie_word_embeddings=True),
+_FRESH_LLAMA_SIZES: tuple[dict[str, Any], ...] = (
+    dict(
+        vocab_size=1_000,
+        hidden_size=64,
+        intermediate_size=160,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=False,
+    ),
+    dict(
+        vocab_size=3_001,
+        hidden_size=96,
+        intermediate_size=256,
+        num_hidden_layers=3,
+        num_attention_heads=6,
+        num_key_value_heads=1,
+        tie_word_embeddings=True,
+    ),
+    dict(
+        vocab_size=2_048,
+        hidden_size=64,
+        intermediate_size=200,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=24,
+        tie_word_embeddings=True,
+    ),
 )
 
 
-def _llama_count(config: Any, *, kv_heads: int | None = None, head_dim: int | None = None, tied: bool | None = None,
-                 final_norm: bool = True, norm_bias: bool = False) -> int:
+def _llama_count(
+    config: Any,
+    *,
+    kv_heads: int | None = None,
+    head_dim: int | None = None,
+    tied: bool | None = None,
+    final_norm: bool = True,
+    norm_bias: bool = False,
+) -> int:
     """The formula for ``LlamaForCausalLM(config)``, with one part changed to reproduce a typical mistake."""
     h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
     d = config.head_dim if head_dim is None else head_dim
@@ -54,30 +84,61 @@ def exercise_03_1(llama_parameters: Callable[[Any], int]) -> Verdict:
         if got == expected:
             continue
         h, d, heads = config.hidden_size, config.head_dim, config.num_attention_heads
+        # LlamaConfig defaults head_dim to hidden_size // num_attention_heads, num_key_value_heads to num_attention_heads
+        assert d is not None and config.num_key_value_heads is not None
         desc = ", ".join(f"{k}={v}" for k, v in sizes.items())
         if got == _llama_count(config, kv_heads=heads):
-            return verdict("03.1", False, "grouped-query attention: k_proj and v_proj have num_key_value_heads * head_dim "
-                           "outputs, fewer than q_proj's num_attention_heads * head_dim")
+            return verdict(
+                "03.1",
+                False,
+                "grouped-query attention: k_proj and v_proj have num_key_value_heads * head_dim "
+                "outputs, fewer than q_proj's num_attention_heads * head_dim",
+            )
         if d != h // heads and got == _llama_count(config, head_dim=h // heads):
-            return verdict("03.1", False, f"read config.head_dim ({d}): here it is not hidden_size // num_attention_heads "
-                           f"({h // heads}), so q_proj has {heads} x {d} outputs")
+            return verdict(
+                "03.1",
+                False,
+                f"read config.head_dim ({d}): here it is not hidden_size // num_attention_heads "
+                f"({h // heads}), so q_proj has {heads} x {d} outputs",
+            )
         if got == _llama_count(config, tied=not config.tie_word_embeddings):
             if config.tie_word_embeddings:
-                return verdict("03.1", False, "this config ties the LM head to the embeddings (config.tie_word_embeddings): "
-                               "one shared vocab x hidden matrix, counted once")
-            return verdict("03.1", False, "this config does not tie (tie_word_embeddings=False): lm_head is a second "
-                           "vocab x hidden matrix")
+                return verdict(
+                    "03.1",
+                    False,
+                    "this config ties the LM head to the embeddings (config.tie_word_embeddings): "
+                    "one shared vocab x hidden matrix, counted once",
+                )
+            return verdict(
+                "03.1",
+                False,
+                "this config does not tie (tie_word_embeddings=False): lm_head is a second vocab x hidden matrix",
+            )
         if got == _llama_count(config, final_norm=False):
-            return verdict("03.1", False, "one RMSNorm is missing: besides two per layer there is model.norm after the last layer")
+            return verdict(
+                "03.1", False, "one RMSNorm is missing: besides two per layer there is model.norm after the last layer"
+            )
         if got == _llama_count(config, norm_bias=True):
-            return verdict("03.1", False, "RMSNorm has a weight and no bias: H parameters, not 2H as in BERT's LayerNorm")
-        biases = config.num_hidden_layers * ((heads + 2 * config.num_key_value_heads) * d + 2 * h + 2 * config.intermediate_size)
+            return verdict(
+                "03.1", False, "RMSNorm has a weight and no bias: H parameters, not 2H as in BERT's LayerNorm"
+            )
+        biases = config.num_hidden_layers * (
+            (heads + 2 * config.num_key_value_heads) * d + 2 * h + 2 * config.intermediate_size
+        )
         if 0 < got - expected <= biases + (2 * config.num_hidden_layers + 1) * h:
-            return verdict("03.1", False, f"{got - expected:,} too many: Llama's linear layers have no biases "
-                           "(config.attention_bias and config.mlp_bias are False), and there are no position embeddings (RoPE)")
-        return verdict("03.1", False, f"for LlamaConfig({desc}) the count is {expected:,}, you gave {got:,}: per layer "
-                       "q/k/v/o projections, gate/up/down of the MLP and two RMSNorms; plus the embeddings, the final norm "
-                       "and the LM head unless tied")
+            return verdict(
+                "03.1",
+                False,
+                f"{got - expected:,} too many: Llama's linear layers have no biases "
+                "(config.attention_bias and config.mlp_bias are False), and there are no position embeddings (RoPE)",
+            )
+        return verdict(
+            "03.1",
+            False,
+            f"for LlamaConfig({desc}) the count is {expected:,}, you gave {got:,}: per layer "
+            "q/k/v/o projections, gate/up/down of the MLP and two RMSNorms; plus the embeddings, the final norm "
+            "and the LM head unless tied",
+        )
     return verdict("03.1", True)
 
 
@@ -88,7 +149,9 @@ def exercise_03_2(read_tensor: Callable[[Any, str], Any]) -> Verdict:
     from safetensors.torch import save_file
 
     if not callable(read_tensor):
-        return verdict("03.2", False, f"pass your function itself (got {type(read_tensor).__name__}), e.g. check(read_tensor)")
+        return verdict(
+            "03.2", False, f"pass your function itself (got {type(read_tensor).__name__}), e.g. check(read_tensor)"
+        )
 
     def learner(path: str, name: str) -> Any:
         try:
@@ -115,28 +178,57 @@ def exercise_03_2(read_tensor: Callable[[Any, str], Any]) -> Verdict:
             if not ok:
                 return ok
             if not isinstance(got, torch.Tensor):
-                return verdict("03.2", False, f"return a torch.Tensor (got {type(got).__name__}): torch.from_numpy(array.copy())")
+                return verdict(
+                    "03.2", False, f"return a torch.Tensor (got {type(got).__name__}): torch.from_numpy(array.copy())"
+                )
             if name == "gamma.bf16" and got.dtype == torch.float16:
-                return verdict("03.2", False, "BF16 is not float16 ('<f2'): it keeps float32's exponent; read '<u2' and .view(torch.bfloat16)")
+                return verdict(
+                    "03.2",
+                    False,
+                    "BF16 is not float16 ('<f2'): it keeps float32's exponent; read '<u2' and .view(torch.bfloat16)",
+                )
             if got.dtype != expected.dtype:
                 return verdict("03.2", False, f"{name}: dtype {got.dtype}, the header says {expected.dtype}")
             if tuple(got.shape) != tuple(expected.shape):
-                return verdict("03.2", False, f"{name}: shape {tuple(got.shape)}, expected {tuple(expected.shape)}: reshape to the header's shape")
+                return verdict(
+                    "03.2",
+                    False,
+                    f"{name}: shape {tuple(got.shape)}, expected {tuple(expected.shape)}: reshape to the header's shape",
+                )
             if not torch.equal(got, expected):
-                return verdict("03.2", False, f"{name}: wrong values; data_offsets count from the start of the data section, byte 8 + N")
+                return verdict(
+                    "03.2",
+                    False,
+                    f"{name}: wrong values; data_offsets count from the start of the data section, byte 8 + N",
+                )
     return verdict("03.2", True)
 
 
 def _tiny_classifiers() -> list[tuple[str, Any]]:
     """A randomly initialised BERT and DistilBERT sequence classifier (3 labels), in eval mode."""
     import torch
-    from transformers import BertConfig, BertForSequenceClassification, DistilBertConfig, DistilBertForSequenceClassification
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        DistilBertConfig,
+        DistilBertForSequenceClassification,
+    )
 
     torch.manual_seed(3)
-    bert = BertForSequenceClassification(BertConfig(
-        vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, num_labels=3))
-    distil = DistilBertForSequenceClassification(DistilBertConfig(
-        vocab_size=120, dim=32, n_layers=2, n_heads=2, hidden_dim=64, num_labels=3))
+    bert = BertForSequenceClassification(
+        BertConfig(
+            vocab_size=120,
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            num_labels=3,  # type: ignore[call-arg]  # PreTrainedConfig takes num_labels through **kwargs
+        )
+    )
+    distil = DistilBertForSequenceClassification(
+        # PreTrainedConfig takes num_labels through **kwargs
+        DistilBertConfig(vocab_size=120, dim=32, n_layers=2, n_heads=2, hidden_dim=64, num_labels=3)  # type: ignore[call-arg]
+    )
     return [("BERT", bert.eval()), ("DistilBERT", distil.eval())]
 
 
@@ -166,9 +258,12 @@ def exercise_03_3(head_logits: Callable[[Any, dict], Any]) -> Verdict:
         del model.forward
         if not ok:
             return ok
-        if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(expected.shape):
-            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-            return verdict("03.3", False, f"{arch}: expected logits of shape {tuple(expected.shape)} (batch, num_labels), got {shape}")
+        if (shape := tensor_mismatch(got, expected.shape)) is not None:
+            return verdict(
+                "03.3",
+                False,
+                f"{arch}: expected logits of shape {tuple(expected.shape)} (batch, num_labels), got {shape}",
+            )
         got = got.detach().float()
         if torch.allclose(got, expected, atol=1e-5):
             continue
@@ -177,20 +272,34 @@ def exercise_03_3(head_logits: Callable[[Any, dict], Any]) -> Verdict:
                 return verdict("03.3", False, "logits are raw scores: no softmax")
             if arch == "BERT":
                 if torch.allclose(got, model.classifier(body[:, 0]), atol=1e-5):
-                    return verdict("03.3", False, "BERT's head reads pooler_output ([CLS] through dense + tanh), not last_hidden_state[:, 0]")
+                    return verdict(
+                        "03.3",
+                        False,
+                        "BERT's head reads pooler_output ([CLS] through dense + tanh), not last_hidden_state[:, 0]",
+                    )
                 pooled_unmasked = model.classifier(model.bert.pooler(unmasked))
                 if torch.allclose(got, pooled_unmasked, atol=1e-5):
-                    return verdict("03.3", False, "pass the attention_mask to the body too: the padded rows come out wrong")
+                    return verdict(
+                        "03.3", False, "pass the attention_mask to the body too: the padded rows come out wrong"
+                    )
             else:
                 first = body[:, 0]
                 if torch.allclose(got, model.classifier(first), atol=1e-5):
-                    return verdict("03.3", False, "DistilBERT's head has two layers: pre_classifier, ReLU, then classifier")
+                    return verdict(
+                        "03.3", False, "DistilBERT's head has two layers: pre_classifier, ReLU, then classifier"
+                    )
                 if torch.allclose(got, model.classifier(model.pre_classifier(first)), atol=1e-5):
                     return verdict("03.3", False, "DistilBERT: a ReLU sits between pre_classifier and classifier")
                 full = model.classifier(torch.relu(model.pre_classifier(unmasked[:, 0])))
                 if torch.allclose(got, full, atol=1e-5):
-                    return verdict("03.3", False, "pass the attention_mask to the body too: the padded rows come out wrong")
-        return verdict("03.3", False, f"{arch}: your logits differ from the model's; check config.model_type and follow that class's forward()")
+                    return verdict(
+                        "03.3", False, "pass the attention_mask to the body too: the padded rows come out wrong"
+                    )
+        return verdict(
+            "03.3",
+            False,
+            f"{arch}: your logits differ from the model's; check config.model_type and follow that class's forward()",
+        )
     return verdict("03.3", True)
 
 
@@ -202,12 +311,29 @@ def _tie_cases() -> list[tuple[str, Any, bool]]:
     torch.manual_seed(4)
 
     def bert(tie: bool) -> Any:
-        return BertForMaskedLM(BertConfig(vocab_size=90, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                                          intermediate_size=32, tie_word_embeddings=tie))
+        return BertForMaskedLM(
+            BertConfig(
+                vocab_size=90,
+                hidden_size=16,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                intermediate_size=32,
+                tie_word_embeddings=tie,
+            )
+        )
 
     def llama(tie: bool) -> Any:
-        return LlamaForCausalLM(LlamaConfig(vocab_size=90, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                                            num_attention_heads=2, num_key_value_heads=1, tie_word_embeddings=tie))
+        return LlamaForCausalLM(
+            LlamaConfig(
+                vocab_size=90,
+                hidden_size=16,
+                intermediate_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                num_key_value_heads=1,
+                tie_word_embeddings=tie,
+            )
+        )
 
     copied = llama(False)  # untied, but the output weight holds a copy of the embedding values
     with torch.no_grad():
@@ -240,11 +366,22 @@ def exercise_03_4(shares_embeddings: Callable[[Any], bool]) -> Verdict:
         if got == truth:
             continue
         if what == "copied":
-            return verdict("03.4", False, "equal values are not shared storage: this untied model holds a copy; "
-                           "compare the Parameters with `is` (or data_ptr()), not torch.equal")
+            return verdict(
+                "03.4",
+                False,
+                "equal values are not shared storage: this untied model holds a copy; "
+                "compare the Parameters with `is` (or data_ptr()), not torch.equal",
+            )
         if what == "untied later":
-            return verdict("03.4", False, "this model's config says tie_word_embeddings=True but its decoder got a new "
-                           "Parameter: check the tensors, not the config")
-        return verdict("03.4", False, f"wrong for {what}: compare model.get_output_embeddings().weight with "
-                       "model.get_input_embeddings().weight")
+            return verdict(
+                "03.4",
+                False,
+                "this model's config says tie_word_embeddings=True but its decoder got a new "
+                "Parameter: check the tensors, not the config",
+            )
+        return verdict(
+            "03.4",
+            False,
+            f"wrong for {what}: compare model.get_output_embeddings().weight with model.get_input_embeddings().weight",
+        )
     return verdict("03.4", True)

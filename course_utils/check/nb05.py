@@ -7,9 +7,10 @@ import functools
 import math
 import tempfile
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from ._core import call_safely, verdict
+from ._core import Verdict, call_safely, encoder_tokenizer, verdict
 
 __all__ = ["exercise_05_1", "exercise_05_2", "exercise_05_3", "exercise_05_4"]
 
@@ -32,24 +33,20 @@ def _accelerate_state_kept():
             shared.update(content)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _training_args(**kwargs: Any) -> Any:
     """A CPU ``TrainingArguments`` (cached per keyword set) for driving callbacks and Trainer arithmetic."""
     from transformers import TrainingArguments
 
-    base = dict(output_dir=tempfile.gettempdir() + "/course_check_05", report_to="none", use_cpu=True,
-                disable_tqdm=True, log_level="error", save_strategy="no")
+    base = dict(
+        output_dir=tempfile.gettempdir() + "/course_check_05",
+        report_to="none",
+        use_cpu=True,
+        disable_tqdm=True,
+        log_level="error",
+        save_strategy="no",
+    )
     return TrainingArguments(**{**base, **kwargs})
-
-
-@functools.lru_cache(maxsize=1)
-def _tokenizer() -> Any:
-    """The course encoder's tokenizer (the offline stand-in where the Hub is unreachable)."""
-    from transformers import AutoTokenizer
-
-    from ..models import ENCODER, resolve_checkpoint
-
-    return AutoTokenizer.from_pretrained(resolve_checkpoint(ENCODER, verbose=False))
 
 
 def _tiny_classifier(vocab_size: int, seed: int) -> Any:
@@ -58,9 +55,17 @@ def _tiny_classifier(vocab_size: int, seed: int) -> Any:
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, num_labels=6, hidden_dropout_prob=0.3, attention_probs_dropout_prob=0.3,
-                        initializer_range=0.5)  # large weights: padding or dropout changes every logit visibly
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=6,  # type: ignore[call-arg]  # PreTrainedConfig takes num_labels through **kwargs
+        hidden_dropout_prob=0.3,
+        attention_probs_dropout_prob=0.3,
+        initializer_range=0.5,
+    )  # large weights: padding or dropout changes every logit visibly
     return BertForSequenceClassification(config)
 
 
@@ -77,10 +82,12 @@ def _metrics_case(seed: int, n: int, as_tuple: bool) -> tuple[Any, Any, Any]:
     logits = rng.normal(size=(n, 6))
     logits[np.arange(n), labels] += rng.choice([0.0, 2.5], size=n, p=[0.4, 0.6])
     predictions = (logits, rng.normal(size=(n, 4, 3))) if as_tuple else logits
-    return EvalPrediction(predictions=predictions, label_ids=labels), logits.argmax(-1), labels
+    # transformers annotates predictions as a 1-tuple, tuple[np.ndarray]; Trainer passes tuples of any length
+    prediction = EvalPrediction(predictions=predictions, label_ids=labels)  # type: ignore[arg-type]
+    return prediction, logits.argmax(-1), labels
 
 
-def exercise_05_1(compute_metrics: Callable[..., Any]) -> bool:
+def exercise_05_1(compute_metrics: Callable[..., Any]) -> Verdict | bool:
     """``compute_metrics(EvalPrediction)`` -> ``{"accuracy": ..., "f1": ...}`` (weighted F1), also when predictions is a tuple."""
     from sklearn.metrics import accuracy_score, f1_score
 
@@ -92,17 +99,25 @@ def exercise_05_1(compute_metrics: Callable[..., Any]) -> bool:
             except NotImplementedError:
                 return verdict("05.1", False, "not implemented yet: fill in the function and run the cell again")
             except Exception as exc:  # noqa: BLE001 - the learner's code failed on a tuple
-                return verdict("05.1", False, f"with output_hidden_states=True, pred.predictions is a tuple "
-                               f"(logits first): take element 0 when it is one (your function raised "
-                               f"{type(exc).__name__}: {exc})")
+                return verdict(
+                    "05.1",
+                    False,
+                    f"with output_hidden_states=True, pred.predictions is a tuple "
+                    f"(logits first): take element 0 when it is one (your function raised "
+                    f"{type(exc).__name__}: {exc})",
+                )
         else:
             ok, got = call_safely("05.1", compute_metrics, pred)
             if not ok:
                 return False
         if not isinstance(got, dict) or not {"accuracy", "f1"} <= set(got):
             keys = sorted(got) if isinstance(got, dict) else type(got).__name__
-            return verdict("05.1", False, f"return a dict with the keys 'accuracy' and 'f1' (got {keys}); Trainer "
-                           "prefixes them with eval_ itself")
+            return verdict(
+                "05.1",
+                False,
+                f"return a dict with the keys 'accuracy' and 'f1' (got {keys}); Trainer "
+                "prefixes them with eval_ itself",
+            )
         try:
             acc, f1 = float(got["accuracy"]), float(got["f1"])
         except (TypeError, ValueError):
@@ -120,8 +135,12 @@ def exercise_05_1(compute_metrics: Callable[..., Any]) -> bool:
         if math.isclose(f1, f1_score(y, y_hat, average="micro"), rel_tol=1e-6):
             return verdict("05.1", False, "micro F1 equals accuracy for single-label data: use average='weighted'")
         if math.isclose(f1, f1_score(y_hat, y, average="weighted"), rel_tol=1e-6):
-            return verdict("05.1", False, "arguments swapped: f1_score(y_true, y_pred), the true labels first "
-                           "(the weights are the true class frequencies)")
+            return verdict(
+                "05.1",
+                False,
+                "arguments swapped: f1_score(y_true, y_pred), the true labels first "
+                "(the weights are the true class frequencies)",
+            )
         return verdict("05.1", False, "f1: f1_score(label_ids, predicted, average='weighted')")
     return verdict("05.1", True)
 
@@ -134,25 +153,30 @@ def _drive(handler: Any, args: Any, state: Any, control: Any, event: str) -> Any
     return getattr(handler, event)(args, state, control)
 
 
-def exercise_05_2(callback_class: type) -> bool:
+def exercise_05_2(callback_class: type) -> Verdict | bool:
     """``TimeLimitCallback(max_seconds)``: sets ``control.should_training_stop`` in ``on_step_end`` once the time is up."""
     with _accelerate_state_kept():
         return _check_05_2(callback_class)
 
 
-def _check_05_2(callback_class: type) -> bool:
+def _check_05_2(callback_class: type) -> Verdict | bool:
     from transformers import TrainerCallback, TrainerControl, TrainerState
     from transformers.trainer_callback import CallbackHandler, DefaultFlowCallback
 
     if not (isinstance(callback_class, type) and issubclass(callback_class, TrainerCallback)):
-        return verdict("05.2", False, "pass your class (not an instance) and make it subclass TrainerCallback: the "
-                       "other events then default to doing nothing")
+        return verdict(
+            "05.2",
+            False,
+            "pass your class (not an instance) and make it subclass TrainerCallback: the "
+            "other events then default to doing nothing",
+        )
     limit, args = 0.3, _training_args()
     ok, callback = call_safely("05.2", callback_class, limit)
     if not ok:
         return False
-    handler = CallbackHandler([DefaultFlowCallback(), callback], model=None, processing_class=None,
-                              optimizer=None, lr_scheduler=None)
+    handler = CallbackHandler(
+        [DefaultFlowCallback(), callback], model=None, processing_class=None, optimizer=None, lr_scheduler=None
+    )
     time.sleep(limit + 0.05)  # the Trainer is often built long before train() starts
     state, control = TrainerState(max_steps=10_000), TrainerControl()
     try:
@@ -167,24 +191,39 @@ def _check_05_2(callback_class: type) -> bool:
     except NotImplementedError:
         return verdict("05.2", False, "not implemented yet: fill in the class and run the cell again")
     except TypeError as exc:
-        return verdict("05.2", False, f"Trainer calls every event as (args, state, control, **kwargs) with model=, "
-                       f"optimizer=... as keywords: accept **kwargs ({type(exc).__name__}: {exc})")
+        return verdict(
+            "05.2",
+            False,
+            f"Trainer calls every event as (args, state, control, **kwargs) with model=, "
+            f"optimizer=... as keywords: accept **kwargs ({type(exc).__name__}: {exc})",
+        )
     except AttributeError as exc:
-        return verdict("05.2", False, f"return control (or nothing) from your events; store the start time on self "
-                       f"({type(exc).__name__}: {exc})")
+        return verdict(
+            "05.2",
+            False,
+            f"return control (or nothing) from your events; store the start time on self ({type(exc).__name__}: {exc})",
+        )
     except Exception as exc:  # noqa: BLE001 - the learner's code failed
         return verdict("05.2", False, f"your callback raised {type(exc).__name__}: {exc}")
     if not isinstance(control, TrainerControl):
         return verdict("05.2", False, "return control (or nothing) from your events, not another value")
     if stopped_at_once:
-        return verdict("05.2", False, "it stopped at the first step: start the clock in on_train_begin (not in "
-                       "__init__) and stop only when time.perf_counter() - start >= max_seconds")
+        return verdict(
+            "05.2",
+            False,
+            "it stopped at the first step: start the clock in on_train_begin (not in "
+            "__init__) and stop only when time.perf_counter() - start >= max_seconds",
+        )
     if control.should_training_stop:
         return verdict("05.2", True)
     if control.should_epoch_stop:
         return verdict("05.2", False, "should_epoch_stop only ends the epoch; set control.should_training_stop = True")
-    return verdict("05.2", False, f"still running {2 * limit + 0.1:.2f} s after on_train_begin with max_seconds="
-                   f"{limit}: in on_step_end, set control.should_training_stop = True once the time is up")
+    return verdict(
+        "05.2",
+        False,
+        f"still running {2 * limit + 0.1:.2f} s after on_train_begin with max_seconds="
+        f"{limit}: in on_step_end, set control.should_training_stop = True once the time is up",
+    )
 
 
 # --- 05.3 per-example loss ----------------------------------------------------------------------
@@ -202,17 +241,20 @@ _TEXTS_05_3 = (
 )
 
 
-def exercise_05_3(per_example_loss: Callable[..., Any]) -> bool:
+def exercise_05_3(per_example_loss: Callable[..., Any]) -> Verdict | bool:
     """``per_example_loss(model, tokenizer, batch)`` -> ``{"loss", "predicted_label"}`` per row of an unpadded ``map`` batch."""
     import numpy as np
     import torch
     import torch.nn.functional as F
 
-    tokenizer = _tokenizer()
+    tokenizer = encoder_tokenizer()
     rng = np.random.default_rng(503)
     enc = tokenizer(list(_TEXTS_05_3), truncation=True, max_length=32)
-    batch = {"text": list(_TEXTS_05_3), **{k: list(v) for k, v in enc.items()},
-             "label": [int(x) for x in rng.integers(0, 6, size=len(_TEXTS_05_3))]}
+    batch = {
+        "text": list(_TEXTS_05_3),
+        **{k: list(v) for k, v in enc.items()},
+        "label": [int(x) for x in rng.integers(0, 6, size=len(_TEXTS_05_3))],
+    }
     model = _tiny_classifier(len(tokenizer), seed=503)
     names = [k for k in tokenizer.model_input_names if k in batch]
     padded = tokenizer.pad({k: batch[k] for k in names}, return_tensors="pt")
@@ -229,11 +271,19 @@ def exercise_05_3(per_example_loss: Callable[..., Any]) -> bool:
     except NotImplementedError:
         return verdict("05.3", False, "not implemented yet: fill in the function and run the cell again")
     except KeyError as exc:
-        return verdict("05.3", False, f"KeyError {exc}: the dataset column is 'label' (Trainer's collator renames it "
-                       "to 'labels' only inside Trainer) and the input names are tokenizer.model_input_names")
+        return verdict(
+            "05.3",
+            False,
+            f"KeyError {exc}: the dataset column is 'label' (Trainer's collator renames it "
+            "to 'labels' only inside Trainer) and the input names are tokenizer.model_input_names",
+        )
     except Exception as exc:  # noqa: BLE001 - the learner's code failed
-        return verdict("05.3", False, f"your function raised {type(exc).__name__}: {exc}. Pad the rows first: "
-                       "tokenizer.pad({k: batch[k] for k in tokenizer.model_input_names}, return_tensors='pt')")
+        return verdict(
+            "05.3",
+            False,
+            f"your function raised {type(exc).__name__}: {exc}. Pad the rows first: "
+            "tokenizer.pad({k: batch[k] for k in tokenizer.model_input_names}, return_tensors='pt')",
+        )
     if not isinstance(got, dict) or not {"loss", "predicted_label"} <= set(got):
         keys = sorted(got) if isinstance(got, dict) else type(got).__name__
         return verdict("05.3", False, f"return a dict with the keys 'loss' and 'predicted_label' (got {keys})")
@@ -241,8 +291,12 @@ def exercise_05_3(per_example_loss: Callable[..., Any]) -> bool:
         loss = np.asarray(got["loss"], dtype=np.float64)
         predicted = np.asarray(got["predicted_label"])
     except (RuntimeError, TypeError, ValueError) as exc:
-        return verdict("05.3", False, f"return numpy arrays computed under torch.inference_mode() and moved with "
-                       f".cpu().numpy() ({type(exc).__name__}: {exc})")
+        return verdict(
+            "05.3",
+            False,
+            f"return numpy arrays computed under torch.inference_mode() and moved with "
+            f".cpu().numpy() ({type(exc).__name__}: {exc})",
+        )
     n = len(_TEXTS_05_3)
     if loss.shape != (n,):
         hint = " (a single number: use reduction='none')" if loss.size == 1 else ""
@@ -266,28 +320,40 @@ def _arithmetic_model() -> Any:
     """A minute BERT classifier: Trainer needs a model, never runs it here."""
     from transformers import BertConfig, BertForSequenceClassification
 
-    return BertForSequenceClassification(BertConfig(vocab_size=16, hidden_size=4, num_hidden_layers=1,
-                                                    num_attention_heads=1, intermediate_size=4, num_labels=2))
+    return BertForSequenceClassification(
+        BertConfig(
+            vocab_size=16,
+            hidden_size=4,
+            num_hidden_layers=1,
+            num_attention_heads=1,
+            intermediate_size=4,
+            num_labels=2,  # type: ignore[call-arg]  # PreTrainedConfig takes num_labels through **kwargs
+        )
+    )
 
 
 def _trainer_steps(n: int, batch_size: int, epochs: int, grad_accum: int, drop_last: bool) -> int:
     """The number of optimizer steps Trainer itself plans for this run (its own dataloader and arithmetic)."""
     from transformers import Trainer
 
-    args = _training_args(per_device_train_batch_size=batch_size, gradient_accumulation_steps=grad_accum,
-                          num_train_epochs=epochs, dataloader_drop_last=drop_last)
+    args = _training_args(
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum,
+        num_train_epochs=epochs,
+        dataloader_drop_last=drop_last,
+    )
     data = [{"input_ids": [1, 2], "labels": 0}] * n
     trainer = Trainer(model=_arithmetic_model(), args=args, train_dataset=data)
     return int(trainer.set_initial_training_values(args, trainer.get_train_dataloader())[-1])
 
 
-def exercise_05_4(optimizer_steps: Callable[..., Any]) -> bool:
+def exercise_05_4(optimizer_steps: Callable[..., Any]) -> Verdict | bool:
     """``optimizer_steps(n_examples, batch_size, epochs, grad_accum, drop_last=False)``: Trainer's number of optimizer steps."""
     with _accelerate_state_kept():
         return _check_05_4(optimizer_steps)
 
 
-def _check_05_4(optimizer_steps: Callable[..., Any]) -> bool:
+def _check_05_4(optimizer_steps: Callable[..., Any]) -> Verdict | bool:
     import numpy as np
 
     rng = np.random.default_rng(504)

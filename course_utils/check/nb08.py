@@ -8,11 +8,12 @@ import numbers
 import re
 import tempfile
 import warnings
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-from ._core import call_safely, keeps_rng, verdict
+from ._core import Verdict, call_safely, tensor_mismatch, verdict
 
 __all__ = ["exercise_08_1", "exercise_08_2", "exercise_08_3", "exercise_08_4"]
 
@@ -32,7 +33,6 @@ def _quiet_peft() -> Iterator[None]:
         yield
 
 
-
 def _peft_trainable(model: Any, **config: Any) -> int:
     """Trainable parameters of ``get_peft_model(deepcopy(model), LoraConfig(**config))``."""
     from peft import LoraConfig, get_peft_model
@@ -42,10 +42,11 @@ def _peft_trainable(model: Any, **config: Any) -> int:
     return sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_encoder_config(**overrides: Any) -> Any:
-    import course_utils as cu
     from transformers import AutoConfig
+
+    import course_utils as cu
 
     return AutoConfig.from_pretrained(cu.resolve_checkpoint(cu.ENCODER, verbose=False), **overrides)
 
@@ -81,8 +82,9 @@ def _ladder() -> Any:
 def _count(model: Any, r: int, targets: Any, match: Callable[[str, Any], bool], per_layer: Callable[[Any], int]) -> int:
     from torch import nn
 
-    return sum(per_layer(m) for name, m in model.named_modules()
-               if isinstance(m, nn.Linear) and name and match(name, targets))
+    return sum(
+        per_layer(m) for name, m in model.named_modules() if isinstance(m, nn.Linear) and name and match(name, targets)
+    )
 
 
 def _peft_rule(name: str, targets: Any) -> bool:
@@ -103,8 +105,7 @@ def _endswith_rule(name: str, targets: Any) -> bool:
     return any(name.endswith(t) for t in targets)
 
 
-@keeps_rng
-def exercise_08_1(lora_trainable_params: Callable[..., Any]) -> bool:
+def exercise_08_1(lora_trainable_params: Callable[..., Any]) -> Verdict | bool:
     """``lora_trainable_params(model, r, target_modules)`` -> the parameters LoRA trains, as PEFT counts them."""
     kind = _encoder_config().model_type  # BERT offline (stand-in), DistilBERT with the Hub
     q, k, v, _ = FOUR_PROJECTIONS[kind]
@@ -130,28 +131,57 @@ def exercise_08_1(lora_trainable_params: Callable[..., Any]) -> bool:
         where = f" (r={r}, target_modules={targets!r} on {what})"
         both = lambda m: r * (m.in_features + m.out_features)  # noqa: E731
         if got == _count(model, r, targets, _peft_rule, lambda m: m.in_features * m.out_features):
-            return verdict("08.1", False, "LoRA does not train the d_out × d_in matrix: it trains A (r × d_in) "
-                           "and B (d_out × r), r·(d_in + d_out) numbers per layer" + where)
-        if got in (_count(model, r, targets, _peft_rule, lambda m: r * m.in_features),
-                   _count(model, r, targets, _peft_rule, lambda m: r * m.out_features),
-                   _count(model, r, targets, _peft_rule, lambda m: 2 * r * m.in_features)):
-            return verdict("08.1", False, "count both matrices with their own sizes: A is r × in_features, "
-                           "B is out_features × r" + where)
+            return verdict(
+                "08.1",
+                False,
+                "LoRA does not train the d_out × d_in matrix: it trains A (r × d_in) "
+                "and B (d_out × r), r·(d_in + d_out) numbers per layer" + where,
+            )
+        if got in (
+            _count(model, r, targets, _peft_rule, lambda m: r * m.in_features),
+            _count(model, r, targets, _peft_rule, lambda m: r * m.out_features),
+            _count(model, r, targets, _peft_rule, lambda m: 2 * r * m.in_features),
+        ):
+            return verdict(
+                "08.1",
+                False,
+                "count both matrices with their own sizes: A is r × in_features, B is out_features × r" + where,
+            )
         if got == _count(model, r, targets, _peft_rule, lambda m: both(m) + (m.bias is not None) * m.out_features):
             return verdict("08.1", False, "LoRA adds no bias (bias='none'): count r·(in + out) only" + where)
         if isinstance(targets, str) and got == _count(model, r, targets, _substring_rule, both):
-            return verdict("08.1", False, "a string target is a regular expression that must match the WHOLE "
-                           "name: re.fullmatch, not re.search" + where)
-        if isinstance(targets, str) and got in (_count(model, r, list(targets), _peft_rule, both),
-                                                _count(model, r, list(targets), _substring_rule, both)):
-            return verdict("08.1", False, "a single string is not a list of names: it is a regular expression, "
-                           "tested with re.fullmatch(target_modules, name)" + where)
-        if not isinstance(targets, str) and got in (_count(model, r, targets, _substring_rule, both),
-                                                    _count(model, r, targets, _endswith_rule, both)):
-            return verdict("08.1", False, "a list entry matches a module whose name equals it or ends with "
-                           "'.' + entry, not any name that merely contains or ends with its letters" + where)
-        return verdict("08.1", False, "wrong count" + where + ": list the nn.Linear modules whose names match "
-                       "and add r·(in_features + out_features) for each")
+            return verdict(
+                "08.1",
+                False,
+                "a string target is a regular expression that must match the WHOLE "
+                "name: re.fullmatch, not re.search" + where,
+            )
+        if isinstance(targets, str) and got in (
+            _count(model, r, list(targets), _peft_rule, both),
+            _count(model, r, list(targets), _substring_rule, both),
+        ):
+            return verdict(
+                "08.1",
+                False,
+                "a single string is not a list of names: it is a regular expression, "
+                "tested with re.fullmatch(target_modules, name)" + where,
+            )
+        if not isinstance(targets, str) and got in (
+            _count(model, r, targets, _substring_rule, both),
+            _count(model, r, targets, _endswith_rule, both),
+        ):
+            return verdict(
+                "08.1",
+                False,
+                "a list entry matches a module whose name equals it or ends with "
+                "'.' + entry, not any name that merely contains or ends with its letters" + where,
+            )
+        return verdict(
+            "08.1",
+            False,
+            "wrong count" + where + ": list the nn.Linear modules whose names match "
+            "and add r·(in_features + out_features) for each",
+        )
     return verdict("08.1", True)
 
 
@@ -163,12 +193,11 @@ def _emotion_classifier() -> Any:
     return AutoModelForSequenceClassification.from_config(_encoder_config(num_labels=6))
 
 
-@keeps_rng
-def exercise_08_2(trainable: Any) -> bool:
+def exercise_08_2(trainable: Any) -> Verdict | bool:
     """Trainable parameters of the emotion classifier with r=6 LoRA on query, key, value, attention output."""
     if isinstance(trainable, bool) or not isinstance(trainable, numbers.Real) or not float(trainable).is_integer():
         return verdict("08.2", False, "give the count as an int, e.g. 123_456")
-    got = int(trainable)
+    got = int(trainable)  # type: ignore[call-overload]  # typeshed's numbers.Real lacks __int__; int() takes any Real
     model = _emotion_classifier()
     targets = FOUR_PROJECTIONS.get(model.config.model_type)
     if targets is None:
@@ -183,36 +212,51 @@ def exercise_08_2(trainable: Any) -> bool:
         return _peft_trainable(model, r=r, target_modules=names)
 
     def with_head(r: int, names: list[str]) -> int:
-        return _peft_trainable(model, task_type="SEQ_CLS", r=r, lora_alpha=16, target_modules=names,
-                               modules_to_save=head)
+        return _peft_trainable(
+            model, task_type="SEQ_CLS", r=r, lora_alpha=16, target_modules=names, modules_to_save=head
+        )
 
     expected = with_head(R_08_2, targets)
     if got == expected:
         return verdict("08.2", True)
     lora_only = lora(R_08_2, targets)
     if got == lora_only:
-        return verdict("08.2", False, "the new classification head (modules_to_save) trains in full: add its "
-                       "weights and bias")
+        return verdict(
+            "08.2", False, "the new classification head (modules_to_save) trains in full: add its weights and bias"
+        )
     if pooler_params and got == expected - pooler_params:
-        return verdict("08.2", False, "the pooler is effectively new too (notebook 05) and lora_classifier() "
-                       "trains it in full: add its weights and bias")
+        return verdict(
+            "08.2",
+            False,
+            "the pooler is effectively new too (notebook 05) and lora_classifier() "
+            "trains it in full: add its weights and bias",
+        )
     if got == expected + head_params:
-        return verdict("08.2", False, "the frozen original of a modules_to_save layer does not train: count "
-                       "the head once (old PEFT versions counted it twice)")
+        return verdict(
+            "08.2",
+            False,
+            "the frozen original of a modules_to_save layer does not train: count "
+            "the head once (old PEFT versions counted it twice)",
+        )
     if got in (with_head(8, targets), lora(8, targets)):
         return verdict("08.2", False, f"this configuration uses r={R_08_2}, not the chapter's r=8")
     query_value = [targets[0], targets[2]]
     if got in (with_head(R_08_2, query_value), with_head(8, query_value)):
-        return verdict("08.2", False, "that is LoRA on query and value only: add key and the attention output "
-                       "projection")
+        return verdict(
+            "08.2", False, "that is LoRA on query and value only: add key and the attention output projection"
+        )
     layers = model.config.num_hidden_layers
     if got in (lora_only // layers + head_params, lora_only // layers):
         return verdict("08.2", False, f"LoRA wraps those projections in every one of the {layers} layers")
-    return verdict("08.2", False, "not the count PEFT reports: per layer 4 projections × r·(d_in + d_out), "
-                   "times the layers, plus the head's weights and biases")
+    return verdict(
+        "08.2",
+        False,
+        "not the count PEFT reports: per layer 4 projections × r·(d_in + d_out), "
+        "times the layers, plus the head's weights and biases",
+    )
 
 
-def _lora_linear(d_in: int, d_out: int, r: int, alpha: float, bias: bool, seed: int) -> Any:
+def _lora_linear(d_in: int, d_out: int, r: int, alpha: int, bias: bool, seed: int) -> Any:
     """A PEFT LoRA layer around a fresh ``nn.Linear`` with random, non-zero A and B."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -223,11 +267,12 @@ def _lora_linear(d_in: int, d_out: int, r: int, alpha: float, bias: bool, seed: 
     config = LoraConfig(r=r, lora_alpha=alpha, target_modules=["0"], lora_dropout=0.2, init_lora_weights=False)
     with _quiet_peft():
         peft_model = get_peft_model(holder, config).eval()
-    return peft_model.base_model.model[0]
+    wrapped = peft_model.base_model.model
+    assert isinstance(wrapped, nn.Sequential)  # holder, its Linear now wrapped by LoRA
+    return wrapped[0]
 
 
-@keeps_rng
-def exercise_08_3(merge_lora: Callable[..., Any]) -> bool:
+def exercise_08_3(merge_lora: Callable[..., Any]) -> Verdict | bool:
     """``merge_lora(lora_layer)`` -> a new plain ``nn.Linear`` with weight ``W + (alpha/r) B A`` (and the bias)."""
     import torch
     from torch import nn
@@ -244,13 +289,21 @@ def exercise_08_3(merge_lora: Callable[..., Any]) -> bool:
         with torch.no_grad():
             after = layer(x)
         if not torch.allclose(after, before, atol=1e-6):
-            return verdict("08.3", False, "your function changed the PEFT layer (its base weight?): build a NEW "
-                           "nn.Linear and copy the merged weight into it")
+            return verdict(
+                "08.3",
+                False,
+                "your function changed the PEFT layer (its base weight?): build a NEW "
+                "nn.Linear and copy the merged weight into it",
+            )
         if not isinstance(merged, nn.Linear) or type(merged) is not nn.Linear:
             return verdict("08.3", False, f"return a plain torch.nn.Linear, got {type(merged).__name__}")
         if tuple(merged.weight.shape) != (d_out, d_in):
-            return verdict("08.3", False, f"the merged weight must have the base weight's shape (d_out, d_in) = "
-                           f"{(d_out, d_in)}, got {tuple(merged.weight.shape)}")
+            return verdict(
+                "08.3",
+                False,
+                f"the merged weight must have the base weight's shape (d_out, d_in) = "
+                f"{(d_out, d_in)}, got {tuple(merged.weight.shape)}",
+            )
         if (merged.bias is None) != (layer.base_layer.bias is None):
             return verdict("08.3", False, "keep the base layer's bias (or its absence): nn.Linear(..., bias=...)")
         W, b = layer.base_layer.weight, layer.base_layer.bias
@@ -271,8 +324,12 @@ def exercise_08_3(merge_lora: Callable[..., Any]) -> bool:
                 return verdict("08.3", False, "wrong scale: the update is multiplied by lora_alpha / r")
             if b is not None and torch.allclose(got, x @ (W + layer.scaling["default"] * B @ A).T, atol=1e-5):
                 return verdict("08.3", False, "copy the base layer's bias into the merged layer")
-        return verdict("08.3", False, f"the merged layer's outputs differ from the LoRA layer's (d_in={d_in}, "
-                       f"d_out={d_out}): the merged weight is W + (alpha/r) · B @ A")
+        return verdict(
+            "08.3",
+            False,
+            f"the merged layer's outputs differ from the LoRA layer's (d_in={d_in}, "
+            f"d_out={d_out}): the merged weight is W + (alpha/r) · B @ A",
+        )
     return verdict("08.3", True)
 
 
@@ -284,8 +341,7 @@ def _tiny_base() -> Any:
     return nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 3))
 
 
-@keeps_rng
-def exercise_08_4(adapter_outputs: Callable[..., Any]) -> bool:
+def exercise_08_4(adapter_outputs: Callable[..., Any]) -> Verdict | bool:
     """``adapter_outputs(base, adapters, x)`` -> ``{name: output}``, all adapters loaded on one PeftModel."""
     import torch
     from peft import LoraConfig, PeftModel, get_peft_model
@@ -299,7 +355,7 @@ def exercise_08_4(adapter_outputs: Callable[..., Any]) -> bool:
                 base = _tiny_base()
                 torch.manual_seed(100 + i)  # random, non-zero A and B: each adapter changes the outputs
                 config = LoraConfig(r=2 + i, lora_alpha=8, target_modules=["0", "2"], init_lora_weights=False)
-                get_peft_model(base, config).save_pretrained(Path(tmp) / name)
+                get_peft_model(base, config).save_pretrained(str(Path(tmp) / name))
                 paths[name] = str(Path(tmp) / name)
             expected = {}
             for name in names:
@@ -316,20 +372,28 @@ def exercise_08_4(adapter_outputs: Callable[..., Any]) -> bool:
         return verdict("08.4", False, f"return a dict with one output per adapter name, keys {names}; got {keys}")
     for name in names:
         out = got[name]
-        if not isinstance(out, torch.Tensor) or tuple(out.shape) != tuple(plain.shape):
-            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            return verdict("08.4", False, f"{name!r}: expected the model's output tensor {tuple(plain.shape)}, got {shape}")
+        if (shape := tensor_mismatch(out, plain.shape)) is not None:
+            return verdict(
+                "08.4", False, f"{name!r}: expected the model's output tensor {tuple(plain.shape)}, got {shape}"
+            )
     got = {k: v.detach() for k, v in got.items()}
     if all(torch.allclose(got[n], plain, atol=1e-5) for n in names):
-        return verdict("08.4", False, "these are the base model's outputs: no adapter was active "
-                       "(outside a disable_adapter() block?)")
+        return verdict(
+            "08.4",
+            False,
+            "these are the base model's outputs: no adapter was active (outside a disable_adapter() block?)",
+        )
     first = next((n for n in names if torch.allclose(got[names[0]], expected[n], atol=1e-5)), None)
     if all(torch.allclose(got[n], got[names[0]], atol=1e-6) for n in names):
         which = f"the {first!r} adapter" if first else "one adapter"
         return verdict("08.4", False, f"every output is {which}'s: call model.set_adapter(name) before each forward")
     wrong = [n for n in names if not torch.allclose(got[n], expected[n], atol=1e-5)]
     if wrong:
-        return verdict("08.4", False, f"wrong output for {wrong}: load each adapter once under its own name "
-                       "(PeftModel.from_pretrained(base, path, adapter_name=name) for the first, "
-                       "model.load_adapter(path, adapter_name=name) for the others), then set_adapter(name)")
+        return verdict(
+            "08.4",
+            False,
+            f"wrong output for {wrong}: load each adapter once under its own name "
+            "(PeftModel.from_pretrained(base, path, adapter_name=name) for the first, "
+            "model.load_adapter(path, adapter_name=name) for the others), then set_adapter(name)",
+        )
     return verdict("08.4", True)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from ._core import call_safely, verdict
+from ._core import Verdict, call_safely, tensor_mismatch, verdict
 
 __all__ = ["exercise_10_1", "exercise_10_2", "exercise_10_3", "exercise_10_4"]
 
@@ -32,7 +33,7 @@ def _as_tensor_result(exercise: str, got: Any, shape: tuple[int, ...]) -> bool:
     return True
 
 
-def exercise_10_1(mean_pool: Callable[..., Any], cls_pool: Callable[..., Any]) -> bool:
+def exercise_10_1(mean_pool: Callable[..., Any], cls_pool: Callable[..., Any]) -> Verdict | bool:
     """``mean_pool(h, mask)`` (masked mean) and ``cls_pool(h, mask)`` (first token): ``(b, s, h) -> (b, h)``, padding-proof."""
     import torch
 
@@ -43,8 +44,14 @@ def exercise_10_1(mean_pool: Callable[..., Any], cls_pool: Callable[..., Any]) -
         states, mask = _hidden_and_mask(gen, batch, seq_len, hidden)
         # The same texts padded further (as in a batch with a longer text): garbage at the new positions.
         extra = torch.randn(batch, 3, hidden, generator=gen) * 10
-        longer_states, longer_mask = torch.cat([states, extra], dim=1), torch.cat([mask, torch.zeros(batch, 3).long()], 1)
-        for name, fn, reference in (("mean_pool", mean_pool, embeddings.mean_pool), ("cls_pool", cls_pool, embeddings.cls_pool)):
+        longer_states, longer_mask = (
+            torch.cat([states, extra], dim=1),
+            torch.cat([mask, torch.zeros(batch, 3).long()], 1),
+        )
+        for name, fn, reference in (
+            ("mean_pool", mean_pool, embeddings.mean_pool),
+            ("cls_pool", cls_pool, embeddings.cls_pool),
+        ):
             ok, got = call_safely("10.1", fn, states.clone(), mask.clone())
             if not ok or not _as_tensor_result("10.1", got, (batch, hidden)):
                 return False
@@ -54,24 +61,44 @@ def exercise_10_1(mean_pool: Callable[..., Any], cls_pool: Callable[..., Any]) -
                 if not ok or not _as_tensor_result("10.1", padded, (batch, hidden)):
                     return False
                 if not torch.allclose(padded.float(), expected, atol=1e-5):
-                    return verdict("10.1", False, f"{name}: more padding changed the result; padding positions must not count")
+                    return verdict(
+                        "10.1", False, f"{name}: more padding changed the result; padding positions must not count"
+                    )
                 continue
             if name == "cls_pool":
                 if torch.allclose(got.float(), states[:, -1]):
-                    return verdict("10.1", False, "cls_pool: [CLS] is the FIRST position (index 0); the last one is [SEP] or padding")
+                    return verdict(
+                        "10.1",
+                        False,
+                        "cls_pool: [CLS] is the FIRST position (index 0); the last one is [SEP] or padding",
+                    )
                 if torch.allclose(got.float(), embeddings.mean_pool(states, mask), atol=1e-5):
                     return verdict("10.1", False, "cls_pool returns the mean: it should return last_hidden_state[:, 0]")
-                return verdict("10.1", False, "cls_pool: return the first token's vector of every text, last_hidden_state[:, 0]")
+                return verdict(
+                    "10.1", False, "cls_pool: return the first token's vector of every text, last_hidden_state[:, 0]"
+                )
             m = mask.unsqueeze(-1).float()
             if torch.allclose(got.float(), states.mean(dim=1), atol=1e-5):
-                return verdict("10.1", False, "mean_pool: the padding vectors are averaged in; multiply by the mask first")
+                return verdict(
+                    "10.1", False, "mean_pool: the padding vectors are averaged in; multiply by the mask first"
+                )
             if torch.allclose(got.float(), (states * m).sum(dim=1), atol=1e-5):
-                return verdict("10.1", False, "mean_pool: that is the masked SUM; divide by the number of real tokens, mask.sum(1)")
+                return verdict(
+                    "10.1", False, "mean_pool: that is the masked SUM; divide by the number of real tokens, mask.sum(1)"
+                )
             if torch.allclose(got.float(), (states * m).sum(dim=1) / seq_len, atol=1e-5):
-                return verdict("10.1", False, "mean_pool: divide by the number of real tokens (mask.sum(1)), not by seq_len")
+                return verdict(
+                    "10.1", False, "mean_pool: divide by the number of real tokens (mask.sum(1)), not by seq_len"
+                )
             if torch.allclose(got.float(), states[:, 0]):
-                return verdict("10.1", False, "mean_pool returns the [CLS] vector: average over the real tokens instead")
-            return verdict("10.1", False, "mean_pool: compute sum_t m_t h_t / sum_t m_t (mask.unsqueeze(-1) broadcasts over hidden)")
+                return verdict(
+                    "10.1", False, "mean_pool returns the [CLS] vector: average over the real tokens instead"
+                )
+            return verdict(
+                "10.1",
+                False,
+                "mean_pool: compute sum_t m_t h_t / sum_t m_t (mask.unsqueeze(-1) broadcasts over hidden)",
+            )
     return verdict("10.1", True)
 
 
@@ -80,7 +107,9 @@ def _clustered_similarity(gen: Any, n_queries: int, n_corpus: int, n_labels: int
     import torch
 
     centres = torch.nn.functional.normalize(torch.randn(n_labels, 16, generator=gen), dim=1)
-    corpus_labels = torch.cat([torch.arange(n_labels), torch.randint(0, n_labels, (n_corpus - n_labels,), generator=gen)])
+    corpus_labels = torch.cat(
+        [torch.arange(n_labels), torch.randint(0, n_labels, (n_corpus - n_labels,), generator=gen)]
+    )
     corpus_labels = corpus_labels[torch.randperm(n_corpus, generator=gen)]
     query_labels = torch.randint(0, n_labels, (n_queries,), generator=gen)
     q = torch.nn.functional.normalize(centres[query_labels] + 0.9 * torch.randn(n_queries, 16, generator=gen), dim=1)
@@ -97,7 +126,7 @@ def _reciprocal_ranks(sims: Any, query_labels: Any, corpus_labels: Any, k: int, 
     return torch.where(hits.any(dim=1), 1.0 / (first + 1).float(), torch.zeros(()))
 
 
-def exercise_10_2(mrr_at_k: Callable[..., Any]) -> bool:
+def exercise_10_2(mrr_at_k: Callable[..., Any]) -> Verdict | bool:
     """``mrr_at_k(similarity, query_labels, corpus_labels, k)`` -> mean over queries of 1 / rank of the first same-label text in the top k (0 if none)."""
     import math
 
@@ -113,7 +142,9 @@ def exercise_10_2(mrr_at_k: Callable[..., Any]) -> bool:
             got = got.item()
         if isinstance(got, bool) or not isinstance(got, (int, float)):
             shape = f" of shape {tuple(got.shape)}" if isinstance(got, torch.Tensor) else ""
-            return verdict("10.2", False, f"return one number (the mean over the queries), got {type(got).__name__}{shape}")
+            return verdict(
+                "10.2", False, f"return one number (the mean over the queries), got {type(got).__name__}{shape}"
+            )
         rr = _reciprocal_ranks(sims, query_labels, corpus_labels, k)
         want = rr.mean().item()
         if abs(got - want) < 1e-5:
@@ -126,14 +157,26 @@ def exercise_10_2(mrr_at_k: Callable[..., Any]) -> bool:
             return abs(got - float(value)) < 1e-5
 
         if not math.isfinite(got):
-            return verdict("10.2", False, "ranks start at 1 (the best text has reciprocal rank 1/1): use 1 / (position + 1)")
+            return verdict(
+                "10.2", False, "ranks start at 1 (the best text has reciprocal rank 1/1): use 1 / (position + 1)"
+            )
         if close(_reciprocal_ranks(sims, query_labels, corpus_labels, k, largest=False).mean()):
-            return verdict("10.2", False, "you ranked the LEAST similar texts first: take topk(k) (largest) or argsort(descending=True)")
+            return verdict(
+                "10.2",
+                False,
+                "you ranked the LEAST similar texts first: take topk(k) (largest) or argsort(descending=True)",
+            )
         if close((1.0 / (first + 1)).mean()):
-            return verdict("10.2", False, "a query with no same-label text in its top k counts 0; argmax of an all-False row "
-                                          "is 0 (rank 1): check hits.any(dim=1)")
+            return verdict(
+                "10.2",
+                False,
+                "a query with no same-label text in its top k counts 0; argmax of an all-False row "
+                "is 0 (rank 1): check hits.any(dim=1)",
+            )
         if hits.any(dim=1).any() and close(rr[hits.any(dim=1)].mean()):
-            return verdict("10.2", False, "average over ALL queries: one without a hit in its top k counts 0, it is not left out")
+            return verdict(
+                "10.2", False, "average over ALL queries: one without a hit in its top k counts 0, it is not left out"
+            )
         if close(hits.float().mean()) or close(hits[:, 0].float().mean()):
             return verdict("10.2", False, "that is precision@k (or @1): MRR uses the rank of the FIRST same-label text")
         positions = torch.arange(1, k + 1).float()
@@ -141,12 +184,16 @@ def exercise_10_2(mrr_at_k: Callable[..., Any]) -> bool:
             return verdict("10.2", False, "only the FIRST same-label text counts, not the sum of 1/rank over every hit")
         if close(torch.where(hits.any(dim=1), first + 1, torch.zeros(())).mean()):
             return verdict("10.2", False, "average the RECIPROCAL ranks, 1 / rank, not the ranks")
-        return verdict("10.2", False, f"MRR@k is off{where}: mean over queries of 1 / (rank of the first same-label "
-                                      "text in the top k), 0 when there is none")
+        return verdict(
+            "10.2",
+            False,
+            f"MRR@k is off{where}: mean over queries of 1 / (rank of the first same-label "
+            "text in the top k), 0 when there is none",
+        )
     return verdict("10.2", True)
 
 
-def exercise_10_3(hybrid_order: Callable[..., Any]) -> bool:
+def exercise_10_3(hybrid_order: Callable[..., Any]) -> Verdict | bool:
     """``hybrid_order(cosine, logits, lam)`` -> candidate order (long, ``(n_queries, depth)``), best ``cosine + lam * sigmoid(logit)`` first."""
     import torch
 
@@ -158,8 +205,7 @@ def exercise_10_3(hybrid_order: Callable[..., Any]) -> bool:
         ok, got = call_safely("10.3", hybrid_order, cosine.clone(), logits.clone(), lam)
         if not ok:
             return False
-        if not isinstance(got, torch.Tensor) or tuple(got.shape) != (n_queries, depth):
-            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        if (shape := tensor_mismatch(got, (n_queries, depth))) is not None:
             return verdict("10.3", False, f"return the order as a tensor of shape {(n_queries, depth)}, got {shape}")
         if got.is_floating_point():
             return verdict("10.3", False, "return the ORDER (indices from argsort), not the hybrid scores themselves")
@@ -169,12 +215,18 @@ def exercise_10_3(hybrid_order: Callable[..., Any]) -> bool:
         if torch.equal(got.long(), expected.flip(1)):
             return verdict("10.3", False, "best first: argsort(dim=1, descending=True)")
         if torch.equal(got.long(), (cosine + lam * logits).argsort(dim=1, descending=True)):
-            return verdict("10.3", False, "squash the logit first: cosine + lam * sigmoid(logit), both then lie in a comparable range")
+            return verdict(
+                "10.3",
+                False,
+                "squash the logit first: cosine + lam * sigmoid(logit), both then lie in a comparable range",
+            )
         if torch.equal(got.long(), (lam * cosine + logits.sigmoid()).argsort(dim=1, descending=True)):
             return verdict("10.3", False, "lam weighs the reranker's probability: cosine + lam * sigmoid(logit)")
         if torch.equal(got.long(), (cosine + lam * logits).sigmoid().argsort(dim=1, descending=True)):
             return verdict("10.3", False, "apply sigmoid to the logit only: cosine + lam * sigmoid(logit)")
-        return verdict("10.3", False, f"wrong order for lam={lam}: rank each row (query) by cosine + lam * sigmoid(logit), dim=1")
+        return verdict(
+            "10.3", False, f"wrong order for lam={lam}: rank each row (query) by cosine + lam * sigmoid(logit), dim=1"
+        )
     return verdict("10.3", True)
 
 
@@ -188,7 +240,9 @@ def _positives(gen: Any, n_groups: int, group_size: int, max_positives: int) -> 
 
     counts = torch.randint(1, max_positives + 1, (n_groups,), generator=gen)
     counts[0], counts[1] = 1, max_positives
-    ranks = torch.rand(n_groups, group_size, generator=gen).argsort(dim=1).argsort(dim=1)  # a random permutation per row
+    ranks = (
+        torch.rand(n_groups, group_size, generator=gen).argsort(dim=1).argsort(dim=1)
+    )  # a random permutation per row
     return ranks < counts[:, None]
 
 
@@ -197,7 +251,7 @@ def _multi_positive_reference(scores: Any, is_positive: Any) -> Any:
     return (scores.logsumexp(dim=1) - scores.masked_fill(~is_positive, float("-inf")).logsumexp(dim=1)).mean()
 
 
-def exercise_10_4(multi_positive_loss: Callable[..., Any]) -> bool:
+def exercise_10_4(multi_positive_loss: Callable[..., Any]) -> Verdict | bool:
     """``multi_positive_loss(scores, is_positive)``: mean over the groups (rows) of -log(sum of softmax(row) over its positives).
 
     ``scores`` is ``(n_groups, group_size)`` logits, ``is_positive`` a boolean mask of the same shape
@@ -223,13 +277,19 @@ def exercise_10_4(multi_positive_loss: Callable[..., Any]) -> bool:
         if not ok:
             return False
         if not isinstance(got, torch.Tensor):
-            return verdict("10.4", False, f"return the loss as a tensor (loss.backward() needs it), "
-                                          f"got {type(got).__name__}: drop .item()")
+            return verdict(
+                "10.4",
+                False,
+                f"return the loss as a tensor (loss.backward() needs it), got {type(got).__name__}: drop .item()",
+            )
         if got.dim() != 0:
             return verdict("10.4", False, f"return one number (the mean over the groups), got shape {tuple(got.shape)}")
         if not got.requires_grad:
-            return verdict("10.4", False, "the loss lost its gradient: compute it from `scores` with torch ops "
-                                          "(no .item(), .detach(), numpy)")
+            return verdict(
+                "10.4",
+                False,
+                "the loss lost its gradient: compute it from `scores` with torch ops (no .item(), .detach(), numpy)",
+            )
         value = got.detach().float()
         expected = _multi_positive_reference(scores, is_positive)
         if torch.allclose(value, expected, rtol=1e-4, atol=1e-5):
@@ -240,17 +300,29 @@ def exercise_10_4(multi_positive_loss: Callable[..., Any]) -> bool:
             # d loss / d scores = (softmax of the row - softmax over its positives only) / n_groups
             want = (scores.softmax(dim=1) - scores.masked_fill(~is_positive, float("-inf")).softmax(dim=1)) / n_groups
             if grad is not None and not torch.isfinite(grad).all():
-                return verdict("10.4", False, "the value is right but its gradient holds nan or inf: keep every "
-                                              "step finite (masked_fill with -inf, then torch.logsumexp)")
+                return verdict(
+                    "10.4",
+                    False,
+                    "the value is right but its gradient holds nan or inf: keep every "
+                    "step finite (masked_fill with -inf, then torch.logsumexp)",
+                )
             if grad is None or not torch.allclose(grad.float(), want, atol=1e-5):
-                return verdict("10.4", False, "the value is right but not its gradient: build the whole loss from "
-                                              "`scores` with torch ops (no .detach(), .item() or torch.no_grad() inside)")
+                return verdict(
+                    "10.4",
+                    False,
+                    "the value is right but not its gradient: build the whole loss from "
+                    "`scores` with torch ops (no .detach(), .item() or torch.no_grad() inside)",
+                )
             continue
         where = f" ({n_groups} groups x {group_size}, logits up to {scores.abs().max().item():.0f})"
         if not torch.isfinite(value):
-            return verdict("10.4", False, f"the loss is {value.item()}{where}: exp(score) overflows float32 above 88 "
-                                          "(or a probability underflows to 0); stay in log space with "
-                                          "torch.logsumexp or log_softmax")
+            return verdict(
+                "10.4",
+                False,
+                f"the loss is {value.item()}{where}: exp(score) overflows float32 above 88 "
+                "(or a probability underflows to 0); stay in log space with "
+                "torch.logsumexp or log_softmax",
+            )
 
         def matches(*candidates: torch.Tensor) -> bool:
             return any(torch.allclose(value, c.float(), rtol=1e-4, atol=1e-5) for c in candidates)
@@ -260,45 +332,87 @@ def exercise_10_4(multi_positive_loss: Callable[..., Any]) -> bool:
         per_positive = -(logp * positive).sum(dim=1)  # the sum of each positive's own -log p, per row
         positive_part = scores.masked_fill(~is_positive, minus_inf).logsumexp(dim=1)
         if matches(-expected):
-            return verdict("10.4", False, "wrong sign: the loss is -log(the positives' probability), >= 0, "
-                                          "so that minimising it raises that probability")
+            return verdict(
+                "10.4",
+                False,
+                "wrong sign: the loss is -log(the positives' probability), >= 0, "
+                "so that minimising it raises that probability",
+            )
         if matches(F.cross_entropy(scores, torch.zeros(n_groups, dtype=torch.long))):
-            return verdict("10.4", False, "is_positive is ignored: that is section 4's cross_entropy with target 0, "
-                                          "right only for one positive in column 0; here the positives are where "
-                                          "is_positive says")
+            return verdict(
+                "10.4",
+                False,
+                "is_positive is ignored: that is section 4's cross_entropy with target 0, "
+                "right only for one positive in column 0; here the positives are where "
+                "is_positive says",
+            )
         if matches(F.cross_entropy(scores, positive.argmax(dim=1))):
-            return verdict("10.4", False, "only one positive per row counts: a row can hold several, and the loss is "
-                                          "-log of the SUM of their softmax probabilities")
+            return verdict(
+                "10.4",
+                False,
+                "only one positive per row counts: a row can hold several, and the loss is "
+                "-log of the SUM of their softmax probabilities",
+            )
         for lead, candidates in (
             ("adds up", (per_positive.mean(), per_positive.sum())),
             ("averages", ((per_positive / positive.sum(dim=1)).mean(), -logp[is_positive].mean())),
         ):
             if matches(*candidates):
-                return verdict("10.4", False, f"that {lead} each positive's own -log p: the positives are asked "
-                                              "together, the loss is -log of the SUM of their probabilities")
-        if matches(F.binary_cross_entropy_with_logits(scores, positive),
-                   F.binary_cross_entropy_with_logits(scores, positive, reduction="none").sum(dim=1).mean()):
-            return verdict("10.4", False, "that is BCE on each pair; this loss is a softmax over each row: -log of "
-                                          "the share of the row's probability that falls on its positives")
+                return verdict(
+                    "10.4",
+                    False,
+                    f"that {lead} each positive's own -log p: the positives are asked "
+                    "together, the loss is -log of the SUM of their probabilities",
+                )
+        if matches(
+            F.binary_cross_entropy_with_logits(scores, positive),
+            F.binary_cross_entropy_with_logits(scores, positive, reduction="none").sum(dim=1).mean(),
+        ):
+            return verdict(
+                "10.4",
+                False,
+                "that is BCE on each pair; this loss is a softmax over each row: -log of "
+                "the share of the row's probability that falls on its positives",
+            )
         if matches(_multi_positive_reference(probs, is_positive), F.cross_entropy(probs, positive.argmax(dim=1))):
-            return verdict("10.4", False, "torch.logsumexp, log_softmax and cross_entropy take raw scores (logits) "
-                                          "and normalise them themselves: do not softmax first")
+            return verdict(
+                "10.4",
+                False,
+                "torch.logsumexp, log_softmax and cross_entropy take raw scores (logits) "
+                "and normalise them themselves: do not softmax first",
+            )
         if matches(-(probs * positive).sum(dim=1).mean(), (1 - (probs * positive).sum(dim=1)).mean()):
-            return verdict("10.4", False, "take the log: the loss is -log(sum of the positives' probabilities), "
-                                          "not the probability itself")
-        if matches((scores.logsumexp(dim=1) - (scores * positive).logsumexp(dim=1)).mean(),
-                   -(logp * positive).logsumexp(dim=1).mean()):
-            return verdict("10.4", False, "multiplying by the mask puts 0 in the negatives' place, and in log space "
-                                          "0 still counts (exp(0) = 1): fill them with -inf instead, "
-                                          "scores.masked_fill(~is_positive, float('-inf'))")
+            return verdict(
+                "10.4",
+                False,
+                "take the log: the loss is -log(sum of the positives' probabilities), not the probability itself",
+            )
+        if matches(
+            (scores.logsumexp(dim=1) - (scores * positive).logsumexp(dim=1)).mean(),
+            -(logp * positive).logsumexp(dim=1).mean(),
+        ):
+            return verdict(
+                "10.4",
+                False,
+                "multiplying by the mask puts 0 in the negatives' place, and in log space "
+                "0 still counts (exp(0) = 1): fill them with -inf instead, "
+                "scores.masked_fill(~is_positive, float('-inf'))",
+            )
         if matches((scores.masked_fill(is_positive, minus_inf).logsumexp(dim=1) - positive_part).mean()):
-            return verdict("10.4", False, "the softmax runs over the whole row, positives included: normalise "
-                                          "with torch.logsumexp(scores, dim=1)")
+            return verdict(
+                "10.4",
+                False,
+                "the softmax runs over the whole row, positives included: normalise "
+                "with torch.logsumexp(scores, dim=1)",
+            )
         if matches((scores.logsumexp(dim=1) - positive_part).sum()):
             return verdict("10.4", False, "average over the groups (the mean), not the sum")
         by_column = (scores.logsumexp(dim=0) - scores.masked_fill(~is_positive, minus_inf).logsumexp(dim=0)).mean()
         if torch.isfinite(by_column) and matches(by_column):
             return verdict("10.4", False, "the softmax runs over each ROW (dim=1): a row is one query's group")
-        return verdict("10.4", False, f"wrong value{where}: the mean over the groups of -log(the sum of "
-                                      "softmax(row) over the row's positives)")
+        return verdict(
+            "10.4",
+            False,
+            f"wrong value{where}: the mean over the groups of -log(the sum of softmax(row) over the row's positives)",
+        )
     return verdict("10.4", True)

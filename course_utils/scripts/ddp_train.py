@@ -60,8 +60,10 @@ def make_model(n_features: int, hidden: int, n_classes: int, seed: int) -> nn.Se
     """The MLP every process builds from the same seed (DDP also broadcasts rank 0's weights)."""
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Linear(n_features, hidden), nn.ReLU(),
-        nn.Linear(hidden, hidden), nn.ReLU(),
+        nn.Linear(n_features, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(),
         nn.Linear(hidden, n_classes),
     )
 
@@ -78,10 +80,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hidden", type=int, default=512)
     p.add_argument("--classes", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--check-equivalence", action="store_true",
-                   help="also step a plain copy on the global batch (all processes' batches) and compare")
-    p.add_argument("--spawn", type=int, default=0, metavar="N",
-                   help="start N processes with torch.multiprocessing.spawn instead of using a launcher")
+    p.add_argument(
+        "--check-equivalence",
+        action="store_true",
+        help="also step a plain copy on the global batch (all processes' batches) and compare",
+    )
+    p.add_argument(
+        "--spawn",
+        type=int,
+        default=0,
+        metavar="N",
+        help="start N processes with torch.multiprocessing.spawn instead of using a launcher",
+    )
     p.add_argument("--out", type=Path, default=None, help="JSON summary written by rank 0")
     p.add_argument("--save-weights", type=Path, default=None, help="safetensors file of the final weights (rank 0)")
     args = p.parse_args(argv)
@@ -109,8 +119,9 @@ def dist_env() -> tuple[int, int, int]:
 def _single_process_env() -> None:
     """Started with plain ``python``: describe a process group of one so the same code path runs."""
     if "MASTER_ADDR" not in os.environ:
-        os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
-                          MASTER_PORT=str(free_port()))
+        os.environ.update(
+            RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port())
+        )
 
 
 def _flat(model: nn.Module) -> torch.Tensor:
@@ -170,16 +181,23 @@ def train(args: argparse.Namespace) -> dict[str, Any] | None:
     reference = copy.deepcopy(model) if args.check_equivalence else None
     loss_fn = nn.CrossEntropyLoss()  # mean over the local batch; DDP then averages gradients over ranks
 
+    sampler: DistributedSampler[int] | None
     if accelerator is not None:
-        loader = DataLoader(dataset, batch_size=args.batch_size, shuffle=True, drop_last=True,
-                            generator=torch.Generator().manual_seed(args.seed))
+        loader = DataLoader(
+            dataset,
+            batch_size=args.batch_size,
+            shuffle=True,
+            drop_last=True,
+            generator=torch.Generator().manual_seed(args.seed),
+        )
         optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
         ddp_model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
         sampler = None
     else:
         # Each rank reads a disjoint 1/world_size of a permutation that all ranks agree on (same seed).
-        sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
-                                     seed=args.seed, drop_last=True)
+        sampler = DistributedSampler(
+            dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed, drop_last=True
+        )
         loader = DataLoader(dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True)
         ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if cuda else None)
         optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
@@ -212,6 +230,7 @@ def train(args: argparse.Namespace) -> dict[str, Any] | None:
             step_seconds.append(time.perf_counter() - t0)
             losses.append(comm.mean(loss))
             if reference is not None:
+                assert ref_opt is not None  # made together with reference
                 gx, gy = comm.gather(x), comm.gather(y)  # the global batch: every rank's examples
                 ref_opt.zero_grad(set_to_none=True)
                 loss_fn(reference(gx), gy).backward()
@@ -261,9 +280,12 @@ def train(args: argparse.Namespace) -> dict[str, Any] | None:
     if is_main and args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(summary, indent=2))
-    print(f"[rank {rank}/{world_size}] steps {step} | loss {losses[0]:.3f} -> {losses[-1]:.3f} | "
-          f"median step {summary['median_step_s'] * 1000:.1f} ms | weights identical across ranks: "
-          f"{summary['ranks_identical']}", flush=True)
+    print(
+        f"[rank {rank}/{world_size}] steps {step} | loss {losses[0]:.3f} -> {losses[-1]:.3f} | "
+        f"median step {summary['median_step_s'] * 1000:.1f} ms | weights identical across ranks: "
+        f"{summary['ranks_identical']}",
+        flush=True,
+    )
     # Every rank waits here until all have finished their collectives: a rank that tears down its
     # gloo connections while a peer is still using them can abort the peer at exit (measured: about
     # one --spawn run in 25 on 2 cores without this barrier).
@@ -278,8 +300,13 @@ def train(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def _spawn_worker(local_rank: int, world_size: int, port: int, argv: list[str]) -> None:
     # torch.multiprocessing.spawn passes the process index as the FIRST argument: that is the rank.
-    os.environ.update(RANK=str(local_rank), LOCAL_RANK=str(local_rank), WORLD_SIZE=str(world_size),
-                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(local_rank),
+        LOCAL_RANK=str(local_rank),
+        WORLD_SIZE=str(world_size),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     train(parse_args(argv))
 
 

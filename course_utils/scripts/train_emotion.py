@@ -45,8 +45,10 @@ class ModelArguments:
 
     lora_rank: int = field(
         default=0,
-        metadata={"help": "0: fine-tune every weight; r > 0: LoRA of rank r on the attention's query and value "
-                  "projections (notebook 08), with the new layers (head, pooler) trained in full"},
+        metadata={
+            "help": "0: fine-tune every weight; r > 0: LoRA of rank r on the attention's query and value "
+            "projections (notebook 08), with the new layers (head, pooler) trained in full"
+        },
     )
     lora_alpha: float | None = field(default=None, metadata={"help": "LoRA's scale numerator (default: 2 x lora_rank)"})
 
@@ -58,8 +60,10 @@ class ModelArguments:
         if self.lora_alpha is not None and (self.lora_rank == 0 or self.lora_alpha <= 0):
             raise ValueError(f"--lora_alpha must be positive and needs --lora_rank > 0, got {self.lora_alpha}")
         if self.lora_rank and self.head_learning_rate is not None:
-            raise ValueError("--head_learning_rate is for full fine-tuning; under --lora_rank every trained "
-                             "weight uses --learning_rate")
+            raise ValueError(
+                "--head_learning_rate is for full fine-tuning; under --lora_rank every trained "
+                "weight uses --learning_rate"
+            )
 
 
 @dataclass
@@ -75,8 +79,10 @@ class DataArguments:
     max_length: int = field(default=128, metadata={"help": "truncate texts to this many tokens"})
     padding: str = field(
         default="batch",
-        metadata={"help": "'batch': pad each batch to its longest text (dynamic padding); 'dataset': pad every "
-                  "text to the longest of its split once, as the O'Reilly book's chapter 2 does"},
+        metadata={
+            "help": "'batch': pad each batch to its longest text (dynamic padding); 'dataset': pad every "
+            "text to the longest of its split once, as the O'Reilly book's chapter 2 does"
+        },
     )
 
     def __post_init__(self) -> None:
@@ -159,7 +165,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     pre.add_argument("--mixed_precision", default=None)
     known, rest = pre.parse_known_args(argv)
     parser = HfArgumentParser(
-        (ModelArguments, DataArguments, TrainingArguments),
+        # transformers annotates dataclass_types with NewType("DataClassType", Any), which no dataclass matches
+        (ModelArguments, DataArguments, TrainingArguments),  # type: ignore[arg-type]
         description=__doc__.split("\n\n")[0]
         + " Also: --config FILE (YAML; default train_emotion.yaml) and --mixed_precision {auto,no,bf16,fp16}.",
     )
@@ -243,9 +250,15 @@ def lora_config(model: Any, rank: int = 8, alpha: float | None = None, dropout: 
     model_type = model.config.model_type
     if model_type not in LORA_TARGETS:
         raise ValueError(f"model_type must be one of {sorted(LORA_TARGETS)} (LORA_TARGETS), got {model_type!r}")
-    return LoraConfig(task_type="SEQ_CLS", r=rank, lora_alpha=2 * rank if alpha is None else alpha,
-                      lora_dropout=dropout, target_modules=LORA_TARGETS[model_type],
-                      modules_to_save=head_module_names(model))
+    return LoraConfig(
+        task_type="SEQ_CLS",
+        r=rank,
+        # peft annotates lora_alpha as int, but only divides by it (scaling = lora_alpha / r): a float works
+        lora_alpha=2 * rank if alpha is None else alpha,  # type: ignore[arg-type]
+        lora_dropout=dropout,
+        target_modules=LORA_TARGETS[model_type],
+        modules_to_save=head_module_names(model),
+    )
 
 
 def _subset(dataset: Any, n: int | None, seed: int) -> Any:
@@ -359,7 +372,12 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> d
         results["validation"] = {"examples": len(validation), "accuracy": val["eval_accuracy"], "f1": val["eval_f1"]}
     if args.do_predict:
         test_metrics = trainer.predict(test).metrics
-        results["test"] = {"examples": len(test), "accuracy": test_metrics["test_accuracy"], "f1": test_metrics["test_f1"]}
+        assert test_metrics is not None  # Trainer.predict always computes them
+        results["test"] = {
+            "examples": len(test),
+            "accuracy": test_metrics["test_accuracy"],
+            "f1": test_metrics["test_f1"],
+        }
     # Model + tokenizer into output_dir, reloadable with pipeline("text-classification", ...); under
     # --lora_rank only the adapter and the head: reload with PeftModel.from_pretrained(base, output_dir),
     # base = AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels=6).

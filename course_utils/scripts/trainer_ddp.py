@@ -33,11 +33,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=8, help="per_device_train_batch_size")
     p.add_argument("--max-length", type=int, default=32, help="tokens per example (truncation)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default 5e-5, or 0.05 with --exact)")
-    p.add_argument("--use-cpu", action=argparse.BooleanOptionalAction, default=None,
-                   help="TrainingArguments(use_cpu=...); default: True when no GPU is found. "
-                        "--no-use-cpu on a CPU machine shows the silent failure")
-    p.add_argument("--average-tokens-across-devices", action=argparse.BooleanOptionalAction, default=False,
-                   help="the TrainingArguments flag (transformers' default is True; see the note in main)")
+    p.add_argument(
+        "--use-cpu",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="TrainingArguments(use_cpu=...); default: True when no GPU is found. "
+        "--no-use-cpu on a CPU machine shows the silent failure",
+    )
+    p.add_argument(
+        "--average-tokens-across-devices",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="the TrainingArguments flag (transformers' default is True; see the note in main)",
+    )
     p.add_argument("--exact", action="store_true", help="SGD, constant learning rate, no dropout")
     p.add_argument("--save-weights", type=Path, default=None, help="safetensors file of the final weights (rank 0)")
     args = p.parse_args(argv)
@@ -66,8 +74,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import datasets
     import torch
     from torch import nn
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              Trainer, TrainingArguments)
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+    )
 
     import course_utils as cu
     from course_utils.env import quiet
@@ -80,8 +93,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ckpt = cu.resolve_checkpoint(cu.ENCODER, verbose=rank == 0)
     tokenizer = AutoTokenizer.from_pretrained(ckpt)
     data = cu.load_emotion("train").select(range(args.examples))
-    data = data.map(lambda b: tokenizer(b["text"], truncation=True, max_length=args.max_length),
-                    batched=True, remove_columns=["text"])
+    data = data.map(
+        lambda b: tokenizer(b["text"], truncation=True, max_length=args.max_length),
+        batched=True,
+        remove_columns=["text"],
+    )
     model = AutoModelForSequenceClassification.from_pretrained(ckpt, num_labels=len(cu.EMOTION_LABELS))
     if args.exact:
         for module in model.modules():
@@ -89,25 +105,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 module.p = 0.0
 
     with tempfile.TemporaryDirectory() as tmp:
-        common = dict(output_dir=tmp, report_to="none", seed=0)
+        common: dict[str, Any] = dict(output_dir=tmp, report_to="none", seed=0)
+        exact: dict[str, Any] = {"optim": "sgd", "lr_scheduler_type": "constant"} if args.exact else {}
         seen_without_use_cpu = None
         if use_cpu and not torch.cuda.is_available():
             # What this very process would get without use_cpu=True: no process group, world size 1.
             seen_without_use_cpu = TrainingArguments(use_cpu=False, **common).world_size
         targs = TrainingArguments(
-            use_cpu=use_cpu, per_device_train_batch_size=args.batch_size, num_train_epochs=1,
-            learning_rate=args.lr, logging_strategy="no", save_strategy="no", disable_tqdm=True,
-            dataloader_num_workers=0, dataloader_pin_memory=False, ddp_find_unused_parameters=False,
+            use_cpu=use_cpu,
+            per_device_train_batch_size=args.batch_size,
+            num_train_epochs=1,
+            learning_rate=args.lr,
+            logging_strategy="no",
+            save_strategy="no",
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            dataloader_pin_memory=False,
+            ddp_find_unused_parameters=False,
             # A classifier's loss is a mean over its own batch. With average_tokens_across_devices=True
             # (transformers' default) Trainer multiplies that loss by the world size, meant for losses
             # divided by the token count of the whole global batch: here gradients (and the reported
             # loss) come out world-size times larger.
             average_tokens_across_devices=args.average_tokens_across_devices,
-            **({"optim": "sgd", "lr_scheduler_type": "constant"} if args.exact else {}),
+            **exact,
             **common,
         )
-        trainer = Trainer(model=model, args=targs, train_dataset=data,
-                          data_collator=DataCollatorWithPadding(tokenizer))
+        trainer = Trainer(model=model, args=targs, train_dataset=data, data_collator=DataCollatorWithPadding(tokenizer))
         result = trainer.train()
         report = {
             "rank_from_env": rank,
@@ -127,11 +150,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         from safetensors.torch import save_file
 
         args.save_weights.parent.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()},
-                  str(args.save_weights))
-    print(f"[rank {rank}] Trainer world_size={report['world_size_seen_by_trainer']} "
-          f"steps={report['optimizer_steps']} ddp={report['model_wrapped_in_ddp']} "
-          f"weights={report['weights_sha256']}", flush=True)
+        assert trainer.model is not None  # Trainer(model=model) keeps it
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}, str(args.save_weights)
+        )
+    print(
+        f"[rank {rank}] Trainer world_size={report['world_size_seen_by_trainer']} "
+        f"steps={report['optimizer_steps']} ddp={report['model_wrapped_in_ddp']} "
+        f"weights={report['weights_sha256']}",
+        flush=True,
+    )
     return report
 
 

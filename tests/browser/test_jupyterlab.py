@@ -56,7 +56,9 @@ OVERRIDES = {
 def _require_browser_stack() -> None:
     missing = []
     if not (CHROMIUM and os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        missing.append(f"Chromium at {CHROMIUM}" if CHROMIUM else "Chromium (CHROMIUM is unset and no chromium is on PATH)")
+        missing.append(
+            f"Chromium at {CHROMIUM}" if CHROMIUM else "Chromium (CHROMIUM is unset and no chromium is on PATH)"
+        )
     if importlib.util.find_spec("playwright") is None:
         missing.append("the Python package playwright")
     if missing:
@@ -75,7 +77,9 @@ def _pick_cells(book) -> dict[str, int]:
     code = [i for i, c in enumerate(book.cells) if c.cell_type == "code"]
     setup = next(i for i in code if "cu.setup(" in book.cells[i].source)
     tensor = next(
-        i for i in code if i > setup and book.cells[i].source.startswith("# NBVAL_CHECK_OUTPUT") and "torch." in book.cells[i].source
+        i
+        for i in code
+        if i > setup and book.cells[i].source.startswith("# NBVAL_CHECK_OUTPUT") and "torch." in book.cells[i].source
     )
     return {"colab": code[0], "setup": setup, "tensor": tensor}
 
@@ -126,7 +130,9 @@ def lab():
         deadline = time.monotonic() + 60
         while True:
             if server.poll() is not None:
-                pytest.fail(f"JupyterLab exited with {server.returncode}:\n{(tmp / 'jupyterlab.log').read_text()[-3000:]}")
+                pytest.fail(
+                    f"JupyterLab exited with {server.returncode}:\n{(tmp / 'jupyterlab.log').read_text()[-3000:]}"
+                )
             try:
                 _api(base, token, "/api/status")
                 break
