@@ -189,7 +189,7 @@ def test_every_installer_call_is_offline(tmp_path, monkeypatch):
     assert "PIP_INDEX_URL" not in env and "UV_INDEX_URL" not in env
     assert env["PIP_NO_INDEX"] == "1" and env["UV_OFFLINE"] == "1" and env["UV_NO_INDEX"] == "1"
     assert env["PIP_CONFIG_FILE"] == os.devnull and env["PIP_FIND_LINKS"] == str(tmp_path / "wheels")
-    source = (ROOT / "tools" / "bundle_install.py").read_text()
+    source = " ".join((ROOT / "tools" / "bundle_install.py").read_text().split())  # one line, as the formatter may wrap
     # both install commands pass the flags themselves too
     assert '"install", "--quiet", "--no-index", "--find-links"' in source
     assert '"pip", "install", "--offline", "--no-index", "--find-links"' in source
