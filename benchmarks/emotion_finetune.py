@@ -224,36 +224,32 @@ def _flat(result: dict) -> dict[str, float]:
     }
 
 
-def summarise(runs: list[dict]) -> dict[str, dict[str, float]]:
-    """Mean, min and max over the seeds of every figure in ``STATS``."""
-    flat = [_flat(r) for r in runs]
+def seed_summary(rows: list[dict], keys: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """Mean, min and max over the seeds (one row each) of every figure in ``keys``; every benchmark reports these."""
     return {
         k: {
-            "mean": round(float(np.mean([f[k] for f in flat])), 4),
-            "min": round(float(min(f[k] for f in flat)), 4),
-            "max": round(float(max(f[k] for f in flat)), 4),
+            "mean": round(float(np.mean([r[k] for r in rows])), 4),
+            "min": round(float(min(r[k] for r in rows)), 4),
+            "max": round(float(max(r[k] for r in rows)), 4),
         }
-        for k in STATS
+        for k in keys
     }
+
+
+def summarise(runs: list[dict]) -> dict[str, dict[str, float]]:
+    """Mean, min and max over the seeds of every figure in ``STATS``."""
+    return seed_summary([_flat(r) for r in runs], STATS)
+
+
+#: What every benchmark run of train_emotion adds to its flags: no evaluation during training, then
+#: validation and test once at the end, and no progress bars.
+EVAL_FLAGS = ["--eval_strategy", "no", "--do_eval", "True", "--do_predict", "True", "--disable_tqdm", "True"]
 
 
 def train_recipe(recipe: str, profile: str, seed: int) -> dict:
     """One seed of ``recipe`` at ``profile``'s budget: train_emotion's results, validation and test included."""
     with tempfile.TemporaryDirectory() as tmp:
-        flags = RECIPES[recipe][profile] + [
-            "--output_dir",
-            tmp,
-            "--seed",
-            str(seed),
-            "--eval_strategy",
-            "no",
-            "--do_eval",
-            "True",
-            "--do_predict",
-            "True",
-            "--disable_tqdm",
-            "True",
-        ]
+        flags = RECIPES[recipe][profile] + ["--output_dir", tmp, "--seed", str(seed), *EVAL_FLAGS]
         result = train_emotion.main(flags, callbacks=[TimeBudget(BUDGET_SECONDS[profile])])
     return {"seed": seed, **result}
 

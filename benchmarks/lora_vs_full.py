@@ -26,29 +26,16 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from emotion_finetune import machine  # noqa: E402
+from emotion_finetune import EVAL_FLAGS, machine, seed_summary  # noqa: E402
 
 import course_utils as cu  # noqa: E402
 from course_utils.scripts import train_emotion  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Flags both methods share, on top of train_emotion.yaml (4 epochs there; two here, as the O'Reilly book).
-COMMON = [
-    "--num_train_epochs",
-    "2",
-    "--eval_strategy",
-    "no",
-    "--do_eval",
-    "True",
-    "--do_predict",
-    "True",
-    "--disable_tqdm",
-    "True",
-]
+COMMON = ["--num_train_epochs", "2", *EVAL_FLAGS]
 FULL_LR = 1e-4
 LORA_LR = 1e-3
 METHODS: dict[str, list[str]] = {
@@ -86,14 +73,7 @@ def run(method: str, seed: int, train_samples: int | None) -> dict:
 
 def summarise(runs: list[dict]) -> dict[str, dict[str, float]]:
     """Mean, min and max over the seeds of every figure in ``STATS``."""
-    return {
-        k: {
-            "mean": round(float(np.mean([r[k] for r in runs])), 4),
-            "min": round(float(min(r[k] for r in runs)), 4),
-            "max": round(float(max(r[k] for r in runs)), 4),
-        }
-        for k in STATS
-    }
+    return seed_summary(runs, STATS)
 
 
 def main(argv: list[str] | None = None) -> Path:

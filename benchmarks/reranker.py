@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from emotion_finetune import machine  # noqa: E402
+from emotion_finetune import machine, seed_summary  # noqa: E402
 
 import course_utils as cu  # noqa: E402
 from course_utils import embeddings  # noqa: E402
@@ -171,19 +171,7 @@ def main(argv: list[str] | None = None) -> Path:
     summary = []
     for i, steps in enumerate(args.checkpoints):
         rows = [r["checkpoints"][i] for r in runs]
-        summary.append(
-            {
-                "steps": steps,
-                **{
-                    k: {
-                        "mean": round(float(np.mean([r[k] for r in rows])), 4),
-                        "min": round(min(r[k] for r in rows), 4),
-                        "max": round(max(r[k] for r in rows), 4),
-                    }
-                    for k in (*METRICS, "train_seconds")
-                },
-            }
-        )
+        summary.append({"steps": steps, **seed_summary(rows, (*METRICS, "train_seconds"))})
     report = {
         "benchmark": "reranker",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -9,6 +9,8 @@ import pytest
 import course_utils as cu
 from course_utils.scripts import train_emotion
 
+#: Flags for a run that only trains: no evaluation, no test predictions, no progress bars.
+TRAIN_ONLY = ["--eval_strategy", "no", "--do_eval", "False", "--do_predict", "False", "--disable_tqdm", "True"]
 WORDS = ["sad", "happy", "loving", "angry", "scared", "amazed"]
 
 
@@ -119,14 +121,7 @@ def test_gradient_accumulation_reports_the_mean_loss(offline_tiny_data):
             "1e-8",
             "--max_length",
             "16",
-            "--eval_strategy",
-            "no",
-            "--do_eval",
-            "False",
-            "--do_predict",
-            "False",
-            "--disable_tqdm",
-            "True",
+            *TRAIN_ONLY,
         ]
     )
     assert results["steps"] == 1
@@ -134,12 +129,7 @@ def test_gradient_accumulation_reports_the_mean_loss(offline_tiny_data):
 
 
 def test_parameter_groups_split_head_from_body():
-    from transformers import BertConfig, BertForSequenceClassification
-
-    config = BertConfig(
-        vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, num_labels=3
-    )
-    model = BertForSequenceClassification(config)
+    model = _tiny_classifier("bert")
     model.get_input_embeddings().weight.requires_grad_(False)
     body, head = train_emotion.parameter_groups(model, 1e-4, 1e-3)
     assert body["lr"] == 1e-4 and head["lr"] == 1e-3
@@ -181,14 +171,7 @@ def test_dataset_padding_pads_every_text_to_the_longest(offline_tiny_data):
             "dataset",
             "--max_length",
             "32",
-            "--eval_strategy",
-            "no",
-            "--do_eval",
-            "False",
-            "--do_predict",
-            "False",
-            "--disable_tqdm",
-            "True",
+            *TRAIN_ONLY,
             "--mixed_precision",
             "no",
         ],
@@ -222,14 +205,7 @@ def test_dataset_padding_gives_one_length_per_split(offline_tiny_data, monkeypat
             "1",
             "--padding",
             "dataset",
-            "--eval_strategy",
-            "no",
-            "--do_eval",
-            "False",
-            "--do_predict",
-            "False",
-            "--disable_tqdm",
-            "True",
+            *TRAIN_ONLY,
             "--mixed_precision",
             "no",
         ]
@@ -355,14 +331,7 @@ def test_tiny_lora_run_trains_only_the_adapter_and_head(offline_tiny_data):
             "8",
             "--max_length",
             "16",
-            "--eval_strategy",
-            "no",
-            "--do_eval",
-            "False",
-            "--do_predict",
-            "False",
-            "--disable_tqdm",
-            "True",
+            *TRAIN_ONLY,
         ]
     )
     assert results["steps"] == 2 and results["recipe"]["lora_rank"] == 4
