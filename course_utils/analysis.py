@@ -1,6 +1,8 @@
 """Classification analysis shared by the fine-tuning chapters (05, 08) and the training script.
 
-- :func:`classification_metrics`: a ``compute_metrics`` for ``Trainer``: accuracy and weighted F1;
+- :func:`classification_metrics`: a ``compute_metrics`` for ``Trainer``: accuracy and weighted F1,
+  computed by the course's local ``evaluate`` modules (:mod:`course_utils.metrics`), the one path
+  to these numbers in the course;
 - :func:`plot_confusion_matrix`: the confusion matrix as a figure, normalised per true label.
 """
 
@@ -43,12 +45,12 @@ def classification_metrics(eval_pred: Any) -> dict[str, float]:
             f"predictions must be logits of shape (n_examples, n_classes) with n_examples = {labels.shape[0]}, "
             f"got shape {logits.shape}"
         )
-    from sklearn.metrics import accuracy_score, f1_score
+    from course_utils import metrics
 
     preds = logits.argmax(axis=-1)
     return {
-        "accuracy": float(accuracy_score(labels, preds)),
-        "f1": float(f1_score(labels, preds, average="weighted")),
+        **metrics.loaded("accuracy").compute(predictions=preds, references=labels),
+        **metrics.loaded("f1").compute(predictions=preds, references=labels, average="weighted"),
     }
 
 

@@ -5,6 +5,9 @@ the exercise checkers compare a learner's code with these functions. Shapes foll
 transformers convention: activations ``(batch, seq, hidden)``, per-head tensors
 ``(batch, heads, seq, head_dim)``. Boolean masks follow ``torch.nn.functional.scaled_dot_product_attention``:
 **True means "may attend"**, False means "blocked".
+
+Each function's body is the computation only; its argument checks come first in this file and
+run at the public boundary (:func:`course_utils._args.checked_by`), before the body.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import math
 
 import torch
 from torch import nn
+
+from course_utils._args import checked_by, number, positive_int, tensor
 
 __all__ = [
     "apply_rotary",
@@ -27,20 +32,85 @@ __all__ = [
 ]
 
 
-def _check_tensor(name: str, value: object, min_dim: int) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
-    if value.dim() < min_dim:
-        raise ValueError(f"{name} must have at least {min_dim} dimensions, got shape {tuple(value.shape)}")
-    return value
+# ------------------------------------------------------------------------------- argument checks
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+def _sdpa_arguments(query, key, value, mask=None, scale=None) -> None:
+    tensor("query", query, 2)
+    tensor("key", key, 2)
+    tensor("value", value, 2)
+    if query.size(-1) != key.size(-1):
+        raise ValueError(f"query and key must share their last dimension, got {query.size(-1)} and {key.size(-1)}")
+    if key.size(-2) != value.size(-2):
+        raise ValueError(
+            f"key and value must have the same number of positions, got {key.size(-2)} and {value.size(-2)}"
+        )
+    if scale is not None:
+        number("scale", scale, 0)
+    if mask is not None and tensor("mask", mask, 1).dtype != torch.bool and not mask.is_floating_point():
+        raise ValueError(f"mask must be a bool or float tensor, got dtype {mask.dtype}")
 
 
+def _causal_mask_arguments(n, device=None) -> None:
+    positive_int("n", n)
+
+
+def _padding_mask_arguments(attention_mask) -> None:
+    if tensor("attention_mask", attention_mask).dim() != 2:
+        raise ValueError(f"attention_mask must be 2-D (batch, seq), got shape {tuple(attention_mask.shape)}")
+    if not bool(((attention_mask == 0) | (attention_mask == 1)).all()):
+        raise ValueError("attention_mask must contain only 0 (padding) and 1 (real token)")
+
+
+def _split_heads_arguments(x, num_heads) -> None:
+    tensor("x", x, 3)
+    positive_int("num_heads", num_heads)
+    if x.size(-1) % num_heads:
+        raise ValueError(f"the last dimension ({x.size(-1)}) must be divisible by num_heads ({num_heads})")
+
+
+def _merge_heads_arguments(x) -> None:
+    tensor("x", x, 4)
+
+
+def _repeat_kv_arguments(x, n_rep) -> None:
+    tensor("x", x, 4)
+    positive_int("n_rep", n_rep)
+
+
+def _rotary_cos_sin_arguments(positions, head_dim, base=10_000.0) -> None:
+    tensor("positions", positions, 1)
+    positive_int("head_dim", head_dim)
+    if head_dim % 2:
+        raise ValueError(f"head_dim must be even for rotary embeddings, got {head_dim}")
+    number("base", base, 1)
+
+
+def _apply_rotary_arguments(x, cos, sin) -> None:
+    tensor("x", x, 1)
+    if cos.shape != sin.shape or cos.shape[-1] != x.shape[-1]:
+        raise ValueError(
+            f"cos and sin must have the same shape ending in head_dim={x.shape[-1]}, "
+            f"got {tuple(cos.shape)} and {tuple(sin.shape)}"
+        )
+
+
+def _multi_head_attention_arguments(
+    x, q_proj, k_proj, v_proj, o_proj, num_heads, num_kv_heads=None, mask=None, rotary=None
+) -> None:
+    tensor("x", x, 3)
+    positive_int("num_heads", num_heads)
+    if num_kv_heads is not None and num_heads % positive_int("num_kv_heads", num_kv_heads):
+        raise ValueError(f"num_heads ({num_heads}) must be a multiple of num_kv_heads ({num_kv_heads})")
+    for name, proj in (("q_proj", q_proj), ("k_proj", k_proj), ("v_proj", v_proj)):
+        if not isinstance(proj, nn.Module):
+            raise TypeError(f"{name} must be an nn.Module such as nn.Linear, got {type(proj).__name__}")
+
+
+# ------------------------------------------------------------------------------- the reference
+
+
+@checked_by(_sdpa_arguments)
 def scaled_dot_product_attention(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -54,99 +124,67 @@ def scaled_dot_product_attention(
     ``(..., n_q, n_k)``: boolean (True = may attend) or float (added to the scores, ``-inf`` blocks).
     ``scale`` defaults to ``1/sqrt(d)``. A row whose keys are all blocked gives NaN, as in torch.
     """
-    _check_tensor("query", query, 2)
-    _check_tensor("key", key, 2)
-    _check_tensor("value", value, 2)
-    if query.size(-1) != key.size(-1):
-        raise ValueError(f"query and key must share their last dimension, got {query.size(-1)} and {key.size(-1)}")
-    if key.size(-2) != value.size(-2):
-        raise ValueError(
-            f"key and value must have the same number of positions, got {key.size(-2)} and {value.size(-2)}"
-        )
     if scale is None:
         scale = 1.0 / math.sqrt(query.size(-1))
-    elif not isinstance(scale, (int, float)) or scale <= 0:
-        raise ValueError(f"scale must be a positive number or None, got {scale!r}")
     scores = query @ key.transpose(-2, -1) * scale  # attention *scores*: any real number
-    if mask is not None:
-        _check_tensor("mask", mask, 1)
-        if mask.dtype == torch.bool:
-            scores = scores.masked_fill(~mask, float("-inf"))
-        elif mask.is_floating_point():
-            scores = scores + mask
-        else:
-            raise ValueError(f"mask must be a bool or float tensor, got dtype {mask.dtype}")
+    if mask is not None and mask.dtype == torch.bool:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    elif mask is not None:
+        scores = scores + mask
     weights = scores.softmax(dim=-1)  # attention *weights*: each row sums to 1
     return weights @ value, weights
 
 
+@checked_by(_causal_mask_arguments)
 def causal_mask(n: int, device: torch.device | str | None = None) -> torch.Tensor:
     """Boolean ``(n, n)`` mask, True on and below the diagonal: position i may attend to j <= i."""
-    _check_positive_int("n", n)
     return ~torch.triu(torch.ones(n, n, dtype=torch.bool, device=device), diagonal=1)
 
 
+@checked_by(_padding_mask_arguments)
 def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     """Turn a tokenizer's ``attention_mask`` (batch, n_k) of 1/0 into a boolean (batch, 1, 1, n_k) key mask."""
-    _check_tensor("attention_mask", attention_mask, 2)
-    if attention_mask.dim() != 2:
-        raise ValueError(f"attention_mask must be 2-D (batch, seq), got shape {tuple(attention_mask.shape)}")
-    if not bool(((attention_mask == 0) | (attention_mask == 1)).all()):
-        raise ValueError("attention_mask must contain only 0 (padding) and 1 (real token)")
     return attention_mask.bool()[:, None, None, :]
 
 
+@checked_by(_split_heads_arguments)
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
     """``(batch, seq, heads*head_dim)`` -> ``(batch, heads, seq, head_dim)``."""
-    _check_tensor("x", x, 3)
-    _check_positive_int("num_heads", num_heads)
     batch, seq, hidden = x.shape
-    if hidden % num_heads:
-        raise ValueError(f"the last dimension ({hidden}) must be divisible by num_heads ({num_heads})")
     return x.view(batch, seq, num_heads, hidden // num_heads).transpose(1, 2)
 
 
+@checked_by(_merge_heads_arguments)
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """``(batch, heads, seq, head_dim)`` -> ``(batch, seq, heads*head_dim)`` (inverse of :func:`split_heads`)."""
-    _check_tensor("x", x, 4)
     batch, heads, seq, head_dim = x.shape
     return x.transpose(1, 2).reshape(batch, seq, heads * head_dim)
 
 
+@checked_by(_repeat_kv_arguments)
 def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
     """Grouped-query attention: repeat each of the ``kv_heads`` ``n_rep`` times along dim 1 (consecutive copies)."""
-    _check_tensor("x", x, 4)
-    _check_positive_int("n_rep", n_rep)
     return x.repeat_interleave(n_rep, dim=1)
 
 
+@checked_by(_rotary_cos_sin_arguments)
 def rotary_cos_sin(positions: torch.Tensor, head_dim: int, base: float = 10_000.0) -> tuple[torch.Tensor, torch.Tensor]:
     """RoPE tables for integer ``positions`` (seq,): ``cos, sin`` of shape (seq, head_dim), halves repeated."""
-    _check_tensor("positions", positions, 1)
-    _check_positive_int("head_dim", head_dim)
-    if head_dim % 2:
-        raise ValueError(f"head_dim must be even for rotary embeddings, got {head_dim}")
-    if not isinstance(base, (int, float)) or base <= 1:
-        raise ValueError(f"base must be a number > 1, got {base!r}")
     inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
     angles = positions.to(torch.float32)[:, None] * inv_freq[None, :]  # (seq, head_dim/2)
     angles = torch.cat([angles, angles], dim=-1)  # the "rotate half" layout used by Llama
     return angles.cos(), angles.sin()
 
 
+@checked_by(_apply_rotary_arguments)
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate ``x (..., seq, head_dim)`` by position: ``x·cos + rotate_half(x)·sin`` (Llama's layout)."""
-    _check_tensor("x", x, 1)
-    if cos.shape != sin.shape or cos.shape[-1] != x.shape[-1]:
-        raise ValueError(
-            f"cos and sin must have the same shape ending in head_dim={x.shape[-1]}, "
-            f"got {tuple(cos.shape)} and {tuple(sin.shape)}"
-        )
     half = x.shape[-1] // 2
     rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
     return x * cos + rotated * sin
 
 
+@checked_by(_multi_head_attention_arguments)
 def multi_head_attention(
     x: torch.Tensor,
     q_proj: nn.Linear,
@@ -165,14 +203,7 @@ def multi_head_attention(
     (``rotary=(cos, sin)``); attend with :func:`scaled_dot_product_attention`; merge the heads;
     apply ``o_proj`` unless it is None. ``weights`` is ``(batch, num_heads, seq, seq)``.
     """
-    _check_tensor("x", x, 3)
-    _check_positive_int("num_heads", num_heads)
-    num_kv_heads = num_heads if num_kv_heads is None else _check_positive_int("num_kv_heads", num_kv_heads)
-    if num_heads % num_kv_heads:
-        raise ValueError(f"num_heads ({num_heads}) must be a multiple of num_kv_heads ({num_kv_heads})")
-    for name, proj in (("q_proj", q_proj), ("k_proj", k_proj), ("v_proj", v_proj)):
-        if not isinstance(proj, nn.Module):
-            raise TypeError(f"{name} must be an nn.Module such as nn.Linear, got {type(proj).__name__}")
+    num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
     q = split_heads(q_proj(x), num_heads)
     k = split_heads(k_proj(x), num_kv_heads)
     v = split_heads(v_proj(x), num_kv_heads)

@@ -3,11 +3,15 @@
 Notebook 07 writes each of these by hand and checks it against ``model.generate`` and
 transformers' logits processors; the exercise checkers compare a learner's code with them.
 Logits are ``(batch, vocab)`` float tensors; a filtered token gets ``-inf`` (probability 0).
+Each function's body is the computation only; its argument checks come first in this file and run
+at the public boundary (:func:`course_utils._args.checked_by`), before the body.
 """
 
 from __future__ import annotations
 
 import torch
+
+from course_utils._args import checked_by, number, positive_int
 
 __all__ = [
     "greedy_decode",
@@ -17,6 +21,9 @@ __all__ = [
     "top_k_transform",
     "top_p_transform",
 ]
+
+
+# ------------------------------------------------------------------------------- argument checks
 
 
 def _check_logits(logits: object) -> torch.Tensor:
@@ -35,35 +42,64 @@ def _check_input_ids(input_ids: object) -> torch.Tensor:
     return input_ids
 
 
+def _temperature_arguments(logits, temperature) -> None:
+    _check_logits(logits)
+    number("temperature", temperature, 0)
+
+
+def _top_k_arguments(logits, k) -> None:
+    _check_logits(logits)
+    positive_int("k", k)
+
+
+def _top_p_arguments(logits, p, min_tokens_to_keep=1) -> None:
+    _check_logits(logits)
+    number("p", p, 0, 1)
+    positive_int("min_tokens_to_keep", min_tokens_to_keep)
+
+
+def _sample_arguments(logits, temperature=1.0, top_k=None, top_p=None, generator=None) -> None:
+    _check_logits(logits)
+
+
+def _greedy_arguments(model, input_ids, max_new_tokens, eos_token_id=None, pad_token_id=None, use_cache=True) -> None:
+    _check_input_ids(input_ids)
+    positive_int("max_new_tokens", max_new_tokens)
+
+
+def _sequence_logprob_arguments(model, sequences, prompt_length, eos_token_id=None) -> None:
+    _check_input_ids(sequences)
+    if not isinstance(prompt_length, int) or not 1 <= prompt_length < sequences.size(1):
+        raise ValueError(
+            f"prompt_length must be an int in [1, {sequences.size(1) - 1}] (tokens before the generated part), "
+            f"got {prompt_length!r}"
+        )
+
+
+# ------------------------------------------------------------------------------- the reference
+
+
+@checked_by(_temperature_arguments)
 def temperature_transform(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """Divide the logits by ``temperature`` (> 0): below 1 sharpens the distribution, above 1 flattens it."""
-    _check_logits(logits)
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or temperature <= 0:
-        raise ValueError(f"temperature must be a number > 0, got {temperature!r}")
     return logits / temperature
 
 
+@checked_by(_top_k_arguments)
 def top_k_transform(logits: torch.Tensor, k: int) -> torch.Tensor:
     """Keep the ``k`` largest logits of each row (ties with the k-th are kept), set the rest to ``-inf``."""
-    _check_logits(logits)
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
     k = min(k, logits.size(-1))
     kth_largest = logits.topk(k, dim=-1).values[:, -1:]
     return logits.masked_fill(logits < kth_largest, float("-inf"))
 
 
+@checked_by(_top_p_arguments)
 def top_p_transform(logits: torch.Tensor, p: float, min_tokens_to_keep: int = 1) -> torch.Tensor:
     """Nucleus filter: keep the most likely tokens until their probabilities sum to at least ``p``.
 
     A token is dropped when the tokens more likely than it already reach ``p``. At least
     ``min_tokens_to_keep`` tokens survive. ``p`` is in (0, 1]; ``p=1`` keeps everything.
     """
-    _check_logits(logits)
-    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 < p <= 1:
-        raise ValueError(f"p must be a number in (0, 1], got {p!r}")
-    if not isinstance(min_tokens_to_keep, int) or min_tokens_to_keep < 1:
-        raise ValueError(f"min_tokens_to_keep must be a positive int, got {min_tokens_to_keep!r}")
     # Ascending order, as transformers does: the mass *at or below* a token is compared with 1 - p,
     # which is "the mass above it is at least p" without a second rounding-sensitive subtraction.
     sorted_logits, order = logits.sort(dim=-1, descending=False)
@@ -74,6 +110,7 @@ def top_p_transform(logits: torch.Tensor, p: float, min_tokens_to_keep: int = 1)
     return logits.masked_fill(drop, float("-inf"))
 
 
+@checked_by(_sample_arguments)
 def sample_next_token(
     logits: torch.Tensor,
     temperature: float = 1.0,
@@ -85,7 +122,6 @@ def sample_next_token(
 
     Returns ``(batch,)`` token ids. With ``generator=None`` it uses torch's global RNG, like ``generate``.
     """
-    _check_logits(logits)
     scores = logits.float()
     if temperature != 1.0:
         scores = temperature_transform(scores, temperature)
@@ -97,6 +133,7 @@ def sample_next_token(
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(1)
 
 
+@checked_by(_greedy_arguments)
 @torch.no_grad()
 def greedy_decode(
     model: torch.nn.Module,
@@ -114,9 +151,6 @@ def greedy_decode(
     stops when every row is finished or after ``max_new_tokens``. Returns prompt + new tokens, like
     ``model.generate(input_ids, do_sample=False, max_new_tokens=...)``.
     """
-    _check_input_ids(input_ids)
-    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be a positive int, got {max_new_tokens!r}")
     if pad_token_id is None:
         pad_token_id = eos_token_id
     sequences = input_ids
@@ -141,6 +175,7 @@ def greedy_decode(
     return sequences
 
 
+@checked_by(_sequence_logprob_arguments)
 @torch.no_grad()
 def sequence_logprob(
     model: torch.nn.Module,
@@ -153,12 +188,6 @@ def sequence_logprob(
     With ``eos_token_id`` a row counts up to and including its first EOS after the prompt (the
     padding that follows it is ignored).
     """
-    _check_input_ids(sequences)
-    if not isinstance(prompt_length, int) or not 1 <= prompt_length < sequences.size(1):
-        raise ValueError(
-            f"prompt_length must be an int in [1, {sequences.size(1) - 1}] (tokens before the generated part), "
-            f"got {prompt_length!r}"
-        )
     logprobs = model(sequences, use_cache=False).logits[:, :-1].float().log_softmax(dim=-1)
     token_lp = logprobs.gather(-1, sequences[:, 1:, None]).squeeze(-1)[:, prompt_length - 1 :]
     generated = sequences[:, prompt_length:]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 from torch import nn
 
 from course_utils import attention as att
+from course_utils import generation
 
 
 def test_scaled_dot_product_attention_matches_torch_and_rows_sum_to_one():
@@ -157,3 +160,14 @@ def test_multi_head_attention_grouped_query_matches_torch():
         att.multi_head_attention(x, q_proj, k_proj, v_proj, None, num_heads=4, num_kv_heads=3)
     with pytest.raises(TypeError, match="k_proj"):
         att.multi_head_attention(x, q_proj, "k", v_proj, None, num_heads=4)
+
+
+@pytest.mark.parametrize("module", [att, generation], ids=lambda m: m.__name__)
+def test_reference_bodies_are_bare_and_checked_at_the_boundary(module):
+    """The functions the notebooks present are the computation only; their checks run before them."""
+    for name in module.__all__:
+        fn = getattr(module, name)
+        body = inspect.getsource(fn.__wrapped__)
+        assert "raise " not in body and "_check" not in body, f"{module.__name__}.{name} validates in its body"
+        assert inspect.signature(fn) == inspect.signature(fn.__wrapped__), f"{name} lost its signature"
+        assert fn.__doc__ and fn.__doc__ == fn.__wrapped__.__doc__

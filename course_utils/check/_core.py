@@ -78,20 +78,38 @@ def silent(checker: Callable[..., Any]) -> Callable[..., Verdict]:
 def call_safely(
     exercise: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
 ) -> tuple[Verdict | Literal[True], Any]:
-    """Run the learner's ``fn``; on an exception print it as the hint and return ``(Verdict(False), None)``.
+    """Run the learner's ``fn(*args, **kwargs)``; on an exception print it as the hint and return ``(Verdict(False), None)``.
 
     On success it returns ``(True, result)``. The failing :class:`Verdict` compares equal to
     ``False``; a checker can hand it back (``if not ok: return ok``) and the cell shows nothing more.
+    :func:`call_learner` is the same with options.
+    """
+    return call_learner(exercise, fn, args, kwargs)
+
+
+def call_learner(
+    exercise: str,
+    fn: Callable[..., Any],
+    args: tuple = (),
+    kwargs: dict[str, Any] | None = None,
+    *,
+    none_ok: bool = False,
+    when: str = "",
+    fix: str = "",
+) -> tuple[Verdict | Literal[True], Any]:
+    """:func:`call_safely` with options: ``none_ok`` accepts a ``None`` result (an answer in some exercises);
+    ``when`` and ``fix`` go before and after the learner's error in the hint
+    (``f"{when}your function raised ValueError: ...{fix}"``).
     """
     if not callable(fn):
         return verdict(exercise, False, f"pass your function itself (got {type(fn).__name__}), e.g. check(my_fn)"), None
     try:
-        result = fn(*args, **kwargs)
+        result = fn(*args, **(kwargs or {}))
     except NotImplementedError:
         return verdict(exercise, False, "not implemented yet: fill in the function and run the cell again"), None
     except Exception as exc:  # the learner's code failed: show why, do not crash the notebook
-        return verdict(exercise, False, f"your function raised {type(exc).__name__}: {exc}"), None
-    if result is None:
+        return verdict(exercise, False, f"{when}your function raised {type(exc).__name__}: {exc}{fix}"), None
+    if result is None and not none_ok:
         return verdict(exercise, False, "your function returned None: did you forget `return`?"), None
     return True, result
 

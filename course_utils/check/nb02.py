@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from ._core import Verdict, call_safely, encoder_tokenizer, silent, verdict
+from ._core import Verdict, call_learner, call_safely, encoder_tokenizer, silent, verdict
 
 __all__ = ["exercise_02_1", "exercise_02_2", "exercise_02_3", "exercise_02_4"]
 
@@ -95,18 +95,17 @@ def exercise_02_2(word_span: Callable[[str, int], Any]) -> Verdict:
         words = enc.word_ids()
         # word tokens first, special tokens last: an off-by-one shows up as such, not as a special-token error
         for i in sorted(range(len(words)), key=lambda j: words[j] is None):
-            if words[i] is None:  # a special token: None is the answer (which call_safely would refuse)
-                try:
-                    got = word_span(text, i)
-                except NotImplementedError:
-                    return verdict("02.2", False, "not implemented yet: fill in the function and run the cell again")
-                except Exception as exc:  # noqa: BLE001 - the learner's error becomes the hint
-                    return verdict(
-                        "02.2",
-                        False,
-                        f"for the special token at index {i} your function raised "
-                        f"{type(exc).__name__}: {exc}; return None there (its word id is None)",
-                    )
+            if words[i] is None:  # a special token: None is the answer
+                ok, got = call_learner(
+                    "02.2",
+                    word_span,
+                    (text, i),
+                    none_ok=True,
+                    when=f"for the special token at index {i} ",
+                    fix="; return None there (its word id is None)",
+                )
+                if not ok:
+                    return ok
                 if got is not None:
                     return verdict(
                         "02.2",

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._core import Verdict, call_safely, encoder_tokenizer, verdict
+from ._core import Verdict, call_learner, call_safely, encoder_tokenizer, verdict
 
 __all__ = ["exercise_05_1", "exercise_05_2", "exercise_05_3", "exercise_05_4"]
 
@@ -93,23 +93,16 @@ def exercise_05_1(compute_metrics: Callable[..., Any]) -> Verdict | bool:
 
     for seed, n, as_tuple in ((501, 240, False), (502, 97, False), (503, 150, True)):
         pred, y_hat, y = _metrics_case(seed, n, as_tuple)
-        if as_tuple:
-            try:
-                got = compute_metrics(pred)
-            except NotImplementedError:
-                return verdict("05.1", False, "not implemented yet: fill in the function and run the cell again")
-            except Exception as exc:  # noqa: BLE001 - the learner's code failed on a tuple
-                return verdict(
-                    "05.1",
-                    False,
-                    f"with output_hidden_states=True, pred.predictions is a tuple "
-                    f"(logits first): take element 0 when it is one (your function raised "
-                    f"{type(exc).__name__}: {exc})",
-                )
-        else:
-            ok, got = call_safely("05.1", compute_metrics, pred)
-            if not ok:
-                return False
+        tuple_hint = "with output_hidden_states=True, pred.predictions is a tuple (logits first) and "
+        ok, got = call_learner(
+            "05.1",
+            compute_metrics,
+            (pred,),
+            when=tuple_hint if as_tuple else "",
+            fix=": take element 0 when it is one" if as_tuple else "",
+        )
+        if not ok:
+            return ok
         if not isinstance(got, dict) or not {"accuracy", "f1"} <= set(got):
             keys = sorted(got) if isinstance(got, dict) else type(got).__name__
             return verdict(

@@ -11,6 +11,7 @@ folder ships the two metrics the course uses as files, and :func:`load` hands th
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +33,9 @@ def load(name: str, **kwargs: Any):
     import evaluate
 
     return evaluate.load(path(name), **kwargs)
+
+
+@cache
+def loaded(name: str):
+    """:func:`load` of ``name`` once per process: the metric that :func:`course_utils.analysis.classification_metrics` reuses."""
+    return load(name)

@@ -21,7 +21,7 @@
 #   offline machine (`hf_hub_download`, `snapshot_download`, `hf download`) and verify them by sha256.
 #
 # **Prerequisites:** [02 · Tokenizers](02_tokenizers.ipynb).
-# **Run time:** 8 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
+# **Run time:** 6 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
 # ## Setup
@@ -379,7 +379,7 @@ for auto_class, checkpoint, kwargs, batch in heads:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for (auto_class, _, _, batch), (key, out) in zip(heads, outputs.items()):
+for (_, _, _, batch), (key, out) in zip(heads, outputs.items()):
     fields = ", ".join(f"{k} {tuple(v.shape)}" for k, v in out.items())
     print(f"{type(models[key]).__name__:28s} input_ids {str(tuple(batch['input_ids'].shape)):11s} -> {fields}")
     print(f"{'':28s} newly initialized tensors: {new_tensors[key]}")
@@ -514,8 +514,14 @@ print("hidden_states: embeddings + one per layer =", len(with_hidden.hidden_stat
 # even for billions of parameters.
 
 # %%
-from transformers import BertConfig, BertForSequenceClassification, BertModel
-from transformers import DistilBertConfig, DistilBertForSequenceClassification, DistilBertModel
+from transformers import (
+    BertConfig,
+    BertForSequenceClassification,
+    BertModel,
+    DistilBertConfig,
+    DistilBertForSequenceClassification,
+    DistilBertModel,
+)
 
 with torch.device("meta"):  # shapes only
     meta = {

@@ -28,16 +28,16 @@
 #   command-line flags with `HfArgumentParser`.
 #
 # **Prerequisites:** [03 · Models and heads](03_models_and_heads.ipynb), [04 · Datasets](04_datasets.ipynb).
-# **Run time:** 99 s on a 2-core CPU (quick profile: 5,000 training texts, one
-# epoch). The full profile trains three times on all 16,000 texts for two epochs (with `Trainer`,
-# with the plain loop and with the script): it is meant for a GPU.
+# **Run time:** 91 s on a 2-core CPU (quick profile: 5,000 training texts, one
+# epoch). The full profile trains three times on all 16,000 texts (four epochs with `Trainer`, two
+# with the plain loop and two with the script): it is meant for a GPU.
 # [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
 # ## Setup
 # The profile sets every size in this notebook. `quick` trains on 5,000 of the 16,000 training
 # texts for one epoch with a few speed-ups that a CPU needs (explained where they appear);
-# `full` is the course's full recipe: the whole training set, two epochs. Both are the recipes that
+# `full` is the course's full recipe: the whole training set, four epochs. Both are the recipes that
 # `benchmarks/emotion_finetune.py` measures (section 4.1).
 
 # %%
@@ -60,9 +60,19 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
-from transformers import (AutoModel, AutoModelForSequenceClassification, AutoTokenizer,
-                          DataCollatorWithPadding, EarlyStoppingCallback, EvalPrediction, Trainer,
-                          TrainerCallback, TrainingArguments, get_linear_schedule_with_warmup, pipeline)
+from transformers import (
+    AutoModel,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    EvalPrediction,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    get_linear_schedule_with_warmup,
+    pipeline,
+)
 
 from course_utils import analysis, metrics, plots
 from course_utils.embeddings import mean_pool
@@ -128,6 +138,7 @@ print(emotion_encoded["train"][0]["input_ids"])
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
+
 
 def scores(y_true, y_pred):
     return accuracy_score(y_true, y_pred), f1_score(y_true, y_pred, average="weighted")
@@ -339,14 +350,17 @@ optimizer = make_optimizer(model)
 print("learning rates:", [g["lr"] for g in optimizer.param_groups],
       "| tensors per group:", [len(g["params"]) for g in optimizer.param_groups])
 
+# %% [markdown]
 # ### 3.4 `compute_metrics`
 # During evaluation `Trainer` collects the logits and labels of the whole evaluation set, wraps them
 # in an `EvalPrediction` (`.predictions`, the logits; `.label_ids`, the labels) and passes it to
 # your `compute_metrics`, which returns a dict of numbers. We report accuracy and **weighted F1**
 # (per-class F1 averaged with each class's share as weight: with imbalanced classes it shows whether
-# the rare ones are learned). The metrics come from local `evaluate` modules shipped with the course
-# (`evaluate.load("accuracy")` would download a script from the Hub); scikit-learn and the course's
-# `analysis.classification_metrics` must agree with them:
+# the rare ones are learned). The metrics come from 🤗 Evaluate: `load` a metric, then `compute` it
+# on predictions and references. `evaluate.load("accuracy")` downloads the metric's script from the
+# Hub, so the course ships the two scripts and `metrics.load` hands their paths to `evaluate.load`
+# (it works offline). `analysis.classification_metrics`, which the training script of section 9
+# uses, is this function packaged; scikit-learn, which both scripts call, must agree with them:
 
 # %%
 # NBVAL_CHECK_OUTPUT

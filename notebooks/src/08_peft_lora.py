@@ -21,7 +21,7 @@
 # - save an adapter, load it back, and merge it into the base weights with identical outputs.
 #
 # **Prerequisites:** [05 · Fine-tuning](05_fine_tuning.ipynb), [07 · Generation](07_generation.ipynb).
-# **Run time:** 82 s on a 2-core CPU (quick profile: 2,000 training texts, 125 steps per
+# **Run time:** 70 s on a 2-core CPU (quick profile: 2,000 training texts, 125 steps per
 # method, 12 LoRA steps on the chat model); the full profile (16,000 texts, 2 epochs each) is meant
 # for a GPU. [Glossary (EN/中文)](../GLOSSARY.md)
 
@@ -47,8 +47,12 @@ import peft
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from torch import nn
-from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer,
-                          DataCollatorWithPadding)
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+)
 
 from course_utils.scripts import train_emotion
 
@@ -155,7 +159,7 @@ X_train, y_train, X_val, y_val = X[:1000], y[:1000], X[1000:], y[1000:]
 optimizer = torch.optim.Adam(peft_mlp.parameters(), lr=0.002)
 criterion = nn.NLLLoss()  # the MLP already ends in LogSoftmax
 start = time.perf_counter()
-for epoch in range(5):
+for _epoch in range(5):
     peft_mlp.train()
     for i in range(0, len(X_train), 64):
         loss = criterion(peft_mlp(X_train[i:i + 64]), y_train[i:i + 64])

@@ -22,7 +22,7 @@
 # - use bge models and `FlagReranker` online, and write their transformers equivalent.
 #
 # **Prerequisites:** tokenizers and `AutoModel` heads (notebooks 02-03), a training loop (notebook
-# 05). **Run time:** 87 s on a 2-core CPU (quick profile).
+# 05). **Run time:** 73 s on a 2-core CPU (quick profile).
 # [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
@@ -41,8 +41,7 @@ import matplotlib.pyplot as plt
 import torch
 from sentence_transformers import CrossEncoder, SentenceTransformer
 from sklearn.metrics import roc_auc_score
-from transformers import (AutoModel, AutoModelForSequenceClassification, AutoTokenizer,
-                          get_constant_schedule_with_warmup)
+from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer, get_constant_schedule_with_warmup
 
 from course_utils import embeddings
 from course_utils.scripts import train_emotion
