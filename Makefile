@@ -31,19 +31,21 @@ NBVAL     := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sa
 # Extra pytest flags for the test targets, e.g. PYTEST_ARGS="-x" or PYTEST_ARGS=--junitxml=build/junit.xml.
 PYTEST_ARGS ?=
 
-.PHONY: help install standins lab test test-unit test-notebooks lint notebooks prefetch timings data clean
+.PHONY: help install standins lab test test-unit test-notebooks lint notebooks zh prefetch timings data clean
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab"
 	@echo "make test       set up and run every test (unit tests + every notebook, offline, quick profile)"
 	@echo "make install    only set up $(VENV): the runtime + JupyterLab, the test tools and the offline stand-ins"
 	@echo "make test-unit  the unit tests only (tests/, offline, as make test runs them)"
-	@echo "make lint       ruff: lint and format check of the package, tools, benchmarks and tests; mypy: types of the package"
+	@echo "make lint       ruff: lint of the package, tools, benchmarks, tests and notebook sources, format check (not the notebooks); mypy: types"
 	@echo "make notebooks  rebuild notebooks/*.ipynb from notebooks/src/*.py and store fresh outputs"
 	@echo "make timings    copy notebooks/timings.json (written by make test) into the headers, README and INSTRUCTOR.md"
+	@echo "make zh         build the Chinese edition (notebooks/zh/, README.zh.md, INSTRUCTOR.zh.md) from translations/zh/"
 	@echo "make prefetch   download every Hub asset into data/cache for a room without internet"
 	@echo "make browser-test  JupyterLab in headless Chromium runs notebook 00's first cells (screenshot in build/browser/)"
 	@echo "make slides     reveal.js slides of every notebook in build/slides/ (work offline)"
+	@echo "make slides-zh  the same for the Chinese edition (notebooks/zh/) in build/slides/zh/"
 	@echo "make latest-check  the tests against the newest transformers/datasets/peft/accelerate/evaluate"
 
 $(STAMP): pyproject.toml course_utils/standins.py
@@ -76,8 +78,8 @@ test-notebooks: install standins data
 	$(OFFLINE) $(PY) -m pytest $(NOTEBOOKS) $(NBVAL) $(PYTEST_ARGS)
 
 # ruff and mypy (pyproject's dev extra, [tool.ruff] and [tool.mypy]): lint, format check and type
-# check of course_utils/; CI runs it before make test.
-LINT_PATHS := course_utils tools benchmarks tests conftest.py
+# check of course_utils/; CI runs it before make test. The notebooks' sources are linted, not formatted.
+LINT_PATHS := course_utils tools benchmarks tests conftest.py notebooks/src notebooks/solutions/src
 lint: install
 	$(UV) -e ".[$(EXTRAS),dev]" "$(TORCH)"
 	$(VENV)/bin/ruff check $(LINT_PATHS)
@@ -86,6 +88,12 @@ lint: install
 
 notebooks: install standins data
 	$(OFFLINE) $(PY) tools/authoring.py build $(if $(NB),$(NB),$(SOURCES))
+	$(MAKE) --no-print-directory zh
+
+# The Chinese edition (translations/README.md): notebooks/zh/, README.zh.md and INSTRUCTOR.zh.md from
+# the English run and translations/zh/; it fails, naming each unit, when a translation is stale.
+zh:
+	$(PY) tools/translate.py build
 
 prefetch: install
 	$(PY) -m course_utils prefetch
@@ -93,9 +101,10 @@ prefetch: install
 # Copy notebooks/timings.json (written by `make test`) into the headers, README and INSTRUCTOR.md.
 timings:
 	$(PY) tools/timings.py
+	$(PY) tools/translate.py build
 
 clean:
-	rm -rf data/cache notebooks/_scratch
+	rm -rf data/cache notebooks/_scratch notebooks/zh/_scratch
 
 include kit.mk
 

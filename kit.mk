@@ -1,6 +1,7 @@
 # Learner and workshop kit (included by the Makefile): a real-browser test, slides, a latest-releases check.
 #   make browser-test   JupyterLab + headless Chromium run notebook 00's first cells; screenshot in build/browser/
 #   make slides         reveal.js slides of every notebook in build/slides/ (offline; SLIDES_FLAGS=--check screenshots them)
+#   make slides-zh      the same for the Chinese edition, in build/slides/zh/
 #   make latest-check   unit tests + notebooks against the newest transformers/datasets/peft/accelerate/evaluate
 #                       in a separate .venv-latest (LATEST_FLAGS=--pre takes pre-releases, --always tests even if nothing is new)
 
@@ -15,7 +16,7 @@ LATEST_FLAGS ?=
 # The make that runs this (named without $(MAKE) in the recipe, so that `make -n latest-check` only prints it).
 SUBMAKE      := $(MAKE)
 
-.PHONY: browser-deps browser-test slides latest-check
+.PHONY: browser-deps browser-test slides slides-zh latest-check
 
 browser-deps: install
 	@test -x $(CHROMIUM) || { echo "installing $(BROWSER_APT) with apt-get (log: build/browser/apt.log)"; \
@@ -29,6 +30,9 @@ browser-test: browser-deps
 
 slides: install
 	CHROMIUM=$(CHROMIUM) $(PY) tools/build_slides.py $(SLIDES_FLAGS)
+
+slides-zh: install
+	CHROMIUM=$(CHROMIUM) $(PY) tools/build_slides.py --out build/slides/zh $(SLIDES_FLAGS) notebooks/zh/[0-9][0-9]_*.ipynb
 
 latest-check:
 	VENV=$(VENV) PYTHON=$(PYTHON) MAKE="$(SUBMAKE)" $(PYTHON) tools/latest_check.py $(LATEST_FLAGS)

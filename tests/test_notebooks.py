@@ -1,4 +1,8 @@
-"""Hygiene of every notebook: shape, provenance of stored outputs, no leaks, in sync with its source."""
+"""Hygiene of every notebook, English and Chinese: shape, provenance of stored outputs, no leaks, in sync with its source.
+
+The Chinese edition (notebooks/zh/) passes the same tests with its own words; its "in sync with
+its source" is tests/test_translations.py (built from the English run and the translation files).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,21 @@ import authoring  # noqa: E402  (tools/authoring.py builds the notebooks)
 
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = sorted((ROOT / "notebooks" / "solutions").glob("[0-9][0-9]_*.ipynb"))
-NOTEBOOKS = CHAPTERS + SOLUTIONS
+ENGLISH = CHAPTERS + SOLUTIONS
+CHAPTERS_ZH = sorted((ROOT / "notebooks" / "zh").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS_ZH = sorted((ROOT / "notebooks" / "zh" / "solutions").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = ENGLISH + CHAPTERS_ZH + SOLUTIONS_ZH
+#: What the title cell and the closing sections say, by edition: objectives, sections, glossary link.
+WORDS = {
+    "en": ("Learning objectives", ("## Exercises", "## Recap"), "](../GLOSSARY.md)"),
+    "zh": ("学习目标", ("## 练习", "## 小结"), "](../../GLOSSARY.md)"),
+}
+
+
+def _edition(path: Path) -> str:
+    return "zh" if "zh" in path.relative_to(ROOT).parts else "en"
+
+
 MAX_BYTES = 1_500_000
 ABSOLUTE_PATH = re.compile(r"(/work/|/root/|/home/|/Users/|/tmp/|site-packages|[A-Z]:\\\\)")
 
@@ -34,6 +52,8 @@ def _outputs_text(cell) -> str:
 def test_there_are_notebooks():
     assert CHAPTERS, "no notebooks found"
     assert CHAPTERS[0].name.startswith("00_")
+    assert [p.name for p in CHAPTERS_ZH] == [p.name for p in CHAPTERS], "every chapter has a Chinese edition"
+    assert [p.name for p in SOLUTIONS_ZH] == [p.name for p in SOLUTIONS]
 
 
 def test_every_solution_notebook_belongs_to_a_chapter():
@@ -42,24 +62,34 @@ def test_every_solution_notebook_belongs_to_a_chapter():
         assert sol.stem.endswith("_solutions") and sol.stem.removesuffix("_solutions") in stems, sol.name
 
 
-@pytest.fixture(params=CHAPTERS, ids=lambda p: p.name)
+def _nb_id(path: Path) -> str:
+    return path.relative_to(ROOT / "notebooks").as_posix()
+
+
+@pytest.fixture(params=CHAPTERS + CHAPTERS_ZH, ids=_nb_id)
 def chapter(request):
     return request.param, nbformat.read(request.param, as_version=4)
 
 
-@pytest.fixture(params=NOTEBOOKS, ids=lambda p: p.name)
+@pytest.fixture(params=NOTEBOOKS, ids=_nb_id)
 def nb(request):
+    return request.param, nbformat.read(request.param, as_version=4)
+
+
+@pytest.fixture(params=ENGLISH, ids=_nb_id)
+def english(request):
     return request.param, nbformat.read(request.param, as_version=4)
 
 
 def test_title_objectives_and_closing_sections(chapter):
     path, book = chapter
     first = book.cells[0]
+    objectives, sections, glossary = WORDS[_edition(path)]
     assert first.cell_type == "markdown" and first.source.startswith(f"# {path.name[:2]} ")
-    assert "Learning objectives" in first.source and "colab.research.google.com" in first.source
-    assert "](../GLOSSARY.md)" in first.source, f"{path.name}: link the glossary in the title cell"
+    assert objectives in first.source and "colab.research.google.com" in first.source
+    assert glossary in first.source, f"{path.name}: link the glossary in the title cell"
     headings = "\n".join(c.source for c in book.cells if c.cell_type == "markdown")
-    for section in ("## Exercises", "## Recap"):
+    for section in sections:
         assert section in headings, f"{path.name} lacks a '{section}' section"
 
 
@@ -99,8 +129,8 @@ def test_size_bound(nb):
     assert path.stat().st_size < MAX_BYTES, f"{path.name} is {path.stat().st_size} bytes"
 
 
-def test_in_sync_with_source(nb):
-    path, book = nb
+def test_in_sync_with_source(english):
+    path, book = english
     src = path.parent / "src" / f"{path.stem}.py"
     assert src.is_file(), f"{path.name} has no source {src.name}"
     expected = authoring.notebook_from_source(src)

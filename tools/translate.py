@@ -1,0 +1,613 @@
+"""The Chinese edition (中文版), generated from the English notebooks and one translation file each.
+
+    python tools/translate.py status [FILE ...]     # what is stale, missing or untranslated (exit 1 if any)
+    python tools/translate.py build [--check]       # write notebooks/zh/, README.zh.md, INSTRUCTOR.zh.md
+    python tools/translate.py template FILE ...     # add the units FILE lacks (English text, to translate)
+    python tools/translate.py stamp FILE KEY ...    # after updating a unit's text: record the English it translates
+
+What is translated lives in ``translations/zh/``, one Markdown file per English document, at the
+English document's path (``translations/zh/notebooks/05_fine_tuning.md`` translates
+``notebooks/05_fine_tuning.ipynb``). Such a file is a list of *units*, each under a marker::
+
+    <!-- 05-004 markdown 1a2b3c4d5e6f -->
+    (the Chinese text of notebook cell 05-004)
+
+    <!-- 05-009 comments 0f9e8d7c6b5a -->
+    # (the Chinese of the cell's first comment)
+    # (the Chinese of its second comment, one line per comment of the English cell)
+
+A unit is a notebook's markdown cell, the comments of a code cell (never its code), or a block of a
+Markdown document (a paragraph, list or table; fenced code is copied as it is). The last field is
+the English text's fingerprint (sha256, 12 hex digits) when the unit was translated. A unit whose
+fingerprint no longer matches its English is *stale*; an English unit with no translation is
+*missing*. ``status`` and ``build`` report both by key, and ``tests/test_translations.py`` fails on
+either, so a translation cannot fall behind its English silently.
+
+The Chinese notebooks are built, never executed: each is the stored English notebook (code,
+outputs, metadata, cell ids) with its markdown replaced, its comments translated, the Colab badge
+pointing at the Chinese edition and relative links re-pointed from ``notebooks/zh/``. Run times
+are not translated: ``{run_time}`` (the chapter's) and ``{run_time:05}``, ``{run_time:05/solutions}``,
+``{run_time:all}`` in the documents are filled in from ``notebooks/timings.json``, so ``make timings``
+changes no fingerprint.
+
+Updating after an English change: ``make zh`` (or ``status``) names each stale unit and prints its
+English text now; edit the Chinese, run ``stamp FILE KEY`` and ``make zh``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import io
+import os
+import re
+import sys
+import tokenize
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import authoring  # noqa: E402
+import timings  # noqa: E402
+
+LANG = "zh"
+TRANSLATIONS = ROOT / "translations" / LANG
+NOTEBOOKS = ROOT / "notebooks"
+ZH_NOTEBOOKS = NOTEBOOKS / LANG
+KINDS = ("markdown", "comments", "block")
+MARKER = re.compile(r"^<!-- (?P<key>[\w.-]+) (?P<kind>markdown|comments|block) (?P<sha>[0-9a-f]{12}) -->$", re.M)
+FILE_HEADER = (
+    "<!-- Chinese translation of {english}: edit the text under each marker, keep the markers. "
+    "`python tools/translate.py status` says what is stale; tools/translate.py explains the format. -->\n"
+)
+#: Comments that are instructions to tools, not to the reader: never translated.
+DIRECTIVE = re.compile(r"^#\s*(NBVAL_\w+|noqa\b|type:|pragma\b|fmt:|%%|!)")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+PROSE = re.compile(r"[A-Za-z]{2,} [A-Za-z]{2,}")
+PLACEHOLDER = re.compile(r"\{run_time(?::(\d\d|all)(/solutions)?)?\}")
+LINK = re.compile(r"(\]\()([^)\s]+)(\))")
+CODE_SPAN = re.compile(r"(```.*?```|`[^`]*`)", re.S)
+#: README's sections for learners; the rest (figures, tests, kit, maintenance) stays in English.
+README_SECTIONS = ("", "Start", "The notebooks", "Profiles", "Online and offline", "Colab")
+README_TAIL = (
+    "测量数据、测试、工作坊工具包（workshop kit）、如何添加一个笔记本、目录结构与许可证等面向维护者的章节，"
+    "见英文版 [README.md](README.md)。"
+)
+GENERATED = "<!-- 由 tools/translate.py 从 {source} 生成，请勿直接编辑：修改 {translation}。 -->\n\n"
+
+
+def fingerprint(text: str) -> str:
+    """The first 12 hex digits of the sha256 of ``text`` without surrounding blank space."""
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One thing to translate: ``key`` (cell id or block number), ``kind`` and the English ``text``."""
+
+    key: str
+    kind: str
+    text: str
+
+    @property
+    def sha(self) -> str:
+        return fingerprint(self.text)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One unit of a translation file: the fingerprint it was translated from and the Chinese ``text``."""
+
+    key: str
+    kind: str
+    sha: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What keeps a unit from being current: ``what`` is stale, missing, untranslated, obsolete or invalid."""
+
+    file: Path
+    key: str
+    what: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        rel = self.file.relative_to(ROOT) if self.file.is_relative_to(ROOT) else self.file
+        return f"{rel}: {self.key} {self.what}" + (f": {self.detail}" if self.detail else "")
+
+
+# ----------------------------------------------------------------------------------- comments
+
+
+def comments(source: str, prose_only: bool = True) -> list[tuple[int, int, str]]:
+    """The translatable comments of code ``source``: ``(line, column, text)``, directives left out.
+
+    With ``prose_only`` (the default) a comment counts only if it has a Latin letter: the English
+    side of a unit. Without it, every comment but the directives (for the Chinese side too).
+
+    Lines that are IPython magics or shell escapes (``%timeit``, ``!pip``) are not Python; they are
+    blanked before tokenizing, so they keep no comment of theirs.
+    """
+    lines = source.splitlines()
+    masked = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines) + "\n"
+    out = []
+    for tok in tokenize.generate_tokens(io.StringIO(masked).readline):
+        if (
+            tok.type == tokenize.COMMENT
+            and not DIRECTIVE.match(tok.string)
+            and (not prose_only or re.search("[A-Za-z]", tok.string))
+        ):
+            out.append((tok.start[0] - 1, tok.start[1], tok.string))
+    return out
+
+
+def strip_comments(source: str) -> str:
+    """``source`` without its translatable comments and trailing blanks: what both editions share."""
+    lines = source.splitlines()
+    for row, col, _ in reversed(comments(source, prose_only=False)):
+        lines[row] = lines[row][:col]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def with_comments(source: str, translated: list[str]) -> str:
+    """``source`` with its translatable comments replaced, in order, by ``translated``."""
+    found = comments(source)
+    if len(found) != len(translated):
+        raise ValueError(f"the cell has {len(found)} comments, the translation {len(translated)}")
+    lines = source.splitlines()
+    for (row, col, _), text in reversed(list(zip(found, translated))):
+        lines[row] = lines[row][:col] + text
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------- documents
+
+
+def _neutral_notebook(text: str) -> str:
+    return timings.HEADER.sub(lambda m: m[1] + "{run_time}" + m[2], text)
+
+
+def _neutral_doc(text: str) -> str:
+    text = timings.README_ROW.sub(lambda m: m[1] + "{run_time:" + m[2] + "}" + m[4], text)
+    text = timings.INSTRUCTOR_ROW.sub(
+        lambda m: m[1] + "{run_time:" + m[2] + "}" + m[4] + "{run_time:" + m[2] + "/solutions}" + m[6], text
+    )
+    return timings.INSTRUCTOR_ALL.sub(
+        lambda m: m[1] + "{run_time:all}" + m[3] + "{run_time:all/solutions}" + m[5], text
+    )
+
+
+def blocks(text: str) -> list[str]:
+    """Markdown ``text`` as blocks: runs of non-blank lines, and fenced code (blank lines and all)."""
+    out: list[str] = []
+    current: list[str] = []
+    fence = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if not fence and current:
+                out.append("\n".join(current))
+                current = []
+            current.append(line)
+            fence = not fence
+            if not fence:
+                out.append("\n".join(current))
+                current = []
+        elif fence or line.strip():
+            current.append(line)
+        elif current:
+            out.append("\n".join(current))
+            current = []
+    if current:
+        out.append("\n".join(current))
+    return out
+
+
+def readme_course_part(text: str) -> str:
+    """README's sections listed in :data:`README_SECTIONS` (the part before the first heading is "")."""
+    parts = re.split(r"^(?=## )", text, flags=re.M)
+    keep = []
+    for part in parts:
+        heading = part.splitlines()[0][3:].strip() if part.startswith("## ") else ""
+        if heading in README_SECTIONS:
+            keep.append(part.strip("\n"))
+    return "\n\n".join(keep)
+
+
+@dataclass(frozen=True)
+class Document:
+    """An English document, its translation file and the Chinese edition built from them."""
+
+    english: Path
+    translation: Path
+    chinese: Path
+    #: The English document's path in the repository (its Colab badge names it); default: from ``english``.
+    repo_path: str = ""
+
+    @property
+    def is_notebook(self) -> bool:
+        return self.english.suffix == ".ipynb"
+
+    def english_text(self) -> str:
+        text = self.english.read_text(encoding="utf-8")
+        return readme_course_part(text) if self.english.name == "README.md" else text
+
+    def units(self) -> list[Unit]:
+        """The English units, in order."""
+        if not self.is_notebook:
+            return [
+                Unit(f"b{i:03d}", "block", block)
+                for i, block in enumerate(blocks(_neutral_doc(self.english_text())))
+                if not block.startswith("```")
+            ]
+        nb = nbformat.read(self.english, as_version=4)
+        out = []
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type == "markdown":
+                text = cell.source
+                if i == 0:
+                    repo_path = self.repo_path or self.english.relative_to(ROOT).as_posix()
+                    text = text.removesuffix("\n\n" + authoring.colab_badge(repo_path))
+                out.append(Unit(cell.id, "markdown", _neutral_notebook(text)))
+            elif cell.cell_type == "code" and not cell.source.startswith(authoring.COLAB_MARKER):
+                found = comments(cell.source)
+                if found:
+                    out.append(Unit(cell.id, "comments", "\n".join(text for _, _, text in found)))
+        return out
+
+
+def documents() -> list[Document]:
+    """Every document of the Chinese edition: chapters, solutions, README's course part, INSTRUCTOR.md."""
+    docs = []
+    for folder in (NOTEBOOKS, NOTEBOOKS / "solutions"):
+        for nb in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+            rel = nb.relative_to(NOTEBOOKS)
+            docs.append(Document(nb, TRANSLATIONS / "notebooks" / rel.with_suffix(".md"), ZH_NOTEBOOKS / rel))
+    for name in ("README", "INSTRUCTOR"):
+        docs.append(Document(ROOT / f"{name}.md", TRANSLATIONS / f"{name}.md", ROOT / f"{name}.{LANG}.md"))
+    return docs
+
+
+def document_for(path: Path) -> Document:
+    """The document whose English file, translation file or Chinese edition is ``path``."""
+    path = Path(path).resolve()
+    for doc in documents():
+        if path in (doc.english, doc.translation, doc.chinese):
+            return doc
+    raise ValueError(f"path must be an English document, its translation or its Chinese edition, got {path}")
+
+
+# ---------------------------------------------------------------------------- translation files
+
+
+def read_entries(path: Path) -> list[Entry]:
+    """The units of translation file ``path`` (an empty list if it does not exist)."""
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8")
+    marks = list(MARKER.finditer(text))
+    out = []
+    for mark, nxt in zip(marks, [*marks[1:], None]):
+        body = text[mark.end() : nxt.start() if nxt else len(text)].strip("\n")
+        out.append(Entry(mark["key"], mark["kind"], mark["sha"], body.rstrip()))
+    return out
+
+
+def write_entries(doc: Document, entries: list[Entry]) -> None:
+    """Write ``entries`` as ``doc``'s translation file."""
+    doc.translation.parent.mkdir(parents=True, exist_ok=True)
+    parts = [FILE_HEADER.format(english=doc.repo_path or _rel(doc.english))]
+    for e in entries:
+        parts.append(f"<!-- {e.key} {e.kind} {e.sha} -->\n{e.text}\n")
+    doc.translation.write_text("\n".join(parts), encoding="utf-8")
+
+
+def match(doc: Document) -> tuple[list[tuple[Unit, Entry | None]], list[Entry]]:
+    """Pair each English unit with its entry, and return the entries left over.
+
+    An entry goes first to the unit with its fingerprint (a moved cell keeps its translation); the
+    units left then take the entry with their key (that English changed: the entry is stale).
+    """
+    entries = read_entries(doc.translation)
+    units = doc.units()
+    by_sha: dict[tuple[str, str], list[Entry]] = {}
+    for e in entries:
+        by_sha.setdefault((e.kind, e.sha), []).append(e)
+    used: set[int] = set()
+    found: list[Entry | None] = []
+    for unit in units:
+        entry = next((e for e in by_sha.get((unit.kind, unit.sha), []) if id(e) not in used), None)
+        if entry is not None:
+            used.add(id(entry))
+        found.append(entry)
+    by_key = {(e.kind, e.key): e for e in entries if id(e) not in used}
+    for i, unit in enumerate(units):
+        if found[i] is None:
+            entry = by_key.get((unit.kind, unit.key))
+            if entry is not None and id(entry) not in used:
+                used.add(id(entry))
+                found[i] = entry
+    return list(zip(units, found)), [e for e in entries if id(e) not in used]
+
+
+def _placeholders(text: str) -> list[str]:
+    return sorted(m[0] for m in PLACEHOLDER.finditer(text))
+
+
+def problems(doc: Document) -> list[Problem]:
+    """Everything that keeps ``doc``'s translation from being complete and current."""
+    pairs, leftover = match(doc)
+    out = []
+    for unit, entry in pairs:
+        if entry is None:
+            out.append(
+                Problem(
+                    doc.translation,
+                    unit.key,
+                    "missing",
+                    f"run `python tools/translate.py template {_rel(doc.translation)}`",
+                )
+            )
+            continue
+        if entry.sha != unit.sha:
+            out.append(Problem(doc.translation, unit.key, "stale", "the English changed since it was translated"))
+        if unit.kind == "comments":
+            lines = entry.text.splitlines()
+            n = unit.text.count("\n") + 1
+            if len(lines) != n or not all(line.startswith("#") for line in lines):
+                out.append(Problem(doc.translation, unit.key, "invalid", f"needs {n} comment lines starting with '#'"))
+            elif PROSE.search(unit.text) and not CJK.search(entry.text):
+                out.append(Problem(doc.translation, unit.key, "untranslated", "no Chinese in its comments"))
+        elif not CJK.search(entry.text) and PROSE.search(unit.text):
+            out.append(Problem(doc.translation, unit.key, "untranslated", "no Chinese in it"))
+        if _placeholders(entry.text) != _placeholders(unit.text):
+            out.append(
+                Problem(
+                    doc.translation, unit.key, "invalid", f"run-time placeholders {_placeholders(unit.text)} expected"
+                )
+            )
+    for e in leftover:
+        out.append(Problem(doc.translation, e.key, "obsolete", "no English unit has its key or fingerprint"))
+    return out
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
+# ------------------------------------------------------------------------------------- building
+
+
+_SOFT_BREAK = re.compile(r"(?<=[\u4e00-\u9fff，。：；、？！）」”])\n[ \t]*(?=[\u4e00-\u9fff（「“])")
+
+
+def join_lines(text: str) -> str:
+    """Join lines that break between two Chinese characters: Markdown would show the break as a space.
+
+    Lines of a list, table or heading start with a marker (``-``, ``|``, ``#``, a digit), never
+    with a Chinese character, so only the lines of one paragraph (or of one list item) are joined.
+    """
+    return _SOFT_BREAK.sub("", text)
+
+
+def _fill_run_times(text: str, number: str | None) -> str:
+    table = timings.load()
+
+    def value(m: re.Match) -> str:
+        which, solutions = m[1] or number, bool(m[2])
+        if which is None:
+            raise ValueError("{run_time} outside a chapter")
+        if which == "all":
+            secs = sum(v["seconds"] for k, v in table["notebooks"].items() if ("/solutions/" in k) == solutions)
+            return f"{secs / 60:.1f} min"
+        return timings.fmt(timings.seconds_of(table, which, solutions=solutions))
+
+    return PLACEHOLDER.sub(value, text)
+
+
+def _zh_path(target: Path) -> Path | None:
+    """The Chinese edition of English file or folder ``target``, if there is one."""
+    for doc in documents():
+        if target == doc.english:
+            return doc.chinese
+    for folder in (NOTEBOOKS, NOTEBOOKS / "solutions"):
+        if target == folder:
+            return ZH_NOTEBOOKS / folder.relative_to(NOTEBOOKS)
+    return None
+
+
+def relink(text: str, english: Path, chinese: Path) -> str:
+    """Re-point ``text``'s relative links from ``english``'s folder to ``chinese``'s, to Chinese editions where they exist."""
+
+    def sub(m: re.Match) -> str:
+        target = m[2]
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith("#"):
+            return m[0]
+        path, _, anchor = target.partition("#")
+        resolved = Path(os.path.normpath(english.parent / path))
+        new = _zh_path(resolved) or resolved
+        if new == chinese:  # a link to the English original from its own translation stays English
+            new = resolved
+        rel = os.path.relpath(new, chinese.parent).replace(os.sep, "/")
+        if path.endswith("/"):
+            rel += "/"
+        return m[1] + rel + (f"#{anchor}" if anchor else "") + m[3]
+
+    parts = CODE_SPAN.split(text)  # code spans and fenced blocks (odd indices) are left as they are
+    return "".join(part if i % 2 else LINK.sub(sub, part) for i, part in enumerate(parts))
+
+
+def render(doc: Document) -> str:
+    """The Chinese edition of ``doc`` as file text; raises ValueError if its translation has problems."""
+    found = problems(doc)
+    if found:
+        raise ValueError("\n".join(map(str, found)))
+    pairs, _ = match(doc)
+    zh = {unit.key: entry.text for unit, entry in pairs if entry is not None}
+    number = doc.english.name[:2] if doc.is_notebook else None
+    header = GENERATED.format(source=_rel(doc.english), translation=_rel(doc.translation))
+    if not doc.is_notebook:
+        out, keys = [], iter([u.key for u in doc.units()])
+        for block in blocks(_neutral_doc(doc.english_text())):
+            text = block if block.startswith("```") else join_lines(zh[next(keys)])
+            out.append(relink(_fill_run_times(text, None), doc.english, doc.chinese))
+        if doc.english.name == "README.md":
+            out.append(README_TAIL)
+        return header + "\n\n".join(out) + "\n"
+    nb = copy.deepcopy(nbformat.read(doc.english, as_version=4))
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown":
+            text = relink(_fill_run_times(join_lines(zh[cell.id]), number), doc.english, doc.chinese)
+            if i == 0:
+                text += "\n\n" + authoring.colab_badge(_rel(doc.chinese))
+            cell.source = text
+        elif cell.id in zh:
+            cell.source = with_comments(cell.source, zh[cell.id].splitlines())
+    return nbformat.writes(nb) + "\n"
+
+
+def build(check: bool = False) -> list[str]:
+    """Write every Chinese edition (or, with ``check``, only compare); return what is out of date."""
+    out = []
+    for doc in documents():
+        try:
+            text = render(doc)
+        except ValueError as exc:
+            out.append(str(exc))
+            continue
+        if not doc.chinese.is_file() or doc.chinese.read_text(encoding="utf-8") != text:
+            out.append(f"{_rel(doc.chinese)}: differs from its build (`make zh`)")
+            if not check:
+                doc.chinese.parent.mkdir(parents=True, exist_ok=True)
+                doc.chinese.write_text(text, encoding="utf-8")
+    return out
+
+
+def template(doc: Document) -> int:
+    """Rewrite ``doc``'s translation file in English order, adding missing units as English text; return how many."""
+    pairs, leftover = match(doc)
+    entries, added = [], 0
+    for unit, entry in pairs:
+        if entry is None:
+            entry = Entry(unit.key, unit.kind, unit.sha, unit.text)
+            added += 1
+        elif entry.key != unit.key and entry.sha == unit.sha:  # the cell moved: its key follows it
+            entry = Entry(unit.key, entry.kind, entry.sha, entry.text)
+        entries.append(entry)
+    for e in leftover:
+        print(f"{_rel(doc.translation)}: dropped obsolete unit {e.key}")
+    write_entries(doc, entries)
+    return added
+
+
+def stamp(doc: Document, keys: list[str]) -> None:
+    """Record the current English fingerprint of units ``keys`` (their text has been updated)."""
+    pairs, leftover = match(doc)
+    known = {unit.key: unit for unit, _ in pairs}
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        raise ValueError(f"keys must be units of {_rel(doc.english)} ({', '.join(known)}), got {unknown}")
+    entries = []
+    for unit, entry in pairs:
+        if entry is not None:
+            entries.append(Entry(entry.key, entry.kind, unit.sha, entry.text) if unit.key in keys else entry)
+    write_entries(doc, entries + leftover)
+
+
+def english_then(doc: Document, sha: str, commits: int = 40) -> str | None:
+    """The English text with fingerprint ``sha``, from the last ``commits`` commits of ``doc``'s English file (git)."""
+    import subprocess
+    import tempfile
+
+    rel = _rel(doc.english)
+    log = subprocess.run(
+        ["git", "log", f"-n{commits}", "--format=%H", "--", rel], cwd=ROOT, capture_output=True, text=True
+    )
+    for commit in log.stdout.split():
+        old = subprocess.run(["git", "show", f"{commit}:{rel}"], cwd=ROOT, capture_output=True, text=True)
+        if old.returncode:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / doc.english.name
+            copy.write_text(old.stdout, encoding="utf-8")
+            then = Document(copy, doc.translation, doc.chinese, repo_path=rel)
+            for unit in then.units():
+                if unit.sha == sha:
+                    return unit.text
+    return None
+
+
+def _show(doc: Document, problem: Problem, units: dict[str, Unit], entries: dict[str, Entry]) -> str:
+    """What ``status --show`` prints under a problem: how the English changed, or the English now."""
+    import difflib
+
+    unit, entry = units.get(problem.key), entries.get(problem.key)
+    if unit is None:
+        return ""
+    then = english_then(doc, entry.sha) if problem.what == "stale" and entry is not None else None
+    if then is not None:
+        diff = difflib.unified_diff(
+            then.splitlines(), unit.text.splitlines(), "English then", "English now", lineterm=""
+        )
+        return "\n".join("    " + line for line in diff)
+    return "    English now:\n" + "\n".join("    | " + line for line in unit.text.splitlines())
+
+
+def _iter_docs(paths: list[Path]) -> Iterator[Document]:
+    yield from (document_for(p) for p in paths) if paths else documents()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python tools/translate.py", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("status", help="report stale, missing and untranslated units")
+    s.add_argument("files", nargs="*", type=Path)
+    s.add_argument(
+        "--show",
+        action="store_true",
+        help="print how the English changed (git) or its text, for each unit that needs work",
+    )
+    b = sub.add_parser("build", help="write the Chinese edition")
+    b.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything is out of date")
+    t = sub.add_parser("template", help="add missing units to translation files, in English")
+    t.add_argument("files", nargs="+", type=Path)
+    st = sub.add_parser("stamp", help="record that units were updated to the current English")
+    st.add_argument("file", type=Path)
+    st.add_argument("keys", nargs="+")
+    args = parser.parse_args(argv)
+
+    if args.command == "status":
+        bad = 0
+        for doc in _iter_docs(args.files):
+            found = problems(doc)
+            bad += len(found)
+            pairs, _ = match(doc) if args.show else ([], [])
+            units = {u.key: u for u, _ in pairs}
+            entries = {u.key: e for u, e in pairs if e is not None}
+            for problem in found:
+                print(problem)
+                if args.show:
+                    print(_show(doc, problem, units, entries))
+        print(f"{bad} unit(s) need work" if bad else "every translation is current")
+        return 1 if bad else 0
+    if args.command == "build":
+        out = build(check=args.check)
+        print("\n".join(out) if out else "the Chinese edition is up to date")
+        return 1 if out and (args.check or any("differs" not in line for line in out)) else 0
+    if args.command == "template":
+        for path in args.files:
+            doc = document_for(path)
+            print(f"{_rel(doc.translation)}: {template(doc)} unit(s) added in English")
+        return 0
+    stamp(document_for(args.file), args.keys)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
