@@ -450,8 +450,10 @@ print(f"AUC of the score               {roc_auc_score(flat, bi_scores.reshape(-1
 # 200 queries are still few: one query moves precision@1 by 0.005. So one run is not the
 # evidence; `benchmarks/reranker.py` trains the same setup with three seeds (the seed sets the
 # mined groups, their order and the new head) and evaluates after 100, 200 and 300 steps. Its
-# record, `benchmarks/results/reranker_cpu.md` (the course's 2-core CPU, bf16), in means with
-# the range over the seeds; seed 0 is this notebook's run:
+# record, `benchmarks/results/reranker_cpu.md` (a 2-core AMD EPYC, bf16), in means with the
+# range over the seeds. Its seed 0 is this notebook's recipe and gave this notebook's figures to
+# the digit on that machine; bf16 arithmetic differs between CPU families, so on another CPU the
+# same seed lands elsewhere, as another seed would (the stored run above is not the table's seed 0):
 #
 # | order | training steps | precision@1 | precision@3 | precision@5 | AUC |
 # |---|---|---|---|---|---|
