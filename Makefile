@@ -31,7 +31,7 @@ NBVAL     := --nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sa
 # Extra pytest flags for the test targets, e.g. PYTEST_ARGS="-x" or PYTEST_ARGS=--junitxml=build/junit.xml.
 PYTEST_ARGS ?=
 
-.PHONY: help install standins lab test test-unit test-notebooks lint notebooks zh prefetch timings data clean
+.PHONY: help install standins lab test test-unit test-notebooks test-zh lint notebooks zh prefetch timings data clean
 
 help:
 	@echo "make lab        set up and open the course in JupyterLab"
@@ -41,6 +41,7 @@ help:
 	@echo "make lint       ruff: lint of the package, tools, benchmarks, tests and notebook sources, format check (not the notebooks); mypy: types"
 	@echo "make notebooks  rebuild notebooks/*.ipynb from notebooks/src/*.py and store fresh outputs"
 	@echo "make timings    copy notebooks/timings.json (written by make test) into the headers, README and INSTRUCTOR.md"
+	@echo "make test-zh    run the Chinese notebooks from notebooks/zh/ with nbval (about 6 minutes)"
 	@echo "make zh         build the Chinese edition (notebooks/zh/, README.zh.md, INSTRUCTOR.zh.md) from translations/zh/"
 	@echo "make prefetch   download every Hub asset into data/cache for a room without internet"
 	@echo "make browser-test  JupyterLab in headless Chromium runs notebook 00's first cells (screenshot in build/browser/)"
@@ -76,6 +77,11 @@ test-unit: install standins data mirror-deps
 
 test-notebooks: install standins data
 	$(OFFLINE) $(PY) -m pytest $(NOTEBOOKS) $(NBVAL) $(PYTEST_ARGS)
+
+# The Chinese edition run from notebooks/zh/ (about 6 minutes; not part of make test, which checks
+# that it is the English run's build): proves its cells run from that folder too.
+test-zh: install standins data
+	$(OFFLINE) $(PY) -m pytest $(sort $(wildcard notebooks/zh/[0-9][0-9]_*.ipynb)) $(sort $(wildcard notebooks/zh/solutions/[0-9][0-9]_*.ipynb)) $(NBVAL) $(PYTEST_ARGS)
 
 # ruff and mypy (pyproject's dev extra, [tool.ruff] and [tool.mypy]): lint, format check and type
 # check of course_utils/; CI runs it before make test. The notebooks' sources are linted, not formatted.

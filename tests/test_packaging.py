@@ -243,7 +243,7 @@ def test_make_refuses_an_old_python_and_says_so(tmp_path):
     assert not (tmp_path / "venv").exists()
 
 
-@pytest.mark.parametrize("target", ["test", "test-unit", "test-notebooks"])
+@pytest.mark.parametrize("target", ["test", "test-unit", "test-notebooks", "test-zh"])
 def test_every_test_target_runs_offline_with_the_data(tmp_path, target):
     out = _make_n(target, f"VENV={tmp_path / 'venv'}")
     pytest_lines = [line for line in out.splitlines() if " -m pytest " in line]
