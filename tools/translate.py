@@ -59,7 +59,6 @@ LANG = "zh"
 TRANSLATIONS = ROOT / "translations" / LANG
 NOTEBOOKS = ROOT / "notebooks"
 ZH_NOTEBOOKS = NOTEBOOKS / LANG
-KINDS = ("markdown", "comments", "block")
 MARKER = re.compile(r"^<!-- (?P<key>[\w.-]+) (?P<kind>markdown|comments|block) (?P<sha>[0-9a-f]{12}) -->$", re.M)
 FILE_HEADER = (
     "<!-- Chinese translation of {english}: edit the text under each marker, keep the markers. "
