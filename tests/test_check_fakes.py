@@ -7,12 +7,14 @@ import importlib
 import re
 
 import pytest
-
-from course_utils import check
 from fakes import KINDS, Fake
 
+from course_utils import check
+
 CHAPTERS = [f"{n:02d}" for n in range(11)]
-EXERCISES = sorted(n.removeprefix("exercise_").replace("_", ".") for n in dir(check) if re.fullmatch(r"exercise_\d\d_\d", n))
+EXERCISES = sorted(
+    n.removeprefix("exercise_").replace("_", ".") for n in dir(check) if re.fullmatch(r"exercise_\d\d_\d", n)
+)
 
 
 def _table(chapter: str) -> dict[str, dict[str, list[Fake] | str]]:
@@ -49,9 +51,7 @@ def test_every_exercise_has_a_full_row():
                 assert fakes, f"{exercise}/{kind}: an empty list; give fakes or 'n/a: reason'"
 
 
-@pytest.mark.parametrize(
-    "exercise, kind, fake", _all_fakes(), ids=lambda v: v.label if isinstance(v, Fake) else str(v)
-)
+@pytest.mark.parametrize("exercise, kind, fake", _all_fakes(), ids=lambda v: v.label if isinstance(v, Fake) else str(v))
 def test_fake_is_rejected_with_its_hint(exercise, kind, fake, capsys):
     checker = getattr(check, "exercise_" + exercise.replace(".", "_"))
     verdict = checker(*fake.args, **fake.kwargs)

@@ -134,7 +134,6 @@ def switched_off(targets: dict[str, Any]) -> Iterator[list[str]]:
     The block yields a list that records every name called, even when the learner's code caught the
     exception. Whatever happens in the block, everything is restored on exit.
     """
-    import torch
     from torch.overrides import TorchFunctionMode
 
     codes: dict[Any, str] = {}
@@ -268,7 +267,7 @@ def tolerance(dtype: Any) -> float:
     return max(1e-4, 8 * torch.finfo(dtype).eps)
 
 
-_TINY = {
+_TINY: dict[str, dict[str, Any]] = {
     "bert": dict(vocab_size=120, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64),
     "distilbert": dict(vocab_size=120, dim=32, n_layers=2, n_heads=2, hidden_dim=64),
     "llama": dict(
@@ -331,7 +330,9 @@ def tensor_mismatch(got: Any, shape: Any) -> str | None:
         return type(got).__name__
     return None if tuple(got.shape) == tuple(shape) else str(tuple(got.shape))
 
+
 # --- transitional: the old convention, removed once every chapter uses @checker ---
+
 
 def silent(checker: Callable[..., Any]) -> Callable[..., Verdict]:
     """Decorator: whatever ``checker`` returns (a bare ``False`` after :func:`call_safely`, say) comes back as a :class:`Verdict`.
@@ -403,5 +404,3 @@ def keeps_rng(checker: Callable[..., Any]) -> Callable[..., Verdict]:
             return checker(*args, **kwargs)
 
     return silent(wrapper)
-
-
