@@ -82,6 +82,124 @@ def test_links_point_to_the_chinese_edition_or_resolve():
             )
 
 
+_MARKDOWN = None
+
+
+def structure(text: str) -> list[str]:
+    """The shape of Markdown ``text``, its words left out: one entry per block, in order.
+
+    A block is a heading with its level (``h2``), a paragraph, a list or list item (``ul``, ``ol``,
+    ``li``), a table, row and cell, a block quote, fenced code (with its language), display math (with
+    its formula), a rule or HTML. Each entry carries, sorted (a sentence may reorder them), the
+    block's code spans, link and image targets and inline math: what a translation keeps as it is.
+    """
+    global _MARKDOWN
+    if _MARKDOWN is None:
+        from markdown_it import MarkdownIt
+        from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+        _MARKDOWN = MarkdownIt("commonmark").enable("table").use(dollarmath_plugin)
+    out: list[str] = []
+    for tok in _MARKDOWN.parse(text):
+        if tok.type == "inline":
+            items = []
+            for child in tok.children or []:
+                if child.type == "code_inline":
+                    items.append(f"code `{child.content}`")
+                elif child.type == "link_open":
+                    items.append(f"link {child.attrs['href']}")
+                elif child.type == "image":
+                    items.append(f"image {child.attrs['src']}")
+                elif child.type.startswith("math_inline"):
+                    items.append(f"math ${child.content}$")
+            if items:
+                out[-1] += " [" + ", ".join(sorted(items)) + "]"
+        elif tok.nesting == 1:
+            out.append(tok.tag)
+        elif tok.type == "fence":
+            out.append(f"fence {tok.info}".strip())
+        elif tok.type == "math_block":
+            out.append(f"math $${tok.content.strip()}$$")
+        elif tok.nesting == 0:
+            out.append(tok.type)
+    return out
+
+
+def _structure_diff(english: str, chinese: str) -> str:
+    import difflib
+
+    a, b = structure(english), structure(chinese)
+    if a == b:
+        return ""
+    return "\n".join(difflib.unified_diff(a, b, "English", "Chinese", lineterm="", n=1))
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=_id)
+def test_markdown_has_the_structure_of_the_english(doc):
+    """Each Chinese markdown cell (or document) has its English's headings, lists, tables, code spans, links and math."""
+    failed = []
+    if doc.is_notebook:
+        en = nbformat.read(doc.english, as_version=4)
+        zh = nbformat.read(doc.chinese, as_version=4)
+        for i, (a, b) in enumerate(zip(en.cells, zh.cells)):
+            if a.cell_type != "markdown":
+                continue
+            english, chinese = translate.relink(a.source, doc.english, doc.chinese), b.source
+            if i == 0:
+                english = english.removesuffix(translate.authoring.colab_badge(_id(doc)))
+                chinese = chinese.removesuffix(
+                    translate.authoring.colab_badge(doc.chinese.relative_to(ROOT).as_posix())
+                )
+            diff = _structure_diff(english, chinese)
+            if diff:
+                failed.append(f"{b.id}:\n{diff}")
+    else:
+        english = translate.relink(doc.english_text(), doc.english, doc.chinese)
+        english = english.replace(f"]({doc.chinese.name})", f"]({doc.english.name})")  # "中文版" <-> "English"
+        chinese = doc.chinese.read_text(encoding="utf-8").split("\n\n", 1)[1].removesuffix(translate.README_TAIL + "\n")
+        diff = _structure_diff(english, chinese)
+        if diff:
+            failed.append(diff)
+    assert not failed, (
+        f"{len(failed)} markdown cell(s) of {doc.chinese.relative_to(ROOT)} differ in shape:\n" + "\n".join(failed)
+    )
+
+
+def test_the_shape_test_sees_a_heading_that_swallowed_its_paragraph():
+    english = "## Setup\nEvery notebook starts with `setup()`.\n\n- [one](a.ipynb)\n- $x^2$"
+    assert structure("## 准备工作\n每个笔记本都以 `setup()` 开头。\n\n- [一](a.ipynb)\n- $x^2$") == structure(english)
+    assert _structure_diff(english, "## 准备工作每个笔记本都以 `setup()` 开头。\n\n- [一](a.ipynb)\n- $x^2$")
+    assert _structure_diff(english, "## 准备工作\n每个笔记本都以 setup() 开头。\n\n- [一](a.ipynb)\n- $x^2$")
+    assert _structure_diff(english, "## 准备工作\n每个笔记本都以 `setup()` 开头。\n\n- [一](b.ipynb)\n- $x^2$")
+
+
+@pytest.mark.parametrize("doc", [d for d in DOCS if not d.is_notebook], ids=_id)
+def test_fenced_code_in_documents_keeps_its_code_and_translates_its_comments(doc):
+    def fences(text: str) -> list[str]:
+        return [b for b in translate.blocks(text) if b.startswith("```")]
+
+    english = fences(translate._neutral_doc(doc.english_text()))
+    chinese = fences(doc.chinese.read_text(encoding="utf-8"))
+    assert len(chinese) == len(english)
+    for a, b in zip(english, chinese):
+        found = translate.fence_comments(a)
+        lines = a.splitlines()
+        for row, col, _ in found:
+            lines[row] = lines[row][:col].rstrip()
+        code = [line.rstrip() for line in b.splitlines()]
+        for row, col, _ in found:
+            assert translate.CJK.search(code[row][col:]), f"{doc.chinese.name}: comment not translated: {code[row]}"
+            code[row] = code[row][:col].rstrip()
+        assert code == [line.rstrip() for line in lines], f"{doc.chinese.name}: the code of a fenced block changed"
+
+
+def test_fence_comments_skip_quotes_and_urls():
+    block = "```bash\nexport A=x   # one\necho '# not' \"#no\"  # two\ncurl https://x/#anchor\n# three\n```"
+    assert [t for _, _, t in translate.fence_comments(block)] == ["# one", "# two", "# three"]
+    out = translate.with_fence_comments(block, ["# 一", "# 二", "# 三"])
+    assert out.splitlines()[1] == "export A=x   # 一" and out.splitlines()[4] == "# 三"
+
+
 def test_badges_open_the_chinese_notebooks():
     for doc in NOTEBOOK_DOCS:
         first = nbformat.read(doc.chinese, as_version=4).cells[0].source
@@ -181,6 +299,11 @@ def test_soft_breaks_between_chinese_characters_are_joined():
     )
 
 
+def test_headings_tables_and_code_are_never_joined_to_the_next_line():
+    text = "## 准备工作\n每个笔记本。\n### 小节（一）\n正文\n| 表 |\n中文\n```\n# 注释。\n代码\n```\n<summary>提示</summary>\n中文"
+    assert translate.join_lines(text) == text
+
+
 def test_run_times_come_from_the_timings_table():
     table = translate.timings.load()
     doc = next(d for d in DOCS if d.english.name == "INSTRUCTOR.md")
@@ -204,6 +327,27 @@ EXCEPTIONS = {
     ("step", "How many examples one optimizer step sees"): "an update, 一次优化器更新, is the sense needed",
     ("split", "rare words split into several pieces"): "the verb, 切分",
     ("prompt", "no Drive mounts, no prompts"): "a dialog asking for input, 不弹出提示",
+    ("kernel", "a convolution with a kernel of width 1"): "a convolution's kernel, 卷积核",
+    ("cell", "its densest cells"): "a plot's hexagonal bins, 格子",
+    ("attend", "attend per head"): "the step, computing attention: 计算注意力",
+    ("attend", "attend, and merge back"): "the step, computing attention: 计算注意力",
+}
+
+#: Terms that English also uses for a neighbouring concept, with the Chinese of that sense: "every rank"
+#: and "rank 0" are processes (每个进程, 0 号进程), where 进程序号 (the id) would be wrong.
+OTHER_SENSE = {"rank": "进程"}
+
+#: Renderings that GLOSSARY.md's term replaced: (pattern, an example). Where the English unit uses the
+#: term, its Chinese must not use them outside code spans and parentheses, so that the term can be
+#: defined once as logits（未归一化分数） or 池化层（pooler）. One concept, one word: a reader met
+#: 未归一化分数 and logits, 注意 ("be careful") and 关注 for "attend", pooler and 池化层.
+REJECTED = {
+    "logits": (r"未归一化的?分数", "未归一化分数"),
+    "attend": (r"注意(?!力)", "注意"),
+    "pooler": (r"(?<![A-Za-z_])pooler(?![A-Za-z_])", "pooler"),
+    "teacher forcing": (r"(?<![A-Za-z])teacher[- ]forc[a-z]*|教师强迫", "teacher forcing"),
+    "kernel": (r"算子|(?<![A-Za-z_])kernels?(?![A-Za-z_])", "算子"),
+    "cell": (r"(?<!运算)单元(?![格测])", "单元"),
 }
 
 
@@ -225,31 +369,77 @@ def glossary() -> list[tuple[str, str, set[str]]]:
 def test_glossary_pairs_are_read():
     pairs = {e: z for e, z, _ in glossary()}
     assert pairs["tokenizer"] == "分词器" and pairs["fine-tuning"] == "微调" and len(pairs) > 60
+    assert pairs["logits"] == "logits" and pairs["rank"] == "进程序号" and pairs["pooler"] == "池化层"
+    assert set(REJECTED) <= set(pairs), "each rejected rendering belongs to a glossary term"
+
+
+_CODE = re.compile(r"```.*?```|`[^`]*`|\]\([^)]*\)", re.S)
+
+
+def term_problems(english: str, chinese: str, number: str = "", is_notebook: bool = True) -> list[str]:
+    """What in ``chinese`` breaks GLOSSARY.md for the terms ``english`` uses: a missing term, a rejected rendering.
+
+    ``number`` is the notebook's ("05"): the terms in :data:`SCOPED` are checked only in their notebooks.
+    """
+    english, chinese = re.sub(r"\s+", " ", _CODE.sub("", english)), _CODE.sub("", chinese)
+    bare = re.sub(r"（[^（）]*）", "", chinese)  # definitions in parentheses are allowed a second word
+    original, out = english, []
+    for term, zh, notebooks in sorted(glossary(), key=lambda row: -len(row[0])):  # longest first
+        pattern = re.compile(rf"\b{re.escape(term)}s?\b", re.I)
+        used = pattern.search(english)
+        english = pattern.sub(" ", english)  # "sentence embedding" is not also "embedding"
+        if not used or (term.lower() in SCOPED and (not is_notebook or number not in notebooks)):
+            continue
+        if any(t == term and words in original for t, words in EXCEPTIONS):
+            continue
+        if zh not in chinese and not re.search(re.escape(term), chinese, re.I):
+            if not (term in OTHER_SENSE and OTHER_SENSE[term] in chinese):
+                out.append(f"'{term}' is {zh}")
+        if term in REJECTED:
+            found = re.search(REJECTED[term][0], bare, re.I)
+            if found:
+                out.append(f"'{term}' is {zh}, not {found[0]}")
+    return out
 
 
 def test_glossary_terms_are_used_consistently():
-    """Where the English unit uses a glossary term, the Chinese uses its Chinese term (or keeps the English)."""
-    code = re.compile(r"`[^`]*`|\]\([^)]*\)")
+    """Where the English unit uses a glossary term, the Chinese uses its Chinese term (or keeps the English)
+    and none of the renderings it replaced (:data:`REJECTED`)."""
     wrong = []
     for doc in DOCS:
         pairs, _ = translate.match(doc)
-        number = doc.english.name[:2]
         for unit, entry in pairs:
             if entry is None or unit.kind == "comments":
                 continue
-            english, chinese = re.sub(r"\s+", " ", code.sub("", unit.text)), code.sub("", entry.text)
-            original = english
-            for term, zh, notebooks in sorted(glossary(), key=lambda row: -len(row[0])):  # longest first
-                pattern = re.compile(rf"\b{re.escape(term)}s?\b", re.I)
-                used = pattern.search(english)
-                english = pattern.sub(" ", english)  # "sentence embedding" is not also "embedding"
-                if not used or (term.lower() in SCOPED and (not doc.is_notebook or number not in notebooks)):
-                    continue
-                if any(t == term and words in original for t, words in EXCEPTIONS):
-                    continue
-                if zh not in chinese and not re.search(re.escape(term), chinese, re.I):
-                    wrong.append(f"{doc.translation.relative_to(ROOT)} {unit.key}: '{term}' is {zh}")
+            for problem in term_problems(unit.text, entry.text, doc.english.name[:2], doc.is_notebook):
+                wrong.append(f"{doc.translation.relative_to(ROOT)} {unit.key}: {problem}")
     assert not wrong, "GLOSSARY.md's term not used:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("term", sorted(REJECTED))
+def test_a_rejected_rendering_is_caught(term):
+    pairs = {e: z for e, z, _ in glossary()}
+    english = f"Here the {term} matters."
+    assert term_problems(english, f"这里{pairs[term]}很重要。") == []
+    assert term_problems(english, f"这里{pairs[term]}（{REJECTED[term][1]}）很重要。") == [], "a definition is allowed"
+    problems = term_problems(english, f"这里{pairs[term]}很重要，{REJECTED[term][1]}也是。")
+    assert problems == [f"'{term}' is {pairs[term]}, not {REJECTED[term][1]}"]
+
+
+def test_a_rejected_rendering_planted_in_a_translation_fails(scratch):
+    """Planting 注意 for "attend" in notebook 00's translation is caught, unit by unit."""
+    text = scratch.translation.read_text(encoding="utf-8")
+    pairs, _ = translate.match(scratch)
+    attend = [
+        u.key for u, e in pairs if u.kind != "comments" and re.search(r"\battends?\b", u.text) and "关注" in e.text
+    ]
+    assert attend, "notebook 00 says 'attend' somewhere"
+    scratch.translation.write_text(text.replace("关注", "注意"), encoding="utf-8")
+    flagged = set()
+    for unit, entry in translate.match(scratch)[0]:
+        if unit.kind != "comments" and term_problems(unit.text, entry.text, "00"):
+            flagged.add(unit.key)
+    assert set(attend) <= flagged
 
 
 def test_a_chinese_deck_builds(tmp_path):

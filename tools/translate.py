@@ -17,7 +17,8 @@ English document's path (``translations/zh/notebooks/05_fine_tuning.md`` transla
     # (the Chinese of its second comment, one line per comment of the English cell)
 
 A unit is a notebook's markdown cell, the comments of a code cell (never its code), or a block of a
-Markdown document (a paragraph, list or table; fenced code is copied as it is). The last field is
+Markdown document (a paragraph, list or table); a document's fenced code is copied as it is, but
+for its comments (``# ...`` at the start of a line or after a blank), a ``comments`` unit. The last field is
 the English text's fingerprint (sha256, 12 hex digits) when the unit was translated. A unit whose
 fingerprint no longer matches its English is *stale*; an English unit with no translation is
 *missing*. ``status`` and ``build`` report both by key, and ``tests/test_translations.py`` fails on
@@ -166,6 +167,38 @@ def with_comments(source: str, translated: list[str]) -> str:
     return "\n".join(lines)
 
 
+def fence_comments(block: str) -> list[tuple[int, int, str]]:
+    """The prose comments of a Markdown document's fenced ``block`` (shell, PowerShell or Python): ``(line, column, text)``.
+
+    A comment starts with ``#`` at the start of a line or after a blank, outside quotes, and has a
+    Latin letter (the English side of a unit); the fence lines themselves are never comments.
+    """
+    out = []
+    for row, line in enumerate(block.splitlines()[1:-1], start=1):
+        quote = None
+        for col, ch in enumerate(line):
+            if quote:
+                quote = None if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            elif ch == "#" and (col == 0 or line[col - 1] in " \t"):
+                if re.search("[A-Za-z]", line[col:]):
+                    out.append((row, col, line[col:]))
+                break
+    return out
+
+
+def with_fence_comments(block: str, translated: list[str]) -> str:
+    """Fenced ``block`` with its comments (:func:`fence_comments`) replaced, in order, by ``translated``."""
+    found = fence_comments(block)
+    if len(found) != len(translated):
+        raise ValueError(f"the block has {len(found)} comments, the translation {len(translated)}")
+    lines = block.splitlines()
+    for (row, col, _), text in zip(found, translated):
+        lines[row] = lines[row][:col] + text
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------- documents
 
 
@@ -240,11 +273,13 @@ class Document:
     def units(self) -> list[Unit]:
         """The English units, in order."""
         if not self.is_notebook:
-            return [
-                Unit(f"b{i:03d}", "block", block)
-                for i, block in enumerate(blocks(_neutral_doc(self.english_text())))
-                if not block.startswith("```")
-            ]
+            units = []
+            for i, block in enumerate(blocks(_neutral_doc(self.english_text()))):
+                if not block.startswith("```"):
+                    units.append(Unit(f"b{i:03d}", "block", block))
+                elif fence_comments(block):
+                    units.append(Unit(f"b{i:03d}", "comments", "\n".join(t for _, _, t in fence_comments(block))))
+            return units
         nb = nbformat.read(self.english, as_version=4)
         out = []
         for i, cell in enumerate(nb.cells):
@@ -383,16 +418,34 @@ def _rel(path: Path) -> str:
 # ------------------------------------------------------------------------------------- building
 
 
-_SOFT_BREAK = re.compile(r"(?<=[\u4e00-\u9fff，。：；、？！）」”])\n[ \t]*(?=[\u4e00-\u9fff（「“])")
+_SOFT_END = re.compile(r"[\u4e00-\u9fff，。：；、？！）」”]$")
+_SOFT_START = re.compile(r"^[ \t]*[\u4e00-\u9fff（「“]")
+#: Lines that are never joined to the next: headings, table rows, fences, HTML.
+_STANDALONE = re.compile(r"^ {0,3}(#{1,6}(\s|$)|\||```|~~~|<)")
 
 
 def join_lines(text: str) -> str:
     """Join lines that break between two Chinese characters: Markdown would show the break as a space.
 
-    Lines of a list, table or heading start with a marker (``-``, ``|``, ``#``, a digit), never
-    with a Chinese character, so only the lines of one paragraph (or of one list item) are joined.
+    Only the lines of one paragraph (or of one list item) are joined: a heading, a table row, HTML
+    and fenced code are never joined to what follows (and the next line of a list, table or
+    heading starts with a marker, ``-``, ``|``, ``#``, a digit, never with a Chinese character).
     """
-    return _SOFT_BREAK.sub("", text)
+    out: list[str] = []
+    fence = False
+    joinable = False  # may the next line be appended to out[-1]?
+    for line in text.split("\n"):
+        if line.lstrip().startswith(("```", "~~~")):
+            fence = not fence
+            out.append(line)
+            joinable = False
+            continue
+        if not fence and joinable and _SOFT_START.match(line):
+            out[-1] += line.lstrip(" \t")
+        else:
+            out.append(line)
+        joinable = not fence and bool(_SOFT_END.search(out[-1])) and not _STANDALONE.match(out[-1])
+    return "\n".join(out)
 
 
 def _fill_run_times(text: str, number: str | None) -> str:
@@ -452,9 +505,13 @@ def render(doc: Document) -> str:
     number = doc.english.name[:2] if doc.is_notebook else None
     header = GENERATED.format(source=_rel(doc.english), translation=_rel(doc.translation))
     if not doc.is_notebook:
-        out, keys = [], iter([u.key for u in doc.units()])
-        for block in blocks(_neutral_doc(doc.english_text())):
-            text = block if block.startswith("```") else join_lines(zh[next(keys)])
+        out = []
+        for i, block in enumerate(blocks(_neutral_doc(doc.english_text()))):
+            key = f"b{i:03d}"
+            if block.startswith("```"):
+                text = with_fence_comments(block, zh[key].splitlines()) if key in zh else block
+            else:
+                text = join_lines(zh[key])
             out.append(relink(_fill_run_times(text, None), doc.english, doc.chinese))
         if doc.english.name == "README.md":
             out.append(README_TAIL)

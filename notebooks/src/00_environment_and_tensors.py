@@ -25,6 +25,13 @@
 # NumPy, torch and transformers, and prints where you are running. The **profile** decides how much
 # work the notebooks do: `quick` (small subsets, few steps: CI and CPU laptops) or `full` (the real
 # recipe, the default when a CUDA GPU is present). Set `COURSE_PROFILE=quick|full` to choose.
+#
+# **Where huggingface.co is blocked** (mainland China), use a mirror: make
+# `%env HF_ENDPOINT=https://hf-mirror.com` the first line of the cell below. `huggingface_hub` reads
+# the variable once, when it is imported, so in a kernel that has already run the cell, restart the
+# kernel first. Without a mirror the report says the Hub is offline, and every notebook runs on the
+# PyPI stand-ins. The shell and PowerShell forms, and mirrors for `make lab`'s downloads, are in
+# [README](../README.md), "Online and offline".
 
 # %%
 import numpy as np
