@@ -2,386 +2,305 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import numbers
 import tempfile
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._core import Verdict, call_safely, silent, tensor_mismatch, verdict
+from ._core import answer, checker, expect, fail, model_dtype, tiny_model, tolerance
 
 __all__ = ["exercise_03_1", "exercise_03_2", "exercise_03_3", "exercise_03_4"]
 
-#: Small Llama-style decoders with sizes the notebook never uses (fresh inputs for 03.1): grouped-query
-#: attention, tied and untied LM heads, and a head_dim that is not hidden_size // num_attention_heads.
-_FRESH_LLAMA_SIZES: tuple[dict[str, Any], ...] = (
-    dict(
-        vocab_size=1_000,
-        hidden_size=64,
-        intermediate_size=160,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        tie_word_embeddings=False,
-    ),
-    dict(
-        vocab_size=3_001,
-        hidden_size=96,
-        intermediate_size=256,
-        num_hidden_layers=3,
-        num_attention_heads=6,
-        num_key_value_heads=1,
-        tie_word_embeddings=True,
-    ),
-    dict(
-        vocab_size=2_048,
-        hidden_size=64,
-        intermediate_size=200,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        head_dim=24,
-        tie_word_embeddings=True,
-    ),
+#: ``switched_off`` hooks the learner's own thread only: where an exercise needs no thread, none may start.
+_THREAD = {"a new thread": "threading.Thread.start"}
+
+#: Fresh Llama sizes for 03.1: every field differs between configs; grouped-query and full attention, tied and
+#: untied LM heads, head_dim equal to hidden_size // num_attention_heads and not.
+_LLAMA_FIELDS = "vocab_size hidden_size intermediate_size num_hidden_layers num_attention_heads".split()
+_LLAMA_FIELDS += ["num_key_value_heads", "head_dim", "tie_word_embeddings"]
+_LLAMA_SIZES = (
+    (1_000, 64, 160, 2, 4, 2, 16, False),
+    (3_001, 96, 256, 3, 6, 1, 16, True),
+    (2_048, 64, 200, 2, 4, 2, 24, True),
+    (517, 48, 136, 5, 3, 3, 20, False),
 )
 
 
 def _llama_count(
-    config: Any,
-    *,
-    kv_heads: int | None = None,
-    head_dim: int | None = None,
-    tied: bool | None = None,
-    final_norm: bool = True,
-    norm_bias: bool = False,
+    c: Any, kv: int = 0, head_dim: int = 0, tied: Any = None, norm: int = 1, final: int = 1, bias: int = 0
 ) -> int:
-    """The formula for ``LlamaForCausalLM(config)``, with one part changed to reproduce a typical mistake."""
-    h, i, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
-    d = config.head_dim if head_dim is None else head_dim
-    kv = config.num_key_value_heads if kv_heads is None else kv_heads
-    tied = config.tie_word_embeddings if tied is None else tied
-    norm = 2 * h if norm_bias else h
-    layer = 2 * h * config.num_attention_heads * d + 2 * h * kv * d + 3 * h * i + 2 * norm
-    return config.vocab_size * h * (1 if tied else 2) + layers * layer + (norm if final_norm else 0)
+    """The formula for ``LlamaForCausalLM(c)``; an argument changes one part to reproduce a typical mistake."""
+    h, d, kv, i = c.hidden_size, head_dim or c.head_dim, kv or c.num_key_value_heads, c.intermediate_size
+    layer = 2 * h * (c.num_attention_heads + kv) * d + 3 * h * i + 2 * norm * h
+    layer += bias * ((c.num_attention_heads + 2 * kv) * d + 2 * h + 2 * i)  # q, k, v, o, gate, up, down
+    lm_head = not (c.tie_word_embeddings if tied is None else tied)
+    return c.vocab_size * h * (1 + lm_head) + c.num_hidden_layers * layer + final * norm * h
 
 
-@silent
-def exercise_03_1(llama_parameters: Callable[[Any], int]) -> Verdict:
+@checker(
+    "03.1",
+    asks="the count from the config's sizes",
+    off={
+        "building the model": ("transformers.PreTrainedModel.__init__", "torch.nn.Module.__init__"),
+        "num_parameters()": "transformers.PreTrainedModel.num_parameters",
+    }
+    | _THREAD,
+)
+def exercise_03_1(llama_parameters: Any) -> None:
     """``llama_parameters(config)`` -> the parameter count of ``LlamaForCausalLM(config)``, from the config's sizes."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
 
-    for sizes in _FRESH_LLAMA_SIZES:
-        config = LlamaConfig(**sizes)
-        ok, got = call_safely("03.1", llama_parameters, config)
-        if not ok:
-            return ok
-        try:
-            got = int(got)
-        except (TypeError, ValueError):
-            return verdict("03.1", False, f"return the count as an int, got {type(got).__name__}")
+    for sizes in _LLAMA_SIZES:
         with torch.device("meta"):  # shapes only: the reference count costs no memory
-            expected = LlamaForCausalLM(config).num_parameters()
-        if got == expected:
+            model = tiny_model("llama", "lm", **dict(zip(_LLAMA_FIELDS, sizes)))
+        c, right = model.config, model.num_parameters()
+        got = answer(llama_parameters, copy.deepcopy(c))
+        on = "LlamaConfig(" + ", ".join(f"{k}={v}" for k, v in zip(_LLAMA_FIELDS, sizes)) + ")"
+        expect((not isinstance(got, numbers.Real), f"return the count as an int, got {type(got).__name__}"), on=on)
+        if got == right:
             continue
-        h, d, heads = config.hidden_size, config.head_dim, config.num_attention_heads
-        # LlamaConfig defaults head_dim to hidden_size // num_attention_heads, num_key_value_heads to num_attention_heads
-        assert d is not None and config.num_key_value_heads is not None
-        desc = ", ".join(f"{k}={v}" for k, v in sizes.items())
-        if got == _llama_count(config, kv_heads=heads):
-            return verdict(
-                "03.1",
-                False,
-                "grouped-query attention: k_proj and v_proj have num_key_value_heads * head_dim "
-                "outputs, fewer than q_proj's num_attention_heads * head_dim",
-            )
-        if d != h // heads and got == _llama_count(config, head_dim=h // heads):
-            return verdict(
-                "03.1",
-                False,
-                f"read config.head_dim ({d}): here it is not hidden_size // num_attention_heads "
-                f"({h // heads}), so q_proj has {heads} x {d} outputs",
-            )
-        if got == _llama_count(config, tied=not config.tie_word_embeddings):
-            if config.tie_word_embeddings:
-                return verdict(
-                    "03.1",
-                    False,
-                    "this config ties the LM head to the embeddings (config.tie_word_embeddings): "
-                    "one shared vocab x hidden matrix, counted once",
-                )
-            return verdict(
-                "03.1",
-                False,
-                "this config does not tie (tie_word_embeddings=False): lm_head is a second vocab x hidden matrix",
-            )
-        if got == _llama_count(config, final_norm=False):
-            return verdict(
-                "03.1", False, "one RMSNorm is missing: besides two per layer there is model.norm after the last layer"
-            )
-        if got == _llama_count(config, norm_bias=True):
-            return verdict(
-                "03.1", False, "RMSNorm has a weight and no bias: H parameters, not 2H as in BERT's LayerNorm"
-            )
-        biases = config.num_hidden_layers * (
-            (heads + 2 * config.num_key_value_heads) * d + 2 * h + 2 * config.intermediate_size
+        expect(
+            (
+                got == _llama_count(c, kv=c.num_attention_heads),
+                "grouped-query attention: k_proj and v_proj have "
+                "num_key_value_heads * head_dim outputs, fewer than q_proj's num_attention_heads * head_dim",
+            ),
+            (
+                got == _llama_count(c, head_dim=c.hidden_size // c.num_attention_heads),
+                f"read config.head_dim ({c.head_dim}): it need not be hidden_size // num_attention_heads",
+            ),
+            (
+                got == _llama_count(c, tied=not c.tie_word_embeddings),
+                "this config ties the LM head to the embeddings: one vocab x hidden matrix, counted once"
+                if c.tie_word_embeddings
+                else "this config does not tie (tie_word_embeddings=False): lm_head is a second vocab x hidden matrix",
+            ),
+            (got == _llama_count(c, final=0), "one RMSNorm is missing: besides two per layer there is model.norm"),
+            (got == _llama_count(c, norm=2), "RMSNorm has a weight and no bias: H parameters, not 2H as in LayerNorm"),
+            (
+                0 < got - right <= _llama_count(c, norm=2, bias=1) - right,
+                f"{got - right:,} too many: Llama's linear layers have no biases, and RoPE has no parameters",
+            ),
+            on=on,
         )
-        if 0 < got - expected <= biases + (2 * config.num_hidden_layers + 1) * h:
-            return verdict(
-                "03.1",
-                False,
-                f"{got - expected:,} too many: Llama's linear layers have no biases "
-                "(config.attention_bias and config.mlp_bias are False), and there are no position embeddings (RoPE)",
-            )
-        return verdict(
-            "03.1",
-            False,
-            f"for LlamaConfig({desc}) the count is {expected:,}, you gave {got:,}: per layer "
-            "q/k/v/o projections, gate/up/down of the MLP and two RMSNorms; plus the embeddings, the final norm "
-            "and the LM head unless tied",
+        fail(
+            f"the count is {right:,}, you gave {got:,}: per layer q/k/v/o, gate/up/down and two RMSNorms; "
+            "plus the embeddings, the final norm and the LM head unless tied",
+            on=on,
         )
-    return verdict("03.1", True)
 
 
-@silent
-def exercise_03_2(read_tensor: Callable[[Any, str], Any]) -> Verdict:
+def _safetensors_reader(*args: Any, **kwargs: Any) -> Any:
+    """Stands in for safetensors' compiled readers while the learner's runs (``answer`` catches it by its code)."""
+    raise RuntimeError("safetensors' own reader is switched off while the checker runs")
+
+
+@contextlib.contextmanager
+def _compiled_off() -> Iterator[None]:
+    """Replace safetensors' compiled readers (which ``off`` cannot see: they have no Python code) by
+    :func:`_safetensors_reader`, in every thread, and restore them."""
+    import safetensors
+
+    rust = getattr(safetensors, "_safetensors_rust", safetensors)
+    types = {safetensors.safe_open, getattr(rust, "_safe_open_handle", safetensors.safe_open)}
+    places = [(cls, name) for cls in types for name in ("get_tensor", "get_tensors", "get_slice") if name in vars(cls)]
+    places += [(module, "deserialize") for module in {safetensors, rust}]
+    saved = [(owner, name, vars(owner)[name]) for owner, name in places]
+    try:
+        for owner, name in places:
+            with contextlib.suppress(TypeError, AttributeError):  # an immutable compiled type: leave it
+                setattr(owner, name, _safetensors_reader)
+        yield
+    finally:
+        for owner, name, value in saved:
+            with contextlib.suppress(TypeError, AttributeError):
+                setattr(owner, name, value)
+
+
+@checker(
+    "03.2",
+    asks="the header walk by hand",
+    off={
+        "safetensors' reader": (
+            "safetensors.torch.load_file",
+            "safetensors.torch.load",
+            "safetensors.numpy.load_file",
+            "safetensors.numpy.load",
+            _safetensors_reader,
+        )
+    },
+)
+def exercise_03_2(read_tensor: Any) -> None:
     """``read_tensor(path, name)`` -> a ``torch.Tensor`` read by hand from a .safetensors file: F32, F16, I64 and BF16."""
     import torch
     from safetensors.torch import save_file
 
-    if not callable(read_tensor):
-        return verdict(
-            "03.2", False, f"pass your function itself (got {type(read_tensor).__name__}), e.g. check(read_tensor)"
-        )
-
-    def learner(path: str, name: str) -> Any:
-        try:
-            return read_tensor(path, name)
-        except KeyError as err:  # the chapter's NUMPY_DTYPES has no BF16 entry
-            if "BF16" in str(err):
-                raise KeyError("BF16 has no NumPy dtype: read its bytes as '<u2', then .view(torch.bfloat16)") from None
-            raise
-
     gen = torch.Generator().manual_seed(303)
-    tensors = {  # names and sizes the notebook never uses; BF16 sits between the others in the file
-        "alpha.weight": torch.randn(3, 5, generator=gen),
-        "beta.half": torch.randn(4, 2, generator=gen).half(),
-        "gamma.bf16": torch.randn(2, 3, 4, generator=gen).to(torch.bfloat16),
-        "delta.ids": torch.randint(0, 10_000, (7,), generator=gen),
-        "epsilon.bias": torch.randn(6, generator=gen),
+    files = {  # names, shapes and orders the notebook never uses; BF16 among the others; a scalar and an empty tensor
+        "fresh.safetensors": {
+            "gamma.bf16": torch.randn(2, 3, 4, generator=gen).to(torch.bfloat16),
+            "alpha.weight": torch.randn(3, 5, generator=gen),
+            "beta.half": torch.randn(4, 2, generator=gen).half(),
+            "delta.ids": torch.randint(-(2**40), 2**40, (7,), generator=gen),
+            "epsilon.scale": torch.randn((), generator=gen),
+        },
+        "other.safetensors": {
+            "a.ids": torch.randint(0, 9, (2, 2), generator=gen),
+            "empty": torch.zeros(0, 3),
+            "w.bf16": torch.randn(5, generator=gen).to(torch.bfloat16),
+            "z.half": torch.randn(1, 6, generator=gen).half(),
+        },
     }
     with tempfile.TemporaryDirectory() as tmp:
-        path = str(Path(tmp) / "fresh.safetensors")
-        save_file(tensors, path)
-        for name in ("gamma.bf16", "alpha.weight", "beta.half", "delta.ids", "epsilon.bias"):
-            expected = tensors[name]
-            ok, got = call_safely("03.2", learner, path, name)
-            if not ok:
-                return ok
-            if not isinstance(got, torch.Tensor):
-                return verdict(
-                    "03.2", False, f"return a torch.Tensor (got {type(got).__name__}): torch.from_numpy(array.copy())"
+        for file, tensors in files.items():
+            path = str(Path(tmp) / file)
+            save_file(tensors, path, metadata={"format": "pt", "file": file})
+            for name, want in tensors.items():
+                bf16 = want.dtype == torch.bfloat16
+                with _compiled_off():
+                    got = answer(
+                        read_tensor,
+                        path,
+                        name,
+                        when=f"reading {name!r}: ",
+                        fix=" (BF16 has no NumPy dtype: read '<u2', then .view(torch.bfloat16))" * bf16,
+                    )
+                expect(
+                    (
+                        not isinstance(got, torch.Tensor),
+                        f"return a torch.Tensor (got {type(got).__name__}): torch.from_numpy(array.copy())",
+                    ),
+                    (
+                        lambda: bf16 and got.dtype == torch.float16,
+                        "BF16 is not float16 ('<f2'): it keeps float32's "
+                        "exponent; read '<u2' and .view(torch.bfloat16)",
+                    ),
+                    (lambda: got.dtype != want.dtype, lambda: f"dtype {got.dtype}, the header says {want.dtype}"),
+                    (
+                        lambda: got.shape != want.shape,
+                        lambda: (
+                            f"shape {tuple(got.shape)}, expected {tuple(want.shape)}: reshape to the header's shape"
+                        ),
+                    ),
+                    (
+                        lambda: not torch.equal(got.cpu(), want),
+                        "wrong values: data_offsets count from the start of the data section, byte 8 + N",
+                    ),
+                    on=f"tensor {name!r} of {file}",
                 )
-            if name == "gamma.bf16" and got.dtype == torch.float16:
-                return verdict(
-                    "03.2",
-                    False,
-                    "BF16 is not float16 ('<f2'): it keeps float32's exponent; read '<u2' and .view(torch.bfloat16)",
-                )
-            if got.dtype != expected.dtype:
-                return verdict("03.2", False, f"{name}: dtype {got.dtype}, the header says {expected.dtype}")
-            if tuple(got.shape) != tuple(expected.shape):
-                return verdict(
-                    "03.2",
-                    False,
-                    f"{name}: shape {tuple(got.shape)}, expected {tuple(expected.shape)}: reshape to the header's shape",
-                )
-            if not torch.equal(got, expected):
-                return verdict(
-                    "03.2",
-                    False,
-                    f"{name}: wrong values; data_offsets count from the start of the data section, byte 8 + N",
-                )
-    return verdict("03.2", True)
 
 
-def _tiny_classifiers() -> list[tuple[str, Any]]:
-    """A randomly initialised BERT and DistilBERT sequence classifier (3 labels), in eval mode."""
+def _padded_batch(seed: int, left: bool) -> dict[str, Any]:
+    """Four rows of random ids (vocabulary of the tiny models), three of them padded on the right or on the left."""
     import torch
-    from transformers import (
-        BertConfig,
-        BertForSequenceClassification,
-        DistilBertConfig,
-        DistilBertForSequenceClassification,
-    )
 
-    torch.manual_seed(3)
-    bert = BertForSequenceClassification(
-        BertConfig(
-            vocab_size=120,
-            hidden_size=32,
-            num_hidden_layers=2,
-            num_attention_heads=2,
-            intermediate_size=64,
-            num_labels=3,  # type: ignore[call-arg]  # PreTrainedConfig takes num_labels through **kwargs
+    ids = torch.randint(5, 120, (4, 9), generator=torch.Generator().manual_seed(seed))
+    mask = (torch.arange(9) < torch.tensor([[9], [6], [3], [7]])).long()
+    mask = mask.flip(1) if left else mask
+    return {"input_ids": ids * mask, "attention_mask": mask}
+
+
+@checker(
+    "03.3",
+    asks="the head applied by hand",
+    off={
+        "model(**inputs)": (
+            "transformers.BertForSequenceClassification.forward",
+            "transformers.DistilBertForSequenceClassification.forward",
         )
-    )
-    distil = DistilBertForSequenceClassification(
-        # PreTrainedConfig takes num_labels through **kwargs
-        DistilBertConfig(vocab_size=120, dim=32, n_layers=2, n_heads=2, hidden_dim=64, num_labels=3)  # type: ignore[call-arg]
-    )
-    return [("BERT", bert.eval()), ("DistilBERT", distil.eval())]
-
-
-@silent
-def exercise_03_3(head_logits: Callable[[Any, dict], Any]) -> Verdict:
+    }
+    | _THREAD,
+)
+def exercise_03_3(head_logits: Any) -> None:
     """``head_logits(model, inputs)`` -> the logits of a BERT or DistilBERT sequence classifier, computed from ``model.base_model``."""
     import torch
 
-    gen = torch.Generator().manual_seed(33)
-    input_ids = torch.randint(5, 120, (4, 9), generator=gen)
-    attention_mask = torch.ones_like(input_ids)
-    for row, length in enumerate((9, 6, 4, 7)):  # padded rows: the mask matters
-        attention_mask[row, length:] = 0
-        input_ids[row, length:] = 0
-    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("compute the logits from model.base_model and the head's layers, not with model(**inputs)")
-
-    for arch, model in _tiny_classifiers():
+    tol = tolerance(model_dtype())
+    for seed, (arch, labels, left) in enumerate(
+        [("bert", 3, False), ("distilbert", 3, False), ("bert", 5, True), ("distilbert", 2, True)]
+    ):
+        # weights ten times the usual init: the mask then moves the logits well beyond bfloat16's tolerance
+        model = tiny_model(arch, "classifier", seed=seed, num_labels=labels, initializer_range=0.2)
+        inputs = _padded_batch(seed, left)
         with torch.no_grad():
-            expected = model(**inputs).logits
-            body = model.base_model(**inputs).last_hidden_state
-            unmasked = model.base_model(input_ids=input_ids).last_hidden_state
-        model.forward = refuse  # the learner must not call the whole model
-        ok, got = call_safely("03.3", head_logits, model, dict(inputs))
-        del model.forward
-        if not ok:
-            return ok
-        if (shape := tensor_mismatch(got, expected.shape)) is not None:
-            return verdict(
-                "03.3",
-                False,
-                f"{arch}: expected logits of shape {tuple(expected.shape)} (batch, num_labels), got {shape}",
-            )
-        got = got.detach().float()
-        if torch.allclose(got, expected, atol=1e-5):
+            want = model(**inputs).logits
+            unmasked = model(input_ids=inputs["input_ids"]).logits
+            first = model.base_model(**inputs).last_hidden_state[:, 0]
+        got = answer(head_logits, model, dict(inputs))
+        on = f"a random {model.__class__.__name__} with {labels} labels, padding on the {'left' if left else 'right'}"
+
+        def near(ref: Any, got: Any = got) -> bool:
+            with torch.no_grad():
+                ref = (ref() if callable(ref) else ref).float().cpu()
+            return torch.allclose(got.detach().float().cpu(), ref, rtol=tol, atol=tol * float(ref.abs().max()))
+
+        if isinstance(got, torch.Tensor) and got.shape == want.shape and near(want):
             continue
-        with torch.no_grad():
-            if torch.allclose(got, expected.softmax(-1), atol=1e-5):
-                return verdict("03.3", False, "logits are raw scores: no softmax")
-            if arch == "BERT":
-                if torch.allclose(got, model.classifier(body[:, 0]), atol=1e-5):
-                    return verdict(
-                        "03.3",
-                        False,
-                        "BERT's head reads pooler_output ([CLS] through dense + tanh), not last_hidden_state[:, 0]",
-                    )
-                pooled_unmasked = model.classifier(model.bert.pooler(unmasked))
-                if torch.allclose(got, pooled_unmasked, atol=1e-5):
-                    return verdict(
-                        "03.3", False, "pass the attention_mask to the body too: the padded rows come out wrong"
-                    )
-            else:
-                first = body[:, 0]
-                if torch.allclose(got, model.classifier(first), atol=1e-5):
-                    return verdict(
-                        "03.3", False, "DistilBERT's head has two layers: pre_classifier, ReLU, then classifier"
-                    )
-                if torch.allclose(got, model.classifier(model.pre_classifier(first)), atol=1e-5):
-                    return verdict("03.3", False, "DistilBERT: a ReLU sits between pre_classifier and classifier")
-                full = model.classifier(torch.relu(model.pre_classifier(unmasked[:, 0])))
-                if torch.allclose(got, full, atol=1e-5):
-                    return verdict(
-                        "03.3", False, "pass the attention_mask to the body too: the padded rows come out wrong"
-                    )
-        return verdict(
-            "03.3",
-            False,
-            f"{arch}: your logits differ from the model's; check config.model_type and follow that class's forward()",
+        expect(
+            (
+                lambda: not isinstance(got, torch.Tensor) or got.shape != want.shape,
+                lambda: (
+                    "expected logits of shape "
+                    f"{tuple(want.shape)} (batch, num_labels), got {getattr(got, 'shape', type(got).__name__)}"
+                ),
+            ),
+            (lambda: near(want.softmax(-1)), "logits are raw scores: no softmax"),
+            (lambda: near(unmasked), "pass the attention_mask to the body too: the padded rows come out wrong"),
+            (
+                lambda: near(lambda: model.classifier(first)),
+                "BERT's head reads pooler_output ([CLS] through dense + tanh)"
+                if arch == "bert"
+                else "DistilBERT's head has two layers: pre_classifier, ReLU, then classifier",
+            ),
+            (
+                lambda: arch == "distilbert" and near(lambda: model.classifier(model.pre_classifier(first))),
+                "DistilBERT: a ReLU sits between pre_classifier and classifier",
+            ),
+            on=on,
         )
-    return verdict("03.3", True)
+        fail("your logits differ from the model's; check config.model_type and follow that class's forward()", on=on)
 
 
-def _tie_cases() -> list[tuple[str, Any, bool]]:
-    """(description, model, truly shares its input embedding with the output projection)."""
+def _tie_cases() -> Iterator[tuple[str, Any, bool, str]]:
+    """(model, whether its LM head truly is its input embedding, the hint when the answer gets it wrong)."""
     import torch
-    from transformers import BertConfig, BertForMaskedLM, LlamaConfig, LlamaForCausalLM
 
-    torch.manual_seed(4)
-
-    def bert(tie: bool) -> Any:
-        return BertForMaskedLM(
-            BertConfig(
-                vocab_size=90,
-                hidden_size=16,
-                num_hidden_layers=1,
-                num_attention_heads=2,
-                intermediate_size=32,
-                tie_word_embeddings=tie,
-            )
-        )
-
-    def llama(tie: bool) -> Any:
-        return LlamaForCausalLM(
-            LlamaConfig(
-                vocab_size=90,
-                hidden_size=16,
-                intermediate_size=32,
-                num_hidden_layers=1,
-                num_attention_heads=2,
-                num_key_value_heads=1,
-                tie_word_embeddings=tie,
-            )
-        )
-
-    copied = llama(False)  # untied, but the output weight holds a copy of the embedding values
+    plain = "compare model.get_output_embeddings().weight with model.get_input_embeddings().weight"
+    for arch in ("bert", "llama", "distilbert"):
+        for tie in (True, False):
+            yield f"{arch} LM, tie_word_embeddings={tie}", tiny_model(arch, "lm", tie_word_embeddings=tie), tie, plain
+    copied = tiny_model("llama", "lm", seed=1, tie_word_embeddings=False)
     with torch.no_grad():
         copied.lm_head.weight.copy_(copied.get_input_embeddings().weight)
-    untied_later = bert(True)  # the config still says tied, the tensors no longer are
-    decoder = untied_later.get_output_embeddings()
-    decoder.weight = torch.nn.Parameter(decoder.weight.detach().clone())
-    return [
-        ("BertForMaskedLM, tie_word_embeddings=True", bert(True), True),
-        ("BertForMaskedLM, tie_word_embeddings=False", bert(False), False),
-        ("LlamaForCausalLM, tie_word_embeddings=True", llama(True), True),
-        ("LlamaForCausalLM, tie_word_embeddings=False", llama(False), False),
-        ("copied", copied, False),
-        ("untied later", untied_later, False),
-    ]
+    yield (
+        "an untied llama LM whose lm_head holds a copy of the embedding values",
+        copied,
+        False,
+        ("equal values are not shared storage: compare the Parameters with `is` (or data_ptr()), not torch.equal"),
+    )
+    untied = tiny_model("bert", "lm", seed=2, tie_word_embeddings=True)
+    untied.get_output_embeddings().weight = torch.nn.Parameter(untied.get_input_embeddings().weight.detach().clone())
+    config = "check the tensors, not the config: the config says what post_init() did when the model was built"
+    yield "a bert LM built tied whose decoder then got a new Parameter", untied, False, config
+    tied = tiny_model("llama", "lm", seed=3, tie_word_embeddings=False)
+    tied.lm_head.weight = tied.get_input_embeddings().weight
+    yield "a llama LM built untied whose lm_head was then set to the embedding Parameter", tied, True, config
 
 
-@silent
-def exercise_03_4(shares_embeddings: Callable[[Any], bool]) -> Verdict:
+@checker(
+    "03.4",
+    asks="the comparison of the two weights",
+    off={"find_tied_parameters()": "accelerate.utils.find_tied_parameters"} | _THREAD,
+)
+def exercise_03_4(shares_embeddings: Any) -> None:
     """``shares_embeddings(model)`` -> True when the LM head's weight IS the input embedding matrix (same storage)."""
-    for what, model, truth in _tie_cases():
-        ok, got = call_safely("03.4", shares_embeddings, model)
-        if not ok:
-            return ok
-        if not isinstance(got, bool):
-            try:
-                got = bool(got)
-            except Exception:  # a tensor of several values, for instance
-                return verdict("03.4", False, f"return True or False, got {type(got).__name__}")
-        if got == truth:
-            continue
-        if what == "copied":
-            return verdict(
-                "03.4",
-                False,
-                "equal values are not shared storage: this untied model holds a copy; "
-                "compare the Parameters with `is` (or data_ptr()), not torch.equal",
-            )
-        if what == "untied later":
-            return verdict(
-                "03.4",
-                False,
-                "this model's config says tie_word_embeddings=True but its decoder got a new "
-                "Parameter: check the tensors, not the config",
-            )
-        return verdict(
-            "03.4",
-            False,
-            f"wrong for {what}: compare model.get_output_embeddings().weight with model.get_input_embeddings().weight",
+    for what, model, truth, hint in _tie_cases():
+        got = answer(shares_embeddings, model)
+        expect(
+            (not isinstance(got, (bool, int)), f"return True or False, got {type(got).__name__}"),
+            (got != truth, hint),
+            on=what,
         )
-    return verdict("03.4", True)

@@ -812,7 +812,8 @@ except RuntimeError as err:
 # `num_key_value_heads * head_dim` outputs: grouped-query attention), an MLP of `gate_proj`,
 # `up_proj` and `down_proj`, RMSNorms, and an LM head that may share the embedding matrix
 # (`tie_word_embeddings`). Try it on `lm.config` and compare with `lm.num_parameters()`; the
-# checker uses other sizes.
+# checker uses other sizes, and switches off building a model and `num_parameters()` while your
+# function runs.
 
 # %%
 def llama_parameters(config) -> int:
@@ -824,7 +825,8 @@ cu.check.exercise_03_1(llama_parameters)
 # %% [markdown]
 # **03.2** Write `read_tensor_pt(path, name)`: like `read_tensor` above, but it returns a
 # `torch.Tensor` and also reads `BF16` tensors, which NumPy has no dtype for (read their bytes as
-# `"<u2"`, then `torch.from_numpy(...).view(torch.bfloat16)`). It must handle F32, F16, I64 and BF16.
+# `"<u2"`, then `torch.from_numpy(...).view(torch.bfloat16)`). It must handle F32, F16, I64 and BF16;
+# the checker switches off safetensors' own readers while your function runs.
 # You can test it on a file written by `model.to(torch.bfloat16).save_pretrained(...)`.
 
 # %%
@@ -851,7 +853,8 @@ cu.check.exercise_03_3(head_logits)
 # %% [markdown]
 # **03.4** Write `shares_embeddings(model)`: True when the model's output projection (LM head)
 # *is* its input embedding matrix, the same tensor in memory, not a copy. Use
-# `get_input_embeddings()` and `get_output_embeddings()`. Think: why does loading the masked-LM
+# `get_input_embeddings()` and `get_output_embeddings()` (the checker switches off accelerate's
+# `find_tied_parameters`). Think: why does loading the masked-LM
 # class on the stand-in list 6 missing tensors but no `cls.predictions.decoder.weight`?
 
 # %%

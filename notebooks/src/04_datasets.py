@@ -724,7 +724,8 @@ cu.check.exercise_04_2(split_validation)
 # %% [markdown]
 # **04.3** Write `padding_share(lengths, batch_size)`: the share (0 to 1) of padding tokens when
 # texts of these token lengths are cut, in order, into batches of `batch_size` and each batch is
-# padded to its own longest text (dynamic padding; no model needed). Think: print it for
+# padded to its own longest text (dynamic padding; no model needed: the checker switches off
+# `pad_sequence`, `DataCollatorWithPadding` and `tokenizer.pad`). Think: print it for
 # `lengths` (section 3) with batch sizes 8, 32 and 128, and explain the trend.
 
 # %%

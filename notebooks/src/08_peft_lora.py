@@ -594,7 +594,9 @@ print("same greedy answers after merging:", answers(merged) == after)
 # LoRA of rank `r` trains on `model` (no `modules_to_save`), computed without PEFT. Use section 2's
 # matching rule: a list entry matches an `nn.Linear` whose name equals it or ends with `"." + entry`;
 # a single string is a regular expression that must match the whole name. Each match adds
-# `r · (in_features + out_features)`. The checker compares with PEFT on models you have not seen.
+# `r · (in_features + out_features)`. The checker compares with PEFT on models you have not seen
+# (PEFT's `get_peft_model`, its name matching and `print_trainable_parameters` are switched off while
+# your function runs).
 # Think: what does it give for the emotion classifier with `r` = 1, 4 and 32?
 
 # %%
@@ -605,21 +607,28 @@ def lora_trainable_params(model: nn.Module, r: int, target_modules) -> int:
 cu.check.exercise_08_1(lora_trainable_params)
 
 # %% [markdown]
-# **08.2** Predict the first number `print_trainable_parameters()` reports for section 4's emotion
-# classifier with `r=6` and LoRA also on the key and the attention's output projection:
-# `target_modules=["query", "key", "value", "attention.output.dense"]` (BERT's names; DistilBERT's
-# are `q_lin`, `k_lin`, `v_lin`, `out_lin`), the head in `modules_to_save` as in `lora_classifier()`.
-# Use your function of 08.1 and add the head. Think: does the accuracy move with the extra projections?
+# **08.2** Predict the first number `print_trainable_parameters()` reports for a classifier with
+# LoRA of rank `r` on `target_modules` and the head in `modules_to_save` as in `lora_classifier()`:
+# write `classifier_trainable_params(model, r, target_modules)`. Use your function of 08.1 and add
+# the head (every parameter outside `model.base_model_prefix`, and the pooler's). The checker tries
+# BERT, DistilBERT and Llama classifiers. Think: what does it give for section 4's emotion classifier
+# with `r=6` and LoRA also on the key and the attention's output projection
+# (`["query", "key", "value", "attention.output.dense"]`; DistilBERT's `q_lin`, `k_lin`, `v_lin`,
+# `out_lin`), and does the accuracy move with the extra projections?
 
 # %%
-my_count = None  # an int
-cu.check.exercise_08_2(my_count)
+def classifier_trainable_params(model: nn.Module, r: int, target_modules) -> int:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_08_2(classifier_trainable_params)
 
 # %% [markdown]
 # **08.3** Merge a LoRA layer by hand: write `merge_lora(layer)` that takes a PEFT LoRA layer (like
 # `lora0` of section 3) and returns a **new** plain `nn.Linear` with the weight `W + (alpha/r) B A`
 # and the base layer's bias, leaving `layer` as it was. The checker uses layers whose `alpha/r` is
-# not 1 and compares outputs on fresh inputs.
+# not 1 and compares the merged weights (PEFT's `merge`, `get_delta_weight` and the LoRA layer's
+# forward are switched off while your function runs).
 
 # %%
 def merge_lora(layer) -> nn.Linear:

@@ -428,7 +428,7 @@ print("identical weights on all ranks:", acc["ranks_identical"], "| equal to one
 # (section 3). If `shuffle`, permute with `torch.randperm` seeded with `seed + epoch`; pad the list
 # by repeating it from its start up to a multiple of `world_size` (with `drop_last`, cut it down to
 # one instead); then take every `world_size`-th index starting at `rank`. The checker compares with
-# `DistributedSampler` on 150 combinations.
+# `DistributedSampler` on 150 combinations (its iterator is switched off while your function runs).
 
 # %%
 def shard_indices(n: int, world_size: int, rank: int, shuffle: bool = True, seed: int = 0, epoch: int = 0,
@@ -453,13 +453,18 @@ cu.check.exercise_09_2(global_gradient)
 
 # %% [markdown]
 # **09.3** A training loop that never calls `set_epoch` reads
-# `DistributedSampler(range(10), num_replicas=3, rank=0, shuffle=True, seed=7)` for 3 epochs. Predict
-# which indices rank 0 reads in each epoch (a list of 3 lists) with your `shard_indices`, not with
-# the sampler, then check.
+# `DistributedSampler(range(n), num_replicas=world_size, rank=rank, shuffle=True, seed=seed,
+# drop_last=drop_last)` for `epochs` epochs. Write `epoch_reads(n, world_size, rank, seed, epochs,
+# drop_last)`: the indices `rank` reads in each epoch (a list of `epochs` lists), with your
+# `shard_indices`, not with the sampler (switched off while the checker runs). Think: what does rank 0
+# read in 3 epochs of `range(10)` over 3 ranks with `seed=7`?
 
 # %%
-my_reads = None  # [[...], [...], [...]]: epochs 0, 1, 2
-cu.check.exercise_09_3(my_reads)
+def epoch_reads(n: int, world_size: int, rank: int, seed: int, epochs: int, drop_last: bool = False) -> list[list[int]]:
+    raise NotImplementedError  # your code here
+
+
+cu.check.exercise_09_3(epoch_reads)
 
 # %% [markdown]
 # **09.4** Start section 5's script without `torchrun`: with `--spawn 2` it starts its 2 processes

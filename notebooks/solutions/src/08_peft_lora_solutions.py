@@ -68,30 +68,34 @@ for r in (1, 4, 8, 32):
     print(f"r={r:2d}: {lora_trainable_params(classifier, r, targets):>7,} LoRA parameters")
 
 # %% [markdown]
-# **08.2** Four projections of width 384 per layer: `6 layers × 4 × 6 · (384 + 384) = 110,592`, plus
-# the head, which trains in full (`modules_to_save`), counted once: the classifier's
-# `384·6 + 6 = 2,310` and the pooler's `384·384 + 384 = 147,840`. The head is what
-# `lora_classifier()` puts in `modules_to_save`: every parameter outside the base model or in its pooler.
+# **08.2** The head trains in full (`modules_to_save`) and is counted once: every parameter outside
+# the base model, and the pooler's, which is what `lora_classifier()` puts in `modules_to_save`. Add
+# it to the 08.1 count. For the emotion classifier with `r=6` on four projections of width 384 per
+# layer: `6 layers × 4 × 6 · (384 + 384) = 110,592`, plus the classifier's `384·6 + 6 = 2,310` and
+# the pooler's `384·384 + 384 = 147,840`.
 
 # %%
 # NBVAL_CHECK_OUTPUT
+def classifier_trainable_params(model: nn.Module, r: int, target_modules) -> int:
+    prefix = model.base_model_prefix
+    head = sum(p.numel() for name, p in model.named_parameters()
+               if not name.startswith(prefix + ".") or ".pooler." in name)
+    return lora_trainable_params(model, r, target_modules) + head
+
+
 four = {"bert": ["query", "key", "value", "attention.output.dense"],
         "distilbert": ["q_lin", "k_lin", "v_lin", "out_lin"]}[classifier.config.model_type]
 prefix = classifier.base_model_prefix
-is_head = {name: not name.startswith(prefix + ".") or ".pooler." in name for name, _ in classifier.named_parameters()}
 head = sorted({name.split(".")[1] if name.startswith(prefix + ".") else name.split(".")[0]
-               for name, head_param in is_head.items() if head_param})
-head_params = sum(p.numel() for name, p in classifier.named_parameters() if is_head[name])
-print("modules_to_save:", head, f"| {head_params:,} parameters")
-predicted = lora_trainable_params(classifier, 6, four) + head_params
-print("predicted:", f"{predicted:,}")
+               for name, _ in classifier.named_parameters() if not name.startswith(prefix + ".") or ".pooler." in name})
+print("modules_to_save:", head, "| predicted:", f"{classifier_trainable_params(classifier, 6, four):,}")
 config = LoraConfig(task_type="SEQ_CLS", r=6, lora_alpha=16, target_modules=four, modules_to_save=head)
 get_peft_model(classifier, config).print_trainable_parameters()
-assert cu.check.exercise_08_2(predicted)
+assert cu.check.exercise_08_2(classifier_trainable_params)
 
 # %% [markdown]
-# **08.3** Build a new `nn.Linear` of the base layer's shape and copy `W + scaling · B @ A` into it
-# under `torch.no_grad()`; `layer.scaling["default"]` is `lora_alpha / r`. Writing into
+# **08.3** Build a new `nn.Linear` of the base layer's shape, device and dtype, and copy
+# `W + scaling · B @ A` into it under `torch.no_grad()`; `layer.scaling["default"]` is `lora_alpha / r`. Writing into
 # `layer.base_layer.weight` instead would change the PEFT layer too (and then it adds the update a
 # second time). To see a difference, the layer below starts with a random, non-zero `B`
 # (`init_lora_weights=False`) and `alpha / r = 4`:
@@ -101,7 +105,7 @@ assert cu.check.exercise_08_2(predicted)
 def merge_lora(layer) -> nn.Linear:
     W, b = layer.base_layer.weight, layer.base_layer.bias
     A, B = layer.lora_A["default"].weight, layer.lora_B["default"].weight
-    merged = nn.Linear(W.shape[1], W.shape[0], bias=b is not None)
+    merged = nn.Linear(W.shape[1], W.shape[0], bias=b is not None, device=W.device, dtype=W.dtype)
     with torch.no_grad():
         merged.weight.copy_(W + layer.scaling["default"] * B @ A)
         if b is not None:

@@ -87,16 +87,20 @@ assert cu.check.exercise_09_2(global_gradient)
 
 # %% [markdown]
 # **09.3** Without `set_epoch` the sampler's epoch stays 0, so the permutation is seeded with
-# `7 + 0` every time and rank 0 reads the same 4 indices (10 padded to 12, over 3 ranks) in the same
-# order in every epoch.
+# `seed + 0` every time and the rank reads the same indices in the same order in every epoch: for
+# `range(10)` over 3 ranks with `seed=7`, rank 0 reads 4 indices (10 padded to 12, over 3 ranks).
 
 # %%
 # NBVAL_CHECK_OUTPUT
-reads = [shard_indices(10, 3, 0, shuffle=True, seed=7, epoch=0) for _ in range(3)]
+def epoch_reads(n: int, world_size: int, rank: int, seed: int, epochs: int, drop_last: bool = False) -> list[list[int]]:
+    return [shard_indices(n, world_size, rank, shuffle=True, seed=seed, epoch=0, drop_last=drop_last)
+            for _ in range(epochs)]
+
+
 never_set = DistributedSampler(range(10), num_replicas=3, rank=0, shuffle=True, seed=7)
-print("predicted:", reads)
+print("predicted:", epoch_reads(10, 3, 0, seed=7, epochs=3))
 print("the sampler:", [list(never_set) for _ in range(3)])
-assert cu.check.exercise_09_3(reads)
+assert cu.check.exercise_09_3(epoch_reads)
 
 # %% [markdown]
 # **09.4** One plain process, which spawns the 2 ranks itself; each child inherits
@@ -104,18 +108,21 @@ assert cu.check.exercise_09_3(reads)
 # that fails while starting is retried once.
 
 # %%
+def spawn_two(out: Path, weights_file: Path) -> str:
+    cmd = [sys.executable, "-m", "course_utils.scripts.ddp_train", "--spawn", "2", "--steps", "12", "--hidden", "128",
+           "--batch-size", "32", "--check-equivalence", "--out", str(out), "--save-weights", str(weights_file)]
+    for attempt in (1, 2):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                              env=dict(os.environ, OMP_NUM_THREADS="1"))
+        if proc.returncode == 0:
+            return proc.stdout
+        if attempt == 2:
+            raise RuntimeError(f"exit code {proc.returncode}:\n{proc.stderr[-3000:]}")
+
+
 out = SCRATCH / "spawn2.json"
 weights_file = SCRATCH / "spawn2.safetensors"
-cmd = [sys.executable, "-m", "course_utils.scripts.ddp_train", "--spawn", "2", "--steps", "12", "--hidden", "128",
-       "--batch-size", "32", "--check-equivalence", "--out", str(out), "--save-weights", str(weights_file)]
-for attempt in (1, 2):
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ, OMP_NUM_THREADS="1"))
-    if proc.returncode == 0:
-        break
-    if attempt == 2:
-        raise RuntimeError(f"exit code {proc.returncode}:\n{proc.stderr[-3000:]}")
-print("\n".join(line for line in proc.stdout.splitlines() if line.startswith("[rank")))
+print("\n".join(line for line in spawn_two(out, weights_file).splitlines() if line.startswith("[rank")))
 
 # %%
 # NBVAL_CHECK_OUTPUT
