@@ -39,7 +39,7 @@ MERGING = {
 SHAPES = {
     "bert": dict(hidden_size=30, intermediate_size=50),
     "distilbert": dict(dim=30, hidden_dim=50),
-    "llama": dict(hidden_size=36, num_attention_heads=4, num_key_value_heads=2, head_dim=9, intermediate_size=50),
+    "llama": dict(hidden_size=36, num_attention_heads=2, num_key_value_heads=1, head_dim=18, intermediate_size=50),
 }
 #: How a target selects a module name: PEFT's rule, and the loose rules of two common mistakes.
 RULES = {
