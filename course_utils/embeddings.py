@@ -52,9 +52,14 @@ def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> 
 
 
 def cls_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """The vector of the first token ([CLS]), as bge models pool: ``(b, s, h) -> (b, h)``."""
+    """The vector of each text's first real token ([CLS]), as bge models pool: ``(b, s, h) -> (b, h)``.
+
+    With right padding (the encoders' default) that is column 0; with left padding the first
+    column where ``attention_mask`` is 1.
+    """
     _check_hidden_and_mask(last_hidden_state, attention_mask)
-    return last_hidden_state[:, 0]
+    first = attention_mask.long().argmax(dim=1)
+    return last_hidden_state[torch.arange(last_hidden_state.size(0), device=first.device), first]
 
 
 @torch.inference_mode()

@@ -56,9 +56,12 @@ def test_mean_pool_all_padding_row_is_zero_not_nan():
     assert torch.equal(pooled, torch.zeros(1, 2))
 
 
-def test_cls_pool_takes_the_first_token():
+def test_cls_pool_takes_the_first_real_token():
     hidden = torch.randn(2, 5, 4)
     assert torch.equal(embeddings.cls_pool(hidden, torch.ones(2, 5)), hidden[:, 0])
+    left_padded = torch.tensor([[0, 0, 1, 1, 1], [1, 1, 1, 1, 1]])
+    pooled = embeddings.cls_pool(hidden, left_padded)
+    assert torch.equal(pooled, torch.stack([hidden[0, 2], hidden[1, 0]]))  # not the padding vector hidden[0, 0]
 
 
 @pytest.mark.parametrize("pool", [embeddings.mean_pool, embeddings.cls_pool])

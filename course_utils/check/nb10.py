@@ -1,418 +1,286 @@
-"""Checkers for notebook 10 (sentence embeddings, semantic search and reranking)."""
+"""Checkers for notebook 10 (sentence embeddings, semantic search and reranking).
+
+Each checker reads as a table of rules. While the learner's function runs, what the exercise
+re-implements is switched off (the course's poolings and search, sentence-transformers' forms of
+them); every checker tries four or five inputs that vary every argument (padding on either side,
+k, ties, a query without relevant texts, lam, group sizes, numbers of positives, logit scales) and
+compares at the precision of the inputs' dtype, so a right answer passes in float32 and bfloat16.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._core import Verdict, call_safely, tensor_mismatch, verdict
+from ._core import answer, checker, expect, model_dtype, tensor_mismatch, tolerance
 
 __all__ = ["exercise_10_1", "exercise_10_2", "exercise_10_3", "exercise_10_4"]
 
+_POOLING = "sentence_transformers.sentence_transformer.modules.pooling.Pooling"
+_SEARCH = {
+    "embeddings.search": "course_utils.embeddings.search",
+    "sentence_transformers.util.semantic_search": "sentence_transformers.util.semantic_search",
+}
 
-def _hidden_and_mask(gen: Any, batch: int, seq_len: int, hidden: int) -> tuple[Any, Any]:
-    """Random ``last_hidden_state`` and a right-padded int64 ``attention_mask`` (every row has >= 2 real tokens)."""
+
+def _ulp(dtype: Any) -> float:
+    """One unit in the last place of ``dtype`` near 1 (bfloat16: 2**-7), at least 1.25e-5: tolerance()'s eighth.
+    A right answer's rounding stays within one such unit times the magnitude of the numbers it adds up."""
+    return tolerance(dtype) / 8
+
+
+def _near(got: Any, *candidates: Any, tol: float) -> bool:
+    """Is ``got`` (a tensor or a number) within ``tol`` of one of the finite ``candidates``, entry by entry?"""
     import torch
 
-    states = torch.randn(batch, seq_len, hidden, generator=gen)
-    lengths = torch.randint(2, seq_len + 1, (batch,), generator=gen)
-    lengths[0] = seq_len  # the longest text sets the padded length, as with padding=True
-    mask = (torch.arange(seq_len)[None, :] < lengths[:, None]).long()
-    return states, mask
+    got = torch.as_tensor(got).detach().cpu().double()
+    finite = [torch.as_tensor(c).double() for c in candidates if torch.as_tensor(c).isfinite().all()]
+    return any(got.shape == c.shape and bool(((got - c).abs() <= tol).all()) for c in finite)
 
 
-def _as_tensor_result(exercise: str, got: Any, shape: tuple[int, ...]) -> bool:
+def _judge(right: Any, rows: list[tuple[Any, str]], otherwise: str, on: str) -> None:
+    """Accept when ``right``; else reject with the hint of the first row whose condition holds, or ``otherwise``."""
+    if not right:
+        expect(*rows, (True, otherwise), on=on)
+
+
+def _padded_batches(dtype: Any) -> Iterator[tuple[Any, Any, str]]:
+    """``(last_hidden_state, attention_mask, description)``: texts of 2 or more tokens, padded on the right or
+    the left with large garbage vectors (the longest text sets the length), several lengths and hidden sizes."""
     import torch
-
-    if not isinstance(got, torch.Tensor):
-        verdict(exercise, False, f"return a tensor of shape {shape}, got {type(got).__name__}")
-        return False
-    if tuple(got.shape) != shape:
-        verdict(exercise, False, f"expected shape {shape} (one vector per text), got {tuple(got.shape)}")
-        return False
-    return True
-
-
-def exercise_10_1(mean_pool: Callable[..., Any], cls_pool: Callable[..., Any]) -> Verdict | bool:
-    """``mean_pool(h, mask)`` (masked mean) and ``cls_pool(h, mask)`` (first token): ``(b, s, h) -> (b, h)``, padding-proof."""
-    import torch
-
-    from .. import embeddings
 
     gen = torch.Generator().manual_seed(1010)
-    for batch, seq_len, hidden in ((5, 9, 6), (3, 4, 8)):
-        states, mask = _hidden_and_mask(gen, batch, seq_len, hidden)
-        # The same texts padded further (as in a batch with a longer text): garbage at the new positions.
-        extra = torch.randn(batch, 3, hidden, generator=gen) * 10
-        longer_states, longer_mask = (
-            torch.cat([states, extra], dim=1),
-            torch.cat([mask, torch.zeros(batch, 3).long()], 1),
+    for batch, seq_len, hidden, side in (
+        (5, 9, 6, "right"),
+        (4, 12, 8, "left"),
+        (3, 5, 4, "right"),
+        (6, 7, 10, "left"),
+    ):
+        lengths = torch.randint(2, seq_len, (batch,), generator=gen)
+        lengths[1] = seq_len
+        mask = (torch.arange(seq_len) < lengths[:, None]).long()
+        mask = mask.flip(1) if side == "left" else mask
+        real = torch.randn(batch, seq_len, hidden, generator=gen) + 2
+        garbage = 30 * torch.randn(batch, seq_len, hidden, generator=gen)
+        states = torch.where(mask[..., None].bool(), real, garbage).to(dtype)
+        yield (
+            states,
+            mask,
+            f"{batch} texts of {lengths.tolist()} tokens padded on the {side} to {seq_len}, hidden {hidden}",
         )
-        for name, fn, reference in (
-            ("mean_pool", mean_pool, embeddings.mean_pool),
-            ("cls_pool", cls_pool, embeddings.cls_pool),
-        ):
-            ok, got = call_safely("10.1", fn, states.clone(), mask.clone())
-            if not ok or not _as_tensor_result("10.1", got, (batch, hidden)):
-                return False
-            expected = reference(states, mask)
-            if torch.allclose(got.float(), expected, atol=1e-5):
-                ok, padded = call_safely("10.1", fn, longer_states.clone(), longer_mask.clone())
-                if not ok or not _as_tensor_result("10.1", padded, (batch, hidden)):
-                    return False
-                if not torch.allclose(padded.float(), expected, atol=1e-5):
-                    return verdict(
-                        "10.1", False, f"{name}: more padding changed the result; padding positions must not count"
-                    )
-                continue
-            if name == "cls_pool":
-                if torch.allclose(got.float(), states[:, -1]):
-                    return verdict(
-                        "10.1",
-                        False,
-                        "cls_pool: [CLS] is the FIRST position (index 0); the last one is [SEP] or padding",
-                    )
-                if torch.allclose(got.float(), embeddings.mean_pool(states, mask), atol=1e-5):
-                    return verdict("10.1", False, "cls_pool returns the mean: it should return last_hidden_state[:, 0]")
-                return verdict(
-                    "10.1", False, "cls_pool: return the first token's vector of every text, last_hidden_state[:, 0]"
-                )
-            m = mask.unsqueeze(-1).float()
-            if torch.allclose(got.float(), states.mean(dim=1), atol=1e-5):
-                return verdict(
-                    "10.1", False, "mean_pool: the padding vectors are averaged in; multiply by the mask first"
-                )
-            if torch.allclose(got.float(), (states * m).sum(dim=1), atol=1e-5):
-                return verdict(
-                    "10.1", False, "mean_pool: that is the masked SUM; divide by the number of real tokens, mask.sum(1)"
-                )
-            if torch.allclose(got.float(), (states * m).sum(dim=1) / seq_len, atol=1e-5):
-                return verdict(
-                    "10.1", False, "mean_pool: divide by the number of real tokens (mask.sum(1)), not by seq_len"
-                )
-            if torch.allclose(got.float(), states[:, 0]):
-                return verdict(
-                    "10.1", False, "mean_pool returns the [CLS] vector: average over the real tokens instead"
-                )
-            return verdict(
-                "10.1",
-                False,
-                "mean_pool: compute sum_t m_t h_t / sum_t m_t (mask.unsqueeze(-1) broadcasts over hidden)",
-            )
-    return verdict("10.1", True)
 
 
-def _clustered_similarity(gen: Any, n_queries: int, n_corpus: int, n_labels: int) -> tuple[Any, Any, Any]:
-    """Cosine similarities of label-clustered random embeddings; every query label occurs in the corpus."""
+@checker(
+    "10.1",
+    asks="the poolings",
+    off={
+        "embeddings.mean_pool": "course_utils.embeddings.mean_pool",
+        "embeddings.cls_pool": "course_utils.embeddings.cls_pool",
+        "sentence-transformers' Pooling": (f"{_POOLING}.forward", f"{_POOLING}._forward_padded"),
+    },
+)
+def exercise_10_1(mean_pool: Callable[..., Any], cls_pool: Callable[..., Any]) -> None:
+    """``mean_pool(h, mask)`` (masked mean) and ``cls_pool(h, mask)`` ([CLS], the first real token): ``(b, s, h) -> (b, h)``."""
     import torch
 
-    centres = torch.nn.functional.normalize(torch.randn(n_labels, 16, generator=gen), dim=1)
-    corpus_labels = torch.cat(
-        [torch.arange(n_labels), torch.randint(0, n_labels, (n_corpus - n_labels,), generator=gen)]
-    )
-    corpus_labels = corpus_labels[torch.randperm(n_corpus, generator=gen)]
+    got: Any  # each pooling's answer, read by the rows of its table
+    for states, mask, on in _padded_batches(model_dtype()):
+        h, m = states.double(), mask[..., None].double()
+        tol = _ulp(states.dtype) * (1 + (h * m).abs().max().item())
+        wide = _ulp(states.dtype) * (1 + h.abs().sum(1).max().item())  # mean_pool's rows: sums with garbage
+        first, mean = h[torch.arange(len(h)), mask.argmax(1)], (h * m).sum(1) / m.sum(1)
+        for name, fn, want, rows, otherwise in (
+            ("mean_pool", mean_pool, mean, [
+                (lambda: _near(got, h.mean(1), tol=wide), "the padding vectors are averaged in; multiply by the mask first"),
+                (lambda: _near(got, (h * m).sum(1), tol=wide), "that is the masked SUM; divide by the number of real tokens, mask.sum(1)"),
+                (lambda: _near(got, (h * m).sum(1) / h.shape[1], tol=wide), "divide by the number of real tokens (mask.sum(1)), not by seq_len"),
+                (lambda: _near(got, first, tol=wide), "that is the [CLS] vector: average over the real tokens instead"),
+            ], "average the vectors where the mask is 1, sum_t m_t h_t / sum_t m_t (padding on either side must not count)"),
+            ("cls_pool", cls_pool, first, [
+                (lambda: _near(got, h[:, 0], tol=tol), "with padding on the left, [CLS] is the first REAL token (the first 1 in the mask), not position 0"),
+                (lambda: _near(got, h[:, -1], tol=tol), "[CLS] is the FIRST real position; the last one is [SEP] or padding"),
+                (lambda: _near(got, mean, tol=tol), "that is the mean: return the [CLS] vector, the first real token of each text"),
+            ], "return each text's [CLS] vector, at the first position where the mask is 1"),
+        ):  # fmt: skip
+            got = answer(fn, states.clone(), mask.clone())
+            expect((tensor_mismatch(got, want.shape), lambda: f"{name}: expected shape {tuple(want.shape)} (one vector per text), got {tensor_mismatch(got, want.shape)}"), on=on)  # fmt: skip
+            _judge(_near(got, want, tol=tol), [(c, f"{name}: {hint}") for c, hint in rows], f"{name}: {otherwise}", on)
+
+
+def _retrieval(gen: Any, n_queries: int, n_corpus: int, n_labels: int, k: int, dtype: Any) -> tuple[Any, Any, Any]:
+    """Similarities that rank the corpus in a random order per query, with neighbours of one label tied (exact
+    in bfloat16 too: any tie-break ranks the same labels); query 0's label is in no corpus text, query 1's
+    first same-label text is at rank k (when k - 1 others exist)."""
+    import torch
+
+    corpus_labels = torch.randint(0, n_labels, (n_corpus,), generator=gen)
     query_labels = torch.randint(0, n_labels, (n_queries,), generator=gen)
-    q = torch.nn.functional.normalize(centres[query_labels] + 0.9 * torch.randn(n_queries, 16, generator=gen), dim=1)
-    c = torch.nn.functional.normalize(centres[corpus_labels] + 0.9 * torch.randn(n_corpus, 16, generator=gen), dim=1)
-    return q @ c.T, query_labels, corpus_labels
+    query_labels[0], query_labels[1] = n_labels, corpus_labels[0]
+    order = torch.rand(n_queries, n_corpus, generator=gen).argsort(1)
+    hit = corpus_labels[order[1]] == query_labels[1]
+    order[1] = torch.cat([order[1][~hit][: k - 1], order[1][hit], order[1][~hit][k - 1 :]])
+    ranked = corpus_labels[order]
+    tied = torch.cat([torch.zeros(n_queries, 1, dtype=torch.long), (ranked[:, 1:] != ranked[:, :-1]).cumsum(1)], 1)
+    sims = torch.empty(n_queries, n_corpus).scatter_(1, order, torch.linspace(0.9, -0.9, n_corpus)[tied])
+    return sims.to(dtype), query_labels, corpus_labels
 
 
-def _reciprocal_ranks(sims: Any, query_labels: Any, corpus_labels: Any, k: int, *, largest: bool = True) -> Any:
-    """Per query: 1 / (rank of the first same-label text among the top ``k``), ranks from 1; 0 without one."""
+def _reciprocal(hits: Any) -> Any:
+    """Per query, 1 / rank of the first True of each row of ``hits`` (ranks from 1), 0 without one."""
     import torch
 
-    hits = corpus_labels[sims.topk(k, dim=1, largest=largest).indices] == query_labels[:, None]
-    first = hits.float().argmax(dim=1)  # 0 for a row without a hit too: hence the torch.where
-    return torch.where(hits.any(dim=1), 1.0 / (first + 1).float(), torch.zeros(()))
+    return torch.where(hits.any(1), 1.0 / (hits.double().argmax(1) + 1), 0.0)
 
 
-def exercise_10_2(mrr_at_k: Callable[..., Any]) -> Verdict | bool:
+@checker(
+    "10.2",
+    asks="the ranking and the metric",
+    off={**_SEARCH, "embeddings.same_label": "course_utils.embeddings.same_label"},
+)
+def exercise_10_2(mrr_at_k: Callable[..., Any]) -> None:
     """``mrr_at_k(similarity, query_labels, corpus_labels, k)`` -> mean over queries of 1 / rank of the first same-label text in the top k (0 if none)."""
     import math
 
     import torch
 
     gen = torch.Generator().manual_seed(1020)
-    for n_queries, n_corpus, n_labels, k in ((12, 60, 4, 5), (10, 50, 6, 2), (9, 40, 3, 1)):
-        sims, query_labels, corpus_labels = _clustered_similarity(gen, n_queries, n_corpus, n_labels)
-        ok, got = call_safely("10.2", mrr_at_k, sims.clone(), query_labels.clone(), corpus_labels.clone(), k)
-        if not ok:
-            return False
-        if isinstance(got, torch.Tensor) and got.numel() == 1:
-            got = got.item()
-        if isinstance(got, bool) or not isinstance(got, (int, float)):
-            shape = f" of shape {tuple(got.shape)}" if isinstance(got, torch.Tensor) else ""
-            return verdict(
-                "10.2", False, f"return one number (the mean over the queries), got {type(got).__name__}{shape}"
-            )
-        rr = _reciprocal_ranks(sims, query_labels, corpus_labels, k)
-        want = rr.mean().item()
-        if abs(got - want) < 1e-5:
-            continue
-        where = f" (k={k}, {n_queries} queries, corpus of {n_corpus})"
-        hits = corpus_labels[sims.topk(k, dim=1).indices] == query_labels[:, None]
-        first = hits.float().argmax(dim=1).float()
-
-        def close(value: Any) -> bool:
-            return abs(got - float(value)) < 1e-5
-
-        if not math.isfinite(got):
-            return verdict(
-                "10.2", False, "ranks start at 1 (the best text has reciprocal rank 1/1): use 1 / (position + 1)"
-            )
-        if close(_reciprocal_ranks(sims, query_labels, corpus_labels, k, largest=False).mean()):
-            return verdict(
-                "10.2",
-                False,
-                "you ranked the LEAST similar texts first: take topk(k) (largest) or argsort(descending=True)",
-            )
-        if close((1.0 / (first + 1)).mean()):
-            return verdict(
-                "10.2",
-                False,
-                "a query with no same-label text in its top k counts 0; argmax of an all-False row "
-                "is 0 (rank 1): check hits.any(dim=1)",
-            )
-        if hits.any(dim=1).any() and close(rr[hits.any(dim=1)].mean()):
-            return verdict(
-                "10.2", False, "average over ALL queries: one without a hit in its top k counts 0, it is not left out"
-            )
-        if close(hits.float().mean()) or close(hits[:, 0].float().mean()):
-            return verdict("10.2", False, "that is precision@k (or @1): MRR uses the rank of the FIRST same-label text")
-        positions = torch.arange(1, k + 1).float()
-        if close((hits.float() / positions).sum(dim=1).mean()):
-            return verdict("10.2", False, "only the FIRST same-label text counts, not the sum of 1/rank over every hit")
-        if close(torch.where(hits.any(dim=1), first + 1, torch.zeros(())).mean()):
-            return verdict("10.2", False, "average the RECIPROCAL ranks, 1 / rank, not the ranks")
-        return verdict(
-            "10.2",
-            False,
-            f"MRR@k is off{where}: mean over queries of 1 / (rank of the first same-label "
-            "text in the top k), 0 when there is none",
-        )
-    return verdict("10.2", True)
+    for n_queries, n_corpus, n_labels, k in ((12, 32, 3, 5), (10, 24, 4, 1), (8, 16, 2, 16), (9, 40, 5, 3)):
+        sims, query_labels, corpus_labels = _retrieval(gen, n_queries, n_corpus, n_labels, k, model_dtype())
+        ranked = corpus_labels[sims.double().sort(dim=1, descending=True, stable=True).indices] == query_labels[:, None]
+        top, rr, tol = ranked[:, :k], _reciprocal(ranked[:, :k]), _ulp(sims.dtype)
+        got = answer(mrr_at_k, sims.clone(), query_labels.clone(), corpus_labels.clone(), k)
+        got = got.item() if isinstance(got, torch.Tensor) and got.numel() == 1 else got
+        on = f"k={k}, {n_queries} queries (query 0's label in no corpus text, query 1's first hit at rank k), corpus of {n_corpus} with ties"
+        expect(
+            (isinstance(got, bool) or not isinstance(got, (int, float)), lambda: f"return one number (the mean over the queries), got {type(got).__name__} {str(got)[:60]}"),
+            (lambda: not math.isfinite(got), "ranks start at 1 (the best text has reciprocal rank 1/1): use 1 / (position + 1)"),
+            on=on,
+        )  # fmt: skip
+        _judge(_near(got, rr.mean(), tol=tol), [
+            (lambda: _near(got, _reciprocal(ranked.flip(1)[:, :k]).mean(), tol=tol), "you ranked the LEAST similar texts first: take topk(k) (largest) or argsort(descending=True)"),
+            (lambda: _near(got, (1 / (top.double().argmax(1) + 1)).mean(), tol=tol), "a query with no same-label text in its top k counts 0; argmax of an all-False row is 0 (rank 1): check hits.any(dim=1)"),
+            (lambda: _near(got, rr[top.any(1)].mean(), tol=tol), "average over ALL queries: one without a hit in its top k counts 0, it is not left out"),
+            (lambda: _near(got, top.double().mean(), top[:, 0].double().mean(), tol=tol), "that is precision@k (or @1): MRR uses the rank of the FIRST same-label text"),
+            (lambda: _near(got, (top / torch.arange(1.0, k + 1)).sum(1).mean(), tol=tol), "only the FIRST same-label text counts, not the sum of 1/rank over every hit"),
+            (lambda: _near(got, torch.where(top.any(1), top.double().argmax(1) + 1, 0.0).mean(), tol=tol), "average the RECIPROCAL ranks, 1 / rank, not the ranks"),
+            (lambda: _near(got, *(_reciprocal(ranked[:, :j]).mean() for j in {k - 1, k + 1, 5, 10, n_corpus} - {0, k}), tol=tol), "that is MRR at another depth: use the k you are given; a first hit below rank k counts 0"),
+        ], "MRR@k is off: mean over queries of 1 / (rank of the first same-label text in the top k), 0 when there is none", on)  # fmt: skip
 
 
-def exercise_10_3(hybrid_order: Callable[..., Any]) -> Verdict | bool:
+def _is_order(order: Any, scores: Any, tol: float) -> bool:
+    """Does each row of ``order`` (a permutation) list ``scores`` best first, ties (up to ``tol``) in any order?"""
+    ranked = scores.gather(1, order.long().cpu())
+    return bool((ranked[:, 1:] <= ranked[:, :-1] + tol).all())
+
+
+@checker("10.3", asks="the ranking", off=_SEARCH)
+def exercise_10_3(hybrid_order: Callable[..., Any]) -> None:
     """``hybrid_order(cosine, logits, lam)`` -> candidate order (long, ``(n_queries, depth)``), best ``cosine + lam * sigmoid(logit)`` first."""
     import torch
 
     gen = torch.Generator().manual_seed(1030)
-    for n_queries, depth, lam in ((6, 10, 0.5), (4, 7, 2.0), (5, 8, 0.1)):
-        cosine = torch.rand(n_queries, depth, generator=gen) * 0.6 + 0.3
-        cosine = cosine.sort(dim=1, descending=True).values  # the bi-encoder's order, as search() returns it
-        logits = torch.randn(n_queries, depth, generator=gen) * 3
-        ok, got = call_safely("10.3", hybrid_order, cosine.clone(), logits.clone(), lam)
-        if not ok:
-            return False
-        if (shape := tensor_mismatch(got, (n_queries, depth))) is not None:
-            return verdict("10.3", False, f"return the order as a tensor of shape {(n_queries, depth)}, got {shape}")
-        if got.is_floating_point():
-            return verdict("10.3", False, "return the ORDER (indices from argsort), not the hybrid scores themselves")
-        expected = (cosine + lam * logits.sigmoid()).argsort(dim=1, descending=True)
-        if torch.equal(got.long(), expected):
-            continue
-        if torch.equal(got.long(), expected.flip(1)):
-            return verdict("10.3", False, "best first: argsort(dim=1, descending=True)")
-        if torch.equal(got.long(), (cosine + lam * logits).argsort(dim=1, descending=True)):
-            return verdict(
-                "10.3",
-                False,
-                "squash the logit first: cosine + lam * sigmoid(logit), both then lie in a comparable range",
-            )
-        if torch.equal(got.long(), (lam * cosine + logits.sigmoid()).argsort(dim=1, descending=True)):
-            return verdict("10.3", False, "lam weighs the reranker's probability: cosine + lam * sigmoid(logit)")
-        if torch.equal(got.long(), (cosine + lam * logits).sigmoid().argsort(dim=1, descending=True)):
-            return verdict("10.3", False, "apply sigmoid to the logit only: cosine + lam * sigmoid(logit)")
-        return verdict(
-            "10.3", False, f"wrong order for lam={lam}: rank each row (query) by cosine + lam * sigmoid(logit), dim=1"
-        )
-    return verdict("10.3", True)
+    for n_queries, depth, lam, scale, unsorted in (
+        (6, 10, 0.5, 3, 0),
+        (4, 7, 2.0, 3, 0),
+        (5, 8, 0.0, 3, 0),
+        (5, 9, 0.1, 8, 1),
+        (3, 6, 25.0, 1, 1),
+    ):
+        cosine = (torch.rand(n_queries, depth, generator=gen) * 12).round() / 20 + 0.3  # steps of 0.05: ties
+        # sorted: the bi-encoder's order, as search() returns it (then lam = 0 keeps it)
+        cosine = cosine if unsorted else cosine.sort(1, descending=True).values
+        logits = torch.randn(n_queries, depth, generator=gen) * scale
+        cosine, logits = cosine.to(model_dtype()), logits.to(model_dtype())
+        c, lg, tol = cosine.double(), logits.double(), 2 * _ulp(cosine.dtype) * (1 + lam)
+        got = answer(hybrid_order, cosine.clone(), logits.clone(), lam)
+        on = f"{n_queries} queries x {depth} candidates, lam={lam}, logits x{scale}, cosine {'unsorted' if unsorted else 'sorted'} with ties"
+        expect(
+            (tensor_mismatch(got, cosine.shape), lambda: f"return the order as a tensor of shape {tuple(cosine.shape)}, got {tensor_mismatch(got, cosine.shape)}"),
+            (lambda: got.is_floating_point() or got.is_complex(), "return the ORDER (indices from argsort), not the hybrid scores themselves"),
+            (lambda: not torch.equal(got.long().cpu().sort(1).values, torch.arange(depth).expand(n_queries, depth)), "each row must list every candidate once: the indices 0..depth-1 in the hybrid order"),
+            on=on,
+        )  # fmt: skip
+        _judge(_is_order(got, c + lam * lg.sigmoid(), tol), [
+            (lambda: _is_order(got, -(c + lam * lg.sigmoid()), tol), "best first: argsort(dim=1, descending=True)"),
+            (lambda: _is_order(got.argsort(1), c + lam * lg.sigmoid(), tol), "that is each candidate's RANK (argsort applied twice): return the order, the candidates' indices best first"),
+            (lambda: _is_order(got, c + lam * lg, tol), "squash the logit first: cosine + lam * sigmoid(logit), both then lie in a comparable range"),
+            (lambda: _is_order(got, lam * c + lg.sigmoid(), tol), "lam weighs the reranker's probability: cosine + lam * sigmoid(logit)"),
+            (lambda: _is_order(got, lg, tol) or _is_order(got, c, tol), "both stages count: cosine + lam * sigmoid(logit), not one of them alone"),
+        ], f"wrong order for lam={lam}: rank each row (query) by cosine + lam * sigmoid(logit), best first", on)  # fmt: skip
 
 
-def _positives(gen: Any, n_groups: int, group_size: int, max_positives: int) -> Any:
-    """A boolean ``(n_groups, group_size)`` mask: 1 to ``max_positives`` positives per row, in random columns.
-
-    Row 0 has one positive and row 1 ``max_positives``, so both kinds occur; keep ``max_positives <
-    group_size`` and every row keeps a negative too.
-    """
+def _groups(dtype: Any) -> Iterator[tuple[Any, Any, str]]:
+    """``(scores, is_positive, description)``: groups of 2 to 10 candidates, 1 to all of them positive (anywhere,
+    or section 4's column 0), logits from nearly uniform (x0.3) to overflowing exp in float32 (x60)."""
     import torch
 
-    counts = torch.randint(1, max_positives + 1, (n_groups,), generator=gen)
-    counts[0], counts[1] = 1, max_positives
-    ranks = (
-        torch.rand(n_groups, group_size, generator=gen).argsort(dim=1).argsort(dim=1)
-    )  # a random permutation per row
-    return ranks < counts[:, None]
+    gen = torch.Generator().manual_seed(1040)
+    for n_groups, size, most, scale in (
+        (8, 6, 3, 2.0),
+        (6, 4, 0, 2.0),
+        (5, 10, 1, 0.3),
+        (6, 10, 9, 60.0),
+        (5, 2, 2, 5.0),
+    ):
+        counts = torch.randint(1, max(most, 1) + 1, (n_groups,), generator=gen)
+        counts[-1] = max(most, 1)
+        place = (
+            torch.rand(n_groups, size, generator=gen).argsort(1).argsort(1)
+            if most
+            else torch.arange(size).expand(n_groups, size)
+        )
+        scores = (torch.randn(n_groups, size, generator=gen) * scale).to(dtype)
+        yield (
+            scores,
+            place < counts[:, None],
+            f"{n_groups} groups of {size}, {counts.tolist()} positives{'' if most else ' in column 0'}, logits x{scale}",
+        )
 
 
-def _multi_positive_reference(scores: Any, is_positive: Any) -> Any:
-    """Mean over the rows of ``-log(sum of softmax(row) over the row's positives)``, in log space."""
-    return (scores.logsumexp(dim=1) - scores.masked_fill(~is_positive, float("-inf")).logsumexp(dim=1)).mean()
-
-
-def exercise_10_4(multi_positive_loss: Callable[..., Any]) -> Verdict | bool:
+@checker("10.4", asks="the loss")
+def exercise_10_4(multi_positive_loss: Callable[..., Any]) -> None:
     """``multi_positive_loss(scores, is_positive)``: mean over the groups (rows) of -log(sum of softmax(row) over its positives).
 
     ``scores`` is ``(n_groups, group_size)`` logits, ``is_positive`` a boolean mask of the same shape
-    with at least one positive per row, anywhere in it. Section 4's grouped loss with several
-    positives; the checker also asks for a finite value on large logits and for the right gradient.
+    with at least one positive per row, anywhere in it. The value must be finite on large logits
+    and carry the right gradient.
     """
     import torch
     import torch.nn.functional as F
 
-    gen = torch.Generator().manual_seed(1040)
-    column_0 = torch.zeros(6, 4, dtype=torch.bool)
-    column_0[:, 0] = True
-    cases = [  # (scores, is_positive), the most informative first
-        (torch.randn(8, 6, generator=gen) * 2, _positives(gen, 8, 6, 3)),  # 1 to 3 positives, anywhere
-        (torch.randn(6, 4, generator=gen) * 2, column_0),  # section 4: one positive, in column 0
-        (torch.randn(5, 10, generator=gen) * 2, _positives(gen, 5, 10, 1)),  # one positive, anywhere
-        (torch.randn(6, 10, generator=gen) * 60, _positives(gen, 6, 10, 4)),  # large logits: exp(s) overflows
-    ]
-    for scores, is_positive in cases:
-        n_groups, group_size = scores.shape
+    for scores, pos, on in _groups(model_dtype()):
         leaf = scores.clone().requires_grad_(True)
-        ok, got = call_safely("10.4", multi_positive_loss, leaf, is_positive.clone())
-        if not ok:
-            return False
-        if not isinstance(got, torch.Tensor):
-            return verdict(
-                "10.4",
-                False,
-                f"return the loss as a tensor (loss.backward() needs it), got {type(got).__name__}: drop .item()",
-            )
-        if got.dim() != 0:
-            return verdict("10.4", False, f"return one number (the mean over the groups), got shape {tuple(got.shape)}")
-        if not got.requires_grad:
-            return verdict(
-                "10.4",
-                False,
-                "the loss lost its gradient: compute it from `scores` with torch ops (no .item(), .detach(), numpy)",
-            )
-        value = got.detach().float()
-        expected = _multi_positive_reference(scores, is_positive)
-        if torch.allclose(value, expected, rtol=1e-4, atol=1e-5):
-            try:
-                (grad,) = torch.autograd.grad(got, leaf, allow_unused=True)
-            except RuntimeError as exc:
-                return verdict("10.4", False, f"loss.backward() failed: {exc}")
-            # d loss / d scores = (softmax of the row - softmax over its positives only) / n_groups
-            want = (scores.softmax(dim=1) - scores.masked_fill(~is_positive, float("-inf")).softmax(dim=1)) / n_groups
-            if grad is not None and not torch.isfinite(grad).all():
-                return verdict(
-                    "10.4",
-                    False,
-                    "the value is right but its gradient holds nan or inf: keep every "
-                    "step finite (masked_fill with -inf, then torch.logsumexp)",
-                )
-            if grad is None or not torch.allclose(grad.float(), want, atol=1e-5):
-                return verdict(
-                    "10.4",
-                    False,
-                    "the value is right but not its gradient: build the whole loss from "
-                    "`scores` with torch ops (no .detach(), .item() or torch.no_grad() inside)",
-                )
-            continue
-        where = f" ({n_groups} groups x {group_size}, logits up to {scores.abs().max().item():.0f})"
-        if not torch.isfinite(value):
-            return verdict(
-                "10.4",
-                False,
-                f"the loss is {value.item()}{where}: exp(score) overflows float32 above 88 "
-                "(or a probability underflows to 0); stay in log space with "
-                "torch.logsumexp or log_softmax",
-            )
-
-        def matches(*candidates: torch.Tensor) -> bool:
-            return any(torch.allclose(value, c.float(), rtol=1e-4, atol=1e-5) for c in candidates)
-
-        minus_inf = float("-inf")
-        logp, probs, positive = scores.log_softmax(dim=1), scores.softmax(dim=1), is_positive.float()
-        per_positive = -(logp * positive).sum(dim=1)  # the sum of each positive's own -log p, per row
-        positive_part = scores.masked_fill(~is_positive, minus_inf).logsumexp(dim=1)
-        if matches(-expected):
-            return verdict(
-                "10.4",
-                False,
-                "wrong sign: the loss is -log(the positives' probability), >= 0, "
-                "so that minimising it raises that probability",
-            )
-        if matches(F.cross_entropy(scores, torch.zeros(n_groups, dtype=torch.long))):
-            return verdict(
-                "10.4",
-                False,
-                "is_positive is ignored: that is section 4's cross_entropy with target 0, "
-                "right only for one positive in column 0; here the positives are where "
-                "is_positive says",
-            )
-        if matches(F.cross_entropy(scores, positive.argmax(dim=1))):
-            return verdict(
-                "10.4",
-                False,
-                "only one positive per row counts: a row can hold several, and the loss is "
-                "-log of the SUM of their softmax probabilities",
-            )
-        for lead, candidates in (
-            ("adds up", (per_positive.mean(), per_positive.sum())),
-            ("averages", ((per_positive / positive.sum(dim=1)).mean(), -logp[is_positive].mean())),
-        ):
-            if matches(*candidates):
-                return verdict(
-                    "10.4",
-                    False,
-                    f"that {lead} each positive's own -log p: the positives are asked "
-                    "together, the loss is -log of the SUM of their probabilities",
-                )
-        if matches(
-            F.binary_cross_entropy_with_logits(scores, positive),
-            F.binary_cross_entropy_with_logits(scores, positive, reduction="none").sum(dim=1).mean(),
-        ):
-            return verdict(
-                "10.4",
-                False,
-                "that is BCE on each pair; this loss is a softmax over each row: -log of "
-                "the share of the row's probability that falls on its positives",
-            )
-        if matches(_multi_positive_reference(probs, is_positive), F.cross_entropy(probs, positive.argmax(dim=1))):
-            return verdict(
-                "10.4",
-                False,
-                "torch.logsumexp, log_softmax and cross_entropy take raw scores (logits) "
-                "and normalise them themselves: do not softmax first",
-            )
-        if matches(-(probs * positive).sum(dim=1).mean(), (1 - (probs * positive).sum(dim=1)).mean()):
-            return verdict(
-                "10.4",
-                False,
-                "take the log: the loss is -log(sum of the positives' probabilities), not the probability itself",
-            )
-        if matches(
-            (scores.logsumexp(dim=1) - (scores * positive).logsumexp(dim=1)).mean(),
-            -(logp * positive).logsumexp(dim=1).mean(),
-        ):
-            return verdict(
-                "10.4",
-                False,
-                "multiplying by the mask puts 0 in the negatives' place, and in log space "
-                "0 still counts (exp(0) = 1): fill them with -inf instead, "
-                "scores.masked_fill(~is_positive, float('-inf'))",
-            )
-        if matches((scores.masked_fill(is_positive, minus_inf).logsumexp(dim=1) - positive_part).mean()):
-            return verdict(
-                "10.4",
-                False,
-                "the softmax runs over the whole row, positives included: normalise "
-                "with torch.logsumexp(scores, dim=1)",
-            )
-        if matches((scores.logsumexp(dim=1) - positive_part).sum()):
-            return verdict("10.4", False, "average over the groups (the mean), not the sum")
-        by_column = (scores.logsumexp(dim=0) - scores.masked_fill(~is_positive, minus_inf).logsumexp(dim=0)).mean()
-        if torch.isfinite(by_column) and matches(by_column):
-            return verdict("10.4", False, "the softmax runs over each ROW (dim=1): a row is one query's group")
-        return verdict(
-            "10.4",
-            False,
-            f"wrong value{where}: the mean over the groups of -log(the sum of softmax(row) over the row's positives)",
-        )
-    return verdict("10.4", True)
+        got = answer(multi_positive_loss, leaf, pos.clone())
+        s, m, zeros = scores.double(), pos.double(), torch.zeros(len(scores), dtype=torch.long)
+        logp, p, positives = s.log_softmax(1), s.softmax(1), s.masked_fill(~pos, float("-inf")).logsumexp(1)
+        want, per_positive = (s.logsumexp(1) - positives).mean(), -(logp * m).sum(1)
+        # a right answer rounds logsumexps of numbers up to max |s|, and the loss itself
+        tol = _ulp(scores.dtype) * (1 + want.abs().item() + s.abs().max().item())
+        expect(
+            (not isinstance(got, torch.Tensor), lambda: f"return the loss as a tensor (loss.backward() needs it), got {type(got).__name__}: drop .item()"),
+            (lambda: got.dim() != 0, lambda: f"return one number (the mean over the groups), got shape {tuple(got.shape)}"),
+            (lambda: not got.requires_grad, "the loss lost its gradient: compute it from `scores` with torch ops (no .item(), .detach(), numpy)"),
+            (lambda: not got.isfinite(), lambda: f"the loss is {got.item()}: exp(score) overflows above 88 (or a probability underflows to 0); stay in log space with torch.logsumexp or log_softmax"),
+            on=on,
+        )  # fmt: skip
+        _judge(_near(got, want, tol=tol), [
+            (lambda: _near(got, -want, tol=tol), "wrong sign: the loss is -log(the positives' probability), >= 0, so that minimising it raises that probability"),
+            (lambda: _near(got, F.cross_entropy(s, zeros), tol=tol), "is_positive is ignored: that is section 4's cross_entropy with target 0, right only for one positive in column 0"),
+            (lambda: _near(got, F.cross_entropy(s, m.argmax(1)), tol=tol), "only one positive per row counts: a row can hold several, and the loss is -log of the SUM of their softmax probabilities"),
+            (lambda: _near(got, per_positive.mean(), per_positive.sum(), tol=tol), "that adds up each positive's own -log p: the positives are asked together, the loss is -log of the SUM of their probabilities"),
+            (lambda: _near(got, (per_positive / m.sum(1)).mean(), -logp[pos].mean(), tol=tol), "that averages each positive's own -log p: the positives are asked together, the loss is -log of the SUM of their probabilities"),
+            (lambda: _near(got, F.binary_cross_entropy_with_logits(s, m), F.binary_cross_entropy_with_logits(s, m, reduction="none").sum(1).mean(), tol=tol), "that is BCE on each pair; this loss is a softmax over each row: -log of the share of the row's probability that falls on its positives"),
+            (lambda: _near(got, (p.logsumexp(1) - p.masked_fill(~pos, float("-inf")).logsumexp(1)).mean(), F.cross_entropy(p, m.argmax(1)), tol=tol), "torch.logsumexp, log_softmax and cross_entropy take raw scores (logits) and normalise them themselves: do not softmax first"),
+            (lambda: _near(got, -(p * m).sum(1).mean(), (1 - (p * m).sum(1)).mean(), tol=tol), "take the log: the loss is -log(sum of the positives' probabilities), not the probability itself"),
+            (lambda: _near(got, (s.logsumexp(1) - (s * m).logsumexp(1)).mean(), -(logp * m).logsumexp(1).mean(), tol=tol), "multiplying by the mask puts 0 in the negatives' place, and in log space 0 still counts (exp(0) = 1): fill them with -inf instead, scores.masked_fill(~is_positive, float('-inf'))"),
+            (lambda: _near(got, (s.masked_fill(pos, float("-inf")).logsumexp(1) - positives).mean(), tol=tol), "the softmax runs over the whole row, positives included: normalise with torch.logsumexp(scores, dim=1)"),
+            (lambda: _near(got, (s.logsumexp(1) - positives).sum(), tol=tol), "average over the groups (the mean), not the sum"),
+            (lambda: _near(got, (s.logsumexp(0) - s.masked_fill(~pos, float("-inf")).logsumexp(0)).mean(), tol=tol), "the softmax runs over each ROW (dim=1): a row is one query's group"),
+        ], "wrong value: the mean over the groups of -log(the sum of softmax(row) over the row's positives)", on)  # fmt: skip
+        (grad,) = answer(torch.autograd.grad, got, leaf, allow_unused=True, when="the gradient of your loss failed: ")
+        expect(
+            (grad is None, "the value is right but it has no gradient with respect to `scores`: build the loss from `scores` itself"),
+            (lambda: not grad.isfinite().all(), "the value is right but its gradient holds nan or inf: keep every step finite (masked_fill with -inf, then torch.logsumexp)"),
+            (lambda: not _near(grad * len(s), p - s.masked_fill(~pos, float("-inf")).softmax(1), tol=tol), "the value is right but not its gradient: build the whole loss from `scores` with torch ops (no .detach(), .item() or torch.no_grad() inside)"),
+            on=on,
+        )  # fmt: skip

@@ -597,12 +597,15 @@ else:
 
 # %% [markdown]
 # ## Exercises
-# Each exercise ends with a checker from `cu.check`: it runs your function on fresh inputs and
-# prints ✅ or a specific hint. Worked solutions: [solutions/10_embeddings_reranking_solutions.ipynb](solutions/10_embeddings_reranking_solutions.ipynb).
+# Each exercise ends with a checker from `cu.check`: it runs your function on several fresh inputs
+# and prints ✅ or a specific hint. While your function runs, what the exercise asks you to write
+# is switched off: `embeddings.mean_pool`, `cls_pool`, `search` and `same_label`, and
+# sentence-transformers' `Pooling` and `semantic_search`. Worked solutions: [solutions/10_embeddings_reranking_solutions.ipynb](solutions/10_embeddings_reranking_solutions.ipynb).
 #
 # **10.1** Write the two poolings, both `(batch, tokens, hidden) -> (batch, hidden)`: `mean_pool`,
-# the masked mean of section 1, and `cls_pool`, the `[CLS]` vector (what bge models use). The
-# checker also pads your inputs further with garbage vectors: the result must not change.
+# the masked mean of section 1, and `cls_pool`, the `[CLS]` vector (what bge models use): each
+# text's first real token, at position 0 only when the padding is on the right. The checker pads
+# your inputs on the right and on the left with garbage vectors: the result must not change.
 # Think: embed the queries and the corpus with `embeddings.embed(..., pooling="cls")` and measure
 # precision@1 and @10 as in section 3: does it agree with the recipe in `st_model[1].pooling_mode`?
 

@@ -20,9 +20,11 @@ from course_utils import embeddings
 # %% [markdown]
 # **10.1** Mean pooling multiplies each token vector by its mask value (1 for a real token, 0 for
 # padding), sums over the tokens and divides by the number of real tokens; the clamp keeps an
-# all-padding row at zero instead of NaN. `[CLS]` pooling takes position 0, which the tokenizer
-# fills with `[CLS]` in every text (padding goes to the right). Neither looks at the padded
-# positions, so more padding cannot change the result.
+# all-padding row at zero instead of NaN. `[CLS]` pooling takes each text's first real token: the
+# tokenizer puts `[CLS]` there, at position 0 when it pads on the right (BERT's default) but after
+# the padding when it pads on the left; `attention_mask.argmax(dim=1)` is the first position whose
+# mask is 1 (sentence-transformers' `Pooling` finds it the same way). Neither looks at the padded
+# positions, so more padding, on either side, cannot change the result.
 
 # %%
 def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -31,7 +33,8 @@ def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> 
 
 
 def cls_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    return last_hidden_state[:, 0]
+    first = attention_mask.long().argmax(dim=1)  # the first real token: 0 unless the padding is on the left
+    return last_hidden_state[torch.arange(len(first), device=first.device), first]
 
 
 assert cu.check.exercise_10_1(mean_pool, cls_pool)
