@@ -1,293 +1,252 @@
-"""Checkers for notebook 06 (attention)."""
+"""Checkers for notebook 06 (attention): each tries several inputs, with what the exercise rebuilds switched off."""
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-from ._core import Verdict, call_safely, tensor_mismatch, verdict
+from ._core import answer, checker, expect, model_dtype, tensor_mismatch, tiny_model, tolerance
 
 __all__ = ["exercise_06_1", "exercise_06_2", "exercise_06_3", "exercise_06_4"]
 
 
-def _fresh_attention(hidden: int, seed: int) -> SimpleNamespace:
-    """A stand-in for BERT's ``attention.self``: seeded ``query``/``key``/``value`` projections."""
+def _close(got: Any, want: Any, dtype: Any) -> bool:
+    """``got`` is a tensor of ``want``'s shape, equal to it at the precision of ``dtype`` (compared on the CPU in float32)."""
     import torch
-    from torch import nn
 
-    torch.manual_seed(seed)
-    return SimpleNamespace(
-        query=nn.Linear(hidden, hidden), key=nn.Linear(hidden, hidden), value=nn.Linear(hidden, hidden)
+    tol = tolerance(dtype)
+    return tensor_mismatch(got, want.shape) is None and torch.allclose(got.detach().cpu().float(), want, tol, tol)
+
+
+def _which(same: Any, variants: Any, default: str) -> str:
+    """The hint of the first ``(value, hint)`` of ``variants`` whose value ``same(value)`` matches, else ``default``."""
+    return next((hint for value, hint in variants if same(value)), default)
+
+
+def _count(on: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """The learner's ``fn(*args, **kwargs)`` as a Python number (a 0-d tensor or a numpy number converted); else a hint."""
+    got = answer(fn, *args, **kwargs)
+    got = got.tolist() if hasattr(got, "tolist") else got
+    expect(
+        (isinstance(got, bool) or not isinstance(got, (int, float)), f"return a number, got {type(got).__name__}"),
+        on=on,
     )
+    return got
 
 
-def _mha_variant(
-    x: Any,
-    attn: SimpleNamespace,
-    num_heads: int,
-    scale_dim: int | None = None,
-    softmax_dim: int = -1,
-    merge_without_transpose: bool = False,
-) -> Any:
-    """Multi-head attention with one typical mistake switched on (used to name the learner's)."""
+@contextlib.contextmanager
+def _bmm_outputs() -> Iterator[list[Any]]:
+    """Within the block, the output of every ``torch.bmm`` / ``Tensor.bmm`` call is appended to the yielded list."""
+    from torch.overrides import TorchFunctionMode
+
+    outputs: list[Any] = []
+
+    class Log(TorchFunctionMode):
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            out = func(*args, **(kwargs or {}))
+            if getattr(func, "__name__", "") == "bmm":
+                outputs.append(out)
+            return out
+
+    with Log():
+        yield outputs
+
+
+def _mha(x: Any, attn: Any, heads: int, full_scale: bool = False, dim: int = -1, transpose_back: bool = True) -> Any:
+    """Multi-head attention in float32 (or one typical mistake): ``(output, folded scores, folded context)``."""
+    import torch.nn.functional as F
 
     b, s, hidden = x.shape
-    hd = hidden // num_heads
-    q, k, v = (p(x).view(b, s, num_heads, hd).transpose(1, 2) for p in (attn.query, attn.key, attn.value))
-    scores = q @ k.transpose(-2, -1) / math.sqrt(scale_dim or hd)
-    ctx = scores.softmax(dim=softmax_dim) @ v  # (b, heads, s, hd)
-    if merge_without_transpose:
-        return ctx.reshape(b, s, hidden)
-    return ctx.transpose(1, 2).reshape(b, s, hidden)
+    hd = hidden // heads
+    q, k, v = (
+        F.linear(x.float(), p.weight.float(), p.bias.float()).view(b, s, heads, hd).transpose(1, 2).reshape(-1, s, hd)
+        for p in (attn.query, attn.key, attn.value)
+    )
+    scores = q @ k.transpose(1, 2)  # (batch * heads, seq, seq)
+    context = (scores / math.sqrt(hidden if full_scale else hd)).softmax(dim) @ v
+    merged = context.view(b, heads, s, hd).transpose(1, 2) if transpose_back else context
+    return merged.reshape(b, s, hidden), scores, context
 
 
-def exercise_06_1(multi_head_attention_bmm: Callable[..., Any]) -> Verdict | bool:
-    """``multi_head_attention_bmm(x, attn, num_heads)`` -> context ``(batch, seq, hidden)``, computed with ``torch.bmm``."""
+_MHA_MISTAKES = (
+    (dict(full_scale=True), "d_k is the head size: divide the scores by sqrt(hidden // num_heads), not sqrt(hidden)"),
+    (dict(dim=-2), "softmax over the keys (the last dim): each query's weights must sum to 1"),
+    (dict(transpose_back=False), "merge the heads back: (batch*heads, seq, hd) -> view(batch, heads, seq, hd) -> "
+     "transpose(1, 2) -> reshape(batch, seq, hidden)"),
+)  # fmt: skip
+
+
+@checker(
+    "06.1",
+    asks="the products written with torch.bmm",
+    off={
+        "course_utils.attention": tuple(
+            f"course_utils.attention.{name}"
+            for name in ("multi_head_attention", "scaled_dot_product_attention", "split_heads", "merge_heads")
+        ),
+        "F.scaled_dot_product_attention": "torch.nn.functional.scaled_dot_product_attention",
+        "F.multi_head_attention_forward": "torch.nn.functional.multi_head_attention_forward",
+        "matmul / @": ("torch.matmul", "torch.Tensor.matmul", "torch.Tensor.__matmul__", "torch.Tensor.__rmatmul__"),
+        "einsum": "torch.einsum",
+        "mm": ("torch.mm", "torch.Tensor.mm"),
+    },
+)
+def exercise_06_1(multi_head_attention_bmm: Any) -> None:
+    """``multi_head_attention_bmm(x, attn, num_heads)`` -> ``(batch, seq, hidden)``; both products by ``torch.bmm``."""
     import torch
 
-    from .. import attention as att
-
-    for hidden, heads, seed in ((48, 4, 61), (36, 6, 62)):
-        attn = _fresh_attention(hidden, seed)
-        x = torch.randn(3, 7, hidden, generator=torch.Generator().manual_seed(seed))
-        calls = []
-        real_bmm = torch.bmm
-
-        def counting_bmm(*args: Any, **kwargs: Any) -> Any:
-            calls.append(1)
-            return real_bmm(*args, **kwargs)
-
-        torch.bmm = counting_bmm
-        try:
-            with torch.no_grad():
-                ok, got = call_safely("06.1", multi_head_attention_bmm, x, attn, heads)
-        finally:
-            torch.bmm = real_bmm
-        if not ok:
-            return ok  # the failing verdict, already printed
-        if isinstance(got, tuple):
-            return verdict("06.1", False, "return the context tensor alone (batch, seq, hidden), not a tuple")
-        if (shape := tensor_mismatch(got, x.shape)) is not None:
-            return verdict(
-                "06.1", False, f"expected a tensor of shape {tuple(x.shape)} (heads merged back), got {shape}"
-            )
-        with torch.no_grad():
-            expected, _ = att.multi_head_attention(x, attn.query, attn.key, attn.value, None, num_heads=heads)
-            wrong = {
-                "d_k is the head size: divide the scores by sqrt(hidden // num_heads), not sqrt(hidden)": _mha_variant(
-                    x, attn, heads, scale_dim=hidden
-                ),
-                "softmax over the keys (the last dim): each query's weights must sum to 1": _mha_variant(
-                    x, attn, heads, softmax_dim=-2
-                ),
-                "merge the heads back: (batch*heads, seq, hd) -> (batch, heads, seq, hd) -> transpose(1, 2) -> reshape": _mha_variant(
-                    x, attn, heads, merge_without_transpose=True
-                ),
-            }
-        if not torch.allclose(got.detach(), expected, atol=1e-5, rtol=1e-4):
-            for hint, variant in wrong.items():
-                if torch.allclose(got.detach(), variant, atol=1e-5, rtol=1e-4):
-                    return verdict("06.1", False, hint)
-            return verdict(
-                "06.1",
-                False,
-                f"wrong for hidden={hidden}, num_heads={heads}: split into heads with "
-                "view(batch, seq, heads, hd).transpose(1, 2), fold to (batch*heads, seq, hd), bmm, softmax, bmm",
-            )
-        if not calls:
-            return verdict(
-                "06.1",
-                False,
-                "right numbers, but torch.bmm was never called: fold the heads into the "
-                "batch dimension and use torch.bmm (the point of the exercise)",
-            )
-    return verdict("06.1", True)
+    dtype = model_dtype()
+    for batch, seq, hidden, heads in ((3, 7, 48, 4), (2, 5, 36, 6), (1, 9, 32, 8), (2, 1, 24, 2), (2, 6, 60, 5)):
+        torch.manual_seed(hidden)
+        linear = lambda: torch.nn.Linear(hidden, hidden).to(dtype).requires_grad_(False)  # noqa: E731
+        attn = SimpleNamespace(query=linear(), key=linear(), value=linear())
+        x = (3 * torch.randn(batch, seq, hidden)).to(dtype)
+        with _bmm_outputs() as products:
+            got = answer(multi_head_attention_bmm, x.clone(), attn, heads)
+        want, scores, context = _mha(x, attn, heads)
+        expect(
+            (isinstance(got, tuple), "return the context tensor alone (batch, seq, hidden), not a tuple"),
+            (tensor_mismatch(got, x.shape), lambda: f"expected a tensor of shape {tuple(x.shape)} (heads merged "
+             f"back), got {tensor_mismatch(got, x.shape)}"),
+            (lambda: not _close(got, want, dtype), lambda: _which(
+                lambda kw: _close(got, _mha(x, attn, heads, **kw)[0], dtype), _MHA_MISTAKES,
+                "split into heads with view(batch, seq, heads, hd).transpose(1, 2), fold to (batch*heads, seq, hd), "
+                "bmm, softmax, bmm")),
+            (lambda: not any(_close(out, s, dtype) for out in products for s in (scores, scores / math.sqrt(hidden // heads))),
+             "the scores (batch*heads, seq, seq) must come from torch.bmm(q, k.transpose(1, 2)) on the folded heads"),
+            (lambda: not any(_close(out, context, dtype) for out in products),
+             "the weighted sum (batch*heads, seq, head_dim) must come from torch.bmm(weights, v) on the folded heads"),
+            on=f"batch={batch}, seq={seq}, hidden={hidden}, num_heads={heads}",
+        )  # fmt: skip
 
 
-def _entropy_reference(weights: Any) -> Any:
+@checker(
+    "06.2",
+    asks="the entropy written out",
+    off={"an entropy function": ("torch.distributions.Categorical.entropy", "scipy.stats.entropy")},
+)
+def exercise_06_2(head_entropy: Any) -> None:
+    """``head_entropy(weights)``: ``(batch, heads, n_q, n_k)`` -> ``(heads,)``, mean over batch and queries of ``-Σ_j w log w``."""
     import torch
 
-    return -torch.special.xlogy(weights, weights).sum(-1).mean(dim=(0, 2))
-
-
-def exercise_06_2(head_entropy: Callable[..., Any]) -> Verdict | bool:
-    """``head_entropy(weights)``: weights ``(batch, heads, n_q, n_k)`` -> ``(heads,)`` mean over batch and queries of ``-Σ_j w log w``."""
-    import torch
-
-    from .. import attention as att
-
-    gen = torch.Generator().manual_seed(606)
-    heads, n = 5, 6
-    sharpness = torch.tensor([0.1, 0.5, 1.0, 3.0, 10.0])[None, :, None, None]  # diffuse ... sharp
-    scores = torch.randn(2, heads, n, n, generator=gen) * sharpness
-    weights = scores.masked_fill(~att.causal_mask(n), float("-inf")).softmax(-1)  # exact zeros above the diagonal
-    ok, got = call_safely("06.2", head_entropy, weights.clone())
-    if not ok:
-        return ok  # the failing verdict, already printed
-    expected = _entropy_reference(weights)
-    if not isinstance(got, torch.Tensor):
-        return verdict("06.2", False, f"return a tensor of shape ({heads},), got {type(got).__name__}")
-    got = got.detach().float()
-    if tuple(got.shape) != (heads,):
-        return verdict(
-            "06.2",
-            False,
-            f"one value per head: shape ({heads},), got {tuple(got.shape)}; sum over keys "
-            "(dim=-1), then average over batch and queries (dims 0 and 2)",
+    dtype = model_dtype()
+    lengths = torch.tensor([7, 5, 2])  # the keys of a padded batch: rows of 7, 5 and 2 real tokens
+    for seed, (shape, keep) in enumerate(
+        (
+            ((2, 5, 6, 6), torch.ones(6, 6).tril().bool()),  # causal: exact zeros above the diagonal
+            ((3, 2, 4, 7), (torch.arange(7) < lengths[:, None])[:, None, None]),  # padding, n_q != n_k
+            ((1, 3, 1, 5), torch.ones(5).bool()),
         )
-    if torch.isnan(got).any():
-        return verdict(
-            "06.2",
-            False,
-            "NaN: causal (or padding) weights are exactly 0 and 0·log 0 gives NaN; count it as 0 "
-            "with torch.special.xlogy(w, w) or w * w.clamp_min(1e-12).log()",
-        )
-    if torch.allclose(got, -expected, atol=1e-5):
-        return verdict("06.2", False, "the sign: entropy is -Σ w log w, which is >= 0")
-    if torch.allclose(got, expected / n, atol=1e-5) or torch.allclose(
-        got, -torch.special.xlogy(weights, weights).mean(-1).mean(dim=(0, 2)), atol=1e-5
     ):
-        return verdict("06.2", False, "sum over the keys (a distribution's entropy), do not average over them")
-    if not torch.allclose(got, expected, atol=1e-5):
-        return verdict(
-            "06.2",
-            False,
-            f"expected {[round(v, 3) for v in expected.tolist()]}, got "
-            f"{[round(v, 3) for v in got.tolist()]}: -(w * log w).sum(-1), then mean over dims 0 and 2",
+        sharpness = torch.logspace(-1, 1, shape[1])[:, None, None]  # diffuse ... sharp heads
+        scores = torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * sharpness
+        weights = scores.masked_fill(~keep, float("-inf")).softmax(-1).to(dtype)
+        with torch.no_grad():
+            got = answer(head_entropy, weights.clone())
+        w = weights.float()
+        want = -torch.special.xlogy(w, w).sum(-1).mean(dim=(0, 2))
+        expect(
+            (tensor_mismatch(got, want.shape), lambda: f"one value per head: shape {tuple(want.shape)}, got "
+             f"{tensor_mismatch(got, want.shape)}; sum over keys (dim=-1), then average over dims 0 and 2"),
+            (lambda: bool(got.isnan().any()), "NaN: masked weights are exactly 0 and 0·log 0 gives NaN; count it as 0 "
+             "with torch.special.xlogy(w, w) or w * w.clamp_min(1e-12).log()"),
+            (lambda: not _close(got, want, dtype), lambda: _which(lambda v: _close(got, v, dtype), (
+                (-want, "the sign: entropy is -Σ w log w, which is >= 0"),
+                (want / shape[-1], "sum over the keys (a distribution's entropy), do not average over them"),
+            ), f"expected {[round(v, 3) for v in want.tolist()]}, got {[round(v, 3) for v in got.float().tolist()]}: "
+               "-(w * log w).sum(-1), then mean over dims 0 and 2")),
+            on=f"weights of shape {shape}",
+        )  # fmt: skip
+
+
+@checker(
+    "06.3",
+    asks="the mask built from positions",
+    off={
+        "transformers' sliding-window masks": tuple(
+            f"transformers.masking_utils.{name}"
+            for name in (
+                "sliding_window_causal_mask_function",
+                "sliding_window_overlay",
+                "create_sliding_window_causal_mask",
+            )
         )
-    return verdict("06.2", True)
-
-
-def exercise_06_3(sliding_window_mask: Callable[..., Any]) -> Verdict | bool:
+    },
+)
+def exercise_06_3(sliding_window_mask: Any) -> None:
     """``sliding_window_mask(n, window)`` -> bool ``(n, n)``, True where query i may attend key j: ``i - window <= j <= i``."""
     import torch
 
-    for n, window in ((7, 2), (10, 3), (5, 0), (4, 9)):
-        ok, got = call_safely("06.3", sliding_window_mask, n, window)
-        if not ok:
-            return ok  # the failing verdict, already printed
+    for n, window in ((7, 2), (10, 3), (5, 0), (4, 9), (6, 5), (1, 0), (9, 4)):
+        got = answer(sliding_window_mask, n, window)
         i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
-        expected = (j <= i) & (i - j <= window)
-        if (shape := tensor_mismatch(got, (n, n))) is not None:
-            return verdict("06.3", False, f"expected a tensor of shape ({n}, {n}), got {shape}")
-        if got.dtype != torch.bool:
-            return verdict(
-                "06.3", False, "return a bool tensor (True = may attend, as F.scaled_dot_product_attention expects)"
-            )
-        if torch.equal(got, expected):
-            continue
-        if torch.equal(got, ~expected):
-            return verdict(
-                "06.3",
-                False,
-                "inverted: True must mean MAY ATTEND (F.scaled_dot_product_attention's convention), False blocked",
-            )
-        if torch.equal(got, (i - j).abs() <= window):
-            return verdict("06.3", False, "the window must also be causal: block the future (j > i)")
-        if torch.equal(got, (j <= i) & (i - j < window)):
-            return verdict(
-                "06.3", False, "off by one: a token sees itself AND `window` earlier tokens (i - window <= j)"
-            )
-        return verdict(
-            "06.3", False, f"wrong for n={n}, window={window}: compare arange(n)[:, None] with arange(n)[None, :]"
-        )
-    return verdict("06.3", True)
-
-
-def _measured_cache_bytes(config: Any, n_tokens: int) -> int:
-    """Bytes of keys + values a tiny random Llama of ``config`` really caches for ``n_tokens`` (float32)."""
-    import torch
-    from transformers import LlamaForCausalLM
-
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(config).eval()
-    ids = torch.randint(0, config.vocab_size, (1, n_tokens), generator=torch.Generator().manual_seed(n_tokens))
-    with torch.no_grad():
-        cache = model(ids, use_cache=True).cache
-    return sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
-
-
-def exercise_06_4(kv_cache_bytes: Callable[..., Any]) -> Verdict | bool:
-    """``kv_cache_bytes(config, n_tokens, bytes_per_value=4)`` -> bytes of a decoder's key/value cache, checked against a real cache."""
-    from transformers import LlamaConfig
-
-    configs = [
-        LlamaConfig(
-            vocab_size=64,
-            hidden_size=96,
-            intermediate_size=64,
-            num_hidden_layers=3,
-            num_attention_heads=8,
-            num_key_value_heads=2,
-            head_dim=16,
-            max_position_embeddings=64,
-        ),
-        LlamaConfig(
-            vocab_size=64,
-            hidden_size=48,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=6,
-            num_key_value_heads=6,
-            max_position_embeddings=64,
-        ),
-        LlamaConfig(
-            vocab_size=64,
-            hidden_size=80,
-            intermediate_size=64,
-            num_hidden_layers=4,
-            num_attention_heads=4,
-            num_key_value_heads=1,
-            head_dim=32,
-            max_position_embeddings=64,
-        ),
-    ]
-    for config, n_tokens in zip(configs, (11, 7, 5)):
-        ok, got = call_safely("06.4", kv_cache_bytes, config, n_tokens)
-        if not ok:
-            return ok  # the failing verdict, already printed
-        try:
-            got = int(got)
-        except (TypeError, ValueError):
-            return verdict("06.4", False, f"return a number of bytes (an int), got {type(got).__name__}")
-        expected = _measured_cache_bytes(config, n_tokens)
-        if got == expected:
-            continue
-        layers, kv, heads, hd = (
-            config.num_hidden_layers,
-            config.num_key_value_heads,
-            config.num_attention_heads,
-            config.head_dim,
-        )
-        # LlamaConfig defaults num_key_value_heads to num_attention_heads, head_dim to hidden_size // num_attention_heads
-        assert kv is not None and hd is not None
-        hints = {
-            2
-            * layers
-            * heads
-            * hd
-            * n_tokens
-            * 4: "grouped-query attention: the cache holds num_key_value_heads heads, not num_attention_heads",
-            layers * kv * hd * n_tokens * 4: "keys AND values: the cache stores two tensors per layer (factor 2)",
-            2 * layers * kv * (config.hidden_size // heads) * n_tokens * 4: "use config.head_dim: it need not equal "
-            "hidden_size // num_attention_heads",
-            2 * kv * hd * n_tokens * 4: "every layer has its own cache: multiply by num_hidden_layers",
-            2 * layers * kv * hd * n_tokens: "bytes, not values: multiply by bytes_per_value (4 for float32)",
-        }
-        return verdict(
-            "06.4",
-            False,
-            hints.get(
-                got,
-                f"expected {expected:,} bytes for {layers} layers, {kv} KV heads, "
-                f"head_dim {hd}, {n_tokens} tokens; got {got:,}",
+        want = (j <= i) & (i - j <= window)
+        mistakes = (
+            (~want, "inverted: True must mean MAY ATTEND (F.scaled_dot_product_attention's convention)"),
+            ((i - j).abs() <= window, "the window must also be causal: block the future (j > i)"),
+            (
+                (j <= i) & (i - j < window),
+                "off by one: a token sees itself AND `window` earlier tokens (i - window <= j)",
             ),
+            (j <= i, "a sliding window: also block the keys more than `window` positions back"),
         )
-    ok, half = call_safely("06.4", kv_cache_bytes, configs[0], 11, bytes_per_value=2)
-    if not ok:
-        return ok  # the failing verdict, already printed
-    if half != _measured_cache_bytes(configs[0], 11) // 2:
-        return verdict("06.4", False, "use the bytes_per_value argument (2 for bfloat16/float16) instead of a fixed 4")
-    return verdict("06.4", True)
+        expect(
+            (tensor_mismatch(got, (n, n)), lambda: f"expected a tensor of shape ({n}, {n}), got {tensor_mismatch(got, (n, n))}"),
+            (lambda: got.dtype != torch.bool, "return a bool tensor (True = may attend, as F.scaled_dot_product_attention expects)"),
+            (lambda: not torch.equal(got.cpu(), want), lambda: _which(lambda mask: torch.equal(got.cpu(), mask), mistakes,
+             "wrong: compare arange(n)[:, None] (queries) with arange(n)[None, :] (keys)")),
+            on=f"n={n}, window={window}",
+        )  # fmt: skip
+
+
+def _cache_bytes(dtype: Any, n_tokens: int, **config: Any) -> tuple[Any, int]:
+    """A tiny Llama of ``config`` in ``dtype``: its config, and the bytes of keys + values it really caches for ``n_tokens``."""
+    import torch
+
+    model = tiny_model("llama", "lm", dtype=dtype, **config)
+    with torch.no_grad():
+        cache = model(torch.arange(1, n_tokens + 1)[None], use_cache=True).cache
+    return model.config, sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
+
+
+@checker(
+    "06.4",
+    asks="the size computed from the config",
+    off={
+        "building a model": ("transformers.PreTrainedModel.__init__", "transformers.cache_utils.DynamicCache.__init__")
+    },
+)
+def exercise_06_4(kv_cache_bytes: Any) -> None:
+    """``kv_cache_bytes(config, n_tokens, bytes_per_value=4)`` -> bytes of a decoder's key/value cache, as a real cache holds."""
+    import torch
+
+    for dtype, n_tokens, layers, heads, kv, hd, hidden in (
+        (torch.float32, 11, 3, 8, 2, 16, 96),
+        (torch.bfloat16, 7, 2, 6, 6, 8, 48),
+        (torch.float16, 5, 4, 6, 1, 32, 84),  # head_dim is not hidden_size // num_attention_heads
+        (torch.float64, 1, 1, 4, 4, 8, 32),
+    ):
+        config, want = _cache_bytes(
+            dtype, n_tokens, num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv, head_dim=hd,
+            hidden_size=hidden,
+        )  # fmt: skip
+        size, on = (
+            dtype.itemsize,
+            f"{layers} layers, {heads} heads, {kv} KV heads, head_dim {hd}, {n_tokens} tokens, {dtype}",
+        )
+        got = _count(
+            on, kv_cache_bytes, config, n_tokens, **({} if dtype == torch.float32 else {"bytes_per_value": size})
+        )
+        mistakes = {
+            2 * layers * heads * hd * n_tokens * size: "grouped-query attention: the cache holds num_key_value_heads "
+            "heads, not num_attention_heads",
+            layers * kv * hd * n_tokens * size: "keys AND values: the cache stores two tensors per layer (factor 2)",
+            2 * layers * kv * (hidden // heads) * n_tokens * size: "use config.head_dim: it need not "
+            "equal hidden_size // num_attention_heads",
+            2 * kv * hd * n_tokens * size: "every layer has its own cache: multiply by num_hidden_layers",
+            want // size * 4: "multiply by the bytes_per_value argument (2 for bfloat16/float16), not a fixed 4",
+        }
+        expect((got != want, lambda: mistakes.get(got, f"expected {want:,} bytes, got {got:,}")), on=on)

@@ -2,41 +2,28 @@
 
 Decoding checkers run the learner's function on a tiny, seeded, randomly initialised Llama
 (2 layers, vocabulary 96): the same code path as SmolLM2, fresh inputs, milliseconds per call.
+``generate()`` is switched off while the learner's code runs; a float32 copy of the model checks
+each token the learner chose (teacher forcing), so a right answer passes in any dtype.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import copy
 from typing import Any
 
-from ._core import Verdict, call_safely, tensor_mismatch, verdict
+from ._core import answer, checker, expect, tensor_mismatch, tiny_model, tolerance
+from .nb06 import _count, _which
 
 __all__ = ["exercise_07_1", "exercise_07_2", "exercise_07_3", "exercise_07_4"]
 
+_GENERATE = tuple(
+    f"transformers.GenerationMixin.{name}" for name in ("generate", "generate_batch", "_sample", "_beam_search")
+)
 
-@functools.lru_cache(maxsize=1)
-def _tiny_lm() -> Any:
-    """A seeded random Llama-style causal LM (grouped-query attention, RoPE), without an EOS token."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(
-        vocab_size=96,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        pad_token_id=0,
-        bos_token_id=None,
-        eos_token_id=None,
-        initializer_range=0.2,
-        tie_word_embeddings=False,
-    )
-    torch.manual_seed(0)
-    return LlamaForCausalLM(config).eval()
+def _lm() -> Any:
+    """A fresh tiny Llama (grouped-query attention, RoPE, no EOS) with logits spread enough to rank tokens."""
+    return tiny_model("llama", "lm", initializer_range=0.2)
 
 
 def _ids(shape: tuple[int, int], seed: int) -> Any:
@@ -45,223 +32,157 @@ def _ids(shape: tuple[int, int], seed: int) -> Any:
     return torch.randint(1, 96, shape, generator=torch.Generator().manual_seed(seed))
 
 
-def exercise_07_1(min_p_transform: Callable[..., Any]) -> Verdict | bool:
-    """``min_p_transform(logits, min_p)``: keep tokens with probability >= ``min_p`` x the top probability, others ``-inf``."""
+def _logp(reference: Any, seqs: Any, start: int, mask: Any = None) -> tuple[Any, Any]:
+    """Teacher forcing: the log-probability ``reference`` gives each token of ``seqs[:, start:]``, and the best one there."""
     import torch
-    from transformers import MinPLogitsWarper
+
+    seqs = seqs.cpu().long()
+    with torch.no_grad():
+        logp = reference(seqs, attention_mask=mask).logits[:, start - 1 : -1].float().log_softmax(-1)
+    return logp.gather(-1, seqs[:, start:, None])[..., 0], logp.amax(-1)
+
+
+@checker(
+    "07.1",
+    asks="the filter written out",
+    off={"MinPLogitsWarper": ("transformers.MinPLogitsWarper.__init__", "transformers.MinPLogitsWarper.__call__")},
+)
+def exercise_07_1(min_p_transform: Any) -> None:
+    """``min_p_transform(logits, min_p)``: keep tokens with probability >= ``min_p`` x the row's top probability, others ``-inf``."""
+    import torch
 
     gen = torch.Generator().manual_seed(707)
-    logits = torch.randn(4, 100, generator=gen) * torch.tensor([[0.5], [1.0], [2.0], [4.0]])  # flat ... peaked rows
-    input_ids = torch.zeros(4, 1, dtype=torch.long)
-    for min_p in (0.05, 0.2, 0.5):
-        ok, got = call_safely("07.1", min_p_transform, logits.clone(), min_p)
-        if not ok:
-            return ok  # the failing verdict, already printed
-        # transformers annotates input_ids as torch.LongTensor, a legacy class no long tensor is an instance of
-        expected = MinPLogitsWarper(min_p)(input_ids, logits.clone())  # type: ignore[arg-type]
-        if (shape := tensor_mismatch(got, logits.shape)) is not None:
-            return verdict("07.1", False, f"return logits of the same shape {tuple(logits.shape)}, got {shape}")
-        if torch.equal(got, expected):
-            continue
-        kept, kept_expected = torch.isfinite(got), torch.isfinite(expected)
-        probs = logits.softmax(-1)
-        if torch.equal(kept, kept_expected) or (got == 0).any() and torch.equal(got != 0, kept_expected):
-            return verdict(
-                "07.1",
-                False,
-                "right tokens, wrong values: return the LOGITS, unchanged where kept and "
-                "-inf where removed (not probabilities, not 0)",
-            )
-        if torch.equal(kept, probs >= min_p):
-            return verdict(
-                "07.1",
-                False,
-                "min_p is relative: compare each probability with min_p * the top "
-                "token's probability, not with min_p itself",
-            )
-        if torch.equal(kept, ~kept_expected):
-            return verdict(
-                "07.1", False, "inverted: keep the LIKELY tokens (probability >= threshold), remove the rest"
-            )
-        return verdict(
-            "07.1",
-            False,
-            f"wrong for min_p={min_p}: softmax the logits, threshold = min_p * "
-            "probs.max(-1, keepdim=True).values, masked_fill(probs < threshold, -inf)",
-        )
-    return verdict("07.1", True)
+    flat_to_peaked = torch.randn(4, 100, generator=gen) * torch.tensor([[0.5], [1.0], [2.0], [2.5]])
+    filtered = (3 * torch.randn(3, 37, generator=gen)).masked_fill(
+        torch.rand(3, 37, generator=gen) < 0.3, float("-inf")
+    )
+    tied = torch.tensor([[2.0, 2.0, 1.0, 0.5, -1.0, 2.0, 0.0]])
+    for logits, min_p in (
+        (flat_to_peaked, 0.05), (flat_to_peaked, 0.2), (filtered.bfloat16(), 0.5), (tied, 1.0), (filtered, 0.0), (tied, 0.3)
+    ):  # fmt: skip
+        got = answer(min_p_transform, logits.clone(), min_p)
+        probs = logits.float().softmax(-1)
+        threshold = min_p * probs.amax(-1, keepdim=True)
+        finite = logits.isfinite()
+        keep, unsure = (probs >= threshold) & finite, (probs - threshold).abs() <= tolerance(logits.dtype) * threshold
+        kept = lambda: torch.isfinite(got.detach().cpu())  # noqa: E731
+        expect(
+            (tensor_mismatch(got, logits.shape), lambda: f"return logits of the same shape {tuple(logits.shape)}, "
+             f"got {tensor_mismatch(got, logits.shape)}"),
+            (lambda: not torch.equal(got.cpu().float(), logits.float().where(kept(), float("-inf"))), "right tokens, wrong "
+             "values: return the LOGITS, unchanged where kept and -inf where removed (not probabilities, not 0)"),
+            (lambda: ((kept() != keep) & ~unsure).any(), lambda: _which(lambda mask: torch.equal(kept(), mask), (
+                ((probs >= min_p) & finite, "min_p is relative: compare each probability with min_p * the top token's "
+                 "probability, not with min_p itself"),
+                ((probs >= min_p * probs.max()) & finite, "the top probability of each ROW: probs.max(-1, keepdim=True)"),
+                (finite & ~keep, "inverted: keep the LIKELY tokens (probability >= threshold), remove the rest"),
+            ), "softmax the logits, threshold = min_p * probs.max(-1, keepdim=True).values (per row), "
+               "masked_fill(probs < threshold, -inf)")),
+            on=f"logits of shape {tuple(logits.shape)} ({logits.dtype}), min_p={min_p}",
+        )  # fmt: skip
 
 
-def _left_padded_batch() -> tuple[Any, Any]:
-    ids = _ids((3, 7), 5)
-    mask = ids.new_ones(ids.shape)
-    mask[0, :3] = 0
-    mask[1, :1] = 0
-    return ids.masked_fill(mask == 0, 0), mask
-
-
-def exercise_07_2(greedy_batch: Callable[..., Any]) -> Verdict | bool:
-    """``greedy_batch(model, input_ids, attention_mask, max_new_tokens)`` on a left-padded batch equals ``generate``."""
+@checker(
+    "07.2",
+    asks="the decoding loop",
+    off={"generate()": _GENERATE, "course_utils.generation.greedy_decode": "course_utils.generation.greedy_decode"},
+)
+def exercise_07_2(greedy_batch: Any) -> None:
+    """``greedy_batch(model, input_ids, attention_mask, max_new_tokens)`` on left-padded batches: every new token the argmax."""
     import torch
 
-    model = _tiny_lm()
-    ids, mask = _left_padded_batch()
-    n_new = 6
-    with torch.no_grad():
-        ok, got = call_safely("07.2", greedy_batch, model, ids.clone(), mask.clone(), n_new)
-        if not ok:
-            return ok  # the failing verdict, already printed
-        expected = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=n_new, do_sample=False)
-    if (shape := tensor_mismatch(got, expected.shape)) is not None:
-        if isinstance(got, torch.Tensor) and tuple(got.shape) == (ids.size(0), n_new):
-            return verdict(
-                "07.2", False, f"return the prompts AND the new tokens, like generate: shape {tuple(expected.shape)}"
-            )
-        return verdict(
-            "07.2", False, f"expected token ids of shape {tuple(expected.shape)} (prompt + new tokens), got {shape}"
-        )
-    if torch.equal(got, expected):
-        return verdict("07.2", True)
-    rows = [i for i in range(ids.size(0)) if not torch.equal(got[i], expected[i])]
-    padded = [i for i in range(ids.size(0)) if bool((mask[i] == 0).any())]
-    if not torch.equal(got[:, : ids.size(1)], ids):
-        return verdict(
-            "07.2", False, "keep the prompt as it is (left padding included) and append new tokens on the right"
-        )
-    if rows and set(rows) <= set(padded):
-        return verdict(
-            "07.2",
-            False,
-            f"the padded rows {rows} differ from generate: pass attention_mask to the model "
-            "and extend it with a column of ones for every new token, so no row attends to its padding",
-        )
-    return verdict(
-        "07.2",
-        False,
-        f"rows {rows} differ from generate: take the argmax of logits[:, -1] at each step and append it to every row",
-    )
+    model = _lm()
+    reference, tol = copy.deepcopy(model).float(), 4 * tolerance(model.dtype)  # logits reach about ±4
+    for pads, n_new in (((3, 1, 0), 6), ((0, 4), 1), ((2, 0, 5, 1), 4)):
+        mask = (torch.arange(8) >= torch.tensor(pads)[:, None]).long()
+        ids, shape = _ids((len(pads), 8), n_new).masked_fill(mask == 0, 0), (len(pads), 8 + n_new)
+        with torch.no_grad():
+            got = answer(greedy_batch, model, ids.clone().to(model.device), mask.clone().to(model.device), n_new)
+        on = f"left padding {list(pads)}, max_new_tokens={n_new}"
+        expect(
+            (tensor_mismatch(got, (len(pads), n_new)) is None, f"return the prompts AND the new tokens, like generate: shape {shape}"),
+            (tensor_mismatch(got, shape), lambda: f"expected token ids of shape {shape} (prompt + new tokens), got "
+             f"{tensor_mismatch(got, shape)}"),
+            (lambda: not torch.equal(got[:, :8].cpu(), ids), "keep the prompt as it is (left padding included) and append "
+             "the new tokens on the right"),
+            on=on,
+        )  # fmt: skip
+        chosen, best = _logp(reference, got, 8, torch.cat([mask, mask.new_ones(len(pads), n_new)], 1))
+        bad = ((best - chosen) > tol).any(-1).nonzero().flatten().tolist()
+        expect(
+            (bad and all(pads[row] for row in bad), f"the padded rows {bad} are not greedy: pass attention_mask to the "
+             "model and extend it with a column of ones for every new token, so no row attends to its padding"),
+            (bad, f"rows {bad} are not greedy: take the argmax of logits[:, -1] at every step and append it to every row"),
+            on=on,
+        )  # fmt: skip
 
 
-def _beam_reference(model: Any, prompt: Any, num_beams: int, n_new: int) -> Any:
-    return model.generate(
-        input_ids=prompt,
-        max_new_tokens=n_new,
-        num_beams=num_beams,
-        early_stopping="never",
-        length_penalty=0.0,
-        do_sample=False,
-    )
-
-
-def exercise_07_3(beam_search: Callable[..., Any]) -> Verdict | bool:
+@checker("07.3", asks="the beam search", off={"generate()": _GENERATE})
+def exercise_07_3(beam_search: Any) -> None:
     """``beam_search(model, input_ids, num_beams, max_new_tokens)`` -> the best sequence ``(1, prompt + new)``, as ``generate``."""
     import torch
 
-    model = _tiny_lm()
-    n_new = 5
-    for seed, num_beams in ((101, 2), (102, 2), (103, 2), (112, 3)):
-        prompt = _ids((1, 5), seed)
+    model = _lm()
+    reference, tol = copy.deepcopy(model).float(), 2 * tolerance(model.dtype)
+    # prompts where greedy, 2 beams and last-token scores end over 0.3 nats below num_beams (but for 1 new token)
+    cases = ((5, 2, 5, 8), (5, 3, 4, 30), (6, 4, 4, 3), (1, 2, 3, 15), (8, 2, 1, 0), (3, 3, 6, 36))
+    for prompt_len, beams, n_new, seed in cases:
+        prompt = _ids((1, prompt_len), seed)
         with torch.no_grad():
-            ok, got = call_safely("07.3", beam_search, model, prompt.clone(), num_beams, n_new)
-            if not ok:
-                return ok  # the failing verdict, already printed
-            expected = _beam_reference(model, prompt, num_beams, n_new)
-            greedy = model.generate(input_ids=prompt, max_new_tokens=n_new, do_sample=False)
-        if isinstance(got, torch.Tensor) and got.dim() == 1:
-            got = got[None]
-        if (shape := tensor_mismatch(got, expected.shape)) is not None:
-            return verdict(
-                "07.3",
-                False,
-                f"return the best sequence only, prompt included: shape {tuple(expected.shape)}, got {shape}",
-            )
-        if torch.equal(got, expected):
-            continue
-        if torch.equal(got, greedy):
-            return verdict(
-                "07.3",
-                False,
-                "your result equals greedy decoding, beam search found a better sequence: at "
-                "the first step start from ONE beam (or give the copies score -inf), otherwise all beams pick "
-                "the same tokens",
-            )
-        return verdict(
-            "07.3",
-            False,
-            f"wrong for num_beams={num_beams}: score each candidate by the SUM of the "
-            "log-probabilities of all its new tokens (beam score + log P(token)), keep the top num_beams "
-            "over all beams x vocabulary, return the best at the end",
-        )
-    return verdict("07.3", True)
+            got = answer(beam_search, model, prompt.clone().to(model.device), beams, n_new)
+            want, greedy = (
+                reference.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=n_new, do_sample=False, **kw)
+                for kw in (dict(num_beams=beams, early_stopping="never", length_penalty=0.0), {})
+            )  # fmt: skip
+        got = got[None] if isinstance(got, torch.Tensor) and got.dim() == 1 else got
+        score = lambda seqs: float(_logp(reference, seqs, prompt_len)[0].sum())  # noqa: E731
+        expect(
+            (tensor_mismatch(got, want.shape), lambda: f"return the best sequence only, prompt included: shape "
+             f"{tuple(want.shape)}, got {tensor_mismatch(got, want.shape)}"),
+            (lambda: not torch.equal(got[:, :prompt_len].cpu(), prompt), "keep the prompt and append the new tokens"),
+            (lambda: abs(score(got) - score(want)) > tol, lambda: "your result equals greedy decoding, beam search "
+             "found a better sequence: at the first step start from ONE beam (or give the copies score -inf), otherwise "
+             "all beams pick the same tokens" if torch.equal(got.cpu(), greedy) else "score each candidate by the SUM of "
+             "the log-probabilities of all its new tokens (beam score + log P(token)), keep the top num_beams over all "
+             "beams x vocabulary, return the best at the end"),
+            on=f"a prompt of {prompt_len} tokens, num_beams={beams}, max_new_tokens={n_new}",
+        )  # fmt: skip
 
 
 def _measured_tokens_read(prompt_len: int, new_tokens: int, use_cache: bool) -> int:
-    """Token positions the tiny model's forward passes really read during ``generate``."""
+    """Token positions the tiny model's forward passes really read while ``generate`` makes ``new_tokens`` tokens."""
     import torch
 
-    model = _tiny_lm()
-    seen: list[int] = []
-
-    def count(module: Any, args: tuple, kwargs: dict) -> None:
-        ids = kwargs.get("input_ids", args[0] if args else None)
-        if ids is None:
-            ids = kwargs["inputs_embeds"]
-        seen.append(ids.shape[0] * ids.shape[1])
-
-    handle = model.model.register_forward_pre_hook(count, with_kwargs=True)
-    try:
-        with torch.no_grad():
-            model.generate(
-                input_ids=_ids((1, prompt_len), prompt_len),
-                max_new_tokens=new_tokens,
-                min_new_tokens=new_tokens,
-                do_sample=False,
-                use_cache=use_cache,
-            )
-    finally:
-        handle.remove()
+    model, seen = _lm(), []
+    model.model.register_forward_pre_hook(
+        lambda module, args, kw: seen.append(kw["input_ids"].numel()), with_kwargs=True
+    )
+    prompt = torch.arange(1, prompt_len + 1)[None]
+    with torch.no_grad():
+        model.generate(input_ids=prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new_tokens,
+                       min_new_tokens=new_tokens, do_sample=False, use_cache=use_cache)  # fmt: skip
     return sum(seen)
 
 
-def exercise_07_4(tokens_read: Callable[..., Any]) -> Verdict | bool:
+@checker(
+    "07.4",
+    asks="the count worked out from the loop",
+    off={"generate()": _GENERATE, "the checker's own count": _measured_tokens_read},
+)
+def exercise_07_4(tokens_read: Any) -> None:
     """``tokens_read(prompt_len, new_tokens, use_cache)`` -> token positions the model reads in ``generate``, as measured."""
-    for prompt_len, new_tokens in ((6, 5), (13, 3), (4, 1), (9, 12)):
+    for p, n in ((6, 5), (13, 3), (4, 1), (1, 7), (9, 12)):
         for use_cache in (True, False):
-            ok, got = call_safely("07.4", tokens_read, prompt_len, new_tokens, use_cache)
-            if not ok:
-                return ok  # the failing verdict, already printed
-            try:
-                got = int(got)
-            except (TypeError, ValueError):
-                return verdict("07.4", False, f"return an int, got {type(got).__name__}")
-            expected = _measured_tokens_read(prompt_len, new_tokens, use_cache)
-            if got == expected:
-                continue
-            p, n = prompt_len, new_tokens
-            if use_cache:
-                hints = {
-                    p
-                    + n: "with the cache the LAST new token is never fed back: prefill the prompt, then n - 1 steps of one token",
-                    n: "the first call (the prefill) reads the whole prompt once",
-                    n - 1: "the first call (the prefill) reads the whole prompt once",
-                }
-            else:
-                hints = {
-                    n
-                    * (
-                        p + n
-                    ): "without the cache step k (k = 0 .. n-1) re-reads the prompt and the k tokens made so far",
-                    sum(p + k for k in range(1, n + 1)): "off by one: the first step reads the prompt alone (p tokens)",
-                    p * n: "each step also re-reads the tokens generated so far",
-                }
-            where = "with" if use_cache else "without"
-            return verdict(
-                "07.4",
-                False,
-                hints.get(
-                    got,
-                    f"prompt {p}, {n} new tokens, {where} the cache: "
-                    f"the model reads {expected} positions, you said {got}",
-                ),
-            )
-    return verdict("07.4", True)
+            on = f"prompt_len={p}, new_tokens={n}, use_cache={use_cache}"
+            got, want = _count(on, tokens_read, p, n, use_cache), _measured_tokens_read(p, n, use_cache)
+            mistakes = {
+                n: "count the token positions every forward pass reads, not the passes",
+                p * n: "each step also re-reads the tokens generated so far",
+                n * (p + n): "without the cache step k (k = 0 .. n-1) re-reads the prompt and the k tokens made so far",
+                sum(p + k for k in range(1, n + 1)): "off by one: the first step reads the prompt alone (p tokens)",
+            } if not use_cache else {
+                p + n: "with the cache the LAST new token is never fed back: prefill the prompt, then n - 1 steps of one token",
+                n: "count the token positions every forward pass reads, not the passes",
+                n - 1: "the first call (the prefill) reads the whole prompt once",
+            }  # fmt: skip
+            expect((got != want, lambda: mistakes.get(got, f"the model reads {want} positions, you said {got}")), on=on)
