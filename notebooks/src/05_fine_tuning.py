@@ -1153,7 +1153,8 @@ cu.check.exercise_05_2(TimeLimitCallback)
 # **05.3** Write `per_example_loss(model, tokenizer, batch)` for `Dataset.map(..., batched=True)`:
 # `batch` is a dict of lists (unpadded `input_ids` of different lengths, `attention_mask`, `label`,
 # `text`), and the function returns `{"loss": ..., "predicted_label": ...}`, one value per row, as
-# numpy arrays. Avoid the five bugs of section 5.2 (the checker hands you a model in train mode).
+# numpy arrays (float32: numpy has no bfloat16). Avoid the five bugs of section 5.2 (the checker hands
+# you a model in train mode; `pipeline()` and `Trainer.predict()` are switched off while it runs).
 # Think: among the 20 highest-loss validation texts of section 5.2, how many labels would you call
 # wrong, and what would you do with such texts in the training set?
 
@@ -1167,7 +1168,8 @@ cu.check.exercise_05_3(per_example_loss)
 # %% [markdown]
 # **05.4** Write `optimizer_steps(n_examples, batch_size, epochs, grad_accum, drop_last=False)`: the
 # number of optimizer steps `Trainer` plans for one process (what `max_steps`, `logging_steps` and
-# the schedule count). The checker asks `Trainer` itself. Check yourself: this notebook's quick run
+# the schedule count). The checker asks `Trainer` itself, and switches `Trainer` and `len(DataLoader)`
+# off while your function runs. Check yourself: this notebook's quick run
 # is `optimizer_steps(5000, 8, 1, 1)` = 625. Think: how many steps does the book's recipe take
 # (batch 64, two epochs on 16,000 texts; `python -m course_utils.scripts.train_emotion --help` lists
 # the flags), how many did it manage within the quick budget (section 4.1), and why does a small

@@ -66,7 +66,8 @@ assert cu.check.exercise_05_2(TimeLimitCallback)
 # %% [markdown]
 # **05.3** The fixed `forward_pass_with_label` of section 5.2 with the model and tokenizer as
 # arguments: eval mode (no dropout), pad the model's input columns only (the `text` column is a
-# string), keep the attention mask, `reduction="none"` for one loss per row, and numpy arrays out.
+# string), keep the attention mask, `reduction="none"` for one loss per row, and numpy arrays out
+# (in float32: numpy has no bfloat16, the dtype a model loaded in bf16 on a GPU returns).
 # The highest-loss texts are often confident mistakes on doubtful labels: relabel or drop them in
 # the training set, or at least count them before blaming the model.
 
@@ -77,7 +78,7 @@ def per_example_loss(model, tokenizer, batch: dict) -> dict:
     model.eval()
     with torch.inference_mode():
         logits = model(**inputs).logits
-    loss = F.cross_entropy(logits, torch.tensor(batch["label"], device=model.device), reduction="none")
+    loss = F.cross_entropy(logits.float(), torch.tensor(batch["label"], device=model.device), reduction="none")
     return {"loss": loss.cpu().numpy(), "predicted_label": logits.argmax(dim=-1).cpu().numpy()}
 
 
