@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 
 from course_utils import check
 from course_utils.check import _core
@@ -34,41 +33,6 @@ def test_call_safely_turns_learner_errors_into_hints(capsys):
     out = capsys.readouterr().out
     assert "not implemented yet" in out and "ZeroDivisionError" in out and "forget `return`" in out
     assert _core.call_safely("9.9", lambda x: x + 1, 1) == (True, 2)
-
-
-def test_00_1(capsys):
-    assert check.exercise_00_1((7, 2, 3, 6))
-    assert not check.exercise_00_1((7, 1, 3, 6))
-    assert not check.exercise_00_1((2, 3, 6))
-    assert not check.exercise_00_1(None)  # the notebook's placeholder
-    assert not check.exercise_00_1("7, 2, 3, 6")
-    out = capsys.readouterr().out
-    assert "broadcast" in out and "replace None with your predicted shape" in out and "tuple of ints" in out
-
-
-def test_00_2(capsys):
-    def solution(lengths, max_len):
-        return torch.arange(max_len)[None, :] >= lengths[:, None]
-
-    assert check.exercise_00_2(solution)
-    assert not check.exercise_00_2(lambda lengths, max_len: ~solution(lengths, max_len))
-    assert not check.exercise_00_2(lambda lengths, max_len: solution(lengths, max_len).int())
-    assert not check.exercise_00_2(lambda lengths, max_len: torch.arange(max_len)[None, :] > lengths[:, None])
-    out = capsys.readouterr().out
-    assert "inverted" in out and "bool" in out and "wrong for lengths" in out
-
-
-def test_00_3(capsys):
-    assert check.exercise_00_3({"t.T": False, "t[:, ::2]": False, "t[1:]": True})
-    assert not check.exercise_00_3({"t.T": True, "t[:, ::2]": False, "t[1:]": True})
-    assert not check.exercise_00_3({"t.T": False})
-    assert "transpose swaps strides" in capsys.readouterr().out
-    # the notebook's placeholder: None is falsy like two of the three truths, yet it is no answer
-    assert not check.exercise_00_3({"t.T": None, "t[:, ::2]": None, "t[1:]": None})
-    assert not check.exercise_00_3({"t.T": None, "t[:, ::2]": None, "t[1:]": True})
-    assert not check.exercise_00_3({"t.T": "False", "t[:, ::2]": 0, "t[1:]": True})
-    out = capsys.readouterr().out
-    assert out.count("replace None with True or False") == 3 and "correct" not in out and "t[:, ::2]" in out
 
 
 CHAPTER_SOURCES = sorted(Path(__file__).resolve().parent.parent.glob("notebooks/src/[0-9][0-9]_*.py"))

@@ -6,7 +6,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from ._core import Verdict, call_learner, call_safely, encoder_tokenizer, silent, verdict
+from ._core import answer, checker, encoder_tokenizer, expect, tiny_model
+from .nb00 import _ints
 
 __all__ = ["exercise_02_1", "exercise_02_2", "exercise_02_3", "exercise_02_4"]
 
@@ -17,306 +18,251 @@ _PASSAGE = (
     "first stone bridge was finished in the fourteenth century; six more followed, and today trams, "
     "cyclists and tourists share them. In spring the river floods the lower meadows every few years."
 )
-_SENTENCES = [
-    "Tokenizers fragment unbelievably long words.",
-    "Grüße aus Köln, 🤗!",
-    "Don't split e-mail addresses like hello@example.org.",
-]
 _WORDS = (
     "river bridge town merchant ferry stone century tram cyclist tourist spring flood meadow cathedral "
     "lantern harbour wandered quietly unexpectedly extraordinary the a of and in on"
 ).split()
 
 
-def _ids(obj: Any) -> list[int] | None:
-    """The ``input_ids`` of a learner's answer: a list of ints or an encoding that has them."""
-    try:
-        if hasattr(obj, "keys") and "input_ids" in obj.keys():
-            obj = obj["input_ids"]
-        if hasattr(obj, "tolist"):
-            obj = obj.tolist()
-        if obj and isinstance(obj[0], list) and len(obj) == 1:  # return_tensors="pt" gives one row
-            obj = obj[0]
-        return [int(i) for i in obj]
-    except (TypeError, ValueError, KeyError, IndexError):
+def _plain(obj: Any) -> Any:
+    """A learner's ids as plain Python: an encoding's ``input_ids``, a tensor's ``tolist()``."""
+    obj = obj["input_ids"] if hasattr(obj, "keys") and "input_ids" in obj.keys() else obj
+    return obj.tolist() if hasattr(obj, "tolist") else obj
+
+
+def _rows(obj: Any) -> list[list[int]] | None:
+    """A learner's ids as rows of ints (a list of ids is one row, a list of lists several), else None."""
+    obj = _plain(obj)
+    if not isinstance(obj, (list, tuple)) or not obj:
         return None
+    rows = (
+        [_ints(r) if isinstance(r, (list, tuple)) else None for r in obj]
+        if isinstance(obj[0], (list, tuple))
+        else [_ints(obj)]
+    )
+    return None if any(r is None for r in rows) else [list(r) for r in rows]  # type: ignore[arg-type]
 
 
-@silent
-def exercise_02_1(truncate_pair: Callable[[str, str, int], Any]) -> Verdict:
+#: (question, passage, max_length): 'longest_first' cuts the question (32) or not (48), nothing to cut (96), another
+#: question with most of the passage cut (21).
+_TRUNCATIONS = (
+    (_QUESTION, _PASSAGE, 32),
+    (_QUESTION, _PASSAGE, 48),
+    ("Who crossed the river?", _PASSAGE[:90], 96),
+    ("Who crossed the river?", _PASSAGE, 21),
+)
+
+
+@checker("02.1")
+def exercise_02_1(truncate_pair: Callable[[str, str, int], Any]) -> None:
     """``truncate_pair(question, passage, max_length)`` -> the pair's ``input_ids``, at most ``max_length``, question intact."""
     tok = encoder_tokenizer()
-    for max_length in (32, 48):
-        ok, got = call_safely("02.1", truncate_pair, _QUESTION, _PASSAGE, max_length)
-        if not ok:
-            return ok
-        ids = _ids(got)
-        if ids is None:
-            return verdict("02.1", False, "return the input_ids (a list of ints) or the tokenizer's encoding")
-        expected = tok(_QUESTION, _PASSAGE, truncation="only_second", max_length=max_length)["input_ids"]
-        if ids == expected:
-            continue
-        question_ids = tok(_QUESTION, add_special_tokens=False)["input_ids"]
-        if len(ids) > max_length:
-            return verdict(
-                "02.1",
-                False,
-                f"{len(ids)} tokens for max_length={max_length}: truncation only happens when you ask "
-                "for it (truncation=..., max_length=max_length)",
-            )
-        if ids == tok(_QUESTION, _PASSAGE, truncation="longest_first", max_length=max_length)["input_ids"]:
-            return verdict(
-                "02.1",
-                False,
-                "truncation=True ('longest_first') trims both segments, so the question lost tokens: "
-                "use truncation='only_second'",
-            )
-        if ids.count(tok.sep_token_id) < 2:
-            return verdict(
-                "02.1", False, "encode a PAIR, tokenizer(question, passage, ...): [CLS] question [SEP] passage [SEP]"
-            )
-        if ids[1 : 1 + len(question_ids)] != question_ids:
-            return verdict("02.1", False, "the question was cut: only the passage (the second segment) may lose tokens")
-        return verdict(
-            "02.1",
-            False,
-            f"for max_length={max_length} expected {len(expected)} ids, got {len(ids)}: "
-            "tokenizer(question, passage, truncation='only_second', max_length=max_length)",
+    for question, passage, max_length in _TRUNCATIONS:
+        got = answer(truncate_pair, question, passage, max_length)
+        rows = _rows(got)
+        ids = rows[0] if rows else []  # a batch of one row counts as that row
+        expected = tok(question, passage, truncation="only_second", max_length=max_length)["input_ids"]
+        q_ids = tok(question, add_special_tokens=False)["input_ids"]
+        expect(
+            (rows is None or len(rows) != 1, "return the input_ids (a list of ints) or the tokenizer's encoding"),
+            (
+                lambda: len(ids) > max_length,
+                f"{len(ids)} tokens for max_length={max_length}: truncation only happens when you ask for it "
+                "(truncation=..., max_length=max_length)",
+            ),
+            (
+                lambda: (
+                    ids != expected
+                    and ids == tok(question, passage, truncation="longest_first", max_length=max_length)["input_ids"]
+                ),
+                "truncation=True ('longest_first') trims both segments, so the question lost tokens: use truncation='only_second'",
+            ),
+            (
+                lambda: ids[-1] != tok.sep_token_id,
+                "the ids must end with [SEP]: let the tokenizer truncate (cutting the list drops it)",
+            ),
+            (
+                lambda: ids.count(tok.sep_token_id) < 2,
+                "encode a PAIR, tokenizer(question, passage, ...): [CLS] question [SEP] passage [SEP]",
+            ),
+            (
+                lambda: ids[1 : 1 + len(q_ids)] != q_ids,
+                "the question was cut: only the passage (the second segment) may lose tokens",
+            ),
+            (
+                lambda: ids != expected,
+                f"expected {len(expected)} ids, got {len(ids)}: tokenizer(question, passage, truncation='only_second', max_length=max_length)",
+            ),
+            on=f"question={question!r}, max_length={max_length}",
         )
-    return verdict("02.1", True)
 
 
-@silent
-def exercise_02_2(word_span: Callable[[str, int], Any]) -> Verdict:
+#: Accents, an emoji ([UNK]), punctuation inside words, a word split into pieces, and a repeated word.
+_SENTENCES = (
+    "Tokenizers fragment unbelievably long words.",
+    "Grüße aus Köln, 🤗!",
+    "Don't split e-mail addresses like hello@example.org.",
+    "The river, the bridge and the river again.",
+)
+
+
+@checker("02.2")
+def exercise_02_2(word_span: Callable[[str, int], Any]) -> None:
     """``word_span(text, token_index)`` -> ``(start, end)`` characters of the word that contains token ``token_index``, None for special tokens."""
     tok = encoder_tokenizer()
     for text in _SENTENCES:
         enc = tok(text, return_offsets_mapping=True)
-        words = enc.word_ids()
-        # word tokens first, special tokens last: an off-by-one shows up as such, not as a special-token error
-        for i in sorted(range(len(words)), key=lambda j: words[j] is None):
-            if words[i] is None:  # a special token: None is the answer
-                ok, got = call_learner(
-                    "02.2",
+        words, tokens = enc.word_ids(), enc.tokens()
+        span_of = lambda j: tuple(enc.word_to_chars(words[j])) if 0 <= j < len(words) and words[j] is not None else None  # noqa: E731
+        for i in sorted(
+            range(len(words)), key=lambda j: words[j] is None
+        ):  # special tokens last: an off-by-one shows as such
+            if words[i] is None:
+                got = answer(
                     word_span,
-                    (text, i),
+                    text,
+                    i,
                     none_ok=True,
                     when=f"for the special token at index {i} ",
                     fix="; return None there (its word id is None)",
                 )
-                if not ok:
-                    return ok
-                if got is not None:
-                    return verdict(
-                        "02.2",
-                        False,
-                        f"token {i} is {enc.tokens()[i]}, a special token with no word: return None "
-                        "(word_ids() gives None there)",
-                    )
+                expect(
+                    (
+                        got is not None,
+                        f"token {i} is {tokens[i]}, a special token with no word: return None (word_ids() gives None there)",
+                    ),
+                    on=f"text={text!r}",
+                )
                 continue
-            ok, got = call_safely("02.2", word_span, text, i)
-            if not ok:
-                return ok
-            try:
-                span = (int(got[0]), int(got[1]))
-            except (TypeError, ValueError, IndexError, KeyError):
-                return verdict("02.2", False, f"return a (start, end) tuple of ints, got {got!r}")
-            expected = tuple(enc.word_to_chars(words[i]))
-            if span == expected:
-                continue
-            token = enc.tokens()[i]
-            if span == tuple(enc["offset_mapping"][i]):
-                return verdict(
-                    "02.2",
-                    False,
-                    f"{span} is the span of the token {token!r} alone; its word "
+            got, expected = answer(word_span, text, i), tuple(enc.word_to_chars(words[i]))
+            span = _ints(got) if isinstance(got, (tuple, list)) else None
+            expect(
+                (span is None or len(span) != 2, f"return a (start, end) tuple of ints, got {got!r}"),
+                (
+                    lambda: span != expected and span == tuple(enc["offset_mapping"][i]),
+                    f"that is the span of the token {tokens[i]!r} alone; its word "
                     f"{text[expected[0] : expected[1]]!r} is {expected}: join the spans of all tokens with the same word id",
-                )
-            shifted = [j for j in (i - 1, i + 1) if 0 <= j < len(words) and words[j] is not None]
-            if any(span == tuple(enc.word_to_chars(words[j])) for j in shifted):
-                return verdict(
-                    "02.2",
-                    False,
-                    "off by one token: token_index counts the special tokens ([CLS] is index 0), "
-                    "like tokenizer(text)['input_ids']",
-                )
-            return verdict(
-                "02.2",
-                False,
-                f"in {text!r}, token {i} ({token!r}) belongs to {text[expected[0] : expected[1]]!r} "
-                f"= characters {expected}, you returned {span}",
+                ),
+                (
+                    lambda: span != expected and span in (span_of(i - 1), span_of(i + 1)),
+                    "off by one token: token_index counts the special tokens "
+                    "([CLS] is index 0), like tokenizer(text)['input_ids']",
+                ),
+                (
+                    lambda: span != expected,
+                    f"token {i} ({tokens[i]!r}) belongs to {text[expected[0] : expected[1]]!r} = characters {expected}, "
+                    f"you returned {span}: a word is what word_ids() calls one (the pre-tokenizer splits on spaces and punctuation)",
+                ),
+                on=f"text={text!r}, token_index={i}",
             )
-    return verdict("02.2", True)
 
 
-def _tiny_bert(vocab_size: int) -> Any:
-    """A randomly initialised 1-layer BERT with the encoder's vocabulary size: cheap, and resizable like the real one."""
-    import torch
-    from transformers import BertConfig, BertModel
-
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=vocab_size,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-    )
-    return BertModel(config).eval()
-
-
-@silent
-def exercise_02_3(add_and_resize: Callable[[Any, Any, list[str]], Any]) -> Verdict:
+@checker("02.3")
+def exercise_02_3(add_and_resize: Callable[[Any, Any, list[str]], Any]) -> None:
     """``add_and_resize(tokenizer, model, new_tokens)`` adds the tokens, resizes the embeddings, returns the row count."""
     import copy
 
     import torch
 
-    with torch.random.fork_rng(devices=[]):
+    # "course" and "the" are in the vocabulary already; "flumbergast" comes twice: neither adds an id
+    for seed, new_tokens in enumerate((["zorbaflux", "course", "quibblewick"], ["flumbergast", "the", "flumbergast"])):
         tok = copy.deepcopy(encoder_tokenizer())
-        model = _tiny_bert(len(tok))
-    base = len(tok)
-    new_tokens = ["zorbaflux", "course", "quibblewick"]  # "course" is already in the vocabulary
-    old_rows = model.get_input_embeddings().weight.detach().clone()
-    ok, got = call_safely("02.3", add_and_resize, tok, model, new_tokens)
-    if not ok:
-        return ok
-    rows = model.get_input_embeddings().num_embeddings
-    if len(tok) == base:
-        return verdict("02.3", False, "the tokenizer did not change: call tokenizer.add_tokens(new_tokens)")
-    if any(t.special for t in tok.added_tokens_decoder.values() if t.content in new_tokens):
-        return verdict(
-            "02.3",
-            False,
-            "add them as normal tokens (tokenizer.add_tokens(new_tokens)): special tokens vanish "
-            "from decode(..., skip_special_tokens=True)",
+        base, model = len(tok), tiny_model("bert", seed=seed, vocab_size=len(tok))
+        old = model.get_input_embeddings().weight.detach().clone()
+        got = answer(add_and_resize, tok, model, list(new_tokens))
+        (value,), weight = _ints([got]) or (None,), model.get_input_embeddings().weight
+        rows = weight.shape[0]
+        expect(
+            (len(tok) == base, "the tokenizer did not change: call tokenizer.add_tokens(new_tokens)"),
+            (
+                [t for t in new_tokens if tok.tokenize(t) != [t]],
+                "the tokenizer did not learn new_tokens (all of them): tokenizer.add_tokens(new_tokens)",
+            ),
+            (
+                any(t.special for t in tok.added_tokens_decoder.values() if t.content in new_tokens),
+                "add them as normal tokens "
+                "(tokenizer.add_tokens(new_tokens)): special tokens vanish from decode(..., skip_special_tokens=True)",
+            ),
+            (
+                rows == old.shape[0],
+                f"the embedding matrix still has its old {rows} rows: resize it with model.resize_token_embeddings(len(tokenizer)) "
+                "(tokenizer.vocab_size counts the base vocabulary only)",
+            ),
+            (
+                rows == base + len(new_tokens) != len(tok),
+                f"only {len(tok) - base} of the {len(new_tokens)} tokens were new (whatever add_tokens "
+                "returned): resize to len(tokenizer)",
+            ),
+            (
+                rows != len(tok),
+                f"the embedding matrix has {rows} rows but the tokenizer has {len(tok)} ids: model.resize_token_embeddings(len(tokenizer))",
+            ),
+            (value is None, f"return the number of embedding rows as an int (got {type(got).__name__})"),
+            (
+                value != rows,
+                f"return the number of rows of the embedding matrix ({rows}), model.get_input_embeddings().num_embeddings, not {value}",
+            ),
+            (
+                lambda: not torch.equal(weight[:base].detach(), old),
+                "the old embedding rows changed: resize_token_embeddings keeps them; do not re-create the model",
+            ),
+            on=f"new_tokens={new_tokens}",
         )
-    if rows == old_rows.shape[0]:
-        return verdict(
-            "02.3",
-            False,
-            f"the embedding matrix still has its old {rows} rows: resize it with "
-            "model.resize_token_embeddings(len(tokenizer)) (tokenizer.vocab_size counts the base vocabulary only)",
-        )
-    if rows == base + len(new_tokens) and len(tok) == base + 2:
-        return verdict(
-            "02.3",
-            False,
-            "'course' was already in the vocabulary, so there are only 2 new ids (whatever "
-            "add_tokens returned): resize to len(tokenizer)",
-        )
-    if rows != len(tok):
-        return verdict(
-            "02.3",
-            False,
-            f"the embedding matrix has {rows} rows but the tokenizer has {len(tok)} ids: "
-            "model.resize_token_embeddings(len(tokenizer))",
-        )
-    try:
-        answer = int(got)
-    except (TypeError, ValueError):
-        return verdict("02.3", False, f"return the number of embedding rows as an int (got {type(got).__name__})")
-    if answer != rows:
-        return verdict(
-            "02.3",
-            False,
-            f"return the number of rows of the embedding matrix ({rows}), "
-            f"model.get_input_embeddings().num_embeddings, not {answer}",
-        )
-    if not torch.equal(model.get_input_embeddings().weight[:base].detach(), old_rows):
-        return verdict(
-            "02.3",
-            False,
-            "the old embedding rows changed: resize_token_embeddings keeps them; do not re-create the model",
-        )
-    inputs = tok("a zorbaflux course on quibblewick", return_tensors="pt")
-    try:
-        with torch.inference_mode():
-            model(**inputs)
-    except Exception as exc:  # noqa: BLE001
-        return verdict("02.3", False, f"the forward pass with the new tokens still fails: {type(exc).__name__}")
-    return verdict("02.3", True)
 
 
-@silent
-def exercise_02_4(qa_chunks: Callable[[str, str, int, int], Any]) -> Verdict:
+#: (question, max_length, stride): overlapping chunks, none (stride 0), a question almost half the chunk (where
+#: 'longest_first' cuts it), one chunk.
+_CHUNKS = ((_QUESTION, 48, 8), ("Where did the ferry cross?", 40, 0), (_QUESTION, 37, 5), ("Which tram?", 200, 16))
+
+
+@checker("02.4")
+def exercise_02_4(qa_chunks: Callable[[str, str, int, int], Any]) -> None:
     """``qa_chunks(question, context, max_length, stride)`` -> one ``[CLS] question [SEP] part of context [SEP]`` id list per chunk, parts sharing ``stride`` tokens."""
-    tok = encoder_tokenizer()
-    rng = random.Random(404)
+    tok, rng = encoder_tokenizer(), random.Random(404)
     context = " ".join(rng.choice(_WORDS) for _ in range(150))
-    for question, max_length, stride in ((_QUESTION, 48, 8), ("Where did the ferry cross?", 40, 0)):
-        ok, got = call_safely("02.4", qa_chunks, question, context, max_length, stride)
-        if not ok:
-            return ok
-        if hasattr(got, "keys") and "input_ids" in got.keys():
-            got = got["input_ids"]
-        if hasattr(got, "tolist"):
-            got = got.tolist()
-        if isinstance(got, (list, tuple)) and got and all(isinstance(i, int) for i in got):
-            return verdict(
-                "02.4", False, "that is one list of ids: return a list of chunks (a list of lists), even for one chunk"
-            )
-        try:
-            chunks = [[int(i) for i in c] for c in got]
-        except (TypeError, ValueError):
-            return verdict("02.4", False, "return a list of chunks, each a list of input ids")
-        expected = tok(
-            question,
-            context,
-            truncation="only_second",
-            max_length=max_length,
-            stride=stride,
-            return_overflowing_tokens=True,
-        )["input_ids"]
-        if chunks == expected:
-            continue
-        q_ids = tok(question, add_special_tokens=False)["input_ids"]
-        head = [tok.cls_token_id, *q_ids, tok.sep_token_id]
-        if any(len(c) > max_length for c in chunks):
-            return verdict(
-                "02.4",
-                False,
+    for question, max_length, stride in _CHUNKS:
+        got = answer(qa_chunks, question, context, max_length, stride)
+        chunks = _rows(got) or []
+        kwargs = dict(truncation="only_second", max_length=max_length, return_overflowing_tokens=True)
+        expected = tok(question, context, stride=stride, **kwargs)["input_ids"]
+        head = tok(question)["input_ids"]  # [CLS] question [SEP]
+        missing = [c for c in chunks if c[: len(head)] != head]
+        expect(
+            (not chunks, "return a list of chunks, each a list of input ids"),
+            (
+                not isinstance(_plain(got)[0], (list, tuple)),
+                "that is one list of ids: return a list of chunks (a list of lists), even for one chunk",
+            ),
+            (
+                any(len(c) > max_length for c in chunks),
                 f"a chunk has more than max_length={max_length} tokens: truncate "
                 "(truncation='only_second', max_length=max_length)",
-            )
-        if len(chunks) == 1:
-            return verdict(
-                "02.4",
-                False,
+            ),
+            (
+                len(chunks) == 1 < len(expected),
                 "only the first chunk: return_overflowing_tokens=True keeps the rest of the context as more rows",
-            )
-        missing = [i for i, c in enumerate(chunks) if c[: len(head)] != head]
-        if missing and all(c[1 : 1 + len(q_ids)] != q_ids for c in chunks[1:]):
-            return verdict(
-                "02.4",
-                False,
-                "the question is missing from the later chunks: encode the PAIR, tokenizer(question, "
-                "context, ...), so that every chunk starts with [CLS] question [SEP]",
-            )
-        if missing:
-            return verdict(
-                "02.4",
-                False,
-                f"chunk {missing[0]} does not start with the whole question: only the context may be "
-                "cut, truncation='only_second' (as in 02.1)",
-            )
-        no_stride = tok(
-            question, context, truncation="only_second", max_length=max_length, return_overflowing_tokens=True
-        )["input_ids"]
-        if stride and chunks == no_stride:
-            return verdict(
-                "02.4",
-                False,
-                f"the context parts do not overlap: pass stride={stride} (consecutive chunks share "
-                "that many context tokens)",
-            )
-        if any(c[-1:] != [tok.sep_token_id] for c in chunks):
-            return verdict("02.4", False, "every chunk is a full model input: it ends with [SEP]")
-        return verdict(
-            "02.4",
-            False,
-            f"for max_length={max_length}, stride={stride} expected {len(expected)} chunks of lengths "
-            f"{[len(c) for c in expected]}, got {[len(c) for c in chunks]}",
+            ),
+            (
+                missing and all(c[1:3] != head[1:3] for c in chunks[1:]),
+                "the question is missing from the later chunks: encode the "
+                "PAIR, tokenizer(question, context, ...), so that every chunk starts with [CLS] question [SEP]",
+            ),
+            (
+                missing,
+                "a chunk does not start with the whole question: only the context may be cut, truncation='only_second', as when truncating a pair",
+            ),
+            (
+                lambda: stride and chunks != expected and chunks == tok(question, context, **kwargs)["input_ids"],
+                f"the context parts do not overlap: pass stride={stride} "
+                "(consecutive chunks share that many context tokens)",
+            ),
+            (
+                any(c[-1:] != [tok.sep_token_id] for c in chunks),
+                "every chunk is a full model input: it ends with [SEP]",
+            ),
+            (
+                chunks != expected,
+                f"expected {len(expected)} chunks of lengths {[len(c) for c in expected]}, got {[len(c) for c in chunks]}",
+            ),
+            on=f"question={question!r}, max_length={max_length}, stride={stride}",
         )
-    return verdict("02.4", True)

@@ -369,8 +369,8 @@ else:
 # every position, and the last position's logits score the token that comes next. Write
 # `next_token_probs(prompt, k)`: the `k` most likely next tokens as `(token text, probability)`
 # pairs, most likely first, from `generator.tokenizer` and `generator.model` (tokenizer → model →
-# softmax → `topk`; the vocabulary, `tokenizer.decode([id])`, plays the part of `id2label`).
-# Think: how does your most likely token compare with the first token of the greedy continuation?
+# softmax → `topk`; the vocabulary, `tokenizer.decode([id])`, plays the part of `id2label`). While
+# the checker runs your function, the pipeline's call and `generate()` are switched off. Think: how does your most likely token compare with the first token of the greedy continuation?
 
 # %%
 def next_token_probs(prompt: str, k: int) -> list[tuple[str, float]]:
@@ -383,7 +383,7 @@ cu.check.exercise_01_1(next_token_probs)
 # **01.2** A classification pipeline also reads a pair of texts:
 # `classifier({"text": "The plot was thin.", "text_pair": "The acting saved it."}, top_k=None)`.
 # Write `pair_scores(text, text_pair)`, which returns the same `{label: probability}` dict by
-# hand. Think: what would `tokenizer([text, text_pair])` give you instead?
+# hand (the checker switches the pipeline off while it runs your function). Think: what would `tokenizer([text, text_pair])` give you instead?
 
 # %%
 def pair_scores(text: str, text_pair: str) -> dict[str, float]:
@@ -396,7 +396,8 @@ cu.check.exercise_01_2(pair_scores)
 # **01.3** With `batch_size=n` the pipeline pads each group of `n` consecutive texts to the
 # group's longest text. Write `padded_positions(texts, batch_size)`: the total number of token
 # positions (special tokens and padding included) that the model processes during
-# `classifier(texts, batch_size=batch_size)`, computed with `tokenizer` alone. Think: why might a
+# `classifier(texts, batch_size=batch_size)`, computed with `tokenizer` alone (the pipeline is
+# switched off while the checker runs your function). Think: why might a
 # batch of very different lengths be slow, and what would sorting the texts by length change?
 # (Notebook 04 measures it.)
 
@@ -411,8 +412,8 @@ cu.check.exercise_01_3(padded_positions)
 # **01.4** `generator(prompt, do_sample=True, temperature=0.7, max_new_tokens=8)` gives a
 # different text at each call. Write `sample_story(prompt, seed)`, which returns the generated text
 # (a `str`: the prompt and its sampled continuation): the same text for the same seed, another
-# text for another seed. The checker also scores the continuation under the model, so the words
-# must come from it. Think: why does `do_sample=False` need no seed at all?
+# text for another seed. The checker draws with the same seed itself and compares, so the words
+# must come from the model. Think: why does `do_sample=False` need no seed at all?
 
 # %%
 def sample_story(prompt: str, seed: int) -> str:

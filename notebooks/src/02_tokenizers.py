@@ -693,8 +693,8 @@ cu.check.exercise_02_2(word_span)
 # %% [markdown]
 # **02.3** Write `add_and_resize(tokenizer, model, new_tokens)`: add `new_tokens` as normal tokens,
 # make the model accept their ids, and return the number of rows of its embedding matrix. The
-# checker passes a fresh tokenizer, a small model and a list in which one token is already in the
-# vocabulary.
+# checker passes a fresh tokenizer, a small model and lists in which some tokens are already in the
+# vocabulary or come twice.
 
 # %%
 def add_and_resize(tokenizer, model, new_tokens: list[str]) -> int:

@@ -95,8 +95,8 @@ assert cu.check.exercise_01_3(padded_positions)
 # %% [markdown]
 # **01.4** Sampling draws from torch's random number generator, so seed it right before each
 # call, inside the function (`transformers.set_seed` seeds Python, NumPy and torch). Return the
-# pipeline's `generated_text`, which starts with the prompt; the checker scores the continuation
-# under the model, so text made up without the model (`str(seed)`, say) is refused. Seeding once
+# pipeline's `generated_text`, which starts with the prompt; the checker draws with the same seed
+# itself and compares, so text made up without the model (`str(seed)`, say) is refused. Seeding once
 # outside the function makes only the first call repeatable. Greedy decoding (`do_sample=False`)
 # draws nothing: it takes the most likely token each step, so it is repeatable without a seed.
 
