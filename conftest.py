@@ -9,6 +9,9 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+#: No test run writes a learner's progress record (course_utils/progress.py): the notebook kernels
+#: that nbval starts inherit this too.
+os.environ["COURSE_PROGRESS"] = "0"
 #: Test folders that `pytest` / `pytest tests` / `make test` skip: they run only when a command-line
 #: argument names the folder or something inside it. tests/browser needs Chromium and starts
 #: JupyterLab (`make browser-test`); tests/colab builds a fake Colab runtime from PyPI (CI runs it).

@@ -1,4 +1,4 @@
-"""Command line: ``python -m course_utils {requirements,standins,prefetch,emotion} ...``.
+"""Command line: ``python -m course_utils {requirements,standins,prefetch,emotion,progress} ...``.
 
 Notebooks are built from their sources by instructor tooling, ``python tools/authoring.py``, not by the package.
 """
@@ -11,6 +11,11 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["progress"]:  # its own options and help (course_utils/progress.py)
+        from .progress import main as progress_main
+
+        return progress_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m course_utils")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("requirements", help="print the stand-in packages (pip install --no-deps ...)")
@@ -18,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("prefetch", help="download every Hub asset the course uses (needs internet)")
     em = sub.add_parser("emotion", help="make sure DIR/emotion/*.jsonl exist (download if missing)")
     em.add_argument("dir", type=Path)
+    sub.add_parser(
+        "progress",
+        help="your exercise record (--export FILE to hand it in), or --merge a room's records",
+        add_help=False,
+    )
     args = parser.parse_args(argv)
 
     if args.command == "requirements":

@@ -290,3 +290,46 @@ def test_bundle_targets_are_reachable_from_the_makefile(target, runs):
     proc = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr + "\n(the Makefile must `include bundle.mk`)"
     assert runs in proc.stdout
+
+
+def test_the_worked_solutions_can_be_left_out(tmp_path, monkeypatch):
+    course = tmp_path / "course"
+    for rel in (*bd.SOLUTIONS, "notebooks/src", "notebooks/zh"):
+        (course / rel).mkdir(parents=True, exist_ok=True)
+        (course / rel / "x.ipynb").write_text("{}")
+    (course / "notebooks" / "00_x.ipynb").write_text("{}")
+    assert bd.drop_solutions(course) == list(bd.SOLUTIONS)
+    left = sorted(p.relative_to(course).as_posix() for p in course.rglob("*.ipynb"))
+    assert left == ["notebooks/00_x.ipynb", "notebooks/src/x.ipynb", "notebooks/zh/x.ipynb"]
+    assert bd.drop_solutions(course) == []  # nothing left to drop: no error
+    for rel in bd.SOLUTIONS:  # every folder named is one the course has
+        assert (ROOT / rel).is_dir(), rel
+
+    seen = {}
+    monkeypatch.setattr(bd, "build", lambda *args, **kwargs: seen.update(kwargs))
+    assert bd.main(["build", "--out", str(tmp_path / "b"), "--no-solutions"]) == 0
+    assert seen["solutions"] is False
+    assert bd.main(["build", "--out", str(tmp_path / "b")]) == 0
+    assert seen["solutions"] is True
+    proc = subprocess.run(
+        ["make", "-n", "bundle", "BUNDLE_SOLUTIONS=no"], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 0 and "tools/bundle.py build" in proc.stdout and "--no-solutions" in proc.stdout
+    default = subprocess.run(["make", "-n", "bundle"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert "--no-solutions" not in default.stdout
+
+
+def test_the_manifest_says_whether_the_solutions_are_in(fake_bundle, tmp_path):
+    assert json.loads((fake_bundle / bi.MANIFEST).read_text())["solutions"] is True
+    (fake_bundle / bi.MANIFEST).unlink()
+    manifest = bd.write_manifest(
+        fake_bundle,
+        _host_target(),
+        [{"name": "torch", "version": "2.13.0+cpu", "file": f"wheels/{TORCH}"}],
+        {},
+        built="now",
+        install={},
+        solutions=False,
+    )
+    assert manifest["solutions"] is False
+    assert _install(fake_bundle, "--verify").returncode == 0  # the installer reads it as before

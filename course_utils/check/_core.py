@@ -17,7 +17,9 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Literal, NoReturn
+from typing import Any, NoReturn
+
+from .. import progress
 
 
 class Verdict:
@@ -135,6 +137,7 @@ def switched_off(targets: dict[str, Any]) -> Iterator[list[str]]:
     The block yields a list that records every name called, even when the learner's code caught the
     exception. Whatever happens in the block, everything is restored on exit.
     """
+    import torch
     from torch.overrides import TorchFunctionMode
 
     codes: dict[Any, str] = {}
@@ -145,8 +148,11 @@ def switched_off(targets: dict[str, Any]) -> Iterator[list[str]]:
             found = _codes(fn)
             if found:
                 codes.update(dict.fromkeys(found, name))
-            else:
+            else:  # a torch function: its Tensor-method form too (torch.bmm and a.bmm(b))
                 torch_fns[fn] = name
+                method = getattr(torch.Tensor, getattr(fn, "__name__", ""), None)
+                if method is not None:
+                    torch_fns[method] = name
     called: list[str] = []
 
     def profile(frame: Any, event: str, arg: Any) -> None:
@@ -171,11 +177,16 @@ def switched_off(targets: dict[str, Any]) -> Iterator[list[str]]:
                 threading.setprofile(profile)  # threads the learner's code starts are watched too
             yield called
     finally:
-        sys.setprofile(previous)
-        threading.setprofile(previous_threads)  # type: ignore[arg-type]
+        if previous is not None and not callable(previous) and hasattr(previous, "enable"):
+            previous.enable()  # a cProfile.Profile (%prun): it re-installs its own C hook
+        else:
+            sys.setprofile(previous)
+        threading.setprofile(previous_threads)
 
 
 _CURRENT: contextvars.ContextVar[tuple[str, str, dict[str, Any]]] = contextvars.ContextVar("exercise")
+#: Set by :func:`answer` when the learner's code raised NotImplementedError: a placeholder, not an attempt (course_utils.progress).
+_NOT_YET: contextvars.ContextVar[bool] = contextvars.ContextVar("not_yet", default=False)
 
 
 def answer(fn: Any, *args: Any, none_ok: bool = False, when: str = "", fix: str = "", **kwargs: Any) -> Any:
@@ -197,6 +208,7 @@ def answer(fn: Any, *args: Any, none_ok: bool = False, when: str = "", fix: str 
     except SwitchedOff as stray:  # raised by a watch of an enclosing checker, say: name it all the same
         called = called or [stray.name]
     except NotImplementedError:
+        _NOT_YET.set(True)
         fail("not implemented yet: fill in the function and run the cell again")
     except Exception as exc:  # the learner's code failed: show why, do not crash the notebook
         if not called:
@@ -213,9 +225,11 @@ def checker(exercise: str, *, asks: str = "your own code", off: dict[str, Any] |
 
     It binds the exercise id once, runs the body with the notebook's torch random state saved and
     restored, turns the first :class:`Wrong` into the printed hint, and always returns a
-    :class:`Verdict`. ``off`` (see :func:`switched_off`) names what the exercise re-implements:
-    it is switched off only while :func:`answer` runs the learner's code; ``asks`` says what the
-    exercise asks for, in the hint shown when it is called anyway.
+    :class:`Verdict`, which it also appends to the learner's record (:mod:`course_utils.progress`; a
+    placeholder answer, the untouched ``None`` or ``NotImplementedError``, is not an attempt).
+    ``off`` (see :func:`switched_off`) names what the exercise re-implements: it is switched off
+    only while :func:`answer` runs the learner's code; ``asks`` says what the exercise asks for, in
+    the hint shown when it is called anyway.
     """
     if not re.fullmatch(r"\d\d\.\d", exercise):
         raise ValueError(f"exercise must be an id such as '06.1', got {exercise!r}")
@@ -226,16 +240,20 @@ def checker(exercise: str, *, asks: str = "your own code", off: dict[str, Any] |
             import torch
 
             token = _CURRENT.set((exercise, asks, off or {}))
+            not_yet = _NOT_YET.set(False)
             try:
                 with torch.random.fork_rng(devices=[]):
                     body(*args, **kwargs)
+                result = verdict(exercise, True)
             except Wrong as wrong:
-                return verdict(exercise, False, wrong.hint)
+                result = verdict(exercise, False, wrong.hint)
             finally:
+                placeholder = _NOT_YET.get() or progress.unanswered(args, kwargs)
                 _CURRENT.reset(token)
-            return verdict(exercise, True)
+                _NOT_YET.reset(not_yet)
+            progress.record(exercise, result.ok, result.hint, placeholder=placeholder)
+            return result
 
-        run.__silent__ = run  # type: ignore[attr-defined]
         run.exercise = exercise  # type: ignore[attr-defined]
         run.switched_off = dict(off or {})  # type: ignore[attr-defined]
         return run
@@ -269,6 +287,19 @@ def tolerance(dtype: Any) -> float:
     import torch
 
     return max(1e-4, 8 * torch.finfo(dtype).eps)
+
+
+def close(got: Any, ref: Any, dtype: Any, scale: Any = None) -> bool:
+    """``got`` is a tensor of ``ref``'s shape, equal to it at ``dtype``'s precision: the largest difference,
+    on the CPU in float64 (any device), within :func:`tolerance` times ``scale`` (default: the
+    largest ``|ref|``). NaN is never close."""
+    import torch
+
+    if tensor_mismatch(got, ref.shape) is not None:
+        return False
+    diff = (got.detach().to("cpu", torch.float64) - ref.detach().to("cpu", torch.float64)).abs()
+    bound = float(ref.detach().abs().max()) if scale is None and ref.numel() else (1.0 if scale is None else scale)
+    return bool(diff.numel() == 0 or diff.max() <= tolerance(dtype) * bound + 1e-12)
 
 
 _TINY: dict[str, dict[str, Any]] = {
@@ -331,78 +362,3 @@ def tensor_mismatch(got: Any, shape: Any) -> str | None:
     if not isinstance(got, torch.Tensor):
         return type(got).__name__
     return None if tuple(got.shape) == tuple(shape) else str(tuple(got.shape))
-
-
-# --- transitional: the old convention, removed once every chapter uses @checker ---
-
-
-def silent(checker: Callable[..., Any]) -> Callable[..., Verdict]:
-    """Decorator: whatever ``checker`` returns (a bare ``False`` after :func:`call_safely`, say) comes back as a :class:`Verdict`.
-
-    Applying it twice is harmless. ``check/__init__.py`` can apply it to every ``exercise_*`` function.
-    """
-    if getattr(checker, "__silent__", None) is checker:
-        return checker
-
-    @functools.wraps(checker)
-    def wrapper(*args: Any, **kwargs: Any) -> Verdict:
-        result = checker(*args, **kwargs)
-        if isinstance(result, Verdict):
-            return result
-        name = checker.__name__.removeprefix("exercise_").replace("_", ".")
-        return Verdict(name, bool(result))
-
-    wrapper.__silent__ = wrapper  # type: ignore[attr-defined]  # (functools.wraps copies it, so compare identity)
-    return wrapper
-
-
-def call_safely(
-    exercise: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
-) -> tuple[Verdict | Literal[True], Any]:
-    """Run the learner's ``fn(*args, **kwargs)``; on an exception print it as the hint and return ``(Verdict(False), None)``.
-
-    On success it returns ``(True, result)``. The failing :class:`Verdict` compares equal to
-    ``False``; a checker can hand it back (``if not ok: return ok``) and the cell shows nothing more.
-    :func:`call_learner` is the same with options.
-    """
-    return call_learner(exercise, fn, args, kwargs)
-
-
-def call_learner(
-    exercise: str,
-    fn: Callable[..., Any],
-    args: tuple = (),
-    kwargs: dict[str, Any] | None = None,
-    *,
-    none_ok: bool = False,
-    when: str = "",
-    fix: str = "",
-) -> tuple[Verdict | Literal[True], Any]:
-    """:func:`call_safely` with options: ``none_ok`` accepts a ``None`` result (an answer in some exercises);
-    ``when`` and ``fix`` go before and after the learner's error in the hint
-    (``f"{when}your function raised ValueError: ...{fix}"``).
-    """
-    if not callable(fn):
-        return verdict(exercise, False, f"pass your function itself (got {type(fn).__name__}), e.g. check(my_fn)"), None
-    try:
-        result = fn(*args, **(kwargs or {}))
-    except NotImplementedError:
-        return verdict(exercise, False, "not implemented yet: fill in the function and run the cell again"), None
-    except Exception as exc:  # the learner's code failed: show why, do not crash the notebook
-        return verdict(exercise, False, f"{when}your function raised {type(exc).__name__}: {exc}{fix}"), None
-    if result is None and not none_ok:
-        return verdict(exercise, False, "your function returned None: did you forget `return`?"), None
-    return True, result
-
-
-def keeps_rng(checker: Callable[..., Any]) -> Callable[..., Verdict]:
-    """Decorator: run ``checker`` without changing the notebook's torch random state (checkers seed their own inputs)."""
-
-    @functools.wraps(checker)
-    def wrapper(*args: Any, **kwargs: Any) -> Verdict:
-        import torch
-
-        with torch.random.fork_rng(devices=[]):
-            return checker(*args, **kwargs)
-
-    return silent(wrapper)

@@ -13,7 +13,7 @@ import tempfile
 import warnings
 from typing import Any
 
-from ._core import answer, checker, expect, model_dtype, tensor_mismatch, tiny_model, tolerance
+from ._core import answer, checker, close, expect, model_dtype, tensor_mismatch, tiny_model
 
 __all__ = ["exercise_08_1", "exercise_08_2", "exercise_08_3", "exercise_08_4"]
 
@@ -49,15 +49,6 @@ RULES = {
     "search": lambda name, t: re.search(t, name) if isinstance(t, str) else any(e in name for e in t),
     "endswith": lambda name, t: not isinstance(t, str) and any(name.endswith(e) for e in t),
 }
-
-
-def close(got: Any, ref: Any, dtype: Any, scale: Any = None) -> bool:
-    """``got`` equals the float64 reference ``ref`` at ``dtype``'s precision, relative to ``scale``
-    (default: the largest ``|ref|``); on any device, NaN never equal. Shared with nb09."""
-    import torch
-
-    diff = (got.detach().to("cpu", torch.float64) - ref.to("cpu", torch.float64)).abs().max()
-    return bool(diff <= tolerance(dtype) * (ref.abs().max() if scale is None else scale) + 1e-12)
 
 
 def _model(arch: str, head: str = "base", **config: Any) -> Any:

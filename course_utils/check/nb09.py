@@ -11,8 +11,7 @@ import math
 import random
 from typing import Any
 
-from ._core import answer, checker, expect, fail, model_dtype, tensor_mismatch
-from .nb08 import close
+from ._core import answer, checker, close, expect, fail, model_dtype, tensor_mismatch
 
 __all__ = ["exercise_09_1", "exercise_09_2", "exercise_09_3", "exercise_09_4"]
 
