@@ -58,10 +58,10 @@ print("examples this profile would train on:", n_examples)
 # `pip install package` copies the code into the environment's package folder; it is readable
 # there too.
 #
-# Installed either way, a package is on `sys.path`, so `python -m package.module` runs it from
-# any folder. A source folder that was never installed is found only when Python starts inside
-# it; one of the notes concludes that a pip install beats a source checkout, but `pip install -e .`
-# in the checkout gives both: code you can read and edit, importable from anywhere.
+# Installed either way, a package is on `sys.path`, so `python -m package.module` runs it from any
+# folder. A source folder that was never installed is found only when Python starts inside it. A
+# common conclusion is that a pip install therefore beats a source checkout; in fact
+# `pip install -e .` in the checkout gives both: code you can read and edit, importable from anywhere.
 # To find the code behind a name, ask Python: `module.__file__`, `inspect.getsourcefile(obj)`,
 # or `importlib.util.find_spec("pkg.module").origin` (which does not import the module).
 
@@ -195,10 +195,11 @@ assert g[2:, ::2].tolist() == [[8, 10], [12, 14]]  # the step applies to the col
 assert g[:, 0::2].tolist() == g[:, [0, 2]].tolist()  # columns with index 0 and 2
 
 # %% [markdown]
-# `0::2` keeps the columns with an **even index**, 0 and 2: the first and the third column. One of
-# the course's notes calls them "the even columns, counting from 1", which is backwards (counted
-# from 1 they are columns 1 and 3), and it gives `[2:, ::2]` as the whole last two rows
-# `[[8, 9, 10, 11], [12, 13, 14, 15]]`; the assertions above show `[[8, 10], [12, 14]]`.
+# `0::2` keeps the columns with an **even index**, 0 and 2: the first and the third column. A
+# common reading calls them "the even columns, counting from 1", which is backwards (counted from
+# 1 they are columns 1 and 3). Another takes `[2:, ::2]` for the whole last two rows
+# `[[8, 9, 10, 11], [12, 13, 14, 15]]`; in fact the step applies to the columns too, and the
+# assertions above show `[[8, 10], [12, 14]]`.
 #
 # A **list** slice is a new list (so `L[:]` copies a list), but a **tensor** slice is a view of the
 # same memory: writing into it changes the original. Call `.clone()` when you need a copy.
@@ -278,7 +279,7 @@ print(np.triu(np.arange(3 * 4 * 5).reshape(3, 4, 5))[1])  # N-D: per matrix on t
 # %% [markdown]
 # ### Which way round? Three mask conventions
 # `blocked` above is True where attention is **not** allowed. Libraries disagree on the direction,
-# so read each one's documentation (one of the notes asks whether 1 and 0 have one agreed meaning:
+# so read each one's documentation (a common question is whether 1 and 0 have one agreed meaning:
 # they do not):
 #
 # | mask | where you meet it | True / 1 means |
@@ -325,14 +326,14 @@ print("the mask the wrong way round gives other outputs, and no error:", not tor
 #   unless you pass `order="F"`.
 # - `view` after `transpose` raises; call `.contiguous()` first or use `reshape`.
 # - `0::2` selects indices 0, 2, 4, ... (the 1st, 3rd, 5th column): "even" refers to the index.
-#   One of the notes calls them the even columns counting from 1 and writes `g[2:, ::2]` as whole
-#   rows; for `g = torch.arange(16).view(4, 4)` it is `[[8, 10], [12, 14]]`.
+#   Calling them "the even columns, counting from 1" is backwards, and `g[2:, ::2]` is not two
+#   whole rows: for `g = torch.arange(16).view(4, 4)` it is `[[8, 10], [12, 14]]`.
 # - Masks do not agree on their direction: Hugging Face's `attention_mask` and SDPA's boolean
 #   `attn_mask` mean "attend" with 1/True, `nn.MultiheadAttention`'s masks mean "ignore". Convert
 #   with `mask == 0` or `~mask`, and check on one example.
 # - `t[:]` or `t[1:3]` on a tensor is a view, not a copy (unlike a list): use `.clone()`.
 # - `torch.randint(0, 3, ...)` never draws 3: `high` is exclusive.
-# - "Only pip-installed packages run with `python -m` from anywhere" (one of the notes): an
+# - "Only pip-installed packages run with `python -m` from anywhere" is a common belief: an
 #   editable install of your checkout, `pip install -e .`, does too, and keeps the code editable.
 
 # %% [markdown]

@@ -70,7 +70,7 @@ same_class = pipeline("text-classification", model=classifier.model, tokenizer=c
 print(type(same_class).__name__)  # the alias and the task name build the same class
 
 # %% [markdown]
-# The course's notes quote `0.9598` and `0.9995` for these two sentences: those come from the
+# The Hugging Face course prints `0.9598` and `0.9995` for these two sentences: those come from the
 # canonical checkpoint (DistilBERT fine-tuned on SST-2). Offline stand-in: a MiniLM fine-tuned by
 # the course on 3,000 Rotten Tomatoes snippets, which is right here but less sure of itself. The
 # labels, not the exact scores, are what the checked cell above pins down.
@@ -95,9 +95,10 @@ print("postprocess ->", classifier.postprocess(step2)["label"])
 #
 # **Stage 1, the tokenizer.** `padding=True` pads the shorter text with `[PAD]` (id 0) and
 # `attention_mask` marks real tokens with 1. Count the ones in the second row: eight, because
-# `[CLS]`, the six word pieces and `[SEP]` are all real tokens (one of the notes shows seven,
-# which is wrong). The offline stand-in's tokenizer also returns `token_type_ids` (all 0 for a
-# single text); DistilBERT's does not, because DistilBERT has no segment embeddings.
+# `[CLS]`, the six word pieces and `[SEP]` are all real tokens (a common miscount gives seven, by
+# leaving out one of the special tokens). The offline stand-in's tokenizer also returns
+# `token_type_ids` (all 0 for a single text); DistilBERT's does not, because DistilBERT has no
+# segment embeddings.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -170,9 +171,13 @@ print("function_to_apply='none' gives logits:",
 
 # %% [markdown]
 # **Batching.** By default a pipeline feeds the model one text at a time. `batch_size=n` groups
-# texts, pads each group to its longest member and runs one forward pass per group. On a CPU this
-# is usually faster; on a GPU much faster. Padding changes the floats in the last digits, never
-# the labels. Here are 64 tweets from the emotion data set through the same classifier:
+# texts, pads each group to its longest member and runs one forward pass per group. Two effects
+# pull against each other: fewer forward passes save the fixed cost of each call, but every
+# `[PAD]` position costs as much compute as a real token, and the larger the group, the more
+# likely it holds one long text that all the others are padded to. Padding changes the floats in
+# the last digits, never the labels. Here are 64 tweets from the emotion data set through the same
+# classifier; the printout gives the throughput of each batch size and how much the texts'
+# lengths differ:
 
 # %%
 texts = cu.load_emotion("validation")["text"][: cu.by_profile(quick=64, full=512)]
@@ -182,13 +187,28 @@ for bs in (1, 8, 32):
     start = time.perf_counter()
     results[bs] = classifier(texts, batch_size=bs)
     timings[bs] = len(texts) / (time.perf_counter() - start)
-print({bs: f"{tps:.0f} texts/s" for bs, tps in timings.items()})
+for bs, tps in timings.items():
+    print(f"batch_size={bs:2d}: {tps:4.0f} texts/s, {-(-len(texts) // bs):2d} forward passes")
+lengths = [len(ids) for ids in classifier.tokenizer(texts)["input_ids"]]  # tokens per text, [CLS] and [SEP] included
+print(f"the texts have {min(lengths)} to {max(lengths)} tokens (mean {sum(lengths) / len(lengths):.0f}); "
+      f"fastest here: batch_size={max(timings, key=timings.get)}")
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.bar([str(b) for b in timings], list(timings.values()))
-ax.set_xlabel("batch_size")
-ax.set_ylabel("texts per second")
-ax.set_title(f"{len(texts)} texts, device {env.device}")
+ax.set_xlabel("batch_size (texts per forward pass)")
+ax.set_ylabel("throughput (texts per second)")
+ax.set_title(f"Sentiment pipeline on {len(texts)} emotion texts, device {env.device}")
 fig.tight_layout()
+
+# %% [markdown]
+# Read the printout rather than a rule of thumb. The longest text is more than twice the mean, so
+# a group of 32 almost surely holds a long one, and a large share of the positions it computes are
+# padding. Batching pays while the saved per-call overhead outweighs the padding: on a small CPU
+# (the stored run used the course's 2 cores) the compute for the padded positions soon dominates,
+# so a middle batch size can be the fastest and a larger one slower; where the printed rate for 32
+# is below the rate for 8, that is what happened. On a GPU, which computes a whole batch in
+# parallel, larger batches usually win until memory runs out. Sorting the texts by length before
+# batching (as `sentence-transformers` does in notebook 10) cuts the padding and helps on both.
+# Exercise 01.3 counts the padded positions exactly.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -276,7 +296,7 @@ else:
     print("fill-mask skipped: the offline stand-in encoder has no masked-LM head")
 
 # %% [markdown]
-# Transformers 5 removed the encoder-decoder era's task pipelines. Code from older notes (such as
+# Transformers 5 removed the encoder-decoder era's task pipelines. Older code (such as
 # `Text2TextGenerationPipeline` or `pipeline("summarization")`) fails at once with a message that
 # names the replacement: the `text-generation` pipeline with a chat model, as in section 5.
 
@@ -290,8 +310,8 @@ for task in ("summarization", "translation", "question-answering", "text2text-ge
 
 # %% [markdown]
 # ## 7 · A wrapper library is a tokenizer plus a model
-# One of the course's notes meets FlagEmbedding's reranker and the same scores from plain
-# transformers, and asks which one is "really" running:
+# FlagEmbedding's reranker and a few lines of plain transformers give the same scores, which
+# raises a common question: which one is "really" running? The wrapper:
 #
 # ```python
 # from FlagEmbedding import FlagReranker                      # pip install FlagEmbedding (online)
@@ -302,14 +322,16 @@ for task in ("summarization", "translation", "question-answering", "text2text-ge
 # `FlagReranker` loads `AutoTokenizer` and `AutoModelForSequenceClassification` from that
 # checkpoint, tokenizes each (query, passage) pair as **one** sequence (with a BERT tokenizer:
 # `[CLS] query [SEP] passage [SEP]`), and returns the model's single logit per pair
-# (`normalize=True` adds a sigmoid). So both snippets in the note run the same computation; the
-# wrapper only adds batching, half precision (`use_fp16=True`, useful on a GPU) and a friendly call.
+# (`normalize=True` adds a sigmoid). So the wrapper and the transformers code below run the same
+# computation; the wrapper only adds batching, half precision (`use_fp16=True`, useful on a GPU)
+# and a friendly call.
 #
 # FlagEmbedding is not installed here, but sentence-transformers is, and its `CrossEncoder` is the
-# same kind of wrapper. We load it around the sentiment checkpoint and compare it with the note's
-# transformers code. The sentiment model was not trained on pairs, so its scores say nothing about
-# relevance (a real reranker such as `cross-encoder/ms-marco-MiniLM-L6-v2` would); what matters is
-# that the wrapper and the hand-written code agree.
+# same kind of wrapper. We load it around the sentiment checkpoint and compare it with the plain
+# transformers code that is usually shown beside `FlagReranker`. The sentiment model was not
+# trained on pairs, so its scores say nothing about relevance (a real reranker such as
+# `cross-encoder/ms-marco-MiniLM-L6-v2` would); what matters is that the wrapper and the
+# hand-written code agree.
 
 # %%
 from sentence_transformers import CrossEncoder
@@ -322,7 +344,7 @@ pairs = [
 cross_encoder = CrossEncoder(sentiment_ckpt, device=env.device)
 wrapped = cross_encoder.predict(pairs, convert_to_tensor=True).cpu()
 
-with torch.inference_mode():  # the note's transformers code, unchanged
+with torch.inference_mode():  # the usual transformers code beside FlagReranker, unchanged
     pair_inputs = tokenizer(pairs, padding=True, truncation=True, return_tensors="pt", max_length=512)
     scores = model(**pair_inputs.to(env.device), return_dict=True).logits.float().cpu()
 print(wrapped)
@@ -341,7 +363,8 @@ else:
 
 # %% [markdown]
 # With two labels the cross-encoder returns two logits per pair; a reranker has one label and
-# returns one score per pair, which is what `FlagReranker` (and the note's `.view(-1)`) prints.
+# returns one score per pair, which is what `FlagReranker` (and the usual transformers code's
+# `.view(-1)`) prints.
 
 # %% [markdown]
 # ## Common pitfalls

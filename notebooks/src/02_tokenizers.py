@@ -65,9 +65,9 @@ print(tokenizer.encode(sentence))
 assert tokenizer.encode(sentence) == [tokenizer.cls_token_id] + ids + [tokenizer.sep_token_id]
 
 # %% [markdown]
-# Those are the ids the Hugging Face course prints for this sentence. The notes also show
-# `"Using a Transformer network is simple"` → `['Using', 'a', 'transform', '##er', ...]` with ids
-# `[7993, 170, 11303, ...]`: that is `bert-base-cased`, a different (cased) vocabulary. Ids only
+# Those are the ids the Hugging Face course prints for this sentence. Its tokenizer chapter also
+# shows `"Using a Transformer network is simple"` → `['Using', 'a', 'transform', '##er', ...]` with
+# ids `[7993, 170, 11303, ...]`: that is `bert-base-cased`, a different (cased) vocabulary. Ids only
 # mean something together with the vocabulary that produced them:
 
 # %%
@@ -104,8 +104,8 @@ print("special_tokens_mask", pair["special_tokens_mask"], "| length", pair["leng
 
 # %% [markdown]
 # ### `encode_plus` and `batch_encode_plus` are gone
-# Older notes (and one of this course's) explain `__call__` as "calls `encode_plus` for one text and
-# `batch_encode_plus` for a list". Transformers 5 removed both (and `prepare_for_model`): the call
+# Older tutorials explain `__call__` as "calls `encode_plus` for one text and `batch_encode_plus`
+# for a list". Transformers 5 removed both (and `prepare_for_model`): the call
 # itself is the API, for one text, a list of texts, or pairs.
 #
 # | old | now |
@@ -161,10 +161,10 @@ print(backend.pre_tokenizer.pre_tokenize_str("I've been waiting."))
 # %% [markdown]
 # ### Chinese text: one character per token, and spaces on the way back
 # The BERT normalizer puts a space on each side of every CJK character, so a BERT-family
-# tokenizer cuts Chinese into single characters, and `decode` joins its tokens with spaces. One
-# of the course's notes shows exactly that, `'北 京 是 中 国 的 首 都'`, as the output of a Chinese
-# BART model read through a `BertTokenizer`: the model produced 北京是中国的首都, the spaces are
-# the tokenizer's. This English vocabulary knows only some Chinese characters (the others become
+# tokenizer cuts Chinese into single characters, and `decode` joins its tokens with spaces. A
+# Chinese BART model read through a `BertTokenizer` therefore prints `'北 京 是 中 国 的 首 都'`, and a
+# common reading blames the model for the spaces. In fact the model produced 北京是中国的首都; the spaces
+# are the tokenizer's. This English vocabulary knows only some Chinese characters (the others become
 # `[UNK]`, and `decode` loses them); the offsets still point at the original text:
 
 # %%
@@ -179,7 +179,7 @@ print("from the offsets:", "".join(zh[start:end] for start, end in zh_enc["offse
 # A Chinese BERT vocabulary has every common character. No Chinese checkpoint is available
 # offline, so we imitate one: the same tokenizer recipe trained on four Chinese sentences (a toy
 # vocabulary, section 8 explains training). Every character is now a token, and `decode` gives
-# the note's spaced string. To join it back, remove the spaces that sit *between two CJK
+# the spaced string above. To join it back, remove the spaces that sit *between two CJK
 # characters*; a regular expression does it and keeps the spaces between Latin words:
 
 # %%
@@ -195,10 +195,11 @@ assert re.sub(between_cjk, "", spaced) == zh
 print(repr(re.sub(between_cjk, "", "我 爱 hugging face 的 课 程")))
 
 # %% [markdown]
-# The same note loads `BertTokenizer.from_pretrained("chinese-roberta-wwm-ext")`. On the Hub the id
-# is **`hfl/chinese-roberta-wwm-ext`**, and despite its name it is a BERT checkpoint (RoBERTa's
-# training recipe, BERT's architecture and vocabulary): its authors load it with the Bert
-# classes, not the Roberta ones. Online:
+# A common first attempt at a Chinese checkpoint is
+# `BertTokenizer.from_pretrained("chinese-roberta-wwm-ext")`. On the Hub the id is
+# **`hfl/chinese-roberta-wwm-ext`**, and despite its name it is a BERT checkpoint (RoBERTa's
+# training recipe, BERT's architecture and vocabulary): its authors load it with the Bert classes,
+# not the Roberta ones. Online:
 #
 # ```python
 # from transformers import BertForMaskedLM, BertTokenizer
@@ -338,21 +339,24 @@ with torch.inference_mode():
         gaps["with attention_mask"].append((model(**padded).logits - reference).abs().max().item())
         gaps["without attention_mask"].append((model(**unmasked).logits - reference).abs().max().item())
 fig, ax = plt.subplots(figsize=(6, 3.5))
-for label, values in gaps.items():
-    ax.plot(n_pads, values, marker="o", label=label)
+for label, values in gaps.items():  # from 1 pad on (0 pads is the reference itself); log axis: 0 drawn at 1e-9
+    ax.plot(n_pads[1:], [max(v, 1e-9) for v in values[1:]], marker="o", label=label)
+ax.set_yscale("log")
 ax.set_xlabel("number of [PAD] tokens added")
-ax.set_ylabel("max |Δ logit| vs. unpadded")
+ax.set_ylabel("max |Δ logit| vs. unpadded (log scale)")
+ax.set_title('"I hate this so much!" padded: how far its logits move')
 ax.legend()
 fig.tight_layout()
 assert max(gaps["with attention_mask"]) < 1e-4 and max(gaps["without attention_mask"][1:]) > 1e-2
 
 # %% [markdown]
-# With the mask the curve stays at rounding level (about 1e-7); without it, a few `[PAD]` tokens
-# already move the logits far beyond rounding (offline stand-in: by about 0.5, half the gap between
-# its two logits). Always pass the tokenizer's whole output: `model(**inputs)`.
+# The y-axis is logarithmic, so both curves fit on it: with the mask the gap stays at float32
+# rounding level (about 1e-7); without it, a few `[PAD]` tokens already move the logits millions
+# of times further (offline stand-in: by about 0.5, half the gap between its two logits). Always
+# pass the tokenizer's whole output: `model(**inputs)`.
 
 # %% [markdown]
-# **1 means keep.** One of the notes asks whether 1 and 0 in masks have one agreed meaning. They
+# **1 means keep.** A common question is whether 1 and 0 in masks have one agreed meaning. They
 # do not. Hugging Face's `attention_mask` has 1 for a token to attend to, and so does the boolean
 # `attn_mask` of `F.scaled_dot_product_attention` (True = may attend). A *padding mask*, such as
 # the one exercise 00.2 builds or `nn.MultiheadAttention`'s `key_padding_mask`, has True where
@@ -374,7 +378,7 @@ print("a padding mask passed as attention_mask: no error, but other logits:", no
 
 # %% [markdown]
 # ## 5 · Texts longer than the model
-# One of the notes asks whether sequences can be too long. They can, and there are two limits:
+# Can a sequence be too long? It can, and there are two limits:
 #
 # - `tokenizer.model_max_length` (512 here) is what the tokenizer believes the model takes.
 #   Without `truncation=True` it cuts nothing: it encodes the whole text and logs a warning.
@@ -530,7 +534,7 @@ with torch.inference_mode():
     print("forward works:", tuple(model(**new_inputs).logits.shape))
 
 # %% [markdown]
-# One of the notes suggests a trick for BERT vocabularies: reuse the reserved `[unused0]` ...
+# A trick often suggested for BERT vocabularies: reuse the reserved `[unused0]` ...
 # `[unused993]` entries, which already have rows, so the model needs no resizing. That works, but
 # do not trust the number `add_tokens` returns to tell you: it counts tokens newly registered as
 # "added", not new ids. `len(tokenizer)` is the truth:
@@ -647,16 +651,16 @@ for name, value in mean_len.items():
 #   `model.resize_token_embeddings(len(tokenizer))` before the forward pass (else `IndexError`).
 # - `add_special_tokens({"additional_special_tokens": [...]})` is the old key: now
 #   `"extra_special_tokens"`. The count `add_tokens` returns is not the number of new ids.
-# - Ids from one vocabulary are meaningless in another (the notes' `bert-base-cased` ids vs the
-#   uncased ids here), and a newly trained tokenizer needs a newly trained model.
+# - Ids from one vocabulary are meaningless in another (the Hugging Face course's `bert-base-cased`
+#   ids vs the uncased ids here), and a newly trained tokenizer needs a newly trained model.
 # - `decode(encode(text))` is not `text`: normalisation (lower case, accents, spaces) is lossy.
 # - A text longer than `model_max_length` without `truncation=True`: the tokenizer only warns, and
 #   the forward pass fails past `max_position_embeddings`. Truncate, or chunk with
 #   `truncation=True, max_length=..., stride=..., return_overflowing_tokens=True`.
-# - `decode` of Chinese through a BERT-family tokenizer puts a space between characters (the
-#   notes' `'北 京 是 中 国 的 首 都'` is the tokenizer's doing, not the model's): join with offsets,
+# - `decode` of Chinese through a BERT-family tokenizer puts a space between characters (a
+#   spaced `'北 京 是 中 国 的 首 都'` is the tokenizer's doing, not the model's): join with offsets,
 #   or remove the spaces between CJK characters.
-# - `BertTokenizer.from_pretrained("chinese-roberta-wwm-ext")` (one of the notes): the Hub id is
+# - `BertTokenizer.from_pretrained("chinese-roberta-wwm-ext")` fails: the Hub id is
 #   `hfl/chinese-roberta-wwm-ext`, and it is a BERT checkpoint: `BertTokenizer` / `BertForMaskedLM`.
 
 # %% [markdown]

@@ -86,7 +86,7 @@ config = AutoConfig.from_pretrained(ckpt)  # reads config.json only: a few hundr
 # model class knows its config class, and its source file and ancestors answer "where is the
 # code?" (offline stand-in: a BERT; online: DistilBERT, with `modeling_distilbert.py`):
 
-# %%
+# %% tags=["online-expected"]
 # NBVAL_CHECK_OUTPUT
 print(type(config).__name__, "| model_type:", config.model_type)
 for field in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings"):
@@ -108,7 +108,7 @@ torch.manual_seed(0)
 random_body = AutoModel.from_config(config)  # architecture only, random weights, training mode
 body = AutoModel.from_pretrained(ckpt)  # same architecture + the checkpoint's weights, eval mode
 
-# %%
+# %% tags=["online-expected"]
 # NBVAL_CHECK_OUTPUT
 w_random = random_body.get_input_embeddings().weight
 w_pretrained = body.get_input_embeddings().weight
@@ -119,14 +119,14 @@ print(f"std of random embeddings: {w_random.std():.3f} (initializer_range = {con
 print("training mode after from_config / from_pretrained:", random_body.training, body.training)
 
 # %% [markdown]
-# Who draws those random numbers? Every model's `__init__` ends with `self.post_init()` (seed 002
-# shows it in BART). It initialises every module with the class's `_init_weights` (normal with
-# std `initializer_range` for Linear and Embedding weights, zeros for biases, ones and zeros for
-# LayerNorms) and then
+# Who draws those random numbers? Every model's `__init__` ends with `self.post_init()` (open any
+# `modeling_*.py`, BART's or BERT's, to see it). It initialises every module with the class's
+# `_init_weights` (normal with std `initializer_range` for Linear and Embedding weights, zeros for
+# biases, ones and zeros for LayerNorms) and then
 # **ties** the weights the config asks to share: with `tie_word_embeddings=True` the masked-LM
 # decoder *is* the word-embedding matrix. A tiny random BERT shows both:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 from transformers import BertConfig, BertForMaskedLM
 
@@ -170,7 +170,7 @@ body.save_pretrained(save_dir)
 tokenizer.save_pretrained(save_dir)
 reloaded = AutoModel.from_pretrained(save_dir)
 
-# %%
+# %% tags=["online-expected"]
 # NBVAL_CHECK_OUTPUT
 print(sorted(p.name for p in save_dir.iterdir()))
 before, after = body.state_dict(), reloaded.state_dict()
@@ -239,7 +239,7 @@ print("equal to the model in memory:", torch.equal(torch.from_numpy(by_hand.copy
 # (that is also how `safe_open` memory-maps files and how large models load lazily). One row of
 # the word-embedding matrix, the vector of the token "course":
 
-# %%
+# %% tags=["online-expected"]
 # NBVAL_CHECK_OUTPUT
 emb_name = next(k for k in header if k.endswith("word_embeddings.weight"))
 info = header[emb_name]
@@ -261,7 +261,7 @@ print("row read by hand equals get_slice:", torch.equal(torch.from_numpy(row.cop
 # load faster, with memory mapping). Since PyTorch 2.6, `torch.load` defaults to
 # `weights_only=True` and refuses such files.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 class NotJustWeights:
     def __reduce__(self):  # pickle stores "call print(...)" instead of data
@@ -277,7 +277,7 @@ except pickle.UnpicklingError as err:
 
 # %% [markdown]
 # ## 4 · The body and its heads
-# Seed note 004's comparison, corrected and completed:
+# The two classes side by side:
 #
 # | | `AutoModel` | `AutoModelForSequenceClassification` |
 # |---|---|---|
@@ -333,7 +333,7 @@ print(report.replace(ckpt, "<checkpoint>"))
 # same body. Seed before loading if you want a reproducible starting point. Before fine-tuning
 # (notebook 05) the head's predictions are meaningless.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 transformers.set_seed(1)
 clf_other = AutoModelForSequenceClassification.from_pretrained(ckpt, num_labels=len(labels))
@@ -405,8 +405,8 @@ print("QA span indices:", qa.start_logits.argmax().item(), qa.end_logits.argmax(
 
 # %% [markdown]
 # ### Decoding a question-answering span
-# Seed 003 reads the answer as tokens `argmax(start_logits)` to `argmax(end_logits) + 1`. Taken
-# separately, the two argmaxes can land in the *question* or on `[CLS]`, put the end before the
+# A common reading takes the answer as tokens `argmax(start_logits)` to `argmax(end_logits) + 1`.
+# Taken separately, the two argmaxes can land in the *question* or on `[CLS]`, put the end before the
 # start, or span half the text. Correct decoding (what the `question-answering` pipeline does):
 # score every pair (start `i`, end `j`) by `start_logits[i] + end_logits[j]`, keep only **context
 # tokens** (`sequence_ids == 1`) with `i <= j < i + max_answer_len`, take the best pair, and map it
@@ -450,7 +450,7 @@ assert decoded.replace(" ", "") == answer.lower().replace(" ", "")  # the tokens
 # `best_span` finds "New York City". The answer is cut from the context by character offsets, so
 # it keeps the original case (decoding the tokens of an uncased model would give "new york city").
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 def token_at(char_index):
     """Index of the context token that starts at ``char_index``."""
@@ -463,7 +463,7 @@ planted_end[token_at(context.index("City"))] = 3.0
 planted_start[sequence_ids.index(0)] = 6.0  # "where", in the question
 planted_end[token_at(context.index("Hugging"))] = 3.5  # the context's first token, before "New"
 s_naive, e_naive = planted_start.argmax().item(), planted_end.argmax().item() + 1
-print("seed 003's reading:", repr(tokenizer.decode(qa_inputs["input_ids"][0][s_naive:e_naive])), f"(tokens {s_naive}:{e_naive})")
+print("two separate argmaxes:", repr(tokenizer.decode(qa_inputs["input_ids"][0][s_naive:e_naive])), f"(tokens {s_naive}:{e_naive})")
 s_best, e_best = best_span(planted_start, planted_end, sequence_ids)
 print("best_span:", repr(context[offsets[s_best][0] : offsets[e_best][1]]))
 assert context[offsets[s_best][0] : offsets[e_best][1]] == "New York City"
@@ -472,7 +472,7 @@ assert context[offsets[s_best][0] : offsets[e_best][1]] == "New York City"
 # A head is a small layer on the body's hidden states. Recomputing two of them by hand (the
 # models are in eval mode, so dropout does nothing) gives the same logits:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 tok_clf, lm = models["TokenClassification"], models["CausalLM"]
 with torch.no_grad():
@@ -492,7 +492,7 @@ print("causal LM head shares the embedding matrix:", lm.lm_head.weight is lm.get
 # `None` (no `labels`, so no `loss`) are *left out*, so index 0 is `logits` without labels and
 # `loss` with them: prefer names. `return_dict=False` gives a plain tuple, as very old versions did.
 
-# %%
+# %% tags=["online-expected"]
 # NBVAL_CHECK_OUTPUT
 with torch.no_grad():
     out = clf(**sentence)
@@ -507,7 +507,7 @@ print("hidden_states: embeddings + one per layer =", len(with_hidden.hidden_stat
 
 # %% [markdown]
 # ## 5 · Counting parameters without downloading
-# Seed note 004 quotes 109,482,240 parameters for `bert-base-uncased` and 66,362,880 for
+# The figures usually quoted are 109,482,240 parameters for `bert-base-uncased` and 66,362,880 for
 # `distilbert-base-uncased`. The default `BertConfig()` and `DistilBertConfig()` *are* those two
 # architectures, so we can check the numbers without any download. Building under
 # `torch.device("meta")` creates tensors that have a shape but no memory and no values: instant,
@@ -538,7 +538,7 @@ with torch.device("meta"):  # shapes only
 # LayerNorms `4H`. Embeddings: `(vocab + positions + token types)·H` plus a LayerNorm `2H`. The
 # pooler (BERT only) is one more `H²+H`.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 def layer_parameters(hidden, ffn):
     """Parameters of one transformer encoder layer."""
@@ -565,10 +565,10 @@ assert meta["BertModel (bert-base)"].num_parameters() == 109_482_240
 assert meta["DistilBertModel (distilbert-base)"].num_parameters() == 66_362_880
 
 # %% [markdown]
-# So the seed's numbers are the **bodies**: 109,482,240 includes BERT's pooler (590,592), and
+# So the quoted figures are the **bodies**: 109,482,240 includes BERT's pooler (590,592), and
 # DistilBERT has neither a pooler nor token-type embeddings. Where the 43 million go:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 layer_size = layer_parameters(768, 3072)
 pooler_size, token_types = 768 * 768 + 768, 2 * 768
@@ -590,7 +590,7 @@ def parameter_groups(model):
     return groups
 
 
-fig, ax = plt.subplots(figsize=(6, 2.5))
+fig, ax = plt.subplots(figsize=(6, 2.8))
 names = ["BertModel (bert-base)", "DistilBertModel (distilbert-base)"]
 left = np.zeros(len(names))
 for part, colour in [("embeddings", "tab:blue"), ("layers", "tab:orange"), ("pooler", "tab:green")]:
@@ -598,6 +598,8 @@ for part, colour in [("embeddings", "tab:blue"), ("layers", "tab:orange"), ("poo
     ax.barh(["bert-base", "distilbert-base"], sizes, left=left, color=colour, label=part)
     left += sizes
 ax.set_xlabel("parameters (millions)")
+ax.set_ylabel("model body")
+ax.set_title("Where the parameters sit (built on the meta device)", pad=24)  # room for the legend
 ax.legend(ncol=3, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)  # the pooler is a sliver: 0.6 M
 plt.tight_layout()
 plt.show()
@@ -607,7 +609,7 @@ plt.show()
 # DistilBERT. The models this notebook actually loaded (offline stand-ins: MiniLM and SmolLM2;
 # online: DistilBERT and SmolLM2):
 
-# %%
+# %% tags=["online-expected"]
 # NBVAL_CHECK_OUTPUT
 def shape_of(model):
     """What was loaded, from its config (not from the name that was asked for)."""
@@ -675,7 +677,7 @@ for folder in (constants.HF_HUB_CACHE, cu.models.prefetch_dir()):
 # does the same for one call. A local folder path (as `resolve_checkpoint` returns offline) never
 # touches the network.
 
-# %%
+# %% tags=["online-expected"]
 # NBVAL_CHECK_OUTPUT
 try:
     AutoConfig.from_pretrained("hf-course/not-in-any-cache", local_files_only=True)
@@ -754,12 +756,13 @@ else:
 
 # %% [markdown]
 # ## Common pitfalls
-# - **`save_pretrained` writes `model.safetensors`**, not `pytorch_model.bin` (seed 001's listing is
-#   from older versions). Load old `.bin` files only from sources you trust: they are pickles.
-# - **Seed 002's safetensors reader** has four bugs: `dtype=int64` is undefined (use
-#   `int.from_bytes(b, "little")` or `np.frombuffer(b, "<u8")`); `np.frombuffer(3072, ...)` must
-#   receive the *bytes* read; offsets count from byte `8 + N`, so `seek` there instead of assuming
-#   the first tensor follows the header (in the stand-in's own file the first one is
+# - **`save_pretrained` writes `model.safetensors`**, not `pytorch_model.bin` (folder listings that
+#   show the latter come from older versions). Load old `.bin` files only from sources you trust:
+#   they are pickles.
+# - **A hand-written safetensors reader** easily gets four things wrong: `dtype=int64` is undefined
+#   (use `int.from_bytes(b, "little")` or `np.frombuffer(b, "<u8")`); `np.frombuffer(3072, ...)`
+#   must receive the *bytes* read; offsets count from byte `8 + N`, so `seek` there instead of
+#   assuming the first tensor follows the header (in the stand-in's own file the first one is
 #   `embeddings.position_ids`, an int64 tensor); and the library call is
 #   `with safe_open(path, framework="np") as f: f.get_tensor(name)`, not `open(...)`.
 # - **`T5Config(json.load(...))`** passes the dict as one positional argument: use
@@ -769,18 +772,19 @@ else:
 #   train it. For DistilBERT it is two layers (`pre_classifier`, `classifier`), four tensors; not
 #   "three layers". An `UNEXPECTED` key (for example BERT's `pooler` when loading a masked-LM) is
 #   a checkpoint tensor the class does not use.
-# - **QA answers are not two independent argmaxes** (seed 003's `argmax(start)` to `argmax(end) + 1`):
+# - **QA answers are not two independent argmaxes** (`argmax(start)` to `argmax(end) + 1`):
 #   restrict to context tokens (`sequence_ids == 1`), require `start <= end` within a maximum
 #   length, pick the best *pair* by `start_logit + end_logit`, and cut the answer from the context
 #   with `offset_mapping` (`best_span` above).
-# - **The Hub is not "a wrapper around git"** (seed 002): `huggingface_hub` speaks HTTP to the
-#   Hub's API; the repositories are git repositories, but the cache holds content-addressed blobs
-#   (LFS files named by their sha256) plus snapshot symlinks, not clones. Verify a file with its
-#   sha256, as seed 002 does with `sha256sum`, and compare with `model_info(..., files_metadata=True)`.
-# - **Multiple choice** needs `(batch, choices, tokens)`. Seed 003 passes the `(choices, tokens)`
-#   encoding directly, which fails inside the model:
+# - **The Hub is not "a wrapper around git"**, as it is often described: `huggingface_hub` speaks
+#   HTTP to the Hub's API; the repositories are git repositories, but the cache holds
+#   content-addressed blobs (LFS files named by their sha256) plus snapshot symlinks, not clones.
+#   Verify a file with its sha256 (`sha256sum` on the command line, or `hashlib` as above) and
+#   compare with `model_info(..., files_metadata=True)`.
+# - **Multiple choice** needs `(batch, choices, tokens)`. Passing the `(choices, tokens)` encoding
+#   directly, a common slip, fails inside the model:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 try:
     models["MultipleChoice"](**mc_pairs)  # missing the leading batch dimension
@@ -794,9 +798,9 @@ except RuntimeError as err:
 # - **Counting parameters**: `model.num_parameters()` counts shared (tied) tensors once; summing a
 #   `state_dict` counts them twice. Build big configs under `torch.device("meta")` to count them.
 # - **`TRANSFORMERS_CACHE` is gone**: use `HF_HOME` (everything) or `HF_HUB_CACHE` (models).
-# - **`PreTrainedModel` no longer inherits `GenerationMixin`** (seed 002's class listing): only
+# - **`PreTrainedModel` no longer inherits `GenerationMixin`** (older class listings show it): only
 #   classes that can generate (`LlamaForCausalLM`...) have `.generate()`; `BertModel` does not.
-# - **Mask conventions** (seed 002's open question): in `transformers`, `attention_mask` is 1 for
+# - **Mask conventions** (a common open question): in `transformers`, `attention_mask` is 1 for
 #   tokens to attend to and 0 for padding, and label id -100 means "ignore in the loss". PyTorch's
 #   own `nn.MultiheadAttention(key_padding_mask=...)` uses the opposite: `True` = ignore.
 

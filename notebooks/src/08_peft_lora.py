@@ -79,11 +79,11 @@ print("peft", peft.__version__)
 
 # %% [markdown]
 # ## 2 · LoRA on a small MLP, as in the PEFT example
-# The learners' notes follow PEFT's multilayer-perceptron example: a 3-layer MLP, LoRA on the first
-# two linear layers, and the last layer trained in full. `target_modules` and `modules_to_save`
-# take **module names**, the ones `named_modules()` lists:
+# PEFT's guide to custom models starts from a multilayer-perceptron example: a 3-layer MLP, LoRA on
+# the first two linear layers, and the last layer trained in full. `target_modules` and
+# `modules_to_save` take **module names**, the ones `named_modules()` lists:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 class MLP(nn.Module):
     def __init__(self, num_units_hidden: int = 2000):
@@ -107,7 +107,7 @@ for name, module in mlp.named_modules():
 # `get_peft_model` replaces each targeted `nn.Linear` by a LoRA layer that holds the original as
 # `base_layer`, and wraps each module to save in a `ModulesToSaveWrapper` that trains a copy.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 config = LoraConfig(r=8, target_modules=["seq.0", "seq.2"], modules_to_save=["seq.4"])
 module_copy = copy.deepcopy(mlp)  # the untouched original, to compare with after training
@@ -121,13 +121,14 @@ for name, p in peft_mlp.named_parameters():
 # %% [markdown]
 # The count checks by hand: LoRA on `seq.0` adds `8·20 + 2000·8 = 16,160`, on `seq.2`
 # `8·2000 + 2000·8 = 32,000`, and the trainable copy of `seq.4` has `2000·2 + 2 = 4,002`:
-# 52,162 in all. (The notes show 56,164: an older PEFT also counted the frozen original of `seq.4`.)
+# 52,162 in all. (That guide prints 56,164: it was written with an older PEFT, which also counted
+# the frozen original of `seq.4`.)
 #
 # How names match: a **list** matches a module whose name equals an entry or ends with
 # `.entry`; a **string** is a regular expression that must match the whole name. Both forms below
 # select the same layers.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 assert 8 * 20 + 2000 * 8 + 8 * 2000 + 2000 * 8 + 2000 * 2 + 2 == 52_162
 for targets in (["seq.0", "seq.2"], ["0", "2"], r"seq\.[02]"):
@@ -138,7 +139,7 @@ for targets in (["seq.0", "seq.2"], ["0", "2"], r"seq\.[02]"):
 # ## 3 · The LoRA layer by hand
 # Before any training `B` is zero, so the wrapped layer returns exactly what the original returns.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 lora0 = peft_mlp.base_model.model.seq[0]
 print(lora0.lora_A["default"], lora0.lora_B["default"], "scaling", lora0.scaling["default"])
@@ -147,7 +148,7 @@ print("B is all zeros:", bool((lora0.lora_B["default"].weight == 0).all()))
 print("same output as the original layer:", torch.equal(lora0(x), module_copy.seq[0](x)))
 
 # %% [markdown]
-# Now a short training run, with the notes' plain loop: a PEFT model is an ordinary `nn.Module`, so
+# Now a short training run, with a plain PyTorch loop: a PEFT model is an ordinary `nn.Module`, so
 # any loop or `Trainer` works. The task: is the sum of the first five features positive?
 
 # %%
@@ -175,7 +176,7 @@ print(f"5 epochs in {time.perf_counter() - start:.1f} s, validation accuracy {va
 # Training moved only the adapter and the copy of the last layer; the pretrained weights are
 # untouched. And the wrapped layer's output is exactly the formula of section 1:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 base = peft_mlp.base_model.model
 print("seq.0 base weight unchanged:", torch.equal(base.seq[0].base_layer.weight, module_copy.seq[0].weight))
@@ -309,15 +310,21 @@ for name, make, lr in [("full fine-tuning", new_classifier, 1e-4), ("LoRA r=8", 
 full_model = results["full fine-tuning"]["model"]
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(8, 2.6))
+fig, axes = plt.subplots(1, 3, figsize=(8, 2.9))
 names = list(results)
-for ax, key, label in zip(axes, ["trainable", "step_s", "accuracy"],
-                          ["trainable parameters (log)", "seconds per step", "validation accuracy"]):
+for ax, key, label, unit in zip(axes, ["trainable", "step_s", "accuracy"],
+                                ["trainable parameters", "median time per step", "validation accuracy"],
+                                ["parameters (log scale)", "seconds", f"fraction correct ({N_VAL} texts)"]):
     ax.bar(names, [results[n][key] for n in names], color=["tab:gray", "tab:orange"])
     ax.set_title(label, fontsize=9)
+    ax.set_ylabel(unit, fontsize=8)
+    ax.set_xlabel("method", fontsize=8)
     ax.tick_params(axis="x", labelsize=8)
-axes[0].set_yscale("log")
-axes[2].axhline(majority, ls="--", c="k", lw=1)
+axes[0].set(yscale="log", ylim=(1e4, 1e8))
+axes[2].axhline(majority, ls="--", c="k", lw=1, label=f"majority class ({majority:.3f})")
+axes[2].set_ylim(0, 1)
+axes[2].legend(fontsize=7, loc="upper left")
+fig.suptitle(f"Full fine-tuning vs LoRA: {results[names[0]]['steps']} steps on {N_TRAIN:,} emotion texts", fontsize=10)
 fig.tight_layout()
 
 # %% [markdown]
@@ -330,9 +337,10 @@ fig.tight_layout()
 #   optimizer update are saved. On a GPU the bigger win is memory (no gradients or Adam moments for
 #   the frozen weights), which is what lets large models fine-tune on one card.
 # - After the same 125 steps on the same 2,000 texts both have learned: the dashed line is the
-#   majority-class baseline, and both are far above it. LoRA is ahead here: at this budget its
-#   larger learning rate moves the few weights it has faster, and the head learns at that rate too.
-#   Neither is converged, so this says nothing yet about the end of training.
+#   majority-class baseline (in the legend), and both are far above it. In the stored run
+#   (offline stand-in) LoRA is ahead: at this budget its larger learning rate moves the few
+#   weights it has faster, and the head learns at that rate too. Neither is converged, so this
+#   says nothing yet about the end of training.
 #
 # The end of training is what `benchmarks/lora_vs_full.py` measures: the same comparison with
 # `train_emotion` (`--lora_rank 8` builds the configuration checked above) on all 16,000 texts for
@@ -352,7 +360,7 @@ fig.tight_layout()
 # `save_pretrained` on a PEFT model writes only the adapter: the LoRA matrices, the trained head
 # (it was in `modules_to_save`) and `adapter_config.json`. The base model is referenced by name.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 lora_model.save_pretrained(SCRATCH / "emotion-lora")
 full_model.save_pretrained(SCRATCH / "emotion-full")
@@ -473,7 +481,7 @@ def collate_lm(items):
 # LoRA on the query and value projections of all 30 layers, rank 16. For Llama-style models these
 # are named `q_proj` and `v_proj` (PEFT would pick the same by default for `model_type="llama"`).
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 lm_config = LoraConfig(task_type="CAUSAL_LM", r=16, lora_alpha=32, lora_dropout=0.0,
                        target_modules=["q_proj", "v_proj"])
@@ -512,7 +520,7 @@ for q, a0, a1 in zip(TEST_QUESTIONS, before, after):
 # whole output distribution towards that style moved the facts too, in either direction. That is
 # the warning that comes with fine-tuning on style: check the facts again afterwards.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 in_style = sum(a.startswith("Arr") for a in after)
 print("most answers in the new style:", in_style >= 2)
@@ -529,7 +537,7 @@ pirate.save_pretrained(SCRATCH / "pirate-lora")
 adapter_mb = folder_mb(SCRATCH / "pirate-lora")
 print(f"adapter: {adapter_mb:.1f} MB | the full model's weights: {lm_mb:.0f} MB ({str(lm.dtype).removeprefix('torch.')})")
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 fresh = AutoModelForCausalLM.from_pretrained(lm_ckpt, dtype=torch.float32).to(env.device)
 reloaded = PeftModel.from_pretrained(fresh, str(SCRATCH / "pirate-lora"))
@@ -548,7 +556,7 @@ print("adapter config: r", reloaded.peft_config["default"].r, "| targets",
 # extra cost at inference, which `save_pretrained` stores as a normal full checkpoint. The outputs
 # agree with the unmerged model up to float rounding:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 merged = reloaded.merge_and_unload()
 with torch.no_grad():
@@ -565,8 +573,8 @@ print("same greedy answers after merging:", answers(merged) == after)
 # %% [markdown]
 # ## Common pitfalls
 # - **`print_trainable_parameters` disagrees with an old tutorial.** Old PEFT versions counted the
-#   frozen original of a `modules_to_save` layer as trainable (the notes' 56,164); PEFT 0.21 reports
-#   52,162 for the same model. Count `requires_grad` parameters yourself when in doubt.
+#   frozen original of a `modules_to_save` layer as trainable (56,164 for the MLP above); PEFT 0.21
+#   reports 52,162 for the same model. Count `requires_grad` parameters yourself when in doubt.
 # - **`target_modules` is not always a regex.** A list matches exact names or name suffixes
 #   (`"query"` matches `bert.encoder.layer.0.attention.self.query`); only a single string is a
 #   regular expression, and it must match the *whole* name.
@@ -581,9 +589,9 @@ print("same greedy answers after merging:", answers(merged) == after)
 #   LLMs, up to a few 1e-3 for small encoders).
 # - **Merging before you are done.** After `merge_and_unload()` the adapter is gone from that model;
 #   keep the saved adapter if you want to train on or switch adapters.
-# - **The notes' `nn.CrossEntropyLoss` after `LogSoftmax`** works only by accident (a log-softmax of
-#   log-probabilities changes nothing); pair `LogSoftmax` with `nn.NLLLoss`, or drop the
-#   `LogSoftmax` and use `CrossEntropyLoss` on raw logits.
+# - **`nn.CrossEntropyLoss` after `LogSoftmax`**, a common pairing, works only by accident (a
+#   log-softmax of log-probabilities changes nothing); pair `LogSoftmax` with `nn.NLLLoss`, or drop
+#   the `LogSoftmax` and use `CrossEntropyLoss` on raw logits.
 
 # %% [markdown]
 # ## Exercises

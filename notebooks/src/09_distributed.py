@@ -85,7 +85,7 @@ print("CPU cores:", os.cpu_count(), "| GPUs:", torch.cuda.device_count())
 # slices' gradients is exactly the gradient of the whole batch. That identity is all DDP relies on;
 # here it is in one process:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
@@ -121,7 +121,7 @@ print(f"max |difference|: equal slices {(equal_slices - whole).abs().max():.1e},
 # a seed that all ranks share, then hands rank `r` every `world_size`-th index starting at `r`. The
 # shuffle depends on `seed + epoch`, and the epoch is whatever you last passed to `set_epoch`:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 data = list(range(12))
 for epoch in (0, 1):
@@ -138,7 +138,7 @@ print("without set_epoch, rank 0 reads every epoch:", list(never_set), "then", l
 # (or drops the tail with `drop_last=True`), so that every rank does the same number of steps: a
 # rank with one step more would wait forever for the others in the all-reduce.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 for drop_last in (False, True):
     parts = [list(DistributedSampler(list(range(10)), num_replicas=3, rank=r, shuffle=False,
@@ -147,9 +147,9 @@ for drop_last in (False, True):
 
 # %% [markdown]
 # ## 4 · A correct DDP script
-# The learners' notes copy a script that does not run: `run(demo_fn, world_size)` uses a `rank` it
-# was never given, `nccl` needs NVIDIA GPUs, and the model is wrapped before it is moved to its
-# device. The course's version is
+# DDP scripts copied from older tutorials often do not run: `run(demo_fn, world_size)` uses a
+# `rank` it was never given, `nccl` needs NVIDIA GPUs, and the model is wrapped before it is moved
+# to its device. The course's version is
 # [`course_utils/scripts/ddp_train.py`](../course_utils/scripts/ddp_train.py); its skeleton:
 #
 # ```python
@@ -229,7 +229,7 @@ print(f"launch and training: {seconds:.1f} s")
 # %% [markdown]
 # Each rank printed its own line (their order varies). Rank 0 wrote the summary:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 ddp2 = json.loads((SCRATCH / "ddp2.json").read_text())
 print({k: ddp2[k] for k in ("world_size", "backend", "per_process_batch", "global_batch", "steps", "epochs_started")})
@@ -259,7 +259,7 @@ out, seconds = launch(1, DDP, *COMMON, "--batch-size", 256,
 print(rank_lines(out))
 print(f"launch and training: {seconds:.1f} s")
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 w1, w2 = load_file(SCRATCH / "ddp1.safetensors"), load_file(SCRATCH / "ddp2.safetensors")
 weights_diff = max((w1[k] - w2[k]).abs().max().item() for k in w1)
@@ -273,9 +273,11 @@ rows = [("1 process, batch 256", ddp1), ("2 processes, batch 128 each", ddp2)]
 for name, r in rows:
     print(f"{name:28s} threads/process {r['threads_per_process']} | median step "
           f"{r['median_step_s'] * 1000:6.1f} ms | {r['samples_per_s']:8.0f} examples/s")
-fig, ax = plt.subplots(figsize=(6, 2.2))
+fig, ax = plt.subplots(figsize=(6.5, 2.4))
 ax.barh([n for n, _ in rows], [r["samples_per_s"] for _, r in rows], color=["tab:gray", "tab:blue"])
-ax.set_xlabel("training examples per second (same global batch of 256)")
+ax.set_xlabel("throughput (training examples per second)")
+ax.set_ylabel("launch")
+ax.set_title("DDP on this CPU (gloo), same global batch of 256")
 fig.tight_layout()
 
 # %% [markdown]
@@ -307,7 +309,7 @@ out, seconds = launch(2, TRAINER, "--examples", 64, "--batch-size", 8, "--out-di
 print(rank_lines(out))
 print(f"2 processes: {seconds:.1f} s (each one imports transformers and loads the model)")
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 ranks = [json.loads((SCRATCH / "trainer2" / f"rank{r}.json").read_text()) for r in (0, 1)]
 for r in ranks:
@@ -352,7 +354,7 @@ out, seconds = launch(2, DDP, "--engine", "accelerate", "--steps", 10, "--check-
 print(rank_lines(out))
 print(f"accelerate launch --multi_gpu --num_processes=2: {seconds:.1f} s")
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 acc = json.loads((SCRATCH / "accelerate.json").read_text())
 print({k: acc[k] for k in ("engine", "world_size", "backend", "global_batch")})
@@ -396,10 +398,10 @@ print("identical weights on all ranks:", acc["ranks_identical"], "| equal to one
 
 # %% [markdown]
 # ## Common pitfalls
-# - **The notes' `run(demo_fn, world_size)`** calls `setup(rank, ...)` with a `rank` that does not
-#   exist. `torch.multiprocessing.spawn(fn, args=(world_size,), nprocs=n)` calls `fn(i, world_size)`:
-#   the process index comes **first**, so write `def run(rank, world_size)`. (`ddp_train --spawn 2`
-#   starts its processes this way.)
+# - **`run(demo_fn, world_size)`**, as older tutorials write it, calls `setup(rank, ...)` with a
+#   `rank` that does not exist. `torch.multiprocessing.spawn(fn, args=(world_size,), nprocs=n)`
+#   calls `fn(i, world_size)`: the process index comes **first**, so write
+#   `def run(rank, world_size)`. (`ddp_train --spawn 2` starts its processes this way.)
 # - **`nccl` without GPUs** fails: use `gloo` on CPUs (the script picks by `torch.cuda.is_available()`).
 # - **`cuda:{rank}`** is right on one machine only; on several use `LOCAL_RANK`.
 # - **`torch.distributed.launch`** is deprecated, and passed `--local-rank` as an argument; use
@@ -414,7 +416,7 @@ print("identical weights on all ranks:", acc["ranks_identical"], "| equal to one
 # - **`average_tokens_across_devices=True` (the default) with a classifier under DDP** (transformers
 #   5): gradients and the logged loss are multiplied by the world size. Set it to `False` for
 #   losses that are a per-batch mean.
-# - **"Trainer turns on multi-GPU by itself"** (the notes): started with `python`, it uses
+# - **"Trainer turns on multi-GPU by itself"** is only half true: started with `python`, it uses
 #   `nn.DataParallel` on all visible GPUs, the slow single-process mode; start it with `torchrun` to
 #   get DDP, and `per_device_train_batch_size` is then per process.
 

@@ -36,7 +36,7 @@ from transformers import (
 # when `tie_word_embeddings` is set (counted once, as `num_parameters()` does). Rotary position
 # embeddings have no parameters. Every size comes from the config, `head_dim` included.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 def llama_parameters(config) -> int:
     h, i, d = config.hidden_size, config.intermediate_size, config.head_dim
@@ -59,7 +59,7 @@ assert cu.check.exercise_03_1(llama_parameters)
 # 16-bit words as unsigned integers and let torch reinterpret the bits with `.view(torch.bfloat16)`.
 # We check it on a small random BERT saved in bfloat16.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 NUMPY_DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U8": "u1", "BOOL": "?"}
 

@@ -32,7 +32,7 @@ shutil.rmtree(SCRATCH, ignore_errors=True)
 # is PEFT's: `re.fullmatch` for a string, "equal or ends with `.entry`" for a list (so `"1"` matches
 # a layer named `1`, not `11`). On section 2's MLP it agrees with PEFT:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 def name_matches(name: str, target_modules) -> bool:
     if isinstance(target_modules, str):
@@ -100,7 +100,7 @@ assert cu.check.exercise_08_2(classifier_trainable_params)
 # second time). To see a difference, the layer below starts with a random, non-zero `B`
 # (`init_lora_weights=False`) and `alpha / r = 4`:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 def merge_lora(layer) -> nn.Linear:
     W, b = layer.base_layer.weight, layer.base_layer.bias
@@ -130,7 +130,7 @@ assert cu.check.exercise_08_3(merge_lora)
 # adds another set of LoRA matrices under its own name beside it, and `set_adapter` chooses which
 # one the forward pass uses. The base weights exist once. Two adapters of a small model show it:
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 def adapter_outputs(base: nn.Module, adapters: dict[str, str], x: torch.Tensor) -> dict[str, torch.Tensor]:
     names = list(adapters)

@@ -48,7 +48,7 @@ ckpt = cu.resolve_checkpoint(cu.EMBEDDER)
 tokenizer = AutoTokenizer.from_pretrained(ckpt)
 encoder = AutoModel.from_pretrained(ckpt).to(env.device).eval()
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 texts = ["i am ever so sad", "i am thrilled about the trip to the mountains next week"]
 batch = tokenizer(texts, padding=True, return_tensors="pt").to(env.device)
@@ -84,7 +84,7 @@ assert cu.check.exercise_10_2(mrr_at_k)
 # query with a hit at rank 1 adds 1 to both, and every other query adds at least 0 to MRR, so MRR@k
 # is never below precision@1 (the "Think").
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 sims = torch.tensor([[0.9, 0.1, 0.2, 0.8, 0.3], [0.95, 0.2, 0.1, 0.3, 0.6], [0.9, 0.8, 0.1, 0.2, 0.3]])
 query_labels, corpus_labels = torch.tensor([0, 1, 2]), torch.tensor([0, 1, 2, 0, 1])
@@ -136,7 +136,7 @@ def hybrid_order(cosine: torch.Tensor, logits: torch.Tensor, lam: float) -> torc
 
 assert cu.check.exercise_10_3(hybrid_order)
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 cosine, logits = torch.tensor([[0.9, 0.8, 0.7]]), torch.tensor([[0.0, -3.0, 3.0]])
 for lam in (0.0, 0.1, 0.25, 10.0):
@@ -184,7 +184,7 @@ difference = (multi_positive_loss(scores, first) - section_4).abs().item()
 print(f"one positive in column 0: |multi_positive_loss - cross_entropy| = {difference:.1e}")
 assert difference < 1e-6
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 several = torch.rand(4, 8, generator=gen) < 0.3
 several[:, 3] = True  # at least one positive per row, not in column 0
@@ -207,7 +207,7 @@ print(f"logits x 60: naive log(sum(exp)) finite: {naive.isfinite().item()}, "
 # `k p_j - 1` (k positives) turns positive once a positive holds more than 1/k, and the best
 # positive is pushed down towards the others.
 
-# %%
+# %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
 row = torch.tensor([[3.0, 1.0, 0.5, -1.0, 0.0, -0.5]])  # one group: columns 0 and 1 are positives
 two = torch.tensor([[True, True, False, False, False, False]])
