@@ -26,27 +26,34 @@ import course_utils as cu  # noqa: E402
 
 
 @pytest.mark.parametrize(
-    ("config", "expected"),
+    ("repo_id", "expected"),
     [
-        (hub_mirror.DISTILBERT_CONFIG, 66_362_880),  # the Hub's distilbert-base-uncased
-        (hub_mirror.SST2_CONFIG, 66_362_880),
-        (hub_mirror.BERT_CONFIG, 109_482_240),  # bert-base-uncased, pooler included
-        (hub_mirror.BGE_SMALL_CONFIG, 33_360_000),  # bge-small-en-v1.5
+        ("distilbert-base-uncased", 66_362_880),  # the Hub's distilbert-base-uncased
+        ("distilbert/distilbert-base-uncased-finetuned-sst-2-english", 66_362_880),
+        ("bert-base-uncased", 109_482_240),  # bert-base-uncased, pooler included
+        ("BAAI/bge-small-en-v1.5", 33_360_000),  # bge-small-en-v1.5
     ],
 )
-def test_mirror_configs_have_the_hub_models_sizes(config, expected):
+def test_mirror_configs_have_the_hub_models_sizes(repo_id, expected):
     import torch
     from transformers import AutoConfig, AutoModel
 
     with torch.device("meta"):
-        body = AutoModel.from_config(AutoConfig.for_model(**config))
+        body = AutoModel.from_config(AutoConfig.for_model(**hub_mirror.hub_config(repo_id)))
     assert body.num_parameters() == expected
 
 
 def test_sst2_config_carries_the_hub_labels():
-    assert hub_mirror.SST2_CONFIG["id2label"] == {"0": "NEGATIVE", "1": "POSITIVE"}
+    sst2 = hub_mirror.hub_config("distilbert/distilbert-base-uncased-finetuned-sst-2-english")
+    assert sst2["id2label"] == {"0": "NEGATIVE", "1": "POSITIVE"}
     # transformers 5's BertConfig() has no position_embedding_type: the mirror must use the Hub's file
-    assert hub_mirror.BERT_CONFIG["position_embedding_type"] == "absolute"
+    assert hub_mirror.hub_config("bert-base-uncased")["position_embedding_type"] == "absolute"
+
+
+def test_every_data_folder_belongs_to_a_repository():
+    """A folder under tools/hub_mirror_data/ that no repository builds would be silently ignored."""
+    folders = {p.parent.relative_to(hub_mirror.DATA).as_posix() for p in hub_mirror.DATA.rglob("README.md")}
+    assert folders == {r.folder for r in hub_mirror.REPOS} - {"models/sentence-transformers/all-MiniLM-L6-v2"}
 
 
 def _tiny_repo(fail: bool = False) -> hub_mirror.Repo:

@@ -430,7 +430,7 @@ def rehearse(work: Path, cache: Path = DEFAULT_CACHE, out: Path | None = DEFAULT
     py_version = f"{sys.version_info.major}.{sys.version_info.minor}"
 
     t0 = time.perf_counter()
-    url, commit = snapshot(ROOT, work / "repo", authoring.BRANCH)
+    url, commit = snapshot(ROOT, work / "repo", authoring.BRANCH)  # 1. the checkout as it is on disk
     seconds["snapshot"] = time.perf_counter() - t0
     log(f"snapshot {commit[:12]} -> {url}  ({seconds['snapshot']:.1f} s)")
 
@@ -442,31 +442,7 @@ def rehearse(work: Path, cache: Path = DEFAULT_CACHE, out: Path | None = DEFAULT
         if not k.startswith(("PIP_", "UV_", "PYTHON", "VIRTUAL_ENV", "CONDA", "HF_", "COURSE_", "COLAB_"))
     }
     t0 = time.perf_counter()
-    run([sys.executable, "-m", "venv", "--without-pip", venv], timeout=120, what="python -m venv")
-    torch_req, torch_flags = torch_requirement()
-    pins = [f"{name}=={version}" for name, version in COLAB_PINS.items()]
-    run(
-        [
-            uv,
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            python,
-            "--cache-dir",
-            cache / "uv",
-            *torch_flags,
-            torch_req,
-            *pins,
-        ],
-        env=clean_env,
-        timeout=1200,
-        what="fake Colab: uv pip install of Colab's pins",
-    )
-    site_dirs = _site_dirs(python)
-    stub = site_dirs[0] / "google" / "colab"
-    stub.mkdir(parents=True, exist_ok=True)  # no google/__init__.py: a namespace package, as Colab's
-    (stub / "__init__.py").write_text(STUB_COLAB, encoding="utf-8")
+    site_dirs = fake_colab(venv, uv, cache, clean_env)  # 2. a venv with Colab's pins
     seconds["fake_colab"] = time.perf_counter() - t0
     log(f"fake Colab in {venv} ({seconds['fake_colab']:.1f} s)")
 
@@ -474,66 +450,16 @@ def rehearse(work: Path, cache: Path = DEFAULT_CACHE, out: Path | None = DEFAULT
     before = versions(site_dirs)
     _, check_before = _pip_check(python)
 
-    cells = [
-        authoring.colab_install_cell(),
-        setup_cell(),
-        runtime_imports_cell(runtime_requirements(work / "repo" / "pyproject.toml")),
-    ]
-    (work / "cells.json").write_text(json.dumps(cells), encoding="utf-8")
-    (work / "driver.py").write_text(DRIVER, encoding="utf-8")
-    content = work / "content"  # Colab's working directory: nothing of the course in it
-    content.mkdir()
-    home = work / "home"
-    home.mkdir()
-    constraints = work / "torch-constraint.txt"
-    constraints.write_text(f"torch=={before['torch']}\n", encoding="utf-8")
-    cell_env = {
-        **clean_env,
-        "HOME": str(home),
-        "PATH": f"{venv / 'bin'}{os.pathsep}{clean_env.get('PATH', '')}",
-        "VIRTUAL_ENV": str(venv),
-        "PIP_CONFIG_FILE": os.devnull,  # as on Colab: no local index, no torch cap
-        "PIP_CACHE_DIR": str(cache / "pip"),
-        "PIP_CONSTRAINT": str(constraints),  # a slip can never pull a CUDA torch (several GB)
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_NO_INPUT": "1",
-        "COLAB_RELEASE_TAG": "rehearsal",
-        authoring.INSTALL_URL_ENV: url,
-        "HF_HUB_OFFLINE": "1",
-        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-        "MPLBACKEND": "Agg",
-    }
     t0 = time.perf_counter()
-    cells_output = run(
-        [python, work / "driver.py", work / "cells.json"],
-        env=cell_env,
-        cwd=content,
-        timeout=1200,
-        what="the install cell and the setup cell",
-    )
+    cells_output = run_cells(work, venv, url, before["torch"], cache, clean_env)  # 3. the notebooks' first cells
     seconds["cells"] = time.perf_counter() - t0
     log(f"cells ran ({seconds['cells']:.1f} s)")
 
-    freeze_after = _freeze(python)
+    freeze_after = _freeze(python)  # 4. what changed
     after = versions(site_dirs)
     ok_after, check_after = _pip_check(python)
     closure = sorted(dependency_closure(site_dirs, "course-utils", py_version))
-
-    from importlib import metadata
-
-    dist = next(
-        d
-        for d in metadata.distributions(path=[str(p) for p in site_dirs])
-        if canonicalize_name(d.metadata["Name"] or "") == "course-utils"
-    )
-    direct = json.loads(dist.read_text("direct_url.json") or "{}")
-    installed_commit = direct.get("vcs_info", {}).get("commit_id", "")
-    same = []
-    for f in dist.files or []:
-        if f.suffix == ".py" and f.parts[0] == "course_utils":
-            disk = ROOT / Path(*f.parts)
-            if disk.is_file() and Path(f.locate()).read_bytes() == disk.read_bytes():
-                same.append("/".join(f.parts))
+    installed_commit, same = installed_course(site_dirs)
     seconds["total"] = time.perf_counter() - t_all
 
     result = Result(
@@ -547,18 +473,105 @@ def rehearse(work: Path, cache: Path = DEFAULT_CACHE, out: Path | None = DEFAULT
         pip_check_after_ok=ok_after,
         runtime_closure=closure,
         installed_commit=installed_commit,
-        installed_matches_disk=sorted(same),
+        installed_matches_disk=same,
         cells_output=cells_output,
         seconds={k: round(v, 1) for k, v in seconds.items()},
     )
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "freeze-before.txt").write_text(freeze_before, encoding="utf-8")
-        (out / "freeze-after.txt").write_text(freeze_after, encoding="utf-8")
-        report = asdict(result) | {"added": result.added, "changed": result.changed, "removed": result.removed}
-        (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True), encoding="utf-8")
+        write_report(Path(out), result, freeze_before, freeze_after)
     return result
+
+
+def fake_colab(venv: Path, uv: str, cache: Path, env: dict) -> list[Path]:
+    """Step 2: a new venv with torch's CPU build, Colab's pins (:data:`COLAB_PINS`) and a stub
+    ``google.colab``; returns its site-packages folders."""
+    python = venv / "bin" / "python"
+    run([sys.executable, "-m", "venv", "--without-pip", venv], timeout=120, what="python -m venv")
+    torch_req, torch_flags = torch_requirement()
+    pins = [f"{name}=={version}" for name, version in COLAB_PINS.items()]
+    uv_install = [uv, "pip", "install", "--quiet", "--python", python, "--cache-dir", cache / "uv"]
+    run(
+        [*uv_install, *torch_flags, torch_req, *pins],
+        env=env,
+        timeout=1200,
+        what="fake Colab: uv pip install of Colab's pins",
+    )
+    site_dirs = _site_dirs(python)
+    stub = site_dirs[0] / "google" / "colab"
+    stub.mkdir(parents=True, exist_ok=True)  # no google/__init__.py: a namespace package, as Colab's
+    (stub / "__init__.py").write_text(STUB_COLAB, encoding="utf-8")
+    return site_dirs
+
+
+def run_cells(work: Path, venv: Path, url: str, torch_version: str, cache: Path, env: dict) -> str:
+    """Step 3: the install cell (pointed at ``url``), notebook 00's setup cell and the runtime's imports,
+    in an IPython shell of ``venv`` as in a Colab kernel; returns their output."""
+    import authoring  # tools/authoring.py, beside this file
+
+    cells = [
+        authoring.colab_install_cell(),
+        setup_cell(),
+        runtime_imports_cell(runtime_requirements(work / "repo" / "pyproject.toml")),
+    ]
+    (work / "cells.json").write_text(json.dumps(cells), encoding="utf-8")
+    (work / "driver.py").write_text(DRIVER, encoding="utf-8")
+    content = work / "content"  # Colab's working directory: nothing of the course in it
+    content.mkdir()
+    home = work / "home"
+    home.mkdir()
+    constraints = work / "torch-constraint.txt"
+    constraints.write_text(f"torch=={torch_version}\n", encoding="utf-8")
+    cell_env = {
+        **env,
+        "HOME": str(home),
+        "PATH": f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        "VIRTUAL_ENV": str(venv),
+        "PIP_CONFIG_FILE": os.devnull,  # as on Colab: no local index, no torch cap
+        "PIP_CACHE_DIR": str(cache / "pip"),
+        "PIP_CONSTRAINT": str(constraints),  # a slip can never pull a CUDA torch (several GB)
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INPUT": "1",
+        "COLAB_RELEASE_TAG": "rehearsal",
+        authoring.INSTALL_URL_ENV: url,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+        "MPLBACKEND": "Agg",
+    }
+    return run(
+        [venv / "bin" / "python", work / "driver.py", work / "cells.json"],
+        env=cell_env,
+        cwd=content,
+        timeout=1200,
+        what="the install cell and the setup cell",
+    )
+
+
+def installed_course(site_dirs: list[Path]) -> tuple[str, list[str]]:
+    """The commit pip installed course-utils from, and its ``.py`` files that match this checkout's."""
+    from importlib import metadata
+
+    dist = next(
+        d
+        for d in metadata.distributions(path=[str(p) for p in site_dirs])
+        if canonicalize_name(d.metadata["Name"] or "") == "course-utils"
+    )
+    direct = json.loads(dist.read_text("direct_url.json") or "{}")
+    same = []
+    for f in dist.files or []:
+        if f.suffix == ".py" and f.parts[0] == "course_utils":
+            disk = ROOT / Path(*f.parts)
+            if disk.is_file() and Path(f.locate()).read_bytes() == disk.read_bytes():
+                same.append("/".join(f.parts))
+    return direct.get("vcs_info", {}).get("commit_id", ""), sorted(same)
+
+
+def write_report(out: Path, result: Result, freeze_before: str, freeze_after: str) -> None:
+    """``out/report.json`` (the result with its added, changed and removed packages) and the two freezes."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "freeze-before.txt").write_text(freeze_before, encoding="utf-8")
+    (out / "freeze-after.txt").write_text(freeze_after, encoding="utf-8")
+    report = asdict(result) | {"added": result.added, "changed": result.changed, "removed": result.removed}
+    (out / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True), encoding="utf-8")
 
 
 def summary(result: Result) -> str:

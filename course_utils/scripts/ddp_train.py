@@ -16,6 +16,9 @@ The model is a small MLP on a synthetic classification task, so that the mechani
 run on a laptop CPU. ``--check-equivalence`` also trains, beside the DDP model, a plain copy that
 sees every process's batch at once (one process with the global batch) and records how far the
 two sets of weights are apart after each step. Rank 0 writes a JSON summary to ``--out``.
+
+Read :func:`train_ddp` beside notebook 09's skeleton: it is that loop, step for step.
+:func:`train_accelerate` is the same loop with accelerate; the steps both share follow them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,100 +156,173 @@ class _Comm:
 
 
 def train(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Train on this process's shard; return the summary on rank 0 (None elsewhere)."""
+    """Train on this process's shard with ``--engine``; return the summary on rank 0 (None elsewhere)."""
     _single_process_env()
-    rank, local_rank, world_size = dist_env()
-    cuda = torch.cuda.is_available()
-    accelerator = None
-    if args.engine == "accelerate":
-        from accelerate import Accelerator
+    return train_accelerate(args) if args.engine == "accelerate" else train_ddp(args)
 
-        # cpu=True matters: without it, on a machine with no GPU, accelerate ignores the launcher's
-        # variables and every process trains alone (DistributedType.NO).
-        accelerator = Accelerator(cpu=not cuda)
-        device, backend = accelerator.device, str(accelerator.state.backend)
-        rank, world_size = accelerator.process_index, accelerator.num_processes
-    else:
-        backend = "nccl" if cuda else "gloo"
-        if cuda:
-            device = torch.device("cuda", local_rank)
-            torch.cuda.set_device(device)  # one GPU per process, picked by LOCAL_RANK (not RANK)
-        else:
-            device = torch.device("cpu")
-        dist.init_process_group(backend=backend)
-        assert dist.get_world_size() == world_size and dist.get_rank() == rank
-    comm = _Comm(accelerator)
+
+# ---------------------------------------------------------------------------------------------
+# The two engines: the same loop, written with raw torch.distributed and with accelerate.
+
+
+def train_ddp(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The loop of notebook 09's skeleton: raw ``torch.distributed``, one process per device."""
+    rank, local_rank, world_size = dist_env()
+    backend, device = init_process_group(local_rank)  # nccl on GPUs, gloo on CPUs
+    assert dist.get_world_size() == world_size and dist.get_rank() == rank
+    cuda = device.type == "cuda"
 
     dataset = make_dataset(args.examples, args.features, args.classes, args.seed)
     model = make_model(args.features, args.hidden, args.classes, args.seed).to(device)
-    reference = copy.deepcopy(model) if args.check_equivalence else None
+    record = Record(args, model, _Comm(), cuda)  # times, losses and the --check-equivalence reference
+    ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if cuda else None)
+    optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
+    # Each rank reads a disjoint 1/world_size of a permutation that all ranks agree on (same seed).
+    sampler: DistributedSampler[int] = DistributedSampler(
+        dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed, drop_last=True
+    )
+    loader = DataLoader(dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True)
+    _check_not_empty(loader, args, world_size)
     loss_fn = nn.CrossEntropyLoss()  # mean over the local batch; DDP then averages gradients over ranks
 
-    sampler: DistributedSampler[int] | None
-    if accelerator is not None:
-        loader = DataLoader(
-            dataset,
-            batch_size=args.batch_size,
-            shuffle=True,
-            drop_last=True,
-            generator=torch.Generator().manual_seed(args.seed),
-        )
-        optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
-        ddp_model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-        sampler = None
+    for x, y in batches(loader, sampler.set_epoch, record, device):  # set_epoch: a new shuffle, the same on all ranks
+        t0 = time.perf_counter()
+        loss = loss_fn(ddp_model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # DDP all-reduces (averages) gradients across ranks during backward
+        optimizer.step()
+        record.step(t0, loss, x, y)
+
+    summary = summarize(args, record, backend, device, world_size)
+    save_on_rank_0(args, rank, summary, model)  # write files once, not once per process
+    close_process_group()
+    return summary if rank == 0 else None
+
+
+def init_process_group(local_rank: int) -> tuple[str, torch.device]:
+    """Join the group torchrun describes: nccl and GPU ``LOCAL_RANK`` with GPUs, else gloo on the CPU."""
+    if torch.cuda.is_available():
+        backend, device = "nccl", torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)  # one GPU per process, picked by LOCAL_RANK (not RANK)
     else:
-        # Each rank reads a disjoint 1/world_size of a permutation that all ranks agree on (same seed).
-        sampler = DistributedSampler(
-            dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=args.seed, drop_last=True
-        )
-        loader = DataLoader(dataset, batch_size=args.batch_size, sampler=sampler, drop_last=True)
-        ddp_model = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if cuda else None)
-        optimizer = torch.optim.SGD(ddp_model.parameters(), lr=args.lr)
-    ref_opt = torch.optim.SGD(reference.parameters(), lr=args.lr) if reference is not None else None
+        backend, device = "gloo", torch.device("cpu")
+    dist.init_process_group(backend=backend)  # reads MASTER_ADDR/PORT, RANK and WORLD_SIZE
+    return backend, device
+
+
+def train_accelerate(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The same loop with ``accelerate.Accelerator``: ``prepare`` wraps and shards, ``backward`` replaces ``loss.backward``."""
+    from accelerate import Accelerator
+
+    # cpu=True matters: without it, on a machine with no GPU, accelerate ignores the launcher's
+    # variables and every process trains alone (DistributedType.NO).
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())
+    device, backend = accelerator.device, str(accelerator.state.backend)
+    rank, world_size = accelerator.process_index, accelerator.num_processes
+
+    dataset = make_dataset(args.examples, args.features, args.classes, args.seed)
+    model = make_model(args.features, args.hidden, args.classes, args.seed).to(device)
+    record = Record(args, model, _Comm(accelerator), cuda=torch.cuda.is_available())
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+    loader = DataLoader(
+        dataset,
+        batch_size=args.batch_size,
+        shuffle=True,
+        drop_last=True,
+        generator=torch.Generator().manual_seed(args.seed),
+    )
+    ddp_model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    _check_not_empty(loader, args, world_size)
+    loss_fn = nn.CrossEntropyLoss()
+
+    for x, y in batches(loader, getattr(loader, "set_epoch", lambda epoch: None), record, device):
+        t0 = time.perf_counter()
+        loss = loss_fn(ddp_model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        optimizer.step()
+        record.step(t0, loss, x, y)
+
+    summary = summarize(args, record, backend, device, world_size)
+    save_on_rank_0(args, rank, summary, model)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    close_process_group()
+    return summary if rank == 0 else None
+
+
+# ---------------------------------------------------------------------------------------------
+# The steps both engines share.
+
+
+def _check_not_empty(loader: DataLoader, args: argparse.Namespace, world_size: int) -> None:
     if len(loader) == 0:
         raise SystemExit(f"--examples {args.examples} is too small for {world_size} x --batch-size {args.batch_size}")
 
-    step_seconds: list[float] = []
-    losses: list[float] = []
-    diffs: list[float] = []
-    step, epoch = 0, 0
-    t_start = time.perf_counter()
-    while step < args.steps:
-        if sampler is not None:
-            sampler.set_epoch(epoch)  # a new shuffle each epoch, the same on every rank
-        elif hasattr(loader, "set_epoch"):
-            loader.set_epoch(epoch)
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            t0 = time.perf_counter()
-            loss = loss_fn(ddp_model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            if accelerator is not None:
-                accelerator.backward(loss)
-            else:
-                loss.backward()  # DDP all-reduces (averages) gradients across ranks during backward
-            optimizer.step()
-            if cuda:
-                torch.cuda.synchronize()
-            step_seconds.append(time.perf_counter() - t0)
-            losses.append(comm.mean(loss))
-            if reference is not None:
-                assert ref_opt is not None  # made together with reference
-                gx, gy = comm.gather(x), comm.gather(y)  # the global batch: every rank's examples
-                ref_opt.zero_grad(set_to_none=True)
-                loss_fn(reference(gx), gy).backward()
-                ref_opt.step()
-                diffs.append(_max_diff(model, reference))
-            step += 1
-            if step == args.steps:
-                break
-        epoch += 1
-    wall = time.perf_counter() - t_start
 
-    flat = _flat(model)
-    every_rank = comm.gather(flat).reshape(world_size, -1)
+class Reference:
+    """``--check-equivalence``: a plain copy of the model that steps on the global batch (every rank's examples)."""
+
+    def __init__(self, model: nn.Module, lr: float) -> None:
+        self.model = copy.deepcopy(model)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=lr)
+        self.diffs: list[float] = []
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, ddp_weights: nn.Module) -> None:
+        """One step on the global batch ``x, y``; records how far it is from ``ddp_weights``."""
+        self.optimizer.zero_grad(set_to_none=True)
+        nn.functional.cross_entropy(self.model(x), y).backward()
+        self.optimizer.step()
+        self.diffs.append(_max_diff(ddp_weights, self.model))
+
+
+class Record:
+    """What the loop records at each step: its time, the loss averaged over ranks, the reference's step."""
+
+    def __init__(self, args: argparse.Namespace, model: nn.Module, comm: _Comm, cuda: bool) -> None:
+        self.steps_wanted, self.model, self.comm, self.cuda = args.steps, model, comm, cuda
+        self.reference = Reference(model, args.lr) if args.check_equivalence else None
+        self.step_seconds: list[float] = []
+        self.losses: list[float] = []
+        self.steps, self.epochs, self.wall = 0, 0, 0.0
+
+    def step(self, t0: float, loss: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Call after ``optimizer.step()``; ``t0`` is when the step started."""
+        if self.cuda:
+            torch.cuda.synchronize()
+        self.step_seconds.append(time.perf_counter() - t0)
+        self.losses.append(self.comm.mean(loss))
+        if self.reference is not None:
+            self.reference.step(self.comm.gather(x), self.comm.gather(y), self.model)
+        self.steps += 1
+
+
+def batches(
+    loader: DataLoader, set_epoch: Callable[[int], None], record: Record, device: torch.device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``loader``'s batches on ``device``, epoch after epoch, until ``record`` holds ``--steps`` steps.
+
+    ``set_epoch(epoch)`` is called before each epoch; ``record`` also gets the epochs and the wall time."""
+    t_start = time.perf_counter()
+    while record.steps < record.steps_wanted:
+        set_epoch(record.epochs)
+        for x, y in loader:
+            yield x.to(device), y.to(device)
+            if record.steps == record.steps_wanted:
+                break
+        record.epochs += 1
+    record.wall = time.perf_counter() - t_start
+
+
+def summarize(
+    args: argparse.Namespace, record: Record, backend: str, device: torch.device, world_size: int
+) -> dict[str, Any]:
+    """The JSON summary; compares every rank's weights (a collective: all ranks call it)."""
+    flat = _flat(record.model)
+    every_rank = record.comm.gather(flat).reshape(world_size, -1)
     across = (every_rank - every_rank[0]).abs().max().item()
-    timed = step_seconds[2:] or step_seconds  # the first steps pay for warm-up
+    timed = record.step_seconds[2:] or record.step_seconds  # the first steps pay for warm-up
+    losses = record.losses
     summary: dict[str, Any] = {
         "engine": args.engine,
         "backend": backend,
@@ -254,48 +331,53 @@ def train(args: argparse.Namespace) -> dict[str, Any] | None:
         "threads_per_process": torch.get_num_threads(),
         "per_process_batch": args.batch_size,
         "global_batch": args.batch_size * world_size,
-        "steps": step,
-        "epochs_started": epoch,
+        "steps": record.steps,
+        "epochs_started": record.epochs,
         "median_step_s": statistics.median(timed),
         "samples_per_s": args.batch_size * world_size / statistics.median(timed),
-        "wall_s": wall,
+        "wall_s": record.wall,
         "first_loss": losses[0],
         "final_loss": losses[-1],
         "ranks_identical": across == 0.0,
         "max_abs_diff_across_ranks": across,
         "param_count": flat.numel(),
     }
-    if reference is not None:
+    if record.reference is not None:
+        diffs = record.reference.diffs
         summary["equivalence"] = {
             "max_abs_diff_per_step": diffs,
             "atol": EQUIVALENCE_ATOL,
             "equal": max(diffs) <= EQUIVALENCE_ATOL,
         }
-    is_main = rank == 0
-    if is_main and args.save_weights is not None:
+    return summary
+
+
+def save_on_rank_0(args: argparse.Namespace, rank: int, summary: dict[str, Any], model: nn.Module) -> None:
+    """Rank 0 writes the files (once, not once per process); every rank prints its line."""
+    if rank == 0 and args.save_weights is not None:
         from safetensors.torch import save_file
 
         args.save_weights.parent.mkdir(parents=True, exist_ok=True)
         save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(args.save_weights))
-    if is_main and args.out is not None:
+    if rank == 0 and args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(summary, indent=2))
     print(
-        f"[rank {rank}/{world_size}] steps {step} | loss {losses[0]:.3f} -> {losses[-1]:.3f} | "
-        f"median step {summary['median_step_s'] * 1000:.1f} ms | weights identical across ranks: "
-        f"{summary['ranks_identical']}",
+        f"[rank {rank}/{summary['world_size']}] steps {summary['steps']} | loss {summary['first_loss']:.3f} -> "
+        f"{summary['final_loss']:.3f} | median step {summary['median_step_s'] * 1000:.1f} ms | weights identical "
+        f"across ranks: {summary['ranks_identical']}",
         flush=True,
     )
-    # Every rank waits here until all have finished their collectives: a rank that tears down its
-    # gloo connections while a peer is still using them can abort the peer at exit (measured: about
-    # one --spawn run in 25 on 2 cores without this barrier).
-    if accelerator is not None:
-        accelerator.wait_for_everyone()
-        accelerator.end_training()
+
+
+def close_process_group() -> None:
+    """Every rank waits here until all have finished their collectives, then leaves the group.
+
+    A rank that tears down its gloo connections while a peer is still using them can abort the
+    peer at exit (measured: about one --spawn run in 25 on 2 cores without this barrier)."""
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
-    return summary if is_main else None
 
 
 def _spawn_worker(local_rank: int, world_size: int, port: int, argv: list[str]) -> None:

@@ -71,65 +71,14 @@ def weights_hash(model: Any) -> str:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Fine-tune the encoder on a slice of emotion with Trainer; write and return this rank's report."""
     args = parse_args(argv)
-    import datasets
     import torch
-    from torch import nn
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        DataCollatorWithPadding,
-        Trainer,
-        TrainingArguments,
-    )
-
-    import course_utils as cu
-    from course_utils.env import quiet
+    from transformers import DataCollatorWithPadding, Trainer
 
     rank = int(os.environ.get("RANK", 0))
     use_cpu = (not torch.cuda.is_available()) if args.use_cpu is None else args.use_cpu
-    quiet()
-    datasets.disable_progress_bars()
-    cu.seed_everything(0)
-    ckpt = cu.resolve_checkpoint(cu.ENCODER, verbose=rank == 0)
-    tokenizer = AutoTokenizer.from_pretrained(ckpt)
-    data = cu.load_emotion("train").select(range(args.examples))
-    data = data.map(
-        lambda b: tokenizer(b["text"], truncation=True, max_length=args.max_length),
-        batched=True,
-        remove_columns=["text"],
-    )
-    model = AutoModelForSequenceClassification.from_pretrained(ckpt, num_labels=len(cu.EMOTION_LABELS))
-    if args.exact:
-        for module in model.modules():
-            if isinstance(module, nn.Dropout):
-                module.p = 0.0
-
+    tokenizer, data, model = load_data_and_model(args, verbose=rank == 0)
     with tempfile.TemporaryDirectory() as tmp:
-        common: dict[str, Any] = dict(output_dir=tmp, report_to="none", seed=0)
-        exact: dict[str, Any] = {"optim": "sgd", "lr_scheduler_type": "constant"} if args.exact else {}
-        seen_without_use_cpu = None
-        if use_cpu and not torch.cuda.is_available():
-            # What this very process would get without use_cpu=True: no process group, world size 1.
-            seen_without_use_cpu = TrainingArguments(use_cpu=False, **common).world_size
-        targs = TrainingArguments(
-            use_cpu=use_cpu,
-            per_device_train_batch_size=args.batch_size,
-            num_train_epochs=1,
-            learning_rate=args.lr,
-            logging_strategy="no",
-            save_strategy="no",
-            disable_tqdm=True,
-            dataloader_num_workers=0,
-            dataloader_pin_memory=False,
-            ddp_find_unused_parameters=False,
-            # A classifier's loss is a mean over its own batch. With average_tokens_across_devices=True
-            # (transformers' default) Trainer multiplies that loss by the world size, meant for losses
-            # divided by the token count of the whole global batch: here gradients (and the reported
-            # loss) come out world-size times larger.
-            average_tokens_across_devices=args.average_tokens_across_devices,
-            **exact,
-            **common,
-        )
+        targs, seen_without_use_cpu = training_arguments(args, use_cpu, tmp)
         trainer = Trainer(model=model, args=targs, train_dataset=data, data_collator=DataCollatorWithPadding(tokenizer))
         result = trainer.train()
         report = {
@@ -144,23 +93,88 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "train_runtime_s": result.metrics["train_runtime"],
             "weights_sha256": weights_hash(trainer.model),
         }
+    assert trainer.model is not None  # Trainer(model=model) keeps it
+    save(args, rank, report, trainer.model)
+    return report
+
+
+def load_data_and_model(args: argparse.Namespace, verbose: bool) -> tuple[Any, Any, Any]:
+    """The tokenizer, ``--examples`` tokenized emotion texts and the encoder with a fresh 6-label head."""
+    import datasets
+    from torch import nn
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    import course_utils as cu
+    from course_utils.env import quiet
+
+    quiet()
+    datasets.disable_progress_bars()
+    cu.seed_everything(0)
+    ckpt = cu.resolve_checkpoint(cu.ENCODER, verbose=verbose)
+    tokenizer = AutoTokenizer.from_pretrained(ckpt)
+    data = cu.load_emotion("train").select(range(args.examples))
+    data = data.map(
+        lambda b: tokenizer(b["text"], truncation=True, max_length=args.max_length),
+        batched=True,
+        remove_columns=["text"],
+    )
+    model = AutoModelForSequenceClassification.from_pretrained(ckpt, num_labels=len(cu.EMOTION_LABELS))
+    if args.exact:
+        for module in model.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = 0.0
+    return tokenizer, data, model
+
+
+def training_arguments(args: argparse.Namespace, use_cpu: bool, output_dir: str) -> tuple[Any, int | None]:
+    """``TrainingArguments`` for one epoch, and the world size this process would see without ``use_cpu=True``
+    (None unless it runs on the CPU of a machine without GPUs)."""
+    import torch
+    from transformers import TrainingArguments
+
+    common: dict[str, Any] = dict(output_dir=output_dir, report_to="none", seed=0)
+    exact: dict[str, Any] = {"optim": "sgd", "lr_scheduler_type": "constant"} if args.exact else {}
+    seen_without_use_cpu = None
+    if use_cpu and not torch.cuda.is_available():
+        # What this very process would get without use_cpu=True: no process group, world size 1.
+        seen_without_use_cpu = TrainingArguments(use_cpu=False, **common).world_size
+    targs = TrainingArguments(
+        use_cpu=use_cpu,
+        per_device_train_batch_size=args.batch_size,
+        num_train_epochs=1,
+        learning_rate=args.lr,
+        logging_strategy="no",
+        save_strategy="no",
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=False,
+        ddp_find_unused_parameters=False,
+        # A classifier's loss is a mean over its own batch. With average_tokens_across_devices=True
+        # (transformers' default) Trainer multiplies that loss by the world size, meant for losses
+        # divided by the token count of the whole global batch: here gradients (and the reported
+        # loss) come out world-size times larger.
+        average_tokens_across_devices=args.average_tokens_across_devices,
+        **exact,
+        **common,
+    )
+    return targs, seen_without_use_cpu
+
+
+def save(args: argparse.Namespace, rank: int, report: dict[str, Any], model: Any) -> None:
+    """Every rank writes ``rank<RANK>.json`` and prints its line; rank 0 also the weights (``--save-weights``)."""
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"rank{rank}.json").write_text(json.dumps(report, indent=2))
     if rank == 0 and args.save_weights is not None:
         from safetensors.torch import save_file
 
         args.save_weights.parent.mkdir(parents=True, exist_ok=True)
-        assert trainer.model is not None  # Trainer(model=model) keeps it
-        save_file(
-            {k: v.detach().cpu().contiguous() for k, v in trainer.model.state_dict().items()}, str(args.save_weights)
-        )
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(args.save_weights))
     print(
         f"[rank {rank}] Trainer world_size={report['world_size_seen_by_trainer']} "
         f"steps={report['optimizer_steps']} ddp={report['model_wrapped_in_ddp']} "
         f"weights={report['weights_sha256']}",
         flush=True,
     )
-    return report
 
 
 if __name__ == "__main__":
