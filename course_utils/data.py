@@ -89,13 +89,21 @@ def emotion_features():
     return Features({"text": Value("string"), "label": ClassLabel(names=list(EMOTION_LABELS))})
 
 
+_EMOTION_OFFLINE = (
+    "set COURSE_DATA_DIR to a folder holding emotion/{train,validation,test}.jsonl, or run "
+    "`make prefetch` on a machine with internet, then copy data/cache here"
+)
+
+
 def load_emotion(split: str | None = None):
     """The dair-ai/emotion dataset: a ``DatasetDict`` (train 16000 / validation 2000 / test 2000), or one split.
 
     Looks in ``$COURSE_DATA_DIR/emotion/`` first, then the Hub (pinned revision, see
     :func:`emotion_revision`), then a copy made
     by ``make prefetch``; ``label`` is a ``ClassLabel`` with names sadness, joy, love, anger, fear,
-    surprise.
+    surprise. A Hub that answers 429, fails (5xx) or stalls raises
+    :class:`~course_utils.models.HubFaultError` (what happened, what to do) unless a prefetched
+    copy is there, which is then used.
     """
     if split is not None and split not in EMOTION_SPLITS:
         raise ValueError(f"split must be one of {EMOTION_SPLITS} or None, got {split!r}")
@@ -104,13 +112,27 @@ def load_emotion(split: str | None = None):
     folder = emotion_dir()
     if folder is None:
         ok, reason = hub_status()
-        if ok:
-            ds = load_dataset(EMOTION_REPO, revision=emotion_revision())
-            return _pick(ds.cast(emotion_features()), split)
         prefetched = prefetched_data_dir()
-        if not emotion_files_present(prefetched):
+        if ok:
+            from .models import HubFaultError, explain_hub_faults
+
+            try:
+                ds = explain_hub_faults(
+                    EMOTION_REPO,
+                    lambda: load_dataset(EMOTION_REPO, revision=emotion_revision()),
+                    offline=_EMOTION_OFFLINE,
+                )
+            except HubFaultError as fault:  # rate-limited, failing or stalled: a prefetched copy, else the message
+                if not emotion_files_present(prefetched):
+                    raise
+                print(f"{EMOTION_REPO}: {fault.endpoint}: {fault.happened()} -> the copy made by `make prefetch`")
+            else:
+                return _pick(ds.cast(emotion_features()), split)
+        elif not emotion_files_present(prefetched):
+            from .models import probe_fault_hint
+
             raise RuntimeError(
-                f"Cannot load emotion: COURSE_DATA_DIR is unset and the Hub is offline ({reason}). "
+                f"Cannot load emotion: COURSE_DATA_DIR is unset and the Hub is offline ({reason}{probe_fault_hint(reason)}). "
                 "Set COURSE_DATA_DIR to a folder holding emotion/{train,validation,test}.jsonl, "
                 "or run `make prefetch` on a machine with internet and copy data/cache here."
             )
