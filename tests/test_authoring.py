@@ -292,3 +292,34 @@ def test_command_line_builds_into_a_folder_and_refreshes(tmp_path, capsys):
     assert "42_demo.ipynb" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         authoring.main(["build"])  # no source
+
+
+def test_refresh_carries_tag_changes_and_keeps_outputs_ids_and_timings(tmp_path):
+    """Tags added, changed or removed on a `# %%` line reach the stored notebook; nothing of the run changes."""
+    src = _demo_source(tmp_path)
+    target = authoring.build(src, run=False)
+    stored = nbformat.read(target, as_version=4)
+    for count, cell in enumerate((c for c in stored.cells if c.cell_type == "code"), start=1):
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"{count}\n")]
+        cell.execution_count = count
+        cell.metadata["execution"] = {"iopub.status.idle": f"2026-01-0{count}T00:00:00Z"}
+    nbformat.write(stored, target)
+    run_of = {
+        c.id: (c.outputs, c.execution_count, c.metadata["execution"]) for c in stored.cells if c.cell_type == "code"
+    }
+
+    def refreshed(text):
+        src.write_text(text)
+        authoring.refresh_markdown(src)
+        nb = nbformat.read(target, as_version=4)
+        assert [c.id for c in nb.cells] == [c.id for c in stored.cells]
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert {c.id: (c.outputs, c.execution_count, c.metadata["execution"]) for c in code} == run_of
+        return [c.metadata.get("tags") for c in nb.cells]
+
+    tagged = SOURCE.replace("# %%\nx = 1", '# %% tags=["same-online"]\nx = 1')
+    assert refreshed(tagged) == [None, None, ["same-online"], None, None]
+    changed = tagged.replace('"same-online"', '"online-expected", "x"')
+    assert refreshed(changed) == [None, None, ["online-expected", "x"], None, None]
+    assert refreshed(SOURCE) == [None] * 5  # removed from the source: removed from the notebook
+    assert "tags" not in nbformat.read(target, as_version=4).cells[2].metadata

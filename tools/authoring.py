@@ -2,7 +2,7 @@
 
     python tools/authoring.py build notebooks/src/00_environment_and_tensors.py   # write and run (make notebooks)
     python tools/authoring.py build --no-execute [--out-dir DIR] SRC ...          # write without outputs
-    python tools/authoring.py refresh SRC ...   # markdown edits only: keep the stored outputs, run nothing
+    python tools/authoring.py refresh SRC ...   # markdown and cell-tag edits: keep the stored outputs, run nothing
 
 Sources use jupytext's percent format (``# %% [markdown]`` and ``# %%`` cells, which VS Code also
 understands); jupytext reads them, so cell metadata (``# %% tags=["raises-exception"]``) and magics
@@ -49,6 +49,8 @@ NOTEBOOK_NAME = re.compile(r"^\d\d_[a-z0-9_]+$")
 COLAB_MARKER = "# Colab only: install the course package"
 #: Cell metadata that jupytext records only to write the text back (blank lines, markers): not stored.
 JUPYTEXT_ONLY_METADATA = ("lines_to_next_cell", "lines_to_end_of_cell_marker", "cell_marker", "skipline", "noskipline")
+#: Cell metadata that a run writes (nbclient's timings): ``refresh`` keeps it; everything else comes from the source.
+RUN_METADATA = ("execution",)
 
 
 def check_repository(repo_url: str | None = None, branch: str | None = None) -> tuple[str, str]:
@@ -163,10 +165,13 @@ def execute(nb: nbformat.NotebookNode, workdir: Path, timeout: int = 900) -> Non
 
 
 def refresh_markdown(src: Path) -> Path:
-    """Rewrite the stored notebook of ``src`` with the source's markdown, keeping every code cell's outputs; return its path.
+    """Rewrite the stored notebook of ``src`` with the source's markdown and cell metadata, keeping every code cell's outputs; return its path.
 
-    Only for text changes (markdown cells may be edited, added or removed): the code cells must be
-    the stored ones, in the same order, otherwise the notebook must be rebuilt with ``build``.
+    Only for text and metadata changes (markdown cells may be edited, added or removed; tags on a
+    ``# %%`` line added, changed or removed): the code cells must be the stored ones, in the same
+    order, otherwise the notebook must be rebuilt with ``build``. Outputs, execution counts, cell
+    ids and the run's own cell metadata (:data:`RUN_METADATA`) stay; every other cell metadata is
+    the source's, so a tag removed from the source is removed from the notebook too.
     """
     src = Path(src)
     target = src.parent.parent / f"{src.stem}.ipynb"
@@ -176,9 +181,10 @@ def refresh_markdown(src: Path) -> Path:
     fresh_code = [c for c in fresh.cells if c.cell_type == "code"]
     if [c.source for c in stored_code] != [c.source for c in fresh_code]:
         raise ValueError(f"{target.name}: code cells differ from {src.name}; rebuild it with `make notebooks NB={src}`")
-    for old, new in zip(stored_code, fresh_code):  # the run's metadata (timings) stays, the source's wins
+    for old, new in zip(stored_code, fresh_code):  # the run's metadata (timings) stays, the rest is the source's
         new.outputs, new.execution_count = old.outputs, old.execution_count
-        new.metadata = nbformat.NotebookNode({**old.metadata, **new.metadata})
+        run = {key: value for key, value in old.metadata.items() if key in RUN_METADATA}
+        new.metadata = nbformat.NotebookNode({**run, **new.metadata})
     fresh.metadata = stored.metadata
     nbformat.write(fresh, target)
     return target
@@ -203,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("sources", nargs="+", type=Path)
     b.add_argument("--no-execute", action="store_true", help="write without running (no outputs)")
     b.add_argument("--out-dir", type=Path, help="write the notebooks here (default: the folder above src/)")
-    r = sub.add_parser("refresh", help="copy the sources' markdown into the stored notebooks, keeping their outputs")
+    r = sub.add_parser(
+        "refresh", help="copy the sources' markdown and cell tags into the stored notebooks, keeping their outputs"
+    )
     r.add_argument("sources", nargs="+", type=Path)
     args = parser.parse_args(argv)
 

@@ -9,9 +9,25 @@ and ``HF_HUB_OFFLINE`` unset: the canonical checkpoints and ``dair-ai/emotion`` 
 mirror. ``prefetch`` runs ``python -m course_utils prefetch`` through the mirror, stops it, and
 runs the notebooks offline from what was fetched (a workshop room without Wi-Fi).
 
-Every cell must run; stored outputs are not compared (the mirror's canonical checkpoints have
-random weights, so their outputs differ from the stored offline run by design; the notebooks'
-own assertions and parity checks still run). A failing notebook is reported with its cell.
+Every cell must run, and the outputs that must agree on both branches are compared. Most stored
+outputs are not: the mirror's canonical checkpoints have random weights of other shapes than the
+stand-ins', so those outputs differ from the stored offline run by design (the notebooks' own
+assertions and parity checks still run). Two cell tags, written on the source's ``# %%`` line
+(``# %% tags=["same-online"]``) and carried into the notebook by ``tools/authoring.py``, mark the
+checked cells (``# NBVAL_CHECK_OUTPUT``) that are compared:
+
+- ``same-online``: the output must equal the stored offline one (dataset sizes and label names,
+  tokenizer outputs, parity booleans, exercise verdicts, version checks). Compared as nbval compares
+  offline: streams coalesced, the same output fields skipped, ``notebooks/sanitize.cfg`` applied
+  to both sides. One difference on purpose: stderr is not compared online, where downloads and Hub
+  notices write to it (a checked cell stores none offline; tests/test_notebooks.py sees to that).
+- ``online-expected``: the output is a fact of the canonical model (its class, hidden size,
+  parameter count), so the online run carries its own expected value, in
+  ``notebooks/online_expected.json`` under the notebook and the cell's id, with the cell's first
+  line of code (a guard against ids that moved) and why the value is a fact of that model.
+
+A difference fails the notebook, with a diff; so does a failing cell (reported with its cell). The
+table and ``build/rehearsal/<mode>.json`` count, per notebook, the outputs compared.
 
 The rehearsal never touches the normal caches: it runs with its own ``HF_HOME`` and
 ``COURSE_CACHE_DIR`` under ``<course cache>/rehearsal/<mode>/`` (wiped at the start), and ends by
@@ -23,6 +39,8 @@ prints a time table and writes it to ``build/rehearsal/<mode>.json``.
 from __future__ import annotations
 
 import argparse
+import copy
+import difflib
 import json
 import os
 import re
@@ -41,6 +59,29 @@ import hub_mirror  # noqa: E402
 MODES = ("online", "prefetch")
 #: Variables that would leak the offline test set-up into the rehearsal.
 OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE", "COURSE_DATA_DIR")
+#: The cell tags the rehearsal reads (module docstring).
+SAME_TAG = "same-online"
+EXPECTED_TAG = "online-expected"
+CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
+#: Expected online outputs of the ``online-expected`` cells, by notebook and cell id.
+EXPECTED_FILE = ROOT / "notebooks" / "online_expected.json"
+#: nbval's sanitizers (``make test-notebooks`` passes the same file with --nbval-sanitize-with).
+SANITIZE_FILE = ROOT / "notebooks" / "sanitize.cfg"
+#: Output fields never compared: nbval 0.11's skip list (images too, as without --nbdime), and stderr.
+SKIP_FIELDS = (
+    "metadata",
+    "traceback",
+    "prompt_number",
+    "output_type",
+    "name",
+    "execution_count",
+    "application/vnd.jupyter.widget-view+json",
+    "image/png",
+    "image/jpeg",
+    "stderr",
+)
+#: Keys of an ``online_expected.json`` entry that are not output fields.
+ENTRY_KEYS = ("cell", "why")
 
 
 def all_notebooks() -> list[Path]:
@@ -96,6 +137,9 @@ def run_notebook(path: Path, env: dict[str, str], out_dir: Path, timeout: int = 
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:  # the stored run's outputs must not pass for this run's in cells it never reaches
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(env)  # the kernel inherits this process's environment
@@ -131,13 +175,168 @@ def checked_cells_that_differ(stored: Path, executed: Path) -> tuple[int, list[i
     """(number of ``# NBVAL_CHECK_OUTPUT`` cells, indices of those whose output differs from the stored run).
 
     Reported, not failed on: outputs that depend on the loaded model (ids, logits, sizes) differ on
-    the mirror's canonical checkpoints by design; the list tells a reviewer where to look.
+    the mirror's canonical checkpoints by design; the list tells a reviewer where to look. The
+    tagged cells are compared, and failed on, by :func:`compare_online`.
     """
     import nbformat
 
     a, b = nbformat.read(stored, as_version=4), nbformat.read(executed, as_version=4)
     checked = [i for i, c in enumerate(a.cells) if c.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in c.source]
     return len(checked), [i for i in checked if i >= len(b.cells) or _shown(a.cells[i]) != _shown(b.cells[i])]
+
+
+def sanitizers(path: Path = SANITIZE_FILE) -> list[tuple[str, str]]:
+    """The (regex, replacement) pairs of an nbval sanitize file, read as nbval reads it."""
+    from nbval.plugin import get_sanitize_patterns
+
+    return get_sanitize_patterns(Path(path).read_text(encoding="utf-8"))
+
+
+def _sanitize(value, patterns: list[tuple[str, str]]):
+    if not isinstance(value, str):
+        return value
+    for regex, replace in patterns:
+        value = re.sub(regex, replace, value)
+    return value
+
+
+def comparable(outputs: list, patterns: list[tuple[str, str]]) -> dict[str, list]:
+    """A cell's outputs as nbval compares them: ``{field: [sanitized values]}``.
+
+    Streams are coalesced per name (carriage returns and backspaces applied) and keyed by the stream's name,
+    rich outputs are flattened to their MIME types, and :data:`SKIP_FIELDS` are dropped.
+    """
+    import nbformat
+    from nbval.plugin import coalesce_streams, transform_streams_for_comparison
+
+    outs = coalesce_streams([nbformat.from_dict(copy.deepcopy(dict(o))) for o in outputs])
+    flat: dict[str, list] = {}
+    for out in transform_streams_for_comparison(outs):
+        for key, value in out.items():
+            if key in SKIP_FIELDS:
+                continue
+            if key == "data":
+                for mime, data in value.items():
+                    if mime not in SKIP_FIELDS:
+                        flat.setdefault(mime, []).append(_sanitize(data, patterns))
+            else:
+                flat.setdefault(key, []).append(_sanitize(value, patterns))
+    return flat
+
+
+def expected_comparable(entry: dict, patterns: list[tuple[str, str]]) -> dict[str, list]:
+    """An ``online_expected.json`` entry's output fields, in :func:`comparable`'s form."""
+    return {
+        key: [_sanitize(v, patterns) for v in (value if isinstance(value, list) else [value])]
+        for key, value in entry.items()
+        if key not in ENTRY_KEYS
+    }
+
+
+def _render(flat: dict[str, list]) -> list[str]:
+    lines = []
+    for key in sorted(flat):
+        for value in flat[key]:
+            lines.append(f"[{key}]\n")
+            text = value if isinstance(value, str) else json.dumps(value)
+            lines.extend(line + "\n" for line in text.splitlines() or [""])
+    return lines
+
+
+def output_diff(reference: dict[str, list], online: dict[str, list], reference_name: str) -> str:
+    """A unified diff of two :func:`comparable` outputs ("" when they are equal)."""
+    if reference == online:
+        return ""
+    return "".join(difflib.unified_diff(_render(reference), _render(online), reference_name, "online run"))
+
+
+def load_expected(path: Path = EXPECTED_FILE) -> dict[str, dict[str, dict]]:
+    """``{notebook path: {cell id: entry}}`` from ``online_expected.json`` (keys starting with ``_`` are notes)."""
+    if not Path(path).is_file():
+        return {}
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {name: cells for name, cells in data.items() if not name.startswith("_")}
+
+
+def _first_code_line(source: str) -> str:
+    return next((line for line in source.splitlines() if line.strip() and not line.startswith("#")), "")
+
+
+def _tags(cell) -> list[str]:
+    tags = cell.get("metadata", {}).get("tags", [])
+    return [t for t in tags if t in (SAME_TAG, EXPECTED_TAG)] if isinstance(tags, list) else []
+
+
+def marker_problems(nb, name: str, expected: dict[str, dict]) -> list[str]:
+    """What is wrong with the notebook ``name``'s comparison tags and its ``online_expected.json`` entries.
+
+    A tagged cell must be a checked cell (``# NBVAL_CHECK_OUTPUT``: its stored output is verified
+    offline) with stored outputs, carry one of the two tags, and an ``online-expected`` cell needs
+    an entry whose ``cell`` is its first line of code, a ``why`` and at least one output field;
+    every entry needs its tagged cell.
+    """
+    problems = []
+    entries = expected.get(name, {})
+    tagged_expected = set()
+    for index, cell in enumerate(nb.cells):
+        tags = _tags(cell)
+        if not tags:
+            continue
+        where = f"{name} cell {index} ({cell.get('id')})"
+        if cell.cell_type != "code" or CHECK_MARKER not in cell.source.splitlines():
+            problems.append(f"{where}: tagged {tags} but not a {CHECK_MARKER} cell")
+            continue
+        if len(tags) > 1:
+            problems.append(f"{where}: tagged both {SAME_TAG} and {EXPECTED_TAG}")
+        if SAME_TAG in tags and not cell.get("outputs"):
+            problems.append(f"{where}: tagged {SAME_TAG} but stores no output to compare with")
+        if EXPECTED_TAG in tags:
+            tagged_expected.add(cell.get("id"))
+            entry = entries.get(cell.get("id"))
+            if entry is None:
+                problems.append(f"{where}: tagged {EXPECTED_TAG} but has no entry in {EXPECTED_FILE.name}")
+            elif entry.get("cell") != _first_code_line(cell.source):
+                problems.append(
+                    f"{where}: its {EXPECTED_FILE.name} entry is for the cell starting {entry.get('cell')!r}, "
+                    f"this one starts {_first_code_line(cell.source)!r} (did the ids move?)"
+                )
+            elif not entry.get("why") or not expected_comparable(entry, []):
+                problems.append(f"{where}: its {EXPECTED_FILE.name} entry needs a 'why' and an output field")
+    for cell_id in sorted(set(entries) - tagged_expected):
+        problems.append(f"{name}: {EXPECTED_FILE.name} has an entry for {cell_id}, which is not tagged {EXPECTED_TAG}")
+    return problems
+
+
+def compare_online(stored, executed, name: str, expected: dict[str, dict], patterns: list[tuple[str, str]]) -> dict:
+    """Compare the tagged cells of an executed notebook with the stored run or their expected value.
+
+    Returns ``{"same_online": n, "online_expected": n, "compared": n, "differ": [...], "not_run": [...]}``:
+    counts of the outputs compared, each difference as ``{"cell", "id", "tag", "diff"}``, and the
+    indices of tagged cells the run never reached (a cell before them failed).
+    """
+    entries = expected.get(name, {})
+    result: dict = {"same_online": 0, "online_expected": 0, "compared": 0, "differ": [], "not_run": []}
+    for index, cell in enumerate(stored.cells):
+        tags = _tags(cell)
+        if not tags:
+            continue
+        ran = executed.cells[index] if index < len(executed.cells) else None
+        if ran is None or ran.get("id") != cell.get("id") or ran.get("execution_count") is None:
+            result["not_run"].append(index)
+            continue
+        online = comparable(ran.get("outputs", []), patterns)
+        if EXPECTED_TAG in tags:
+            tag, reference_name = EXPECTED_TAG, f"expected online ({EXPECTED_FILE.name})"
+            reference = expected_comparable(entries[cell.id], patterns)
+        else:
+            tag, reference_name = SAME_TAG, "stored offline run"
+            reference = comparable(cell.get("outputs", []), patterns)
+        result[tag.replace("-", "_")] += 1
+        result["compared"] += 1
+        diff = output_diff(reference, online, reference_name)
+        if diff:
+            result["differ"].append({"cell": index, "id": cell.get("id"), "tag": tag, "diff": diff})
+    return result
 
 
 def _failed_cell(nb) -> str | None:
@@ -179,7 +378,26 @@ def prefetch_through(endpoint: str, env: dict[str, str]) -> float:
     return time.perf_counter() - t0
 
 
+def check_markers(notebooks: list[Path], expected: dict[str, dict]) -> None:
+    """Raise RuntimeError naming every misplaced comparison tag or stale ``online_expected.json`` entry."""
+    import nbformat
+
+    problems = []
+    for path in notebooks:
+        problems += marker_problems(nbformat.read(path, as_version=4), _name(path), expected)
+    if problems:
+        raise RuntimeError("the outputs to compare online are not marked right:\n  " + "\n  ".join(problems))
+
+
+def _name(path: Path) -> str:
+    path = Path(path).resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
+
+
 def rehearse(mode: str, notebooks: list[Path], port: int | None = None) -> int:
+    expected = load_expected()
+    check_markers(notebooks, expected)  # before the mirror: a wrong tag costs nothing to find
+    patterns = sanitizers()
     work = workdir(mode)
     if work.exists():
         shutil.rmtree(work)
@@ -195,13 +413,13 @@ def rehearse(mode: str, notebooks: list[Path], port: int | None = None) -> int:
         if mode == "online":
             env = rehearsal_env(mode, work, endpoint)
             for path in notebooks:
-                results.append(_run_one(path, env, work))
+                results.append(_run_one(path, env, work, expected, patterns))
         else:
             env = rehearsal_env(mode, work, None)
             t_prefetch = prefetch_through(endpoint, env)
     if mode == "prefetch":  # the mirror is stopped: the room has no network
         for path in notebooks:
-            results.append(_run_one(path, env, work))
+            results.append(_run_one(path, env, work, expected, patterns))
     failed = [r for r in results if not r["ok"]]
     _table(mode, results, t_build, t_prefetch)
     if not failed:
@@ -214,6 +432,7 @@ def rehearse(mode: str, notebooks: list[Path], port: int | None = None) -> int:
                 "mode": mode,
                 "mirror_build_s": round(t_build, 1),
                 "prefetch_s": None if t_prefetch is None else round(t_prefetch, 1),
+                "outputs_compared": sum(r["outputs_compared"] for r in results),
                 "notebooks": results,
             },
             indent=2,
@@ -224,36 +443,76 @@ def rehearse(mode: str, notebooks: list[Path], port: int | None = None) -> int:
     return 1 if failed else 0
 
 
-def _run_one(path: Path, env: dict[str, str], work: Path) -> dict:
-    name = str(path.relative_to(ROOT))
+def _run_one(
+    path: Path,
+    env: dict[str, str],
+    work: Path,
+    expected: dict[str, dict] | None = None,
+    patterns: list[tuple[str, str]] | None = None,
+) -> dict:
+    import nbformat
+
+    name = _name(path)
     print(f"running {name} ...", flush=True)
     t0 = time.perf_counter()
     out_dir = work / "executed" / path.parent.name
     ok, message = run_notebook(path, env, out_dir)
     seconds = time.perf_counter() - t0
     n_checked, differ = checked_cells_that_differ(path, out_dir / path.name)
-    print(f"  {'ok' if ok else 'FAILED'} in {seconds:.1f} s{'' if ok else ': ' + message}", flush=True)
+    compared = compare_online(
+        nbformat.read(path, as_version=4),
+        nbformat.read(out_dir / path.name, as_version=4),
+        name,
+        load_expected() if expected is None else expected,
+        sanitizers() if patterns is None else patterns,
+    )
+    for d in compared["differ"]:
+        print(f"  cell {d['cell']} ({d['id']}, {d['tag']}): the output differs\n{_indent(d['diff'])}", flush=True)
+    if ok and compared["differ"]:
+        ok = False
+        cells = ", ".join(f"cell {d['cell']} ({d['id']})" for d in compared["differ"])
+        message = f"{len(compared['differ'])} compared output(s) differ: {cells}"
+    print(
+        f"  {'ok' if ok else 'FAILED'} in {seconds:.1f} s, {compared['compared']} outputs compared"
+        f"{'' if ok else ': ' + message}",
+        flush=True,
+    )
     return {
         "notebook": name,
         "seconds": round(seconds, 1),
         "ok": ok,
         "message": message,
+        "outputs_compared": compared["compared"],
+        "outputs_compared_with_offline": compared["same_online"],
+        "outputs_compared_with_expected": compared["online_expected"],
+        "outputs_that_differ": compared["differ"],
+        "tagged_cells_not_run": compared["not_run"],
         "checked_cells": n_checked,
         "checked_cells_that_differ": differ,
     }
 
 
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "".join(prefix + line for line in text.splitlines(keepends=True))
+
+
 def _table(mode: str, results: list[dict], t_build: float, t_prefetch: float | None) -> None:
     print(
-        f"\n| notebook ({mode} rehearsal) | seconds | result | checked outputs unlike the stored offline run |"
-        "\n|---|---|---|---|"
+        f"\n| notebook ({mode} rehearsal) | seconds | result | outputs compared (with offline + expected) "
+        "| checked outputs unlike the stored offline run |"
+        "\n|---|---|---|---|---|"
     )
     for r in results:
         differ = f"{len(r['checked_cells_that_differ'])} of {r['checked_cells']}"
-        print(f"| {r['notebook']} | {r['seconds']:.1f} | {'ok' if r['ok'] else 'FAILED: ' + r['message']} | {differ} |")
+        compared = (
+            f"{r['outputs_compared']} ({r['outputs_compared_with_offline']} + {r['outputs_compared_with_expected']})"
+        )
+        result = "ok" if r["ok"] else "FAILED: " + r["message"]
+        print(f"| {r['notebook']} | {r['seconds']:.1f} | {result} | {compared} | {differ} |")
     total = sum(r["seconds"] for r in results)
     extra = f", prefetch {t_prefetch:.1f} s" if t_prefetch is not None else ""
-    print(f"| total | {total:.1f} | mirror build {t_build:.1f} s{extra} | |\n")
+    n_compared = sum(r["outputs_compared"] for r in results)
+    print(f"| total | {total:.1f} | mirror build {t_build:.1f} s{extra} | {n_compared} | |\n")
 
 
 def main(argv: list[str] | None = None) -> int:
