@@ -14,7 +14,17 @@ from pathlib import Path
 
 from .data import EMOTION_REPO, EMOTION_SPLITS, cache_dir, emotion_files_present, emotion_revision, prefetched_data_dir
 from .env import hub_status
-from .models import ALLOW_PATTERNS, BGE_EMBEDDER, BGE_RERANKER, CAUSAL_LM, EMBEDDER, ENCODER, SENTIMENT, prefetch_dir
+from .models import (
+    ALLOW_PATTERNS,
+    BGE_EMBEDDER,
+    BGE_RERANKER,
+    CAUSAL_LM,
+    EMBEDDER,
+    ENCODER,
+    SENTIMENT,
+    explain_hub_faults,
+    prefetch_dir,
+)
 
 #: Every Hub checkpoint a notebook loads; ``make prefetch`` downloads each of them.
 HUB_CHECKPOINTS: tuple[str, ...] = (
@@ -26,6 +36,10 @@ HUB_CHECKPOINTS: tuple[str, ...] = (
     BGE_EMBEDDER,
     BGE_RERANKER,
 )
+
+
+#: What `make prefetch` says to do after a Hub fault: what is already fetched stays in the cache.
+_RERUN = "or run `make prefetch` again later: what it fetched so far stays in the cache"
 
 
 def fetch_emotion(root: Path | None = None) -> Path:
@@ -41,7 +55,11 @@ def fetch_emotion(root: Path | None = None) -> Path:
         )
     from datasets import load_dataset
 
-    ds = load_dataset(EMOTION_REPO, revision=emotion_revision())
+    ds = explain_hub_faults(
+        f"the dataset {EMOTION_REPO!r}",
+        lambda: load_dataset(EMOTION_REPO, revision=emotion_revision()),
+        offline=_RERUN,
+    )
     folder = root / "emotion"
     folder.mkdir(parents=True, exist_ok=True)
     for split in EMOTION_SPLITS:
@@ -60,7 +78,16 @@ def fetch_checkpoints(names: tuple[str, ...] = HUB_CHECKPOINTS) -> list[Path]:
         raise RuntimeError(f"prefetch needs the Hub, which is offline ({reason})")
     from huggingface_hub import snapshot_download
 
-    return [Path(snapshot_download(name, cache_dir=prefetch_dir(), allow_patterns=ALLOW_PATTERNS)) for name in names]
+    return [
+        Path(
+            explain_hub_faults(
+                repr(name),
+                lambda name=name: snapshot_download(name, cache_dir=prefetch_dir(), allow_patterns=ALLOW_PATTERNS),
+                offline=_RERUN,
+            )
+        )
+        for name in names
+    ]
 
 
 def prefetch() -> None:

@@ -319,7 +319,7 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> d
     )
     # The classifier's loss is a mean over its batch. Its forward takes **kwargs, so without this
     # Trainer would pass num_items_in_batch, skip its division by gradient_accumulation_steps and
-    # apply N times the gradient (notebook 05, section 7).
+    # apply N times the gradient (notebook 05, appendix).
     model.accepts_loss_kwargs = False
     if model_args.freeze_embeddings:
         model.get_input_embeddings().weight.requires_grad_(False)

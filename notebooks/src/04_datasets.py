@@ -110,12 +110,14 @@ print(table.to_string())
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
 counts.sort_values().plot.barh(ax=axes[0], color="tab:blue")
 axes[0].set_title("Class frequency (train)")
-axes[0].set_xlabel("rows")
-axes[0].set_ylabel("")
+axes[0].set_xlabel("rows (texts)")
+axes[0].set_ylabel("class")
 order = counts.index.tolist()
 axes[1].boxplot([df.loc[df["label_name"] == name, "words"] for name in order], showfliers=False)
 axes[1].set_xticks(range(1, len(order) + 1), order, rotation=30)
-axes[1].set_title("Words per text")
+axes[1].set_title("Words per text (train; box: quartiles and median)")
+axes[1].set_xlabel("class")
+axes[1].set_ylabel("words (split on spaces)")
 plt.tight_layout()
 plt.show()
 
@@ -231,8 +233,8 @@ print("num_proc=2 gives the same rows as num_proc=1:", two_processes["input_ids"
 
 # %% [markdown]
 # ### Sentence pairs
-# Seed 001 fine-tunes on GLUE's MRPC (pairs of sentences, label 1 when they are paraphrases). Its
-# Hub id today is `nyu-mll/glue` with the configuration `mrpc`:
+# GLUE's MRPC is the classic sentence-pair task (pairs of sentences, label 1 when they are
+# paraphrases). Its Hub id today is `nyu-mll/glue` with the configuration `mrpc`:
 # `load_dataset("nyu-mll/glue", "mrpc")`, columns `sentence1`, `sentence2`, `label`, `idx`.
 # Offline we build a dataset with the same columns from emotion tweets with `Dataset.from_dict`
 # (label 1 when the two share an emotion: a made-up task, but the same mechanics). A tokenizer
@@ -271,7 +273,7 @@ print("row 0 starts with [CLS]:", first["input_ids"][0] == tokenizer.cls_token_i
 assert n_sep == 2
 
 # %% [markdown]
-# Seed 001 instead calls the tokenizer on whole columns:
+# A common shortcut calls the tokenizer on whole columns instead:
 # `tokenizer(raw["train"]["sentence1"], raw["train"]["sentence2"], padding=True, truncation=True)`.
 # That works, but returns **one** `BatchEncoding`, a dict of Python lists for every row, which must
 # fit in RAM at once and is padded to the longest pair of the whole split. `map` tokenizes 1,000
@@ -316,8 +318,8 @@ for name, part in parts.items():
 # %% [markdown]
 # ### Formats: Python lists or tensors
 # By default rows come back as Python objects. `with_format("torch")` returns a *new* dataset
-# that gives tensors; `set_format` does the same *in place* (seed 004's
-# `set_format("torch", columns=[...])`, which also hides the other columns).
+# that gives tensors; `set_format` does the same *in place* (`set_format("torch", columns=[...])`
+# also hides the other columns).
 
 # %% tags=["same-online"]
 # NBVAL_CHECK_OUTPUT
@@ -370,7 +372,7 @@ print("Arrow file:", re.sub("[0-9a-f]{16,}", "<hash>", str(arrow.relative_to(SCR
 
 # %% [markdown]
 # ### `load_dataset`, argument by argument
-# Seed 002 lists the arguments and marks half of them "unclear". In datasets 5:
+# Several of its arguments are easy to misread. In datasets 5:
 #
 # | argument | what it does |
 # |---|---|
@@ -433,8 +435,8 @@ assert [row["text"] for row in stream.take(5)] == train["text"][:5]
 
 # %% [markdown]
 # ### From pandas
-# Seed 000 reads JSON lines with pandas and keeps `df.values.tolist()`: rows as lists, with the
-# column names and types gone. `Dataset.from_pandas` keeps the columns (pass `features=` to get
+# A common first step reads JSON lines with pandas and keeps `df.values.tolist()`: rows as lists,
+# with the column names and types gone. `Dataset.from_pandas` keeps the columns (pass `features=` to get
 # the `ClassLabel` back; `preserve_index=False` drops a non-default index). And `load_dataset("json")`
 # above does the same without pandas.
 
@@ -442,7 +444,7 @@ assert [row["text"] for row in stream.take(5)] == train["text"][:5]
 # NBVAL_CHECK_OUTPUT
 import pandas as pd
 
-frame = pd.read_json(emotion_files["validation"], lines=True)  # seed 000's first step
+frame = pd.read_json(emotion_files["validation"], lines=True)  # the common first step
 print("df.values.tolist()[0]:", frame.values.tolist()[0])
 from_pandas = Dataset.from_pandas(frame, features=features, preserve_index=False)
 print(from_pandas)
@@ -452,7 +454,7 @@ assert from_pandas["text"][:] == emotion["validation"]["text"][:]
 # %% [markdown]
 # ### `save_to_disk`, `load_from_disk`, and the files `map` writes
 # `save_to_disk` writes a folder (Arrow data + two JSON files) that only `load_from_disk` reads.
-# This repeats seed 002's experiment. A dataset backed by Arrow files on disk gets a
+# A dataset backed by Arrow files on disk gets a
 # `cache-<fingerprint>.arrow` file **next to them** for every `map`; the fingerprint hashes the
 # previous state and your function, so running the same `map` again reads that file instead of
 # calling your function.
@@ -485,11 +487,11 @@ print("after repeating the second map:", files())
 print("same cache file:", again.cache_files == step_b.cache_files)
 
 # %% [markdown]
-# A cache file is plain Arrow, so `pyarrow` reads it without `datasets`, as seed 002 does. Arrow
+# A cache file is plain Arrow, so `pyarrow` reads it without `datasets`. Arrow
 # has two on-disk layouts: the IPC *file* format (with a footer for random access, read by
 # `pa.ipc.open_file`) and the IPC *stream* format (`pa.ipc.open_stream`). `datasets` writes
-# streams (its `ArrowWriter` uses `pa.RecordBatchStreamWriter`), so seed 002's `open_stream` is
-# the right reader and `open_file` fails. `pa.memory_map` maps the file instead of reading it
+# streams (its `ArrowWriter` uses `pa.RecordBatchStreamWriter`), so `open_stream` is the right
+# reader and `open_file` fails. `pa.memory_map` maps the file instead of reading it
 # into RAM, which is how `datasets` opens it too. The schema's `huggingface` metadata holds the
 # `features` (a `ClassLabel`'s names, for instance), which plain Arrow types cannot express.
 
@@ -512,7 +514,7 @@ assert arrow_table.equals(step_b.data.table)  # the same columns and values as t
 # %% [markdown]
 # `cache_file_name=` picks the file yourself. It must end in an extension (`.arrow`) and it is a
 # single Arrow file, not a `save_to_disk` folder: read it with `Dataset.from_file`, not
-# `load_from_disk` (the error seed 002 ran into). Datasets that live in memory (`from_dict`,
+# `load_from_disk` (which fails on it, as the cell shows). Datasets that live in memory (`from_dict`,
 # `keep_in_memory=True`) write no cache files at all.
 
 # %% tags=["same-online"]
@@ -540,7 +542,7 @@ print("encoded train is stored in:", [re.sub("[0-9a-f]{16}", "<fingerprint>", Pa
 
 # %% [markdown]
 # ## 6 · Padding: everything to the longest, or each batch to its own longest
-# Seed 004 (like the book it follows) tokenizes with `padding=True` and `batch_size=None`. From
+# The book tokenizes with `padding=True` and `batch_size=None`. From
 # section 3 you know what that means: one batch holding the whole split, so **every text is
 # padded to the longest text of the split**, and each split gets its own width:
 
@@ -562,7 +564,8 @@ for split, part in padded_everything.items():
 # batch to its own longest text when the batch is formed. `DataCollatorWithPadding` does this (it
 # is what `Trainer` uses by default when you give it a tokenizer). A third option also sorts the
 # texts by length first, so that each batch holds texts of similar length (the idea behind
-# `TrainingArguments(group_by_length=True)`).
+# `TrainingArguments(train_sampling_strategy="group_by_length")`, which notebook 05 uses; older
+# releases called it `group_by_length=True`).
 #
 # We compare the three on the **same** texts, the same model (the course's encoder) and the same
 # batch size, measuring the share of padding tokens and the time of a forward pass over all of them.
@@ -635,9 +638,13 @@ fig, axes = plt.subplots(1, 2, figsize=(9, 3))
 names = list(loaders)
 axes[0].barh(names, [padding_share[n] * 100 for n in names], color="tab:orange")
 axes[0].set_xlabel("padding tokens (% of all tokens)")
+axes[0].set_ylabel("padding strategy")
+axes[0].set_title("Wasted tokens")
 axes[1].barh(names, [seconds[n] for n in names], color="tab:blue")
 axes[1].set_xlabel(f"forward pass over {n_texts} texts (s)")
+axes[1].set_title("Time, this run")
 axes[1].set_yticks([])
+fig.suptitle(f"Three ways to pad, batches of {batch_size} texts")
 axes[0].invert_yaxis()
 axes[1].invert_yaxis()
 plt.tight_layout()
@@ -648,12 +655,13 @@ plt.show()
 # most of the computed tokens padding; dynamic padding removes a good part of that waste, and
 # sorting by length removes almost all of it. The time follows the number of tokens computed. For
 # training, use dynamic padding (`DataCollatorWithPadding`, the `Trainer` default with a
-# tokenizer); `group_by_length=True` adds the sorting while keeping some randomness.
+# tokenizer); `train_sampling_strategy="group_by_length"` adds the sorting while keeping some
+# randomness.
 
 # %% [markdown]
 # ## Common pitfalls
 # - **`batch_size=None` is not "the default (about 1000)"**: it is the whole dataset in one batch.
-#   Combined with `padding=True` it pads every row to the longest row of its split (seed 004).
+#   Combined with `padding=True` it pads every row to the longest row of its split (section 6).
 #   The default `batch_size` is 1000.
 # - **Strings in a batch break the collator.** Remove the text column before batching, or the
 #   collator fails with a misleading message about padding:
@@ -676,17 +684,18 @@ print("without text:", {k: tuple(v.shape) for k, v in collator([dynamic[0], dyna
 # - **`set_format` changes the dataset in place**; `with_format` returns a new one. Both can hide
 #   columns (`columns=[...]`).
 # - **Dataset ids and scripts.** The dataset is `dair-ai/emotion` (the old id `emotion` is gone),
-#   and `datasets` no longer runs loading scripts (`glue.py` edits as in seed 002 do not apply;
+#   and `datasets` no longer runs loading scripts (editing a script such as `glue.py` changes nothing;
 #   datasets on the Hub are data files, usually Parquet). `load_metric` was removed: use
 #   `evaluate` or scikit-learn.
-# - **Seed 004's evaluation map**: the attribute is `tokenizer.model_input_names` (plural), the
-#   call is `model(**inputs)`, and the batches it receives need `with_format("torch")` first.
-# - **Seed 001 tokenizes whole columns** (`tokenizer(raw["train"]["sentence1"], raw["train"]["sentence2"],
+# - **An evaluation `map` that runs a model**: the attribute is `tokenizer.model_input_names`
+#   (plural), the call is `model(**inputs)`, and the batches it receives need `with_format("torch")`
+#   first.
+# - **Tokenizing whole columns** (`tokenizer(raw["train"]["sentence1"], raw["train"]["sentence2"],
 #   padding=True)`): one dict of Python lists in RAM, every row padded to the split's longest pair.
 #   Use `pairs.map(tokenize_pairs, batched=True)` and pad per batch. MRPC is `nyu-mll/glue`, `mrpc`.
-# - **Seed 000's `df.values.tolist()`** throws away column names and types: use
+# - **`df.values.tolist()`** throws away column names and types: use
 #   `Dataset.from_pandas(df, features=...)`, or skip pandas with `load_dataset("json", data_files=...)`.
-# - **Removed `load_dataset` arguments** in seed 002's list: `use_auth_token` is now `token`;
+# - **Removed `load_dataset` arguments** that older code passes: `use_auth_token` is now `token`;
 #   `task` and `ignore_verifications` are gone (`verification_mode` replaces the latter); unknown
 #   keywords reach the builder's config and fail with `TypeError`.
 # - **An `IterableDataset` (`streaming=True`) has no `len` and no `ds[i]`**: iterate, `take(n)`,

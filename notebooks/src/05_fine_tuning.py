@@ -18,14 +18,14 @@
 # - choose a training recipe for the hardware you have (padding, length grouping, batch size,
 #   learning rates, bf16), and compare it with the book's on the same machine;
 # - fine-tune with `TrainingArguments` + `Trainer`: every argument, `compute_metrics`, dynamic
-#   padding, callbacks, early stopping and checkpoints;
+#   padding, callbacks (one prints the training loss every N steps), early stopping and checkpoints;
 # - explain what `train()`, `evaluate()` and `predict()` return and how `PredictionOutput` relates
 #   to `EvalPrediction`;
 # - customise `Trainer` by subclassing (`compute_loss` with class weights) and size a run with
 #   gradient accumulation and mixed precision;
 # - analyse errors with a confusion matrix and a per-example loss computed with `Dataset.map`;
-# - write the same training as a plain PyTorch loop, and as a script configured by YAML and
-#   command-line flags with `HfArgumentParser`.
+# - write the same training as a plain PyTorch loop that ends with `Trainer`'s very weights, and
+#   as a script configured by YAML and command-line flags with `HfArgumentParser`.
 #
 # **Prerequisites:** [03 · Models and heads](03_models_and_heads.ipynb), [04 · Datasets](04_datasets.ipynb).
 # **Run time:** 91 s on a 2-core CPU (quick profile: 5,000 training texts, one
@@ -67,12 +67,15 @@ from transformers import (
     DataCollatorWithPadding,
     EarlyStoppingCallback,
     EvalPrediction,
+    PrinterCallback,
+    ProgressCallback,
     Trainer,
     TrainerCallback,
     TrainingArguments,
     get_linear_schedule_with_warmup,
     pipeline,
 )
+from transformers.utils.notebook import NotebookProgressCallback
 
 from course_utils import analysis, metrics, plots
 from course_utils.embeddings import mean_pool
@@ -104,8 +107,8 @@ print("mixed precision:", PRECISION or "none (float32)")
 # (a shuffled subset in the quick profile), the validation set (to compare and choose) and the
 # test set (scored once, at the end, for every model), and tokenize them once with a batched `map`.
 # We **truncate but do not pad**: padding happens per batch later (*dynamic padding*), so a batch of
-# short texts stays short. The seed notes pad the whole dataset at once
-# (`padding=True, batch_size=None`), which pads every text to the longest of all 16,000.
+# short texts stays short. Padding the whole dataset at once, as the book does
+# (`padding=True, batch_size=None`), pads every text to the longest of all 16,000.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -160,10 +163,10 @@ for split in ("validation", "test"):
 # stand-in). Two ways to get **one** vector per text:
 # the vector of the first token, `[CLS]` (what the book uses), or the **mean** of the token vectors
 # where `attention_mask` is 1 (what the offline stand-in, a sentence-embedding model, was trained
-# for; notebook 10 builds it by hand and checks it against sentence-transformers, here we use the
-# course's `mean_pool`). We compute both in one batched `map` under `torch.inference_mode()` (no
-# gradients, no autograd bookkeeping) and fit a logistic regression on each, leaving the encoder
-# untouched.
+# for). Here we use the course's `mean_pool`; you write mean pooling yourself in exercise 10.1 of
+# [notebook 10](10_embeddings_reranking.ipynb). We compute both in one batched `map` under
+# `torch.inference_mode()` (no gradients, no autograd bookkeeping) and fit a logistic regression
+# on each, leaving the encoder untouched.
 
 # %%
 encoder = AutoModel.from_pretrained(checkpoint).to(env.device).eval()
@@ -246,18 +249,24 @@ except ImportError:
 import matplotlib.pyplot as plt
 
 extent = (X2[:, 0].min(), X2[:, 0].max(), X2[:, 1].min(), X2[:, 1].max())
-fig, axes = plt.subplots(2, 3, figsize=(7, 4.2), sharex=True, sharey=True)
-for i, (ax, name) in enumerate(zip(axes.flat, labels)):
-    ax.hexbin(X2[y_feat == i, 0], X2[y_feat == i, 1], gridsize=16, extent=extent, cmap="Blues", mincnt=1)
+fig, axes = plt.subplots(2, 3, figsize=(7.6, 4.6), sharex=True, sharey=True, layout="constrained")
+cells = [ax.hexbin(X2[y_feat == i, 0], X2[y_feat == i, 1], gridsize=16, extent=extent, cmap="Blues", mincnt=1)
+         for i, ax in enumerate(axes.flat)]
+most = max(c.get_array().max() for c in cells)
+for i, (ax, c, name) in enumerate(zip(axes.flat, cells, labels)):
+    c.set_clim(0, most)  # one colour scale for the six panels, from 0 texts
     ax.set_title(f"{name} ({(y_feat == i).sum()} texts)", fontsize=9)
     ax.set_xticks([]), ax.set_yticks([])
+fig.colorbar(cells[0], ax=axes, shrink=0.8, label="texts per hexagon")
+fig.supxlabel(f"{method} component 1 (no unit)", fontsize=9)
+fig.supylabel(f"{method} component 2 (no unit)", fontsize=9)
 fig.suptitle(f"frozen mean-pooled features of {len(y_feat)} training texts, {method} to 2-D", fontsize=10)
-fig.tight_layout()
 
 # %% [markdown]
 # Every emotion lands in the same region, its densest cells near the middle of the picture: the
 # panels differ more in how far they spread (sadness and joy reach furthest) than in where they
-# sit. These features were trained to say which sentences mean the same thing, not which feeling
+# sit. (On the shared colour scale sadness and joy are also the darkest: they have the most
+# texts.) These features were trained to say which sentences mean the same thing, not which feeling
 # they express, so a linear classifier on top separates the emotions poorly (section 5.1 shows its
 # confusions); fine-tuning changes the features themselves.
 
@@ -265,7 +274,8 @@ fig.tight_layout()
 # ### 3.1 A model with a classification head
 # `AutoModelForSequenceClassification` is the encoder plus a head that maps the text's vector to one
 # score (logit) per class. The head is **new**: `from_pretrained` creates it with random weights
-# and lists it as missing from the checkpoint (the warning the seed notes quote). `id2label` and
+# and lists it as missing from the checkpoint (transformers' load report, which `cu.setup` quiets;
+# `output_loading_info=True` returns the same list, printed below). `id2label` and
 # `label2id` store the class names in the model's config, so a pipeline prints `joy`, not `LABEL_1`.
 
 # %%
@@ -285,7 +295,7 @@ print(model.config.id2label)
 # %% [markdown]
 # Offline, the stand-in is a BERT-style model: its head is `classifier` on top of BERT's *pooler* (a
 # dense layer with tanh on the `[CLS]` vector). Online, `distilbert-base-uncased` adds two new
-# layers instead, `pre_classifier` and `classifier`, as in the seed notes. The stand-in's pooler
+# layers instead, `pre_classifier` and `classifier` (the book's model). The stand-in's pooler
 # is in the checkpoint but was never trained (its bias is all zeros), so it is effectively new too:
 
 # %%
@@ -392,13 +402,13 @@ print({k: round(v, 4) for k, v in ours.items()})
 # | `weight_decay` | 0.01 | AdamW's decoupled weight decay (Trainer skips biases and LayerNorm; our own optimizer above applies it to all) |
 # | `per_device_train_batch_size` | 8 quick, 32 full | examples per step **on each device**: with 4 GPUs the step sees 4 × 8 |
 # | `per_device_eval_batch_size` | 64 | the same for evaluation (no gradients, so it can be larger) |
-# | `gradient_accumulation_steps` | 1 (section 7.2: 2) | add the gradients of N batches before one optimizer step: N times the batch for the memory of one; `logging_steps`, `eval_steps`, `save_steps` and `max_steps` count optimizer steps |
+# | `gradient_accumulation_steps` | 1 (the appendix: 2) | add the gradients of N batches before one optimizer step: N times the batch for the memory of one; `logging_steps`, `eval_steps`, `save_steps` and `max_steps` count optimizer steps |
 # | `warmup_steps` | 0 quick, 0.1 full | raise the rate linearly from 0 over this many steps; a float below 1 is a fraction of all steps (it replaced `warmup_ratio`) |
 # | `max_grad_norm` | 1.0 (default) | clip the norm of all gradients together before each step; 0 switches clipping off |
-# | `fp16`, `bf16` | `PRECISION` (setup) | mixed precision. `fp16` needs a GPU (CUDA, ...; it adds a loss scaler) and does nothing on a CPU (section 7); `bf16` needs an Ampere or newer GPU, or `use_cpu=True` on a CPU, where it pays only with bfloat16 hardware (AVX512-BF16 or AMX). `train_emotion.mixed_precision("auto")` picks for the machine |
+# | `fp16`, `bf16` | `PRECISION` (setup) | mixed precision. `fp16` needs a GPU (CUDA, ...; it adds a loss scaler) and does nothing on a CPU (section 7.3); `bf16` needs an Ampere or newer GPU, or `use_cpu=True` on a CPU, where it pays only with bfloat16 hardware (AVX512-BF16 or AMX). `train_emotion.mixed_precision("auto")` picks for the machine |
 # | `dataloader_drop_last` | False | drop the last, incomplete batch of each epoch: every step sees the same number of examples |
 # | `eval_strategy` | `"steps"` | when to evaluate: `"no"`, `"steps"` (every `eval_steps`) or `"epoch"`; it was called `evaluation_strategy` until transformers 4.46 |
-# | `logging_steps` | `eval_steps` / 5 | how often the training loss is logged (the seed: once per epoch) |
+# | `logging_steps` | `eval_steps` / 5 | how often, in optimizer steps, the training loss is logged (section 7.2); `logging_strategy="epoch"` logs once per epoch |
 # | `log_level` | `"error"` | Trainer's own console messages |
 # | `disable_tqdm` | False | the progress bar (a live table in Jupyter) |
 # | `push_to_hub` | False | True uploads checkpoints to the Hub (below) |
@@ -433,18 +443,20 @@ print(f"{steps} steps of {BATCH} examples; evaluation and checkpoint every {ever
 # How many examples one optimizer step sees is `per_device_train_batch_size` ×
 # `gradient_accumulation_steps` × the number of processes (`world_size`, 1 without `torchrun`).
 # `args.train_batch_size` is only the first factor times the GPUs of *this* process (for
-# `DataParallel`); accumulation is not in it. Seed 000's command line (`--per_device_train_batch_size
-# … --gradient_accumulation_steps 4` on several GPUs) multiplies all three:
+# `DataParallel`); accumulation is not in it. A common reading takes `train_batch_size` for the
+# examples of one step. In fact those are the product of all three; for a command line with
+# `--per_device_train_batch_size 8 --gradient_accumulation_steps 4` (one process here, so
+# `world_size` is 1):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-seed_args = TrainingArguments(output_dir=str(SCRATCH / "seed000"), per_device_train_batch_size=8,
-                              gradient_accumulation_steps=4, warmup_steps=0.1, report_to="none")
-global_batch = seed_args.per_device_train_batch_size * seed_args.gradient_accumulation_steps * seed_args.world_size
-print(f"train_batch_size {seed_args.train_batch_size} | world_size {seed_args.world_size} | "
+cli_args = TrainingArguments(output_dir=str(SCRATCH / "accumulate"), per_device_train_batch_size=8,
+                             gradient_accumulation_steps=4, warmup_steps=0.1, report_to="none")
+global_batch = cli_args.per_device_train_batch_size * cli_args.gradient_accumulation_steps * cli_args.world_size
+print(f"train_batch_size {cli_args.train_batch_size} | world_size {cli_args.world_size} | "
       f"examples per optimizer step {global_batch}")
-print("warm-up steps of a 1,000-step run with warmup_steps=0.1:", seed_args.get_warmup_steps(1_000))
-assert global_batch == 32 and seed_args.get_warmup_steps(1_000) == 100
+print("warm-up steps of a 1,000-step run with warmup_steps=0.1:", cli_args.get_warmup_steps(1_000))
+assert global_batch == 32 and cli_args.get_warmup_steps(1_000) == 100
 
 # %% [markdown]
 # ### 3.6 Callbacks and early stopping
@@ -511,9 +523,16 @@ print(sorted(train_output.metrics))
 # with the rows of the dataset. We switch back to the default sampling (evaluation in dataset
 # order) and, to keep evaluation fast, sort the validation set by length ourselves: neighbouring
 # texts then have similar lengths and batches need little padding.
+#
+# We also remove `Trainer`'s progress display (`remove_callback`). It is made for training: after
+# `train()`, each `evaluate()` or `predict()` would leave a finished one-step bar and a one-row
+# table of metrics under a "Training Loss" heading. These calls take seconds, and the cells below
+# print what they return.
 
 # %%
 trainer.args.train_sampling_strategy = "random"  # evaluation and prediction now go in order
+for progress in (NotebookProgressCallback, ProgressCallback):  # Jupyter's live table, or tqdm's bar in a terminal
+    trainer.remove_callback(progress)
 val_sorted = sort_by_length(emotion_encoded["validation"])
 y_sorted = np.array(val_sorted["label"])
 
@@ -532,10 +551,10 @@ print(type(eval_metrics).__name__, sorted(eval_metrics))
 # %% [markdown]
 # `predict()` runs the same loop on any dataset and returns a `PredictionOutput`, a named tuple of
 # `predictions` (the logits), `label_ids` (if the dataset has labels) and `metrics` (the same
-# dict with the prefix `test_` by default, plus timings). So the seed's reading is right in spirit:
+# dict with the prefix `test_` by default, plus timings). A common reading is that
 # `PredictionOutput` is what `compute_metrics` received, an `EvalPrediction`, plus what it
-# returned (and the loss and timings). One correction: `EvalPrediction` is a small class, not a
-# named tuple; it unpacks like one.
+# returned (and the loss and timings). That is right in spirit, with one correction:
+# `EvalPrediction` is a small class, not a named tuple; it unpacks like one.
 
 # %%
 pred = trainer.predict(val_sorted)
@@ -575,16 +594,12 @@ print(table.to_string(index=False, float_format="{:.4f}".format, na_rep="-"))
 # and 8 minutes (full). The book's recipe (batch 64, learning rate 2e-5, weight decay 0.01, two
 # epochs, every text padded to the longest of the dataset, float32) runs on the same stand-in and
 # machine, and is stopped when the budget is spent. Training it takes about an hour, so this cell
-# reads the recorded results (the run is named in the output):
+# reads the recorded results. The course package ships them (`course_utils.recorded`, copies of
+# `benchmarks/results/emotion_finetune_<profile>_cpu.json`), so they are there in Colab too; the
+# output names the run:
 
 # %%
-def recorded_results(profile):
-    """The benchmark's results file for `profile`, searched for from here up to the repository root."""
-    for folder in [Path.cwd(), *Path.cwd().parents]:
-        path = folder / "benchmarks" / "results" / f"emotion_finetune_{profile}_cpu.json"
-        if path.exists():
-            return json.loads(path.read_text())
-    return None
+from course_utils import recorded
 
 
 def spread(stats):
@@ -594,10 +609,7 @@ def spread(stats):
 
 rows = []
 for profile in ("quick", "full"):
-    record = recorded_results(profile)
-    if record is None:
-        print(f"{profile}: no recorded results here (they are in the repository's benchmarks/results/)")
-        continue
+    record = recorded.load(f"emotion_finetune_{profile}_cpu")
     print(f"{profile}: run of {record['date'][:10]} on {record['machine']['cpu']}, "
           f"{record['machine']['torch_threads']} threads, torch {record['machine']['torch']}")
     for recipe, data in record["recipes"].items():
@@ -658,10 +670,12 @@ assert difference < 1e-12
 
 # %%
 assert np.array_equal(np.array(feat_val["label"]), pred.label_ids)  # both sorted by length the same way
-fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
 analysis.plot_confusion_matrix(pred.label_ids, lr_pred["mean"], labels, ax=axes[0],
                                title="frozen features + logistic regression")
 analysis.plot_confusion_matrix(pred.label_ids, val_pred, labels, ax=axes[1], title="fine-tuned")
+fig.suptitle(f"each row: how the texts of one true class were predicted (shares summing to 1), "
+             f"{len(val_pred):,} validation texts", fontsize=10)
 fig.tight_layout()
 
 # %% [markdown]
@@ -673,13 +687,14 @@ fig.tight_layout()
 #
 # ### 5.2 Per-example loss with `Dataset.map`
 # The loss of each validation text tells us which ones the model gets most wrong, and those are
-# often mislabelled. The seed's `forward_pass_with_label` had five bugs: `model_input_name` (the
-# attribute is `model_input_names`), `model(**input)` (the variable is `inputs`), the key
-# `"predicated_label"` (typo), no `model.eval()` (dropout stays on, so losses are noisy), and batches
-# of unpadded rows cannot be stacked into a tensor (the book padded the whole dataset to avoid
-# that). The fixed version pads each batch itself. To compare with `predict()` number for number,
-# it runs in the precision `Trainer` used (bf16 autocast where `PRECISION` says so) on the same
-# batches of 64 in the same order:
+# often mislabelled. The book computes them with a function passed to `map`,
+# `forward_pass_with_label`, in which five mistakes are easy to make: `model_input_name`
+# (the attribute is `model_input_names`), `model(**input)` (the variable is `inputs`), a key typed
+# two ways (`"predicated_label"`), no `model.eval()` (dropout stays on, so losses are noisy), and
+# batches of unpadded rows, which cannot be stacked into a tensor (the book padded the whole dataset
+# to avoid that). The version below pads each batch itself. To compare with `predict()` number
+# for number, it runs in the precision `Trainer` used (bf16 autocast where `PRECISION` says so) on
+# the same batches of 64 in the same order:
 
 # %%
 amp = torch.autocast(env.device, dtype=torch.bfloat16 if PRECISION.get("bf16") else torch.float16,
@@ -735,7 +750,7 @@ eval_log = history.dropna(subset=["eval_loss"]).iloc[:len(clock.rows)]  # during
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.plot(train_log["step"], train_log["loss"], label="training loss (mean since the last log)")
 ax.plot(eval_log["step"], eval_log["eval_loss"], "o-", label=f"validation loss ({N_EVAL_DURING} texts)")
-ax.set(xlabel="step", ylabel="cross-entropy", title="trainer.state.log_history")
+ax.set(xlabel="optimizer step", ylabel="cross-entropy (nats)", title="trainer.state.log_history")
 ax.grid(alpha=0.3), ax.legend()
 fig.tight_layout()
 
@@ -759,9 +774,9 @@ print(sorted(state)[:6], "...")
 # A callback observes and steers the loop; to change what a step *computes*, subclass `Trainer`
 # and override one method. The loss comes from `compute_loss(self, model, inputs,
 # return_outputs=False, num_items_in_batch=None)`, the signature in transformers 5 (`Trainer` passes
-# `num_items_in_batch` by keyword, so an override copied from older notes without it fails with a
-# `TypeError`). Notebook 04 recommended **class weights** against the imbalance but never showed
-# them: each class's loss is multiplied by N / (C · n_c) (scikit-learn's `"balanced"`), so the rare
+# `num_items_in_batch` by keyword, so an override written for older releases, without it, fails
+# with a `TypeError`). Notebook 04 recommended **class weights** against the imbalance but never
+# showed them: each class's loss is multiplied by N / (C · n_c) (scikit-learn's `"balanced"`), so the rare
 # classes (love, surprise) weigh as much in total as the frequent ones. The weights come from the
 # training labels only:
 
@@ -779,7 +794,7 @@ print({name: f"{n} texts, weight {w:.2f}" for name, n, w in zip(labels, counts, 
 # %% [markdown]
 # The subclass computes the weighted cross-entropy from the logits. `loss_is_scaled_for_ga = False`
 # tells `Trainer` that this loss is a mean over one batch, so that it divides it by
-# `gradient_accumulation_steps` (7.2 shows why that line matters).
+# `gradient_accumulation_steps` (the appendix shows why that line matters).
 
 # %%
 class WeightedLossTrainer(Trainer):
@@ -823,47 +838,47 @@ torch.testing.assert_close(ours, reference)
 assert not torch.isclose(ours, unweighted)
 
 # %% [markdown]
-# ### 7.2 Gradient accumulation and mixed precision
-# **A trap with gradient accumulation.** With `gradient_accumulation_steps` = N, the loss of each
-# batch must be divided by N before `backward()`. `Trainer` skips that division when it believes the
-# model already normalised its loss over all N batches: when the model's `forward` accepts
-# `**kwargs`, it passes `num_items_in_batch` and assumes the model used it. BERT's classification
-# head accepts the keyword and ignores it, so with plain `Trainer` the logged loss, and the gradient,
-# come out N times too large ([transformers#37766](https://github.com/huggingface/transformers/issues/37766)
-# is the mirror case, a model without `**kwargs`). One optimizer step on two batches of 4, with a
-# subclass that only records each batch's loss, shows it; `model.accepts_loss_kwargs = False`
-# fixes it (the training script sets it; `WeightedLossTrainer` has its own fix):
+# ### 7.2 Print the training loss every N steps
+# A common reading of `Trainer`'s source is that it cannot log the training loss every 100
+# batches, that metrics such as accuracy or recall need an overridden `evaluate()`, and that
+# anything more needs a rewritten `train()`. None of it holds. `logging_steps=N` logs the mean
+# training loss since the previous log (with `grad_norm` and `learning_rate`) every N **optimizer
+# steps**: with `gradient_accumulation_steps=4`, that is every 4 × N batches. Each entry goes to
+# `trainer.state.log_history` and to every callback's `on_log(args, state, control, logs=None,
+# **kwargs)`, so a few lines print it as you like. Eight steps on 64 texts, logged every 2 steps,
+# with a callback that prints each training-loss entry:
 
 # %%
-class RecordingTrainer(Trainer):
-    """Plain Trainer that remembers the loss of every batch (it changes nothing else)."""
+class PrintLoss(TrainerCallback):
+    """Print the training loss each time Trainer logs it (every `logging_steps` optimizer steps)."""
 
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        result = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
-        self.batch_losses.append((result[0] if return_outputs else result).item())
-        return result
-
-
-def one_accumulated_step(model):
-    args = TrainingArguments(output_dir=str(SCRATCH / "accumulation"), max_steps=1, per_device_train_batch_size=4,
-                             gradient_accumulation_steps=2, logging_steps=1, save_strategy="no",
-                             report_to="none", disable_tqdm=True, log_level="error", seed=0)
-    recorder = RecordingTrainer(model=model, args=args, train_dataset=tiny_train, processing_class=tokenizer)
-    recorder.batch_losses = []
-    recorder.train()
-    return recorder.state.log_history[0]["loss"], recorder.batch_losses
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            print(f"step {state.global_step}: training loss {logs['loss']:.4f}")
 
 
-logged, batch_losses = one_accumulated_step(w_model)
-print(f"default: batch losses {np.round(batch_losses, 3)}, logged {logged:.3f} (their sum)")
-assert math.isclose(logged, sum(batch_losses), rel_tol=1e-4)
-w_model.accepts_loss_kwargs = False  # Trainer now divides by gradient_accumulation_steps
-logged, batch_losses = one_accumulated_step(w_model)
-print(f"fixed:   batch losses {np.round(batch_losses, 3)}, logged {logged:.3f} (their mean)")
-assert math.isclose(logged, np.mean(batch_losses), rel_tol=1e-4)
+log_model, _ = new_classifier()
+log_args = TrainingArguments(output_dir=str(SCRATCH / "logging"), max_steps=8, per_device_train_batch_size=8,
+                             logging_steps=2, save_strategy="no", report_to="none", disable_tqdm=True,
+                             log_level="error", seed=0)
+log_trainer = Trainer(model=log_model, args=log_args, train_dataset=tiny_train, processing_class=tokenizer,
+                      callbacks=[PrintLoss()])
+log_trainer.remove_callback(PrinterCallback)  # without a progress bar, Trainer would also print every log dict
+log_trainer.train()
+print("the same values in log_history:", [round(entry["loss"], 4) for entry in log_trainer.state.log_history if "loss" in entry])
 
 # %% [markdown]
-# **Mixed precision.** Seed 000 trains with `--fp16`. On a GPU that runs most operations in float16
+# The rest comes from the same arguments and hooks. `eval_strategy="steps", eval_steps=100`
+# evaluates every 100 optimizer steps, and `compute_metrics` (3.4) adds any metric to every
+# evaluation; your own scalars go through `self.log({...})` in a subclass (override
+# `log(self, logs, start_time=None)` and add a key before calling `super().log`), and `on_log` sees
+# them too, as `EvalClock` (3.6) sees every evaluation. All loggers read that one stream:
+# `report_to="tensorboard"` (it needs `pip install tensorboard`; the course keeps `"none"`) writes
+# every entry to `output_dir/runs/<date>_<host>` (or `$TENSORBOARD_LOGGING_DIR`), and
+# `tensorboard --logdir <output_dir>/runs` plots them.
+#
+# ### 7.3 Mixed precision
+# A common command line trains with `--fp16`. On a GPU that runs most operations in float16
 # with a loss scaler; on a CPU, `fp16=True` is accepted and silently does nothing (accelerate
 # switches autocast on for fp16 only on accelerators): the run stays float32. On a CPU the option is
 # `bf16=True` with `use_cpu=True`, and it pays only on CPUs with bfloat16 instructions (section 4.1):
@@ -876,26 +891,15 @@ if fp16_trainer.args.device.type == "cpu":
     assert not fp16_trainer.accelerator.native_amp and fp16_trainer.accelerator.scaler is None
 
 # %% [markdown]
-# **Logging what you want.** Seed 002, reading the transformers 4 source, concluded that `Trainer`
-# cannot log the training loss every 100 batches, that metrics such as accuracy or recall need an
-# overridden `evaluate()`, and that anything more needs a rewritten `train()`. None of it holds:
-# `logging_steps=100` logs the mean training loss (with `grad_norm` and `learning_rate`) every 100
-# optimizer steps; `eval_strategy="steps", eval_steps=100` evaluates as often, and
-# `compute_metrics` (3.4) adds any metric to every evaluation; your own scalars go through
-# `self.log({...})` in a subclass (override `log(self, logs, start_time=None)` and add a key before
-# calling `super().log`), and a callback's `on_log(args, state, control, logs=None, **kwargs)` sees
-# every entry, as `EvalClock` (3.6) sees every evaluation. All loggers read that one stream:
-# `report_to="tensorboard"` (it needs `pip install tensorboard`; the course keeps `"none"`) writes
-# every entry to `output_dir/runs/<date>_<host>` (or `$TENSORBOARD_LOGGING_DIR`), and
-# `tensorboard --logdir <output_dir>/runs` plots them.
-#
-# **`Seq2SeqTrainer`.** Seed 002 trains a summariser with `Seq2SeqTrainer` and
-# `Seq2SeqTrainingArguments`. They are for encoder-decoder models (T5, BART, Marian: summaries,
-# translation) and add one thing: with `predict_with_generate=True`, `evaluate()` and `predict()`
-# call `model.generate()` (`generation_max_length`, `generation_num_beams`), so `compute_metrics`
-# receives generated token ids to score with ROUGE or BLEU instead of teacher-forced logits. The
-# seed says both that it overrides "key steps of `training_step`" and that it overrides only
-# `evaluate`, `predict` and `prediction_step`; the second is right. A classifier needs plain `Trainer`.
+# ### 7.4 `Seq2SeqTrainer`
+# Summarisers and translators are trained with `Seq2SeqTrainer` and `Seq2SeqTrainingArguments`.
+# They are for encoder-decoder models (T5, BART, Marian: summaries, translation) and add one thing:
+# with `predict_with_generate=True`, `evaluate()` and `predict()` call `model.generate()`
+# (`generation_max_length`, `generation_num_beams`), so `compute_metrics` receives generated token
+# ids to score with ROUGE or BLEU instead of teacher-forced logits. A common reading is that it
+# overrides key steps of `training_step`. In fact it trains exactly as `Trainer` does and overrides
+# only `evaluate`, `predict` and `prediction_step` (plus a helper that loads the generation
+# config), as the next cell lists. A classifier needs plain `Trainer`.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -909,10 +913,14 @@ print("Seq2SeqTrainingArguments adds:", extra)
 
 # %% [markdown]
 # ## 8 · The same training as a plain PyTorch loop
-# Seed 001's loop, completed: batches from a `DataLoader` with the same dynamic-padding collator,
-# forward, `loss.backward()`, gradient clipping, optimizer and scheduler steps, then an evaluation
-# pass per epoch. In the quick profile it trains on only 160 texts for two epochs, enough to see both
-# losses fall but far from the accuracy above (the full profile runs it on all 16,000).
+# The loop that `Trainer` runs, written out: batches from a `DataLoader` with the same
+# dynamic-padding collator, forward, `loss.backward()`, gradient clipping, optimizer and scheduler
+# steps, then an evaluation pass per epoch. Then `Trainer` trains a second copy on the same data
+# with the same seed, so that the two can be compared number for number. In the quick profile both
+# train on 160 texts for two epochs, enough to see the losses fall but far from the accuracy of
+# section 4 (the full profile runs them on all 16,000). A loop usually reshuffles the texts every
+# epoch (`shuffle=True`); here both read them in the order of section 1's shuffle, so that they see
+# the same batches.
 
 # %%
 N_LOOP, LOOP_EPOCHS = cu.by_profile(quick=160, full=16_000), 2
@@ -922,14 +930,17 @@ if FREEZE_EMBEDDINGS:
 loop_model.to(env.device)
 collate = DataCollatorWithPadding(tokenizer)
 columns = [c for c in emotion_encoded["train"].column_names if c != "text"]
-train_loader = DataLoader(emotion_encoded["train"].select(range(N_LOOP)).select_columns(columns),
-                          batch_size=BATCH, shuffle=True, collate_fn=collate)
+loop_train = emotion_encoded["train"].select(range(N_LOOP)).select_columns(columns)
+train_loader = DataLoader(loop_train, batch_size=BATCH, collate_fn=collate)  # in order: Trainer below reads the same
 val_loader = DataLoader(val_sorted.select(range(0, len(val_sorted), cu.by_profile(quick=25, full=1))).select_columns(columns),
-                        batch_size=64, collate_fn=collate)  # every 25th text of the sorted set: all lengths
+                        batch_size=64, collate_fn=collate,  # every 25th text of the sorted set: all lengths
+                        generator=torch.Generator())  # its own random generator: evaluating leaves dropout's alone
 loop_optimizer = make_optimizer(loop_model)
 scheduler = get_linear_schedule_with_warmup(loop_optimizer, 0, LOOP_EPOCHS * len(train_loader))
 
 # %%
+cu.seed_everything(0)  # the seed Trainer sets when it is built: dropout draws the same masks in both runs
+loop_losses = []
 for epoch in range(LOOP_EPOCHS):
     loop_model.train()
     train_loss = 0.0
@@ -942,6 +953,7 @@ for epoch in range(LOOP_EPOCHS):
         scheduler.step()
         loop_optimizer.zero_grad()
         train_loss += loss.item()
+    loop_losses.append(train_loss / len(train_loader))
     loop_model.eval()
     eval_loss, correct = 0.0, 0
     with torch.inference_mode():
@@ -950,14 +962,41 @@ for epoch in range(LOOP_EPOCHS):
             out = loop_model(**batch)
             eval_loss += out.loss.item()
             correct += (out.logits.argmax(-1) == batch["labels"]).sum().item()
-    print(f"epoch {epoch}: train loss {train_loss / len(train_loader):.3f} | "
+    print(f"epoch {epoch}: train loss {loop_losses[-1]:.3f} | "
           f"eval loss {eval_loss / len(val_loader):.3f} | eval accuracy {correct / len(val_loader.dataset):.3f}")
 
 # %% [markdown]
-# What `Trainer` added on top of these 20 lines: device placement, length-grouped sampling,
-# logging, periodic evaluation with your metrics, checkpoints with resumable state, early
-# stopping, loading the best model, mixed precision (`bf16=True`), gradient accumulation, and the
-# same code on many GPUs, for little extra time per step.
+# Now `Trainer` on the same texts in the same order (`train_sampling_strategy="sequential"`), from
+# the same starting weights (`new_classifier` seeds the new head), with the same optimizer, linear
+# schedule without warm-up, batch size, gradient clipping and seed, in float32 like the loop (no
+# `bf16`). If the loop does what `Trainer` does, both end with the same weights:
+
+# %%
+same_model, _ = new_classifier()
+if FREEZE_EMBEDDINGS:
+    same_model.get_input_embeddings().weight.requires_grad_(False)
+same_args = TrainingArguments(output_dir=str(SCRATCH / "same_as_loop"), num_train_epochs=LOOP_EPOCHS,
+                              per_device_train_batch_size=BATCH, train_sampling_strategy="sequential",
+                              logging_strategy="epoch", eval_strategy="no", save_strategy="no",
+                              log_level="error", disable_tqdm=False, report_to="none", seed=0)
+same_trainer = Trainer(model=same_model, args=same_args, train_dataset=loop_train, data_collator=collate,
+                       optimizers=(make_optimizer(same_model), None))  # None: Trainer builds the linear schedule
+same_trainer.train()
+trainer_losses = [entry["loss"] for entry in same_trainer.state.log_history if "loss" in entry]
+print("mean training loss per epoch, loop:   ", [round(x, 4) for x in loop_losses])
+print("mean training loss per epoch, Trainer:", [round(x, 4) for x in trainer_losses])
+weight_diff = max((p - q).abs().max().item() for p, q in zip(loop_model.parameters(), same_model.parameters()))
+print(f"max |loop weights - Trainer weights| after {same_trainer.state.global_step} steps: {weight_diff:.1e}")
+np.testing.assert_allclose(loop_losses, trainer_losses, rtol=1e-4)
+assert weight_diff < 1e-4
+
+# %% [markdown]
+# The same losses and the same weights: the difference is 0 where both runs do the same operations
+# in the same order, as on a CPU (on a GPU, some kernels add in a varying order and leave float
+# rounding). What `Trainer` adds is everything around these 20 lines: device placement,
+# length-grouped sampling, logging, periodic evaluation with your metrics, checkpoints with
+# resumable state, early stopping, loading the best model, mixed precision (`bf16=True`), gradient
+# accumulation, and the same code on many GPUs.
 #
 # ## 9 · A training script: `HfArgumentParser`, YAML and flags
 # Long runs belong in a script, not a notebook. `course_utils/scripts/train_emotion.py` describes
@@ -977,7 +1016,7 @@ print("from the YAML:", training_args.learning_rate, training_args.per_device_tr
       training_args.train_sampling_strategy, "| from the flags:", training_args.num_train_epochs)
 
 # %% [markdown]
-# Seed 002 merges YAML and flags by turning every YAML entry into `--key str(value)` in front of
+# A common way to merge YAML and flags turns every YAML entry into `--key str(value)` in front of
 # the real flags. That works for simple values, but `str(None)` is `"None"`, which an `int` option
 # rejects, and lists become `"[1, 2]"`. The script instead hands the YAML to
 # `parser.set_defaults(...)`, so the flags still win and every value keeps its type. Two YAML traps
@@ -994,8 +1033,8 @@ print(yaml.safe_load("learning_rate: 5e-5\nlr_with_dot: 5.0e-5\nsave_strategy: n
 # False.
 #
 # `HfArgumentParser` can also read a whole configuration from one file: `parse_json_file` (the
-# `if len(sys.argv) == 2 and sys.argv[1].endswith(".json")` branch of the `run_summarization.py`
-# that seed 002 quotes) and `parse_yaml_file`. Each fills every dataclass from the file alone, with
+# `if len(sys.argv) == 2 and sys.argv[1].endswith(".json")` branch of transformers' example script
+# `run_summarization.py`) and `parse_yaml_file`. Each fills every dataclass from the file alone, with
 # no flags on top (hence the script's `set_defaults`), and rejects a key that no dataclass has,
 # unless `allow_extra_keys=True`:
 
@@ -1058,8 +1097,9 @@ with torch.inference_mode():
 from_pipeline = torch.tensor([next(s["score"] for s in scores if s["label"] == name) for name in labels])
 print(f"max |pipeline - by hand|: {(from_pipeline - by_hand).abs().max().item():.1e}")
 torch.testing.assert_close(from_pipeline, by_hand, atol=1e-5, rtol=1e-4)
-fig = plots.plot_bars([s["label"] for s in scores], [s["score"] for s in scores], xlabel="probability",
+fig = plots.plot_bars([s["label"] for s in scores], [s["score"] for s in scores], xlabel="probability (0 to 1)",
                       title=f'"{text}"', figsize=(6, 2.8))
+fig.axes[0].set_ylabel("class")
 
 # %%
 new_texts = ["i feel so alone since you left", "i am furious about the delay",
@@ -1068,7 +1108,7 @@ for t, s in zip(new_texts, classifier(new_texts)):
     print(f"{s[0]['label']:>8} {s[0]['score']:.2f}  {t}")
 
 # %% [markdown]
-# **Uploading to the Hub** (seed 004's last step). `trainer.push_to_hub()` saves the model into
+# **Uploading to the Hub.** `trainer.push_to_hub()` saves the model into
 # `output_dir` and uploads it with the tokenizer and a generated model card to the repository
 # `args.hub_model_id` under your account (created if needed; default name: the `output_dir`
 # folder's). The cell uploads only when you name a repository, the Hub is reachable and you are
@@ -1095,19 +1135,19 @@ else:
 #   gone (use `evaluate`, or plain scikit-learn); `return_all_scores=True` → `top_k=None`.
 # - **`evaluate.load("accuracy")` needs the Hub** (it downloads a script): offline, load a local
 #   module file, as `course_utils.metrics.load("accuracy")` does.
-# - **Padding the whole dataset** (`padding=True, batch_size=None`, the book's and the seed notes'
-#   way) pads every text to the longest one: on a CPU each step costs several times more (4.1).
-#   Truncate in `map` and pad per batch with `DataCollatorWithPadding`.
+# - **Padding the whole dataset** (`padding=True, batch_size=None`, the book's way) pads every
+#   text to the longest one: on a CPU each step costs several times more (4.1). Truncate in `map`
+#   and pad per batch with `DataCollatorWithPadding`.
 # - **`forward_pass_with_label`**: `model_input_names` (plural), `model(**inputs)`, the same key
 #   name everywhere, `model.eval()` first, and pad each batch.
 # - **Row order after `predict()`**: with `group_by_length`, evaluation batches are length-grouped
 #   and shuffled; switch to `"random"` (sequential evaluation) before aligning predictions with rows.
-# - **`compute_loss` overrides from older notes** (`def compute_loss(self, model, inputs,
+# - **`compute_loss` overrides written for older releases** (`def compute_loss(self, model, inputs,
 #   return_outputs=False)`) fail with a `TypeError`: transformers 5 passes `num_items_in_batch=`.
-# - **Gradient accumulation with this model** (7.2): plain `Trainer` logs N times the loss and
+# - **Gradient accumulation with this model** (appendix): plain `Trainer` logs N times the loss and
 #   applies N times the gradient; set `model.accepts_loss_kwargs = False`, or
 #   `loss_is_scaled_for_ga = False` in a subclass that returns a per-batch mean.
-# - **Mixed precision on a CPU.** Seed 000's `--fp16` is accepted and does nothing there; `bf16=True`
+# - **Mixed precision on a CPU.** `--fp16` is accepted and does nothing there; `bf16=True`
 #   (with `use_cpu=True`) helps only where the CPU computes bfloat16 natively (AVX512-BF16 or AMX)
 #   and is slower than float32 elsewhere. `train_emotion.mixed_precision("auto")` checks.
 
@@ -1153,7 +1193,7 @@ cu.check.exercise_05_2(TimeLimitCallback)
 # **05.3** Write `per_example_loss(model, tokenizer, batch)` for `Dataset.map(..., batched=True)`:
 # `batch` is a dict of lists (unpadded `input_ids` of different lengths, `attention_mask`, `label`,
 # `text`), and the function returns `{"loss": ..., "predicted_label": ...}`, one value per row, as
-# numpy arrays (float32: numpy has no bfloat16). Avoid the five bugs of section 5.2 (the checker hands
+# numpy arrays (float32: numpy has no bfloat16). Avoid the five mistakes of section 5.2 (the checker hands
 # you a model in train mode; `pipeline()` and `Trainer.predict()` are switched off while it runs).
 # Think: among the 20 highest-loss validation texts of section 5.2, how many labels would you call
 # wrong, and what would you do with such texts in the training set?
@@ -1200,3 +1240,45 @@ cu.check.exercise_05_4(optimizer_steps)
 #   reproducible from a YAML file and a few flags.
 #
 # **Next:** [06 · Attention, opened up](06_attention.ipynb), inside the layers we just fine-tuned.
+
+# %% [markdown]
+# ## Appendix · Gradient accumulation and the scale of the loss
+# Read this before you train with `gradient_accumulation_steps` greater than 1 (section 3.5 says
+# what it does). With `gradient_accumulation_steps` = N, the loss of each batch must be divided by
+# N before `backward()`. `Trainer` skips that division when it believes the
+# model already normalised its loss over all N batches: when the model's `forward` accepts
+# `**kwargs`, it passes `num_items_in_batch` and assumes the model used it. BERT's classification
+# head accepts the keyword and ignores it, so with plain `Trainer` the logged loss, and the gradient,
+# come out N times too large ([transformers#37766](https://github.com/huggingface/transformers/issues/37766)
+# is the mirror case, a model without `**kwargs`). One optimizer step on two batches of 4, with a
+# subclass that only records each batch's loss, shows it; `model.accepts_loss_kwargs = False`
+# fixes it (the training script sets it; `WeightedLossTrainer` has its own fix):
+
+# %%
+class RecordingTrainer(Trainer):
+    """Plain Trainer that remembers the loss of every batch (it changes nothing else)."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        result = super().compute_loss(model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch)
+        self.batch_losses.append((result[0] if return_outputs else result).item())
+        return result
+
+
+def one_accumulated_step(model):
+    args = TrainingArguments(output_dir=str(SCRATCH / "accumulation"), max_steps=1, per_device_train_batch_size=4,
+                             gradient_accumulation_steps=2, logging_steps=1, save_strategy="no",
+                             report_to="none", disable_tqdm=True, log_level="error", seed=0)
+    recorder = RecordingTrainer(model=model, args=args, train_dataset=tiny_train, processing_class=tokenizer)
+    recorder.remove_callback(PrinterCallback)  # no printed log dicts: the line below says what was logged
+    recorder.batch_losses = []
+    recorder.train()
+    return recorder.state.log_history[0]["loss"], recorder.batch_losses
+
+
+logged, batch_losses = one_accumulated_step(w_model)
+print(f"default: batch losses {np.round(batch_losses, 3)}, logged {logged:.3f} (their sum)")
+assert math.isclose(logged, sum(batch_losses), rel_tol=1e-4)
+w_model.accepts_loss_kwargs = False  # Trainer now divides by gradient_accumulation_steps
+logged, batch_losses = one_accumulated_step(w_model)
+print(f"fixed:   batch losses {np.round(batch_losses, 3)}, logged {logged:.3f} (their mean)")
+assert math.isclose(logged, np.mean(batch_losses), rel_tol=1e-4)

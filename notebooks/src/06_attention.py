@@ -51,8 +51,7 @@ env = cu.setup(seed=0)
 # 3. **Weights**: softmax over the keys, so each row is non-negative and sums to 1.
 # 4. **Output**: weights `·` V, a weighted average of the values for each query.
 #
-# This is the function from the learners' notes, with its shapes spelled out and the weights
-# returned too:
+# As a function, with its shapes spelled out and the weights returned too:
 
 # %%
 def scaled_dot_product_attention(query, key, value):
@@ -97,7 +96,8 @@ for d in dims:
     print(f"d_k={d:5d}  std of q·k = {s.std():6.2f}  (sqrt(d_k) = {math.sqrt(d):5.2f})")
     max_weight["unscaled"].append(s.softmax(-1).max(-1).values.mean().item())
     max_weight["scaled by 1/sqrt(d_k)"].append((s / math.sqrt(d)).softmax(-1).max(-1).values.mean().item())
-fig = plots.plot_lines(dims, max_weight, xlabel="d_k (log scale)", ylabel="mean largest weight (10 keys)",
+fig = plots.plot_lines(dims, max_weight, xlabel="d_k, dimensions per head (log scale)",
+                       ylabel="mean largest of 10 weights (0 to 1)",
                        title="Without the scale, softmax saturates to one key")
 fig.axes[0].set_xscale("log")
 
@@ -108,7 +108,7 @@ fig.axes[0].set_xscale("log")
 # ## 2 · Self-attention is a weighted average
 # Write the inputs as `x_1 … x_n`. After self-attention token *i* is
 # `x'_i = Σ_j w_ij v_j`, where `w_ij` is how much query *i* attends to key *j*, and
-# `Σ_j w_ij = 1`. (The notes write `w_ji` with the sum over the first index: the same numbers,
+# `Σ_j w_ij = 1`. (Some texts write `w_ji`, with the sum over the first index: the same numbers,
 # indexed the other way round. In code, `weights[i, j]` is query *i*, key *j*, and rows sum to 1.)
 # The embedding of a token is no longer fixed: it is a mixture of its context. The loop below
 # computes that sum literally and matches the `bmm` version.
@@ -248,7 +248,7 @@ print(f"all {len(encoder.encoder.layer)} layers by hand equal last_hidden_state:
 print("the layer keeps the shape:", tuple(x.shape), "->", tuple(hidden.shape))
 
 # %% [markdown]
-# **Is an encoder layer a convolution?** The learners' notes compare it to a CNN's convolution.
+# **Is an encoder layer a convolution?** A common comparison likens it to a CNN's convolution.
 # Part of that holds: the feed-forward network applies the same weights at every position, which
 # is a convolution with a kernel of width 1 (checked below), and the layer keeps the shape, so
 # layers stack like convolutions. The mixing does not: a convolution blends a fixed neighbourhood
@@ -273,7 +273,9 @@ assert diffs["feed-forward W1 vs conv1d, kernel 1"] < 1e-4
 # %%
 last = enc_out.attentions[-1][0]  # sentence 1: (heads, seq, seq)
 fig = plots.show_heatmaps(last[:8].reshape(2, 4, *last.shape[-2:]), titles=[f"head {i}" for i in range(8)],
-                          xticklabels=tokens[0], yticklabels=tokens[0], figsize=(9, 4.6))
+                          xticklabels=tokens[0], yticklabels=tokens[0], figsize=(9, 4.8))
+fig.suptitle(f"attention weights of the last layer (layer {cfg.num_hidden_layers - 1}), heads 0-7")
+fig.axes[-1].set_ylabel("attention weight (0 to 1)")  # the colour bar
 
 # %% [markdown]
 # ### Contextual embeddings: "flies" and "apple"
@@ -312,8 +314,12 @@ with torch.no_grad():
 unit = F.normalize(torch.stack(vectors), dim=-1)
 similarity = unit @ unit.T
 labels = ["company 1", "company 2", "fruit 1", "fruit 2"]
-fig = plots.show_heatmaps(similarity, xlabel="", ylabel="", xticklabels=labels, yticklabels=labels,
-                          figsize=(4.5, 3.5), cmap="Blues", vmin=None, titles=["cosine similarity of 'apple'"])
+fig = plots.show_heatmaps(similarity, xlabel="occurrence of 'apple'", ylabel="occurrence of 'apple'",
+                          xticklabels=labels, yticklabels=labels, figsize=(4.8, 4.2), cmap="Blues", vmin=0.0, vmax=1.0,
+                          titles=["cosine similarity of 'apple' (last layer)"])
+fig.axes[-1].set_ylabel("cosine similarity")  # the colour bar, from 0
+for (i, j), value in np.ndenumerate(similarity.numpy()):
+    fig.axes[0].text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8, color="white" if value > 0.6 else "black")
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -353,8 +359,7 @@ print("max |padded - alone| =", diffs["padded vs unpadded hidden states"])
 # real keys. They are meaningless and ignored downstream, for example by mean pooling that uses
 # the attention mask.)
 #
-# **Is 1 "keep" or "block"?** It depends on the API, which trips everyone (the notes ask this
-# too):
+# **Is 1 "keep" or "block"?** It depends on the API, which trips everyone:
 #
 # | where | type | keep | block |
 # |---|---|---|---|
@@ -431,8 +436,10 @@ print("max |ours - torch| =", diffs["causal mask vs is_causal=True"])
 #
 # The boundaries have blurred (decoder-only models now classify and translate well), but the
 # masks have not. Our encoder's attention uses the upper triangle; a causal LM's never does.
-# SmolLM2 is the course's decoder (loaded in float32 so that online and offline runs compute the
-# same way; its Hub weights are stored in bfloat16).
+# SmolLM2 is the course's decoder. We load it in float32: its Hub weights are stored in bfloat16
+# (offline, the stand-in is a 4-bit quantised copy converted to float32, so its numbers differ from
+# the Hub model's anyway), and the by-hand checks below compare with the model to about `1e-5`,
+# far finer than bfloat16's 2 to 3 significant digits.
 
 # %%
 lm_path = cu.resolve_checkpoint(cu.CAUSAL_LM)
@@ -460,7 +467,9 @@ print("encoder uses the upper triangle:", bool((enc_out.attentions[0][..., enc_u
 # %%
 middle = lm_cfg.num_hidden_layers // 2
 fig = plots.show_heatmaps(lm_out.attentions[middle][0, :4], titles=[f"layer {middle} head {i}" for i in range(4)],
-                          xticklabels=lm_tokens, yticklabels=lm_tokens, figsize=(10, 3.2))
+                          xticklabels=lm_tokens, yticklabels=lm_tokens, figsize=(10, 3.6))
+fig.suptitle(f"{type(lm).__name__}: causal attention weights, heads 0-3 of layer {middle}")
+fig.axes[-1].set_ylabel("attention weight (0 to 1)")  # the colour bar
 
 # %% [markdown]
 # Every row stops at the diagonal: each token attends only to itself and the tokens on its left.
@@ -538,7 +547,8 @@ with torch.no_grad():
     cos_ref, sin_ref = lm.model.rotary_emb(x_lm, positions[None])  # the model's own tables, (1, seq, head_dim)
 diffs["RoPE inv_freq vs model"] = (inv_freq - lm.model.rotary_emb.inv_freq).abs().max().item()
 diffs["RoPE tables vs model"] = max((cos - cos_ref[0]).abs().max().item(), (sin - sin_ref[0]).abs().max().item())
-print(f"base {base:g}: {len(inv_freq)} frequencies, {inv_freq[0].item():.3g} to {inv_freq[-1].item():.3g} radians per position")
+print(f"base {base:g}, rope_type {lm_cfg.rope_parameters.get('rope_type', 'default')!r}: {len(inv_freq)} frequencies, "
+      f"{inv_freq[0].item():.3g} to {inv_freq[-1].item():.3g} radians per position")
 print("max |inv_freq by hand - model's|:", diffs["RoPE inv_freq vs model"], "| max |cos, sin by hand - model's|:", diffs["RoPE tables vs model"])
 assert diffs["RoPE inv_freq vs model"] < 1e-6 and diffs["RoPE tables vs model"] < 1e-5
 
@@ -705,9 +715,9 @@ print("LayerNorm(word + position + segment) == layer 0's input:", torch.allclose
 # **Llama: rotary positions.** Nothing is added to the embeddings. Instead each (q, k) pair of
 # coordinates is rotated by an angle `position × frequency`. The dot product of a rotated query at
 # position *m* and a rotated key at position *n* then depends only on the offset `m − n`: the model
-# sees *relative* positions, which is why RoPE models extend to longer contexts more gracefully.
-# Section 6 built the tables by hand and matched the model's; `att.rotary_cos_sin` computes the
-# same tables for any positions. Shifting both positions by 100 leaves the score unchanged:
+# sees *relative* positions. Section 6 built the tables by hand and matched the model's;
+# `att.rotary_cos_sin` computes the same tables for any positions. Shifting both positions by 100
+# leaves the score unchanged:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -723,6 +733,20 @@ def rope_score(m, n):
 print("score(5, 2) == score(105, 102):", torch.allclose(rope_score(5, 2), rope_score(105, 102), atol=1e-4))
 print("score(5, 2) == score(5, 3):", torch.allclose(rope_score(5, 2), rope_score(5, 3), atol=1e-4))
 
+# %% [markdown]
+# **Relative is not unlimited.** A RoPE model does not read texts longer than it was trained on
+# for free. Past its training length (the config's `max_position_embeddings`), offsets grow beyond
+# any it saw, the slow pairs of coordinates turn to angles it never met, and quality drops quickly
+# when the model is simply run on longer inputs. Longer contexts need the positions *rescaled*:
+# position interpolation divides every position by a factor so that a longer text stays within the
+# trained range of angles (Chen et al. 2023, arXiv 2306.15595); NTK-aware scaling and YaRN (Peng et
+# al. 2023, arXiv 2309.00071) stretch the slow frequencies more than the fast ones, which keep
+# nearby positions sharp. Each usually comes with a short fine-tuning at the new length. In
+# transformers it is a setting of the config, `rope_parameters` (called `rope_scaling` before
+# transformers 5), with a `rope_type` such as `"linear"` (interpolation), `"dynamic"`, `"yarn"` or
+# `"llama3"` and a `factor`. SmolLM2's `rope_type`, printed with the RoPE tables of section 6, is
+# `"default"`: no scaling.
+
 # %%
 diffs["RoPE score shift by 100"] = (rope_score(5, 2) - rope_score(105, 102)).abs().item()
 for name, value in diffs.items():
@@ -737,7 +761,7 @@ for name, value in diffs.items():
 # - **No attention weights.** transformers uses `sdpa` attention by default, and with it
 #   `output_attentions=True` gives an empty tuple `()` (no error at the default log level). Load
 #   with `attn_implementation="eager"` (or call `model.set_attn_implementation("eager")`).
-# - **`torch.bmm` is 3-D only.** The notes' function works for one head; with heads use `@`/`matmul`
+# - **`torch.bmm` is 3-D only.** Section 1's function works for one head; with heads use `@`/`matmul`
 #   on 4-D tensors, or fold heads into the batch (`view(batch * heads, seq, head_dim)`).
 # - **`d_k` is the head size**, not the model's hidden size: BERT-base divides by `sqrt(64)`, not
 #   `sqrt(768)`. (`np.sqrt` works; `math.sqrt` avoids mixing NumPy into torch code.)
@@ -749,7 +773,7 @@ for name, value in diffs.items():
 # - **GQA shapes.** In Llama-style models `k_proj`/`v_proj` have `num_key_value_heads * head_dim`
 #   outputs; splitting them into `num_attention_heads` fails. Split into the KV heads and
 #   `repeat_kv` (or `F.scaled_dot_product_attention(..., enable_gqa=True)`).
-# - **`w_ji` vs `weights[i, j]`.** Papers and notes index the weights either way; in code the row
+# - **`w_ji` vs `weights[i, j]`.** Papers and textbooks index the weights either way; in code the row
 #   is the query and rows sum to 1.
 # - **Unshifted `decoder_input_ids`.** In an encoder-decoder they are the labels shifted right
 #   (`shift_tokens_right`, `decoder_start_token_id` first). Passing the labels themselves lets each

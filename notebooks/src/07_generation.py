@@ -42,9 +42,13 @@ from course_utils import plots
 env = cu.setup(seed=0)
 
 # %% [markdown]
-# The model is SmolLM2-135M-Instruct, a small Llama-style chat model. We load it in float32: its
-# Hub weights are stored in bfloat16, and transformers 5 loads the stored dtype by default
-# (`dtype="auto"`), which would make online and offline runs compute differently.
+# The model is SmolLM2-135M-Instruct, a small Llama-style chat model. transformers 5 loads the
+# dtype a checkpoint stores (`dtype="auto"`): bfloat16 for the Hub's weights; float32 for the
+# offline stand-in, a 4-bit quantised copy of the same model converted once to float32 (so online
+# and offline outputs differ anyway: the weights are not the same). We load it in float32 on both branches
+# because this chapter checks its by-hand loops against `generate` and the model to about `1e-4`,
+# far finer than bfloat16's 2 to 3 significant digits, and because a CPU without bfloat16 units
+# computes float32 faster.
 
 # %%
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -80,8 +84,9 @@ print("8 most likely next tokens:", top_tokens)
 
 # %%
 print("their probabilities:", [round(p, 3) for p in top.values[0].tolist()])
-fig = plots.plot_bars([repr(t) for t in top_tokens], top.values[0], xlabel="probability",
+fig = plots.plot_bars([repr(t) for t in top_tokens], top.values[0], xlabel="probability (0 to 1)",
                       title="P(next token | 'Once upon a time')")
+fig.axes[0].set_ylabel("next token")
 
 # %% [markdown]
 # ## 2 · Greedy decoding by hand, equal to `generate`
@@ -254,7 +259,7 @@ for T in (0.5, 1.5):
 # %%
 ranks = list(range(1, 11))
 curves = {f"T = {T}": (next_logits / T).softmax(-1).topk(10).values[0] for T in (0.5, 1.0, 1.5)}
-fig = plots.plot_lines(ranks, curves, xlabel="rank of the token", ylabel="probability",
+fig = plots.plot_lines(ranks, curves, xlabel="rank of the token (1 = most likely)", ylabel="probability (0 to 1)",
                        title="Temperature reshapes the next-token distribution")
 
 # %% [markdown]
@@ -273,7 +278,7 @@ print("top-k: max |by hand - TopKLogitsWarper| =", max_diff(top_k_logits, TopKLo
 print("tokens kept by top-k:", int(torch.isfinite(top_k_logits).sum()))
 
 # %% [markdown]
-# **Top-p (nucleus)**, as the notes describe it: sort the tokens by probability, add them up from
+# **Top-p (nucleus)**: sort the tokens by probability, add them up from
 # the top, and keep the smallest set whose total reaches `p`. A token is kept when the mass of
 # the tokens *above* it is still below `p`, so the token that crosses the threshold is included.
 
@@ -371,7 +376,7 @@ for name, seq in (("seed 42", sampled), ("seed 7", other)):
 # %% [markdown]
 # ## 5 · Beam search
 # Greedy decoding commits to the best token at each step and can miss a better *sequence*.
-# The notes' example: after "The", "nice" (0.5) beats "dog" (0.4), but "dog has" (0.4 × 0.9 =
+# A toy example: after "The", "nice" (0.5) beats "dog" (0.4), but "dog has" (0.4 × 0.9 =
 # 0.36) beats "nice woman" (0.5 × 0.4 = 0.20). Beam search keeps the `num_beams` best partial
 # sequences at every step:
 
@@ -461,8 +466,8 @@ print("max difference:", diffs["beam sequences_scores vs log P / length"])
 # So `length_penalty` is the exponent of the length that divides a beam's summed log-probability.
 # Log-probabilities are negative, so a larger exponent makes long beams look better: values
 # above 1 favour longer outputs, below 1 (or negative) shorter ones. It is used **only by
-# beam-based strategies** to rank finished beams; greedy decoding and sampling ignore it. (The
-# notes suggest it against early EOS in general: it does nothing there.)
+# beam-based strategies** to rank finished beams; greedy decoding and sampling ignore it. (It is
+# sometimes suggested against an early EOS in general: without beams it does nothing.)
 #
 # Beam search suits tasks whose output length is predictable (translation, summarisation). For
 # open-ended text it tends to produce bland, repetitive continuations; sampling reads more naturally.
@@ -484,7 +489,8 @@ print("both (12 new, max_length 8) ->", model.generate(**prompt, max_new_tokens=
 # **`repetition_penalty`** (CTRL paper) lowers the logits of every token already in the sequence
 # (prompt included): positive logits are divided by the penalty, negative ones multiplied, so both
 # move down. **`no_repeat_ngram_size=n`** forbids any n-gram from occurring twice. Greedy decoding
-# from "Once upon a time" loops after a while; the n-gram ban breaks the loop:
+# tends to repeat itself: the first check below finds a 3-token sequence twice in the greedy
+# continuation of "Once upon a time", and with the ban there is none:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -513,14 +519,19 @@ print("greedy:        ", repr(tokenizer.decode(plain[0, n_in:])))
 print("no 3-gram twice:", repr(tokenizer.decode(no_repeat[0, n_in:])))
 
 # %% [markdown]
+# Here greedy decoding does not loop word for word; it comes back to its own phrases. In the stored
+# run (offline stand-in), its last sentence says "the once-blue ... began to fade" twice. With the
+# ban, the continuation takes another turn at the first point where a 3-token sequence would have
+# repeated.
+#
 # **EOS and padding.** Generation stops when the model emits `eos_token_id` (here `<|im_end|>`,
 # the end of a chat turn) or at the length limit. `pad_token_id` does *not* pad a single output
 # up to `max_length`: in a batch, rows that have finished are filled with it while the others
 # continue, and prompts of different lengths are padded with it (on the **left** for decoder-only
 # models, `tokenizer.padding_side = "left"`, so that every prompt ends where generation starts).
 #
-# **Keeping EOS from coming too early.** The notes suggest `logit_bias={eos: -100}`. That is an
-# argument of the OpenAI API, not of transformers: `generate` rejects unknown arguments.
+# **Keeping EOS from coming too early.** A common suggestion is `logit_bias={eos: -100}`. That is
+# an argument of the OpenAI API, not of transformers: `generate` rejects unknown arguments.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -578,8 +589,8 @@ print("min_new_tokens=10:", repr(tokenizer.decode(outputs["min_new_tokens=10"]))
 #
 # ### SmolLM2's pad token is its EOS token
 # SmolLM2's tokenizer has no token of its own for padding: `pad_token` is `<|im_end|>`, the EOS
-# (the Hub tokenizer has the same special tokens as the stand-in). The learners' notes touch this
-# twice:
+# (the Hub tokenizer has the same special tokens as the stand-in). Two common pieces of advice
+# concern it:
 #
 # - `generate(..., pad_token_id=tokenizer.eos_token_id)`: for a model whose config has no pad
 #   token (GPT-2), transformers 4 printed "Setting `pad_token_id` to `eos_token_id`:50256 for
@@ -652,12 +663,12 @@ print(tokenizer.batch_decode(batch_new, skip_special_tokens=True))
 
 # %% [markdown]
 # ## 7 · The map of decoding strategies in transformers 5
-# `generate` picks a strategy from its arguments. The learners' notes list the methods of
-# transformers 4 (`greedy_search()`, `sample()`, `beam_search()`, `group_beam_search()`...);
-# those public methods are gone. Today `GenerationConfig.get_generation_mode()` names the mode, and
+# `generate` picks a strategy from its arguments. Code written for transformers 4 may call its
+# methods (`greedy_search()`, `sample()`, `beam_search()`, `group_beam_search()`...); those public
+# methods are gone. Today `GenerationConfig.get_generation_mode()` names the mode, and
 # an internal table maps it to a private method or to a **Hub repository** ("custom generate"):
 #
-# | strategy | arguments | transformers 5.23 |
+# | strategy | arguments | in transformers 5 |
 # |---|---|---|
 # | greedy | `num_beams=1, do_sample=False` | built in (`_sample`, argmax) |
 # | multinomial sampling | `num_beams=1, do_sample=True` | built in (`_sample`) |
@@ -668,7 +679,7 @@ print(tokenizer.batch_decode(batch_new, skip_special_tokens=True))
 # | contrastive search | `penalty_alpha>0, top_k>1` | moved to the Hub: `transformers-community/contrastive-search` |
 # | assisted generation | `assistant_model=...` or `prompt_lookup_num_tokens=n` | built in (`_assisted_decoding`) |
 #
-# The table is read from the installed library:
+# The third column is read from the installed library (its version is in the setup cell's report):
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -727,6 +738,13 @@ from transformers import TextStreamer
 chat_inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
 streamer = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
 reply = model.generate(**chat_inputs, max_new_tokens=cu.by_profile(quick=32, full=200), do_sample=False, streamer=streamer)
+
+# %% [markdown]
+# The answer stops mid-sentence: the quick profile allows 32 new tokens (the full profile 200). In
+# the stored run it also reads oddly, a heading numbered "1.1.1" before any tip. That is the model,
+# not the streaming: 135 million parameters make a weak assistant, and offline the weights are a
+# 4-bit quantised copy, which costs some more quality. The larger models of the same family (360M
+# and 1.7B parameters) follow such instructions better.
 
 # %% [markdown]
 # ## 9 · In-context learning: demonstrations in the prompt
@@ -818,7 +836,7 @@ print("true labels:", {names[i]: int((gold == i).sum()) for i in range(len(names
 # 2021, "Calibrate before use", arXiv 2102.09690, measured such majority-label and recency biases in
 # GPT-3). Larger models gain much more from demonstrations.
 #
-# **What attention compares.** The learners' notes say a transformer predicts a label from the
+# **What attention compares.** A common reading is that a transformer predicts a label from the
 # similarity between *samples*. More precisely, attention compares the **tokens of one context**:
 # the new text's tokens attend to the demonstrations' tokens because they are in the same prompt.
 # Drop the demonstrations and their effect is gone; the weights were never touched (the fingerprint
@@ -844,7 +862,7 @@ print(f"attention scores per head and layer: {n_zero ** 2:,} vs {n_few ** 2:,} (
 # from `decoder_start_token_id` and cross-attends to the encoder's output. It returns target ids
 # only (no prompt in front). `AutoModelForSeq2SeqLM` loads any such model.
 #
-# The learners' notes run `fnlp/bart-base-chinese` (BART with a BERT-style Chinese vocabulary)
+# Older examples run `fnlp/bart-base-chinese` (BART with a BERT-style Chinese vocabulary)
 # through `Text2TextGenerationPipeline`. transformers 5 removed that pipeline (notebook 01):
 
 # %%
@@ -860,7 +878,7 @@ except KeyError as err:
 
 # %% [markdown]
 # The replacement is the pipeline's own three steps: tokenizer → `model.generate` →
-# `batch_decode(skip_special_tokens=True)`. Online, the next cell loads the notes' checkpoint (about
+# `batch_decode(skip_special_tokens=True)`. Online, the next cell loads that checkpoint (about
 # 0.5 GB). Offline no pretrained seq2seq model exists (nothing on PyPI), so it builds a tiny BART
 # with **random weights** and a BERT-style vocabulary of single Chinese characters, saves it and
 # loads it back the same way: the mechanics are real, **the generated text is meaningless**.
@@ -918,9 +936,12 @@ print("output starts with decoder_start_token_id:", bool((generated[:, 0] == s2s
 print("generated:", s2s_tokenizer.batch_decode(generated, skip_special_tokens=True))
 
 # %% [markdown]
-# **Why "北 京 是 中 国 ..." with spaces?** A BERT-style Chinese vocabulary has one token per
-# character, and `decode` joins tokens with spaces (WordPiece's decoder only glues `##` pieces
-# to the previous token). Chinese is written without spaces, so remove them after decoding:
+# **Why a space between every two characters?** The output above has them: offline, the tiny
+# random model's meaningless characters (in the stored run, one character over and over); online,
+# the pretrained model's sentence. A BERT-style Chinese vocabulary has one token per character,
+# and `decode` joins tokens with spaces (WordPiece's decoder only glues `##` pieces to the previous
+# token). Chinese is written without spaces, so remove them after decoding. On a sentence that the
+# tiny vocabulary can spell too:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -963,12 +984,12 @@ for name, value in diffs.items():
 #   `dtype=torch.float32` for CPU work and reproducible comparisons.
 # - **`past_key_values=` is deprecated** (transformers 5.24, removed in 5.40): pass the KV cache as
 #   `model(..., cache=...)` and read it from `outputs.cache`.
-# - **`Text2TextGenerationPipeline` is gone.** The learners' notes (and older model cards) run
+# - **`Text2TextGenerationPipeline` is gone.** Older examples and model cards run
 #   `fnlp/bart-base-chinese` through it; transformers 5 removed it with
 #   `pipeline("text2text-generation")`. Write tokenizer → `model.generate` →
 #   `batch_decode(skip_special_tokens=True)` (section 10), and `.replace(" ", "")` to undo the
 #   spaces that a character-level Chinese vocabulary's `decode` puts between characters.
-# - **In-context learning trains nothing.** The notes have the model comparing *samples*; attention
+# - **In-context learning trains nothing.** The model does not compare *samples*; attention
 #   compares the *tokens of one context*, so demonstrations matter only while they are in the
 #   prompt, and each costs tokens (attention grows with the square of the length). The
 #   gradient-descent reading (von Oswald et al. 2022) is a hypothesis about linear-attention models.

@@ -71,6 +71,7 @@ def head_entropy(weights: torch.Tensor) -> torch.Tensor:
 entropy = head_entropy(enc_out.attentions[-1])
 fig = plots.plot_bars([f"head {i}" for i in range(len(entropy))], entropy, xlabel="mean entropy (nats)",
                       title=f"Last layer, max log({batch['input_ids'].size(1)}) = {math.log(batch['input_ids'].size(1)):.2f}")
+fig.axes[0].set_ylabel("attention head")
 print("sharpest head:", int(entropy.argmin()), "| most diffuse head:", int(entropy.argmax()))
 assert cu.check.exercise_06_2(head_entropy)
 
