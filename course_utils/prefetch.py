@@ -78,16 +78,13 @@ def fetch_checkpoints(names: tuple[str, ...] = HUB_CHECKPOINTS) -> list[Path]:
         raise RuntimeError(f"prefetch needs the Hub, which is offline ({reason})")
     from huggingface_hub import snapshot_download
 
-    return [
-        Path(
-            explain_hub_faults(
-                repr(name),
-                lambda name=name: snapshot_download(name, cache_dir=prefetch_dir(), allow_patterns=ALLOW_PATTERNS),
-                offline=_RERUN,
-            )
-        )
-        for name in names
-    ]
+    def fetch(name: str) -> Path:
+        def download() -> str:
+            return snapshot_download(name, cache_dir=prefetch_dir(), allow_patterns=ALLOW_PATTERNS)
+
+        return Path(explain_hub_faults(repr(name), download, offline=_RERUN))
+
+    return [fetch(name) for name in names]
 
 
 def prefetch() -> None:
