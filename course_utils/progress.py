@@ -16,8 +16,8 @@ A learner is named once: ``COURSE_LEARNER``, else a random id made on first use 
 beside the record). Each line carries that id, so a learner who sets a name later is still one
 learner when records are merged; the newest name is shown.
 
-Every message goes through :func:`_`, the hook of the coming translation (gettext) step: messages
-are whole sentences with named fields, never pieced together.
+Every message goes through :func:`course_utils.i18n._` (gettext; Chinese with ``COURSE_LANG=zh`` or
+from ``notebooks/zh/``): messages are whole sentences with named fields, never pieced together.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .i18n import _
+
 #: The line format: every line of a record carries it; a line without it is foreign.
 FORMAT = "hf-course-progress/1"
 #: The folder's name in the user's data directory.
@@ -46,11 +48,6 @@ LEARNER = "COURSE_LEARNER"  # the learner's name in the record
 #: How much of a hint a line keeps (enough for the instructor to see what went wrong).
 HINT_CHARS = 200
 _FALSY = ("0", "off", "false", "no")
-
-
-def _(message: str) -> str:
-    """A message in the learner's language: English for now (the gettext issue will look it up)."""
-    return message
 
 
 # ----------------------------------------------------------------------------------------------

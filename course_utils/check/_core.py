@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 from .. import progress
+from ..i18n import N_, _
 
 
 class Verdict:
@@ -59,7 +60,10 @@ def verdict(exercise: str, ok: bool, hint: str = "") -> Verdict:
     """Print ``✅ exercise <id>: correct`` or ``❌ exercise <id>: <hint>``; return a :class:`Verdict` (truthy iff ``ok``)."""
     if not isinstance(exercise, str) or not exercise:
         raise ValueError(f"exercise must be an id such as '06.1', got {exercise!r}")
-    print(f"✅ exercise {exercise}: correct" if ok else f"❌ exercise {exercise}: {hint or 'not yet right'}")
+    if ok:
+        print(_("✅ exercise {exercise}: correct").format(exercise=exercise))
+    else:
+        print(_("❌ exercise {exercise}: {hint}").format(exercise=exercise, hint=hint or _("not yet right")))
     return Verdict(exercise, bool(ok), "" if ok else hint)
 
 
@@ -84,7 +88,7 @@ class SwitchedOff(BaseException):
 
 def fail(hint: str, on: str = "") -> NoReturn:
     """Reject the answer with ``hint``; ``on`` names the input it failed on (appended to the hint)."""
-    raise Wrong(f"{hint} (failed on {on})" if on else hint)
+    raise Wrong(_("{hint} (failed on {on})").format(hint=hint, on=on) if on else hint)
 
 
 Rule = tuple[Any, "str | Callable[[], str]"]
@@ -199,7 +203,7 @@ def answer(fn: Any, *args: Any, none_ok: bool = False, when: str = "", fix: str 
     """
     exercise, asks, off = _CURRENT.get()
     if not callable(fn):
-        fail(f"pass your function itself (got {type(fn).__name__}), e.g. check(my_fn)")
+        fail(_("pass your function itself (got {type}), e.g. check(my_fn)").format(type=type(fn).__name__))
     called: list[str] = []
     result = None
     try:
@@ -209,18 +213,26 @@ def answer(fn: Any, *args: Any, none_ok: bool = False, when: str = "", fix: str 
         called = called or [stray.name]
     except NotImplementedError:
         _NOT_YET.set(True)
-        fail("not implemented yet: fill in the function and run the cell again")
+        fail(_("not implemented yet: fill in the function and run the cell again"))
     except Exception as exc:  # the learner's code failed: show why, do not crash the notebook
         if not called:
-            fail(f"{when}your function raised {type(exc).__name__}: {exc}{fix}")
+            fail(
+                _("{when}your function raised {error}: {message}{fix}").format(
+                    when=when, error=type(exc).__name__, message=exc, fix=fix
+                )
+            )
     if called:
-        fail(f"{exercise} asks for {asks}: `{called[0]}` is switched off while the checker runs")
+        fail(
+            _("{exercise} asks for {asks}: `{name}` is switched off while the checker runs").format(
+                exercise=exercise, asks=_(asks), name=_(called[0])
+            )
+        )
     if result is None and not none_ok:
-        fail("your function returned None: did you forget `return`?")
+        fail(_("your function returned None: did you forget `return`?"))
     return result
 
 
-def checker(exercise: str, *, asks: str = "your own code", off: dict[str, Any] | None = None) -> Callable[..., Any]:
+def checker(exercise: str, *, asks: str = N_("your own code"), off: dict[str, Any] | None = None) -> Callable[..., Any]:
     """Decorator that makes a checker of a body written as rules (:func:`expect`, :func:`fail`, :func:`answer`).
 
     It binds the exercise id once, runs the body with the notebook's torch random state saved and

@@ -6,6 +6,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from ..i18n import N_, _
 from ._core import answer, checker, expect, tensor_mismatch
 
 __all__ = ["exercise_00_1", "exercise_00_2", "exercise_00_3"]
@@ -27,14 +28,17 @@ def exercise_00_1(shape: Any) -> None:
     """Shape of ``torch.randn(7, 1, 3, 4) @ torch.randn(2, 4, 6)``, as a tuple of ints."""
     got: Any = _ints(shape) if isinstance(shape, (tuple, list)) else None  # torch.Size is a tuple
     expect(
-        (shape is None, "replace None with your predicted shape, a tuple of ints such as (1, 2, 3)"),
-        (got is None, "give the shape as a tuple of ints, e.g. (1, 2, 3)"),
+        (shape is None, _("replace None with your predicted shape, a tuple of ints such as (1, 2, 3)")),
+        (got is None, _("give the shape as a tuple of ints, e.g. (1, 2, 3)")),
         (
             lambda: len(got) != 4,
-            "batch dims (7, 1) and (2,) broadcast to two dims, then the matrix dims: 4 dims in all",
+            _("batch dims (7, 1) and (2,) broadcast to two dims, then the matrix dims: 4 dims in all"),
         ),
-        (lambda: got[:2] != (7, 2), "broadcast the batch dimensions (7, 1) and (2,) right-aligned: size 1 stretches"),
-        (lambda: got[2:] != (3, 6), "the matrix part is (3, 4) @ (4, 6)"),
+        (
+            lambda: got[:2] != (7, 2),
+            _("broadcast the batch dimensions (7, 1) and (2,) right-aligned: size 1 stretches"),
+        ),
+        (lambda: got[2:] != (3, 6), _("the matrix part is (3, 4) @ (4, 6)")),
     )
 
 
@@ -55,22 +59,25 @@ def exercise_00_2(padding_mask: Callable[..., Any]) -> None:
         expect(
             (
                 shape := tensor_mismatch(got, expected.shape),
-                f"expected a tensor of shape {tuple(expected.shape)}, got {shape}",
+                _("expected a tensor of shape {shape}, got {got}").format(shape=tuple(expected.shape), got=shape),
             ),
-            (lambda: got.dtype != torch.bool, "return a bool tensor (compare positions with lengths)"),
-            (lambda: torch.equal(got.cpu(), ~expected), "inverted: True must mark PADDING positions (index >= length)"),
+            (lambda: got.dtype != torch.bool, _("return a bool tensor (compare positions with lengths)")),
+            (
+                lambda: torch.equal(got.cpu(), ~expected),
+                _("inverted: True must mark PADDING positions (index >= length)"),
+            ),
             (
                 lambda: not torch.equal(got.cpu(), expected),
-                "wrong for lengths: compare torch.arange(max_len) with lengths[:, None]",
+                _("wrong for lengths: compare torch.arange(max_len) with lengths[:, None]"),
             ),
             on=f"lengths={row}, max_len={max_len}",
         )
 
 
 _WHY = {
-    "t.T": "transpose swaps strides without moving data",
-    "t[:, ::2]": "a step in the last dimension leaves gaps between elements",
-    "t[1:]": "dropping whole leading rows keeps the rest in one block",
+    "t.T": N_("transpose swaps strides without moving data"),
+    "t[:, ::2]": N_("a step in the last dimension leaves gaps between elements"),
+    "t[1:]": N_("dropping whole leading rows keeps the rest in one block"),
 }
 
 
@@ -87,14 +94,14 @@ def exercise_00_3(answers: dict[str, bool]) -> None:
     expect(
         (
             not isinstance(answers, dict) or set(answers) != set(truth),
-            f"answer with a dict whose keys are exactly {sorted(truth)}",
+            _("answer with a dict whose keys are exactly {truth}").format(truth=sorted(truth)),
         ),
         (
             unanswered,
-            lambda: (
-                f"replace None with True or False for {', '.join(unanswered())} "
+            lambda: _(
+                "replace None with True or False for {names} "
                 "(a bool: the string 'False' or the number 0 is not an answer)"
-            ),
+            ).format(names=", ".join(unanswered())),
         ),
-        (wrong, lambda: "; ".join(f"{k}: {_WHY[k]}" for k in wrong())),
+        (wrong, lambda: _("; ").join(_("{key}: {why}").format(key=k, why=_(_WHY[k])) for k in wrong())),
     )

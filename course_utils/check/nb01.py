@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from ..i18n import N_, _
 from ._core import answer, checker, expect, model_dtype, tolerance
 from .nb00 import _ints
 
@@ -19,9 +20,9 @@ __all__ = ["exercise_01_1", "exercise_01_2", "exercise_01_3", "exercise_01_4"]
 
 _CALL = "transformers.Pipeline.__call__"  # every pipeline's call goes through it
 #: What the first two exercises ask for by hand: the library's forms, switched off while their code runs.
-_GENERATION = {"the pipeline call": _CALL, "generate()": "transformers.GenerationMixin.generate"}
+_GENERATION = {N_("the pipeline call"): _CALL, "generate()": "transformers.GenerationMixin.generate"}
 _STAGES = ("transformers.TextClassificationPipeline.preprocess", "transformers.TextClassificationPipeline.postprocess")
-_CLASSIFIER = {"the pipeline": (_CALL, *_STAGES)}
+_CLASSIFIER = {N_("the pipeline"): (_CALL, *_STAGES)}
 _WORDS = (
     "the a movie film plot actor story scene music ending really very quite slow fast funny sad "
     "boring brilliant characters dialogue camera director screenplay unexpectedly wonderfully"
@@ -76,7 +77,7 @@ _PROMPTS = (
 )
 
 
-@checker("01.1", asks="the probabilities from the tokenizer and the model", off=_GENERATION)
+@checker("01.1", asks=N_("the probabilities from the tokenizer and the model"), off=_GENERATION)
 def exercise_01_1(next_token_probs: Callable[[str, int], Any]) -> None:
     """``next_token_probs(prompt, k)`` -> the ``k`` most likely next tokens as ``(text, probability)`` pairs, most likely first."""
     import torch
@@ -89,46 +90,59 @@ def exercise_01_1(next_token_probs: Callable[[str, int], Any]) -> None:
         top = probs[-1].topk(k + 20)
         expected = [(tok.decode([i]), p) for i, p in zip(top.indices.tolist(), top.values.tolist())]
         prob_of = dict(reversed(expected))  # a text's highest probability among the ids that decode to it
-        tokens = lambda: [t for t, _ in pairs]  # noqa: E731
+        tokens = lambda: [t for t, _p in pairs]  # noqa: E731
 
         def mismatch() -> bool:  # a probability off, or a likelier token left out
             off = any(abs(p - prob_of.get(t, 0.0)) > tol for t, p in pairs)
-            return off or min(prob_of.get(t, 0.0) for t, _ in pairs) + tol < expected[k - 1][1]
+            return off or min(prob_of.get(t, 0.0) for t, _p in pairs) + tol < expected[k - 1][1]
 
         expect(
             (
                 pairs is None,
-                "return a list of (token text, probability) pairs, most likely first, e.g. [(' Paris', 0.41), (' a', 0.12)]",
-            ),
-            (lambda: len(pairs) != k, lambda: f"for k={k} return exactly {k} pairs (got {len(pairs)}): probs.topk(k)"),
-            (
-                lambda: tokens() == top.indices[:k].tolist(),
-                "those are token ids: name each one with tokenizer.decode([id]), "
-                "the generator's counterpart of model.config.id2label",
-            ),
-            (
-                lambda: not all(isinstance(t, str) for t in tokens()),
-                "each pair starts with the token's text, a str: tokenizer.decode([id])",
-            ),
-            (
-                lambda: any(not 0 <= p <= 1 for _, p in pairs),
-                "these are not probabilities (logits or log-probabilities?): apply softmax(dim=-1) over the vocabulary",
-            ),
-            (
-                lambda: mismatch() and tokens() == [tok.decode([i]) for i in probs[0].topk(k).indices.tolist()],
-                "those are the predictions after the FIRST token: the last position, logits[0, -1], predicts the token that follows the whole prompt",
-            ),
-            (
-                mismatch,
-                lambda: (
-                    f"the {k} most likely next tokens are {[(t, round(p, 3)) for t, p in expected[:k]]}, you returned "
-                    f"{[(t, round(p, 3)) for t, p in pairs]}: tokenizer(prompt) -> model(**inputs).logits[0, -1] -> softmax(dim=-1) "
-                    "over the whole vocabulary -> topk(k) -> decode each id"
+                _(
+                    "return a list of (token text, probability) pairs, most likely first, e.g. [(' Paris', 0.41), (' a', 0.12)]"
                 ),
             ),
             (
-                lambda: [p for _, p in pairs] != sorted((p for _, p in pairs), reverse=True),
-                "right tokens, wrong order: most likely first (topk sorts them)",
+                lambda: len(pairs) != k,
+                lambda: _("for k={k} return exactly {k} pairs (got {n_pairs}): probs.topk(k)").format(
+                    k=k, n_pairs=len(pairs)
+                ),
+            ),
+            (
+                lambda: tokens() == top.indices[:k].tolist(),
+                _(
+                    "those are token ids: name each one with tokenizer.decode([id]), "
+                    "the generator's counterpart of model.config.id2label"
+                ),
+            ),
+            (
+                lambda: not all(isinstance(t, str) for t in tokens()),
+                _("each pair starts with the token's text, a str: tokenizer.decode([id])"),
+            ),
+            (
+                lambda: any(not 0 <= p <= 1 for _t, p in pairs),
+                _(
+                    "these are not probabilities (logits or log-probabilities?): apply softmax(dim=-1) over the vocabulary"
+                ),
+            ),
+            (
+                lambda: mismatch() and tokens() == [tok.decode([i]) for i in probs[0].topk(k).indices.tolist()],
+                _(
+                    "those are the predictions after the FIRST token: the last position, logits[0, -1], predicts the token that follows the whole prompt"
+                ),
+            ),
+            (
+                mismatch,
+                lambda: _(
+                    "the {k} most likely next tokens are {expected}, you returned {got}: tokenizer(prompt) -> model(**inputs).logits[0, -1] -> softmax(dim=-1) over the whole vocabulary -> topk(k) -> decode each id"
+                ).format(
+                    k=k, expected=[(t, round(p, 3)) for t, p in expected[:k]], got=[(t, round(p, 3)) for t, p in pairs]
+                ),
+            ),
+            (
+                lambda: [p for _t, p in pairs] != sorted((p for _t, p in pairs), reverse=True),
+                _("right tokens, wrong order: most likely first (topk sorts them)"),
             ),
             on=f"prompt={prompt!r}, k={k}",
         )
@@ -154,7 +168,7 @@ _PAIRS = (
 )
 
 
-@checker("01.2", asks="the scores from the tokenizer and the model", off=_CLASSIFIER)
+@checker("01.2", asks=N_("the scores from the tokenizer and the model"), off=_CLASSIFIER)
 def exercise_01_2(pair_scores: Callable[[str, str], Any]) -> None:
     """``pair_scores(text, text_pair)`` -> ``{label: probability}`` equal to ``classifier({"text", "text_pair"}, top_k=None)``."""
     for text, text_pair in _PAIRS:
@@ -168,26 +182,35 @@ def exercise_01_2(pair_scores: Callable[[str, str], Any]) -> None:
         expect(
             (
                 isinstance(first, dict) and set(first) == {"label", "score"},
-                "that is the pipeline's format ({'label', 'score'}); compute it by hand and return {label name: probability}",
+                _(
+                    "that is the pipeline's format ({'label', 'score'}); compute it by hand and return {label name: probability}"
+                ),
             ),
-            (not scores, "return one dict {label name: probability} for the pair"),
+            (not scores, _("return one dict {label name: probability} for the pair")),
             (
                 lambda: set(scores) != set(expected),
-                f"name the labels with model.config.id2label: expected keys {sorted(expected)}",
+                _("name the labels with model.config.id2label: expected keys {expected}").format(
+                    expected=sorted(expected)
+                ),
             ),
             (
                 lambda: not close(expected) and close(_scores(pipe, text)),
-                "tokenizer([text, text_pair]) is a batch of two texts, not a pair: call tokenizer(text, text_pair)",
+                _("tokenizer([text, text_pair]) is a batch of two texts, not a pair: call tokenizer(text, text_pair)"),
             ),
             (
                 lambda: not close(expected) and close(_scores(pipe, text + " " + text_pair)),
-                "joining the strings loses the [SEP] between them and the segment ids: call tokenizer(text, text_pair)",
+                _(
+                    "joining the strings loses the [SEP] between them and the segment ids: call tokenizer(text, text_pair)"
+                ),
             ),
             (
                 lambda: not close(expected) and close(_scores(pipe, text, text_pair, types=False)),
-                "you dropped token_type_ids (0 for the text, 1 for the pair): pass them too, model(**inputs)",
+                _("you dropped token_type_ids (0 for the text, 1 for the pair): pass them too, model(**inputs)"),
             ),
-            (lambda: not close(expected), lambda: f"expected {_round(expected)}, got {_round(scores)}"),
+            (
+                lambda: not close(expected),
+                lambda: _("expected {expected}, got {got}").format(expected=_round(expected), got=_round(scores)),
+            ),
             on=f"text={text!r}, text_pair={text_pair!r}",
         )
 
@@ -213,12 +236,12 @@ def _positions(pipe: Any, texts: list[str], batch_size: int) -> int:
 _BATCHES = ((13, 4), (13, 5), (7, 1), (6, 8), (11, 3))
 
 
-@checker("01.3", asks="the count from the tokenizer alone", off={"the pipeline": _CALL})
+@checker("01.3", asks=N_("the count from the tokenizer alone"), off={N_("the pipeline"): _CALL})
 def exercise_01_3(padded_positions: Callable[[list[str], int], Any]) -> None:
     """``padded_positions(texts, batch_size)`` -> token positions (padding included) the model runs for ``classifier(texts, batch_size=...)``."""
     rng, pipe = random.Random(303), _pipe("text-classification", model_dtype(), "cpu")
     for n, size in _BATCHES:
-        texts = [" ".join(rng.choice(_WORDS) for _ in range(rng.randint(1, 30))) for _ in range(n)]
+        texts = [" ".join(rng.choice(_WORDS) for _word in range(rng.randint(1, 30))) for _text in range(n)]
         got = answer(padded_positions, texts, size)
         (value,), truth = _ints([got]) or (None,), _positions(pipe, texts, size)
         lengths = [len(ids) for ids in pipe.tokenizer(texts)["input_ids"]]
@@ -230,32 +253,41 @@ def exercise_01_3(padded_positions: Callable[[list[str], int], Any]) -> None:
             return sum(len(b) * max(b) for b in batches if len(b) == size or not full)
 
         expect(
-            (value is None, f"return one int, the total number of token positions (got {type(got).__name__})"),
+            (
+                value is None,
+                _("return one int, the total number of token positions (got {type})").format(type=type(got).__name__),
+            ),
             (
                 value == n * max(lengths) != truth,
-                "that pads every text to the longest of the whole list: the pipeline pads each batch to ITS longest text",
+                _(
+                    "that pads every text to the longest of the whole list: the pipeline pads each batch to ITS longest text"
+                ),
             ),
             (
                 value == sum(lengths) != truth,
-                "that counts real tokens only: every text in a batch is padded to the batch's longest",
+                _("that counts real tokens only: every text in a batch is padded to the batch's longest"),
             ),
             (
                 value == padded([x - 2 for x in lengths]) != truth,
-                "count the special tokens too: the tokenizer adds [CLS] and [SEP] to every text",
+                _("count the special tokens too: the tokenizer adds [CLS] and [SEP] to every text"),
             ),
             (
                 value == padded(lengths, full=True) != truth,
-                f"{n} texts do not divide into batches of {size}: the last, smaller batch counts too",
+                _("{n} texts do not divide into batches of {size}: the last, smaller batch counts too").format(
+                    n=n, size=size
+                ),
             ),
             (
                 value == padded(sorted(lengths)) != truth,
-                "the pipeline batches the texts in the order given: do not sort them",
+                _("the pipeline batches the texts in the order given: do not sort them"),
             ),
             (
                 value != truth,
-                f"the model ran {truth} positions, you said {value}: per batch, (texts in the batch) x (longest text in the batch, special tokens included)",
+                _(
+                    "the model ran {truth} positions, you said {value}: per batch, (texts in the batch) x (longest text in the batch, special tokens included)"
+                ).format(truth=truth, value=value),
             ),
-            on=f"{n} texts, batch_size={size}",
+            on=_("{n} texts, batch_size={size}").format(n=n, size=size),
         )
 
 
@@ -272,35 +304,38 @@ def exercise_01_4(sample_story: Callable[[str, int], Any]) -> None:
     import torch
 
     runs = [(prompt, seed, *_learner("text-generation", sample_story, prompt, seed)) for prompt, seed in _STORIES]
-    for prompt, seed, got, _ in runs:
+    for prompt, seed, got, _pipeline in runs:
         expect(
             (
                 not isinstance(got, str),
-                f"return the generated text, a str (got {type(got).__name__}): generator(...)[0]['generated_text']",
+                _("return the generated text, a str (got {type}): generator(...)[0]['generated_text']").format(
+                    type=type(got).__name__
+                ),
             ),
             (
                 lambda: not got.startswith(prompt),
-                lambda: (
-                    f"the text must continue the prompt, and {got[:40]!r} does not start with it: "
-                    "return generator(prompt, ...)[0]['generated_text'] (return_full_text=True, the default)"
-                ),
+                lambda: _(
+                    "the text must continue the prompt, and {got!r} does not start with it: return generator(prompt, ...)[0]['generated_text'] (return_full_text=True, the default)"
+                ).format(got=got[:40]),
             ),
-            (lambda: not got[len(prompt) :].strip(), "nothing was generated after the prompt: max_new_tokens=8"),
+            (lambda: not got[len(prompt) :].strip(), _("nothing was generated after the prompt: max_new_tokens=8")),
             on=f"prompt={prompt!r}, seed={seed}",
         )
-    (prompt, _, first, pipe), (_, _, again, _), (_, _, other, _) = runs[:3]
+    (prompt, _seed, first, pipe), again, other = runs[0], runs[1][2], runs[2][2]
     greedy = lambda: pipe(prompt, do_sample=False, max_new_tokens=8)[0]["generated_text"]  # noqa: E731
     expect(
         (
             again != first,
-            "two calls with the same seed gave different texts: seed right before generating, inside the function (transformers.set_seed(seed))",
+            _(
+                "two calls with the same seed gave different texts: seed right before generating, inside the function (transformers.set_seed(seed))"
+            ),
         ),
         (
             lambda: other == first and ((g := greedy()).startswith(first) or first.startswith(g)),
-            "this is greedy decoding, which ignores the seed: pass do_sample=True",
+            _("this is greedy decoding, which ignores the seed: pass do_sample=True"),
         ),
-        (other == first, "seeds 11 and 12 gave the same text: use the seed argument, set_seed(seed)"),
-        on=f"prompt={prompt!r}, seeds 11, 11 and 12",
+        (other == first, _("seeds 11 and 12 gave the same text: use the seed argument, set_seed(seed)")),
+        on=_("prompt={prompt!r}, seeds 11, 11 and 12").format(prompt=prompt),
     )
     for prompt, seed, got, pipe in runs[::3]:  # one draw per prompt
         if pipe.device.type == "cpu":  # an accelerator may not draw the same twice: there, the rules above
@@ -309,8 +344,9 @@ def exercise_01_4(sample_story: Callable[[str, int], Any]) -> None:
             expect(
                 (
                     got != expected,
-                    f"the model samples {expected!r} after set_seed({seed}), you returned {got!r}: set_seed(seed), then "
-                    "generator(prompt, do_sample=True, temperature=0.7, max_new_tokens=8)[0]['generated_text']",
+                    _(
+                        "the model samples {expected!r} after set_seed({seed}), you returned {got!r}: set_seed(seed), then generator(prompt, do_sample=True, temperature=0.7, max_new_tokens=8)[0]['generated_text']"
+                    ).format(expected=expected, seed=seed, got=got),
                 ),
                 on=f"prompt={prompt!r}, seed={seed}",
             )

@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from ..i18n import _
 from ._core import answer, checker, encoder_tokenizer, expect, tiny_model
 from .nb00 import _ints
 
@@ -64,34 +65,39 @@ def exercise_02_1(truncate_pair: Callable[[str, str, int], Any]) -> None:
         expected = tok(question, passage, truncation="only_second", max_length=max_length)["input_ids"]
         q_ids = tok(question, add_special_tokens=False)["input_ids"]
         expect(
-            (rows is None or len(rows) != 1, "return the input_ids (a list of ints) or the tokenizer's encoding"),
+            (rows is None or len(rows) != 1, _("return the input_ids (a list of ints) or the tokenizer's encoding")),
             (
                 lambda: len(ids) > max_length,
-                f"{len(ids)} tokens for max_length={max_length}: truncation only happens when you ask for it "
-                "(truncation=..., max_length=max_length)",
+                _(
+                    "{n_ids} tokens for max_length={max_length}: truncation only happens when you ask for it (truncation=..., max_length=max_length)"
+                ).format(n_ids=len(ids), max_length=max_length),
             ),
             (
                 lambda: (
                     ids != expected
                     and ids == tok(question, passage, truncation="longest_first", max_length=max_length)["input_ids"]
                 ),
-                "truncation=True ('longest_first') trims both segments, so the question lost tokens: use truncation='only_second'",
+                _(
+                    "truncation=True ('longest_first') trims both segments, so the question lost tokens: use truncation='only_second'"
+                ),
             ),
             (
                 lambda: ids[-1] != tok.sep_token_id,
-                "the ids must end with [SEP]: let the tokenizer truncate (cutting the list drops it)",
+                _("the ids must end with [SEP]: let the tokenizer truncate (cutting the list drops it)"),
             ),
             (
                 lambda: ids.count(tok.sep_token_id) < 2,
-                "encode a PAIR, tokenizer(question, passage, ...): [CLS] question [SEP] passage [SEP]",
+                _("encode a PAIR, tokenizer(question, passage, ...): [CLS] question [SEP] passage [SEP]"),
             ),
             (
                 lambda: ids[1 : 1 + len(q_ids)] != q_ids,
-                "the question was cut: only the passage (the second segment) may lose tokens",
+                _("the question was cut: only the passage (the second segment) may lose tokens"),
             ),
             (
                 lambda: ids != expected,
-                f"expected {len(expected)} ids, got {len(ids)}: tokenizer(question, passage, truncation='only_second', max_length=max_length)",
+                _(
+                    "expected {n_expected} ids, got {n_ids}: tokenizer(question, passage, truncation='only_second', max_length=max_length)"
+                ).format(n_expected=len(expected), n_ids=len(ids)),
             ),
             on=f"question={question!r}, max_length={max_length}",
         )
@@ -123,13 +129,15 @@ def exercise_02_2(word_span: Callable[[str, int], Any]) -> None:
                     text,
                     i,
                     none_ok=True,
-                    when=f"for the special token at index {i} ",
-                    fix="; return None there (its word id is None)",
+                    when=_("for the special token at index {i} ").format(i=i),
+                    fix=_("; return None there (its word id is None)"),
                 )
                 expect(
                     (
                         got is not None,
-                        f"token {i} is {tokens[i]}, a special token with no word: return None (word_ids() gives None there)",
+                        _(
+                            "token {i} is {token}, a special token with no word: return None (word_ids() gives None there)"
+                        ).format(i=i, token=tokens[i]),
                     ),
                     on=f"text={text!r}",
                 )
@@ -137,21 +145,25 @@ def exercise_02_2(word_span: Callable[[str, int], Any]) -> None:
             got, expected = answer(word_span, text, i), tuple(enc.word_to_chars(words[i]))
             span = _ints(got) if isinstance(got, (tuple, list)) else None
             expect(
-                (span is None or len(span) != 2, f"return a (start, end) tuple of ints, got {got!r}"),
+                (span is None or len(span) != 2, _("return a (start, end) tuple of ints, got {got!r}").format(got=got)),
                 (
                     lambda: span != expected and span == tuple(enc["offset_mapping"][i]),
-                    f"that is the span of the token {tokens[i]!r} alone; its word "
-                    f"{text[expected[0] : expected[1]]!r} is {expected}: join the spans of all tokens with the same word id",
+                    _(
+                        "that is the span of the token {token!r} alone; its word {word!r} is {expected}: join the spans of all tokens with the same word id"
+                    ).format(token=tokens[i], word=text[expected[0] : expected[1]], expected=expected),
                 ),
                 (
                     lambda: span != expected and span in (span_of(i - 1), span_of(i + 1)),
-                    "off by one token: token_index counts the special tokens "
-                    "([CLS] is index 0), like tokenizer(text)['input_ids']",
+                    _(
+                        "off by one token: token_index counts the special tokens "
+                        "([CLS] is index 0), like tokenizer(text)['input_ids']"
+                    ),
                 ),
                 (
                     lambda: span != expected,
-                    f"token {i} ({tokens[i]!r}) belongs to {text[expected[0] : expected[1]]!r} = characters {expected}, "
-                    f"you returned {span}: a word is what word_ids() calls one (the pre-tokenizer splits on spaces and punctuation)",
+                    _(
+                        "token {i} ({token!r}) belongs to {word!r} = characters {expected}, you returned {span}: a word is what word_ids() calls one (the pre-tokenizer splits on spaces and punctuation)"
+                    ).format(i=i, token=tokens[i], word=text[expected[0] : expected[1]], expected=expected, span=span),
                 ),
                 on=f"text={text!r}, token_index={i}",
             )
@@ -173,38 +185,49 @@ def exercise_02_3(add_and_resize: Callable[[Any, Any, list[str]], Any]) -> None:
         (value,), weight = _ints([got]) or (None,), model.get_input_embeddings().weight
         rows = weight.shape[0]
         expect(
-            (len(tok) == base, "the tokenizer did not change: call tokenizer.add_tokens(new_tokens)"),
+            (len(tok) == base, _("the tokenizer did not change: call tokenizer.add_tokens(new_tokens)")),
             (
                 [t for t in new_tokens if tok.tokenize(t) != [t]],
-                "the tokenizer did not learn new_tokens (all of them): tokenizer.add_tokens(new_tokens)",
+                _("the tokenizer did not learn new_tokens (all of them): tokenizer.add_tokens(new_tokens)"),
             ),
             (
                 any(t.special for t in tok.added_tokens_decoder.values() if t.content in new_tokens),
-                "add them as normal tokens "
-                "(tokenizer.add_tokens(new_tokens)): special tokens vanish from decode(..., skip_special_tokens=True)",
+                _(
+                    "add them as normal tokens "
+                    "(tokenizer.add_tokens(new_tokens)): special tokens vanish from decode(..., skip_special_tokens=True)"
+                ),
             ),
             (
                 rows == old.shape[0],
-                f"the embedding matrix still has its old {rows} rows: resize it with model.resize_token_embeddings(len(tokenizer)) "
-                "(tokenizer.vocab_size counts the base vocabulary only)",
+                _(
+                    "the embedding matrix still has its old {rows} rows: resize it with model.resize_token_embeddings(len(tokenizer)) (tokenizer.vocab_size counts the base vocabulary only)"
+                ).format(rows=rows),
             ),
             (
                 rows == base + len(new_tokens) != len(tok),
-                f"only {len(tok) - base} of the {len(new_tokens)} tokens were new (whatever add_tokens "
-                "returned): resize to len(tokenizer)",
+                _(
+                    "only {new} of the {n} tokens were new (whatever add_tokens returned): resize to len(tokenizer)"
+                ).format(new=len(tok) - base, n=len(new_tokens)),
             ),
             (
                 rows != len(tok),
-                f"the embedding matrix has {rows} rows but the tokenizer has {len(tok)} ids: model.resize_token_embeddings(len(tokenizer))",
+                _(
+                    "the embedding matrix has {rows} rows but the tokenizer has {ids} ids: model.resize_token_embeddings(len(tokenizer))"
+                ).format(rows=rows, ids=len(tok)),
             ),
-            (value is None, f"return the number of embedding rows as an int (got {type(got).__name__})"),
+            (
+                value is None,
+                _("return the number of embedding rows as an int (got {type})").format(type=type(got).__name__),
+            ),
             (
                 value != rows,
-                f"return the number of rows of the embedding matrix ({rows}), model.get_input_embeddings().num_embeddings, not {value}",
+                _(
+                    "return the number of rows of the embedding matrix ({rows}), model.get_input_embeddings().num_embeddings, not {value}"
+                ).format(rows=rows, value=value),
             ),
             (
                 lambda: not torch.equal(weight[:base].detach(), old),
-                "the old embedding rows changed: resize_token_embeddings keeps them; do not re-create the model",
+                _("the old embedding rows changed: resize_token_embeddings keeps them; do not re-create the model"),
             ),
             on=f"new_tokens={new_tokens}",
         )
@@ -219,7 +242,7 @@ _CHUNKS = ((_QUESTION, 48, 8), ("Where did the ferry cross?", 40, 0), (_QUESTION
 def exercise_02_4(qa_chunks: Callable[[str, str, int, int], Any]) -> None:
     """``qa_chunks(question, context, max_length, stride)`` -> one ``[CLS] question [SEP] part of context [SEP]`` id list per chunk, parts sharing ``stride`` tokens."""
     tok, rng = encoder_tokenizer(), random.Random(404)
-    context = " ".join(rng.choice(_WORDS) for _ in range(150))
+    context = " ".join(rng.choice(_WORDS) for _word in range(150))
     for question, max_length, stride in _CHUNKS:
         got = answer(qa_chunks, question, context, max_length, stride)
         chunks = _rows(got) or []
@@ -228,41 +251,49 @@ def exercise_02_4(qa_chunks: Callable[[str, str, int, int], Any]) -> None:
         head = tok(question)["input_ids"]  # [CLS] question [SEP]
         missing = [c for c in chunks if c[: len(head)] != head]
         expect(
-            (not chunks, "return a list of chunks, each a list of input ids"),
+            (not chunks, _("return a list of chunks, each a list of input ids")),
             (
                 not isinstance(_plain(got)[0], (list, tuple)),
-                "that is one list of ids: return a list of chunks (a list of lists), even for one chunk",
+                _("that is one list of ids: return a list of chunks (a list of lists), even for one chunk"),
             ),
             (
                 any(len(c) > max_length for c in chunks),
-                f"a chunk has more than max_length={max_length} tokens: truncate "
-                "(truncation='only_second', max_length=max_length)",
+                _(
+                    "a chunk has more than max_length={max_length} tokens: truncate (truncation='only_second', max_length=max_length)"
+                ).format(max_length=max_length),
             ),
             (
                 len(chunks) == 1 < len(expected),
-                "only the first chunk: return_overflowing_tokens=True keeps the rest of the context as more rows",
+                _("only the first chunk: return_overflowing_tokens=True keeps the rest of the context as more rows"),
             ),
             (
                 missing and all(c[1:3] != head[1:3] for c in chunks[1:]),
-                "the question is missing from the later chunks: encode the "
-                "PAIR, tokenizer(question, context, ...), so that every chunk starts with [CLS] question [SEP]",
+                _(
+                    "the question is missing from the later chunks: encode the "
+                    "PAIR, tokenizer(question, context, ...), so that every chunk starts with [CLS] question [SEP]"
+                ),
             ),
             (
                 missing,
-                "a chunk does not start with the whole question: only the context may be cut, truncation='only_second', as when truncating a pair",
+                _(
+                    "a chunk does not start with the whole question: only the context may be cut, truncation='only_second', as when truncating a pair"
+                ),
             ),
             (
                 lambda: stride and chunks != expected and chunks == tok(question, context, **kwargs)["input_ids"],
-                f"the context parts do not overlap: pass stride={stride} "
-                "(consecutive chunks share that many context tokens)",
+                _(
+                    "the context parts do not overlap: pass stride={stride} (consecutive chunks share that many context tokens)"
+                ).format(stride=stride),
             ),
             (
                 any(c[-1:] != [tok.sep_token_id] for c in chunks),
-                "every chunk is a full model input: it ends with [SEP]",
+                _("every chunk is a full model input: it ends with [SEP]"),
             ),
             (
                 chunks != expected,
-                f"expected {len(expected)} chunks of lengths {[len(c) for c in expected]}, got {[len(c) for c in chunks]}",
+                _("expected {n} chunks of lengths {expected}, got {got}").format(
+                    n=len(expected), expected=[len(c) for c in expected], got=[len(c) for c in chunks]
+                ),
             ),
             on=f"question={question!r}, max_length={max_length}, stride={stride}",
         )

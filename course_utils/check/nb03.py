@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ..i18n import N_, _
 from ._core import answer, checker, expect, fail, model_dtype, tiny_model, tolerance
 
 __all__ = ["exercise_03_1", "exercise_03_2", "exercise_03_3", "exercise_03_4"]
 
 #: ``switched_off`` hooks the learner's own thread only: where an exercise needs no thread, none may start.
-_THREAD = {"a new thread": "threading.Thread.start"}
+_THREAD = {N_("a new thread"): "threading.Thread.start"}
 
 #: Fresh Llama sizes for 03.1: every field differs between configs; grouped-query and full attention, tied and
 #: untied LM heads, head_dim equal to hidden_size // num_attention_heads and not.
@@ -42,9 +43,9 @@ def _llama_count(
 
 @checker(
     "03.1",
-    asks="the count from the config's sizes",
+    asks=N_("the count from the config's sizes"),
     off={
-        "building the model": ("transformers.PreTrainedModel.__init__", "torch.nn.Module.__init__"),
+        N_("building the model"): ("transformers.PreTrainedModel.__init__", "torch.nn.Module.__init__"),
         "num_parameters()": "transformers.PreTrainedModel.num_parameters",
     }
     | _THREAD,
@@ -59,43 +60,61 @@ def exercise_03_1(llama_parameters: Any) -> None:
         c, right = model.config, model.num_parameters()
         got = answer(llama_parameters, copy.deepcopy(c))
         on = "LlamaConfig(" + ", ".join(f"{k}={v}" for k, v in zip(_LLAMA_FIELDS, sizes)) + ")"
-        expect((not isinstance(got, numbers.Real), f"return the count as an int, got {type(got).__name__}"), on=on)
+        expect(
+            (
+                not isinstance(got, numbers.Real),
+                _("return the count as an int, got {type}").format(type=type(got).__name__),
+            ),
+            on=on,
+        )
         if got == right:
             continue
         expect(
             (
                 got == _llama_count(c, kv=c.num_attention_heads),
-                "grouped-query attention: k_proj and v_proj have "
-                "num_key_value_heads * head_dim outputs, fewer than q_proj's num_attention_heads * head_dim",
+                _(
+                    "grouped-query attention: k_proj and v_proj have "
+                    "num_key_value_heads * head_dim outputs, fewer than q_proj's num_attention_heads * head_dim"
+                ),
             ),
             (
                 got == _llama_count(c, head_dim=c.hidden_size // c.num_attention_heads),
-                f"read config.head_dim ({c.head_dim}): it need not be hidden_size // num_attention_heads",
+                _("read config.head_dim ({head_dim}): it need not be hidden_size // num_attention_heads").format(
+                    head_dim=c.head_dim
+                ),
             ),
             (
                 got == _llama_count(c, tied=not c.tie_word_embeddings),
-                "this config ties the LM head to the embeddings: one vocab x hidden matrix, counted once"
+                _("this config ties the LM head to the embeddings: one vocab x hidden matrix, counted once")
                 if c.tie_word_embeddings
-                else "this config does not tie (tie_word_embeddings=False): lm_head is a second vocab x hidden matrix",
+                else _(
+                    "this config does not tie (tie_word_embeddings=False): lm_head is a second vocab x hidden matrix"
+                ),
             ),
-            (got == _llama_count(c, final=0), "one RMSNorm is missing: besides two per layer there is model.norm"),
-            (got == _llama_count(c, norm=2), "RMSNorm has a weight and no bias: H parameters, not 2H as in LayerNorm"),
+            (got == _llama_count(c, final=0), _("one RMSNorm is missing: besides two per layer there is model.norm")),
+            (
+                got == _llama_count(c, norm=2),
+                _("RMSNorm has a weight and no bias: H parameters, not 2H as in LayerNorm"),
+            ),
             (
                 0 < got - right <= _llama_count(c, norm=2, bias=1) - right,
-                f"{got - right:,} too many: Llama's linear layers have no biases, and RoPE has no parameters",
+                _("{extra:,} too many: Llama's linear layers have no biases, and RoPE has no parameters").format(
+                    extra=got - right
+                ),
             ),
             on=on,
         )
         fail(
-            f"the count is {right:,}, you gave {got:,}: per layer q/k/v/o, gate/up/down and two RMSNorms; "
-            "plus the embeddings, the final norm and the LM head unless tied",
+            _(
+                "the count is {right:,}, you gave {got:,}: per layer q/k/v/o, gate/up/down and two RMSNorms; plus the embeddings, the final norm and the LM head unless tied"
+            ).format(right=right, got=got),
             on=on,
         )
 
 
 def _safetensors_reader(*args: Any, **kwargs: Any) -> Any:
     """Stands in for safetensors' compiled readers while the learner's runs (``answer`` catches it by its code)."""
-    raise RuntimeError("safetensors' own reader is switched off while the checker runs")
+    raise RuntimeError(_("safetensors' own reader is switched off while the checker runs"))
 
 
 @contextlib.contextmanager
@@ -122,9 +141,9 @@ def _compiled_off() -> Iterator[None]:
 
 @checker(
     "03.2",
-    asks="the header walk by hand",
+    asks=N_("the header walk by hand"),
     off={
-        "safetensors' reader": (
+        N_("safetensors' reader"): (
             "safetensors.torch.load_file",
             "safetensors.torch.load",
             "safetensors.numpy.load_file",
@@ -165,31 +184,38 @@ def exercise_03_2(read_tensor: Any) -> None:
                         read_tensor,
                         path,
                         name,
-                        when=f"reading {name!r}: ",
-                        fix=" (BF16 has no NumPy dtype: read '<u2', then .view(torch.bfloat16))" * bf16,
+                        when=_("reading {name!r}: ").format(name=name),
+                        fix=_(" (BF16 has no NumPy dtype: read '<u2', then .view(torch.bfloat16))") * bf16,
                     )
                 expect(
                     (
                         not isinstance(got, torch.Tensor),
-                        f"return a torch.Tensor (got {type(got).__name__}): torch.from_numpy(array.copy())",
+                        _("return a torch.Tensor (got {type}): torch.from_numpy(array.copy())").format(
+                            type=type(got).__name__
+                        ),
                     ),
                     (
                         lambda: bf16 and got.dtype == torch.float16,
-                        "BF16 is not float16 ('<f2'): it keeps float32's "
-                        "exponent; read '<u2' and .view(torch.bfloat16)",
+                        _(
+                            "BF16 is not float16 ('<f2'): it keeps float32's "
+                            "exponent; read '<u2' and .view(torch.bfloat16)"
+                        ),
                     ),
-                    (lambda: got.dtype != want.dtype, lambda: f"dtype {got.dtype}, the header says {want.dtype}"),
+                    (
+                        lambda: got.dtype != want.dtype,
+                        lambda: _("dtype {got}, the header says {expected}").format(got=got.dtype, expected=want.dtype),
+                    ),
                     (
                         lambda: got.shape != want.shape,
-                        lambda: (
-                            f"shape {tuple(got.shape)}, expected {tuple(want.shape)}: reshape to the header's shape"
+                        lambda: _("shape {got}, expected {expected}: reshape to the header's shape").format(
+                            got=tuple(got.shape), expected=tuple(want.shape)
                         ),
                     ),
                     (
                         lambda: not torch.equal(got.cpu(), want),
-                        "wrong values: data_offsets count from the start of the data section, byte 8 + N",
+                        _("wrong values: data_offsets count from the start of the data section, byte 8 + N"),
                     ),
-                    on=f"tensor {name!r} of {file}",
+                    on=_("tensor {name!r} of {file}").format(name=name, file=file),
                 )
 
 
@@ -205,7 +231,7 @@ def _padded_batch(seed: int, left: bool) -> dict[str, Any]:
 
 @checker(
     "03.3",
-    asks="the head applied by hand",
+    asks=N_("the head applied by hand"),
     off={
         "model(**inputs)": (
             "transformers.BertForSequenceClassification.forward",
@@ -230,7 +256,11 @@ def exercise_03_3(head_logits: Any) -> None:
             unmasked = model(input_ids=inputs["input_ids"]).logits
             first = model.base_model(**inputs).last_hidden_state[:, 0]
         got = answer(head_logits, model, dict(inputs))
-        on = f"a random {model.__class__.__name__} with {labels} labels, padding on the {'left' if left else 'right'}"
+        on = (
+            _("a random {model} with {labels} labels, padding on the left")
+            if left
+            else _("a random {model} with {labels} labels, padding on the right")
+        ).format(model=model.__class__.__name__, labels=labels)
 
         def near(ref: Any, got: Any = got) -> bool:
             with torch.no_grad():
@@ -242,33 +272,32 @@ def exercise_03_3(head_logits: Any) -> None:
         expect(
             (
                 lambda: not isinstance(got, torch.Tensor) or got.shape != want.shape,
-                lambda: (
-                    "expected logits of shape "
-                    f"{tuple(want.shape)} (batch, num_labels), got {getattr(got, 'shape', type(got).__name__)}"
+                lambda: _("expected logits of shape {shape} (batch, num_labels), got {got}").format(
+                    shape=tuple(want.shape), got=getattr(got, "shape", type(got).__name__)
                 ),
             ),
-            (lambda: near(want.softmax(-1)), "logits are raw scores: no softmax"),
-            (lambda: near(unmasked), "pass the attention_mask to the body too: the padded rows come out wrong"),
+            (lambda: near(want.softmax(-1)), _("logits are raw scores: no softmax")),
+            (lambda: near(unmasked), _("pass the attention_mask to the body too: the padded rows come out wrong")),
             (
                 lambda: near(lambda: model.classifier(first)),
-                "BERT's head reads pooler_output ([CLS] through dense + tanh)"
+                _("BERT's head reads pooler_output ([CLS] through dense + tanh)")
                 if arch == "bert"
-                else "DistilBERT's head has two layers: pre_classifier, ReLU, then classifier",
+                else _("DistilBERT's head has two layers: pre_classifier, ReLU, then classifier"),
             ),
             (
                 lambda: arch == "distilbert" and near(lambda: model.classifier(model.pre_classifier(first))),
-                "DistilBERT: a ReLU sits between pre_classifier and classifier",
+                _("DistilBERT: a ReLU sits between pre_classifier and classifier"),
             ),
             on=on,
         )
-        fail("your logits differ from the model's; check config.model_type and follow that class's forward()", on=on)
+        fail(_("your logits differ from the model's; check config.model_type and follow that class's forward()"), on=on)
 
 
 def _tie_cases() -> Iterator[tuple[str, Any, bool, str]]:
     """(model, whether its LM head truly is its input embedding, the hint when the answer gets it wrong)."""
     import torch
 
-    plain = "compare model.get_output_embeddings().weight with model.get_input_embeddings().weight"
+    plain = _("compare model.get_output_embeddings().weight with model.get_input_embeddings().weight")
     for arch in ("bert", "llama", "distilbert"):
         for tie in (True, False):
             yield f"{arch} LM, tie_word_embeddings={tie}", tiny_model(arch, "lm", tie_word_embeddings=tie), tie, plain
@@ -276,23 +305,23 @@ def _tie_cases() -> Iterator[tuple[str, Any, bool, str]]:
     with torch.no_grad():
         copied.lm_head.weight.copy_(copied.get_input_embeddings().weight)
     yield (
-        "an untied llama LM whose lm_head holds a copy of the embedding values",
+        _("an untied llama LM whose lm_head holds a copy of the embedding values"),
         copied,
         False,
-        ("equal values are not shared storage: compare the Parameters with `is` (or data_ptr()), not torch.equal"),
+        (_("equal values are not shared storage: compare the Parameters with `is` (or data_ptr()), not torch.equal")),
     )
     untied = tiny_model("bert", "lm", seed=2, tie_word_embeddings=True)
     untied.get_output_embeddings().weight = torch.nn.Parameter(untied.get_input_embeddings().weight.detach().clone())
-    config = "check the tensors, not the config: the config says what post_init() did when the model was built"
-    yield "a bert LM built tied whose decoder then got a new Parameter", untied, False, config
+    config = _("check the tensors, not the config: the config says what post_init() did when the model was built")
+    yield _("a bert LM built tied whose decoder then got a new Parameter"), untied, False, config
     tied = tiny_model("llama", "lm", seed=3, tie_word_embeddings=False)
     tied.lm_head.weight = tied.get_input_embeddings().weight
-    yield "a llama LM built untied whose lm_head was then set to the embedding Parameter", tied, True, config
+    yield _("a llama LM built untied whose lm_head was then set to the embedding Parameter"), tied, True, config
 
 
 @checker(
     "03.4",
-    asks="the comparison of the two weights",
+    asks=N_("the comparison of the two weights"),
     off={"find_tied_parameters()": "accelerate.utils.find_tied_parameters"} | _THREAD,
 )
 def exercise_03_4(shares_embeddings: Any) -> None:
@@ -300,7 +329,7 @@ def exercise_03_4(shares_embeddings: Any) -> None:
     for what, model, truth, hint in _tie_cases():
         got = answer(shares_embeddings, model)
         expect(
-            (not isinstance(got, (bool, int)), f"return True or False, got {type(got).__name__}"),
+            (not isinstance(got, (bool, int)), _("return True or False, got {type}").format(type=type(got).__name__)),
             (got != truth, hint),
             on=what,
         )

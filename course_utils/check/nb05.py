@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..i18n import N_, _
 from ._core import Wrong, answer, checker, encoder_tokenizer, expect, fail, model_dtype, tiny_model, tolerance
 
 __all__ = ["exercise_05_1", "exercise_05_2", "exercise_05_3", "exercise_05_4"]
@@ -37,7 +38,10 @@ def _explained(advice: dict[str, str]) -> Iterator[None]:
     try:
         yield
     except Wrong as wrong:
-        fail(wrong.hint + next((f". {text}" for key, text in advice.items() if key in wrong.hint), ""))
+        fail(
+            wrong.hint
+            + next((_(". {advice}").format(advice=_(text)) for key, text in advice.items() if key in wrong.hint), "")
+        )
 
 
 @functools.lru_cache(maxsize=64)
@@ -74,21 +78,23 @@ def _metric_cases() -> Iterator[tuple[Any, Any, Any, str]]:
         logits[np.arange(n), logits.argmax(-1)] += 0.1  # no ties, even at bfloat16's precision
         out = torch.tensor(logits, dtype=getattr(torch, dtype))
         predictions = nested_numpify((out, torch.randn(n, 3, 2)) if extra else out)
-        form = "a tuple (logits, hidden states)" if extra else "an array of logits"
+        form = _("a tuple (logits, hidden states)") if extra else _("an array of logits")
         yield (
             EvalPrediction(predictions=predictions, label_ids=labels),
             labels,
             logits.argmax(-1),
-            f"{n} examples, {classes} classes, predictions {form} from a {dtype} model",
+            _("{n} examples, {classes} classes, predictions {form} from a {dtype} model").format(
+                n=n, classes=classes, form=form, dtype=dtype
+            ),
         )
 
 
 @checker(
     "05.1",
-    asks="scikit-learn's own metrics",
+    asks=N_("scikit-learn's own metrics"),
     off={
         "classification_metrics()": "course_utils.analysis.classification_metrics",
-        "evaluate's compute()": ("evaluate.EvaluationModule.compute", "course_utils.metrics.load"),
+        N_("evaluate's compute()"): ("evaluate.EvaluationModule.compute", "course_utils.metrics.load"),
     },
 )
 def exercise_05_1(compute_metrics: Callable[..., Any]) -> None:
@@ -100,37 +106,39 @@ def exercise_05_1(compute_metrics: Callable[..., Any]) -> None:
 
     for pred, y, y_hat, on in _metric_cases():
         tuple_advice = (
-            ". pred.predictions is a tuple when the model returns more outputs: take element 0"
+            _(". pred.predictions is a tuple when the model returns more outputs: take element 0")
             if isinstance(pred.predictions, tuple)
             else ""
         )
-        got = answer(compute_metrics, pred, fix=f" (failed on {on}){tuple_advice}")
+        got = answer(compute_metrics, pred, fix=_(" (failed on {on})").format(on=on) + tuple_advice)
         expect(
             (
                 not isinstance(got, dict) or not {"accuracy", "f1"} <= set(got),
-                "return a dict with the keys 'accuracy' and 'f1'; Trainer prefixes them with eval_ itself",
+                _("return a dict with the keys 'accuracy' and 'f1'; Trainer prefixes them with eval_ itself"),
             ),
             on=on,
         )
         try:
             acc, f1 = float(got["accuracy"]), float(got["f1"])
         except (TypeError, ValueError):
-            fail("the values must be plain numbers (float(...) of the sklearn result)", on)
+            fail(_("the values must be plain numbers (float(...) of the sklearn result)"), on)
         truth, weighted = accuracy_score(y, y_hat), f1_score(y, y_hat, average="weighted")
         if not (close(acc, truth) and close(f1, weighted)):
             expect(
-                (acc > 1 and close(acc, 100 * truth), "accuracy is a fraction in [0, 1], not a percentage"),
-                (not close(acc, truth), "accuracy: compare predictions.argmax(axis=-1) with label_ids"),
+                (acc > 1 and close(acc, 100 * truth), _("accuracy is a fraction in [0, 1], not a percentage")),
+                (not close(acc, truth), _("accuracy: compare predictions.argmax(axis=-1) with label_ids")),
                 (
                     lambda: close(f1, f1_score(y, y_hat, average="macro")),
-                    "that is macro F1 (every class counts the same): use average='weighted'",
+                    _("that is macro F1 (every class counts the same): use average='weighted'"),
                 ),
-                (close(f1, acc), "micro F1 equals accuracy for single-label data: use average='weighted'"),
+                (close(f1, acc), _("micro F1 equals accuracy for single-label data: use average='weighted'")),
                 (
                     lambda: close(f1, f1_score(y_hat, y, average="weighted")),
-                    "arguments swapped: f1_score(y_true, y_pred), the true labels first (the weights are the true class frequencies)",
+                    _(
+                        "arguments swapped: f1_score(y_true, y_pred), the true labels first (the weights are the true class frequencies)"
+                    ),
                 ),
-                (True, "f1: f1_score(label_ids, predicted, average='weighted')"),
+                (True, _("f1: f1_score(label_ids, predicted, average='weighted')")),
                 on=on,
             )
 
@@ -143,8 +151,12 @@ which each step ends): the last step must stop training and none before it. The 
 (a clock started there, or reset every step, stays short); the two limits part fixed limits and step counts."""
 
 _EVENT_ADVICE = {
-    "unexpected keyword argument": "Trainer calls every event as (args, state, control, **kwargs) with model=, optimizer=... as keywords: accept **kwargs",
-    "has no attribute": "Start the clock on self in on_train_begin (self.start = time.perf_counter()) and return control (or nothing) from your events",
+    "unexpected keyword argument": N_(
+        "Trainer calls every event as (args, state, control, **kwargs) with model=, optimizer=... as keywords: accept **kwargs"
+    ),
+    "has no attribute": N_(
+        "Start the clock on self in on_train_begin (self.start = time.perf_counter()) and return control (or nothing) from your events"
+    ),
 }
 
 
@@ -153,14 +165,20 @@ def _event(handler: Any, event: str, state: Any, control: Any, on: str) -> Any:
     from transformers import TrainerControl
 
     with _explained(_EVENT_ADVICE):
-        control = answer(getattr(handler, event), _training_args(), state, control, fix=f" (failed on {on})")
+        control = answer(
+            getattr(handler, event), _training_args(), state, control, fix=_(" (failed on {on})").format(on=on)
+        )
     expect(
-        (not isinstance(control, TrainerControl), f"return control (or nothing) from {event}, not another value"), on=on
+        (
+            not isinstance(control, TrainerControl),
+            _("return control (or nothing) from {event}, not another value").format(event=event),
+        ),
+        on=on,
     )
     return control
 
 
-@checker("05.2", asks="your own callback")
+@checker("05.2", asks=N_("your own callback"))
 @_accelerate_state_kept()
 def exercise_05_2(callback_class: type) -> None:
     """``TimeLimitCallback(max_seconds)``: sets ``control.should_training_stop`` in ``on_step_end`` once the time is up."""
@@ -170,12 +188,14 @@ def exercise_05_2(callback_class: type) -> None:
     expect(
         (
             not (isinstance(callback_class, type) and issubclass(callback_class, TrainerCallback)),
-            "pass your class (not an instance) and make it subclass TrainerCallback: the other events then default to doing nothing",
+            _(
+                "pass your class (not an instance) and make it subclass TrainerCallback: the other events then default to doing nothing"
+            ),
         ),
     )
     for limit, pause, ends in _RUNS_05_2:
         with _explained(_EVENT_ADVICE):
-            callback = answer(callback_class, limit, fix=f" (failed on max_seconds={limit})")
+            callback = answer(callback_class, limit, fix=_(" (failed on max_seconds={limit})").format(limit=limit))
         handler = CallbackHandler([DefaultFlowCallback(), callback], None, None, None, None)
         state, control = TrainerState(max_steps=10_000), TrainerControl()
         time.sleep(pause)  # the Trainer is often built long before train() starts
@@ -183,7 +203,12 @@ def exercise_05_2(callback_class: type) -> None:
         control = _event(handler, "on_train_begin", state, control, f"max_seconds={limit}, on_train_begin")
         start = time.perf_counter()
         for step, end in enumerate(ends, 1):
-            state.global_step, on = step, f"max_seconds={limit}, step {step} ending {end:.2f} s after on_train_begin"
+            state.global_step, on = (
+                step,
+                _("max_seconds={limit}, step {step} ending {end:.2f} s after on_train_begin").format(
+                    limit=limit, step=step, end=end
+                ),
+            )
             control = _event(handler, "on_step_begin", state, control, on)
             time.sleep(max(0.0, start + end - time.perf_counter()))
             control = _event(handler, "on_step_end", state, control, on)
@@ -192,15 +217,19 @@ def exercise_05_2(callback_class: type) -> None:
                 (
                     control.should_training_stop
                     and time.perf_counter() - begin < limit,  # under load a step may end late
-                    "it stopped too early: start the clock in on_train_begin (not in __init__), count seconds (not steps) and stop once time.perf_counter() - start >= self.max_seconds",
+                    _(
+                        "it stopped too early: start the clock in on_train_begin (not in __init__), count seconds (not steps) and stop once time.perf_counter() - start >= self.max_seconds"
+                    ),
                 ),
                 (
                     last and control.should_epoch_stop and not control.should_training_stop,
-                    "should_epoch_stop only ends the epoch; set control.should_training_stop = True",
+                    _("should_epoch_stop only ends the epoch; set control.should_training_stop = True"),
                 ),
                 (
                     last and not control.should_training_stop,
-                    "still running after max_seconds: in on_step_end, set control.should_training_stop = True once the seconds since on_train_begin (not since the first or the last step) reach max_seconds",
+                    _(
+                        "still running after max_seconds: in on_step_end, set control.should_training_stop = True once the seconds since on_train_begin (not since the first or the last step) reach max_seconds"
+                    ),
                 ),
                 on=on,
             )
@@ -232,17 +261,23 @@ _TEXTS_05_3 = (
 )
 
 _LOSS_ADVICE = {
-    "KeyError": "The dataset column is 'label' (Trainer's collator renames it to 'labels' only inside Trainer) and the input names are tokenizer.model_input_names",
-    "expected sequence": "Pad the rows first: tokenizer.pad({k: batch[k] for k in tokenizer.model_input_names}, return_tensors='pt')",
-    "Unable to create tensor": "Pad only the model's inputs ({k: batch[k] for k in tokenizer.model_input_names}): 'text' holds strings",
-    "BFloat16": "NumPy has no bfloat16: .float() the logits (or the loss) before .cpu().numpy()",
-    "requires grad": "Run the model under torch.inference_mode() (or torch.no_grad())",
+    "KeyError": N_(
+        "The dataset column is 'label' (Trainer's collator renames it to 'labels' only inside Trainer) and the input names are tokenizer.model_input_names"
+    ),
+    "expected sequence": N_(
+        "Pad the rows first: tokenizer.pad({k: batch[k] for k in tokenizer.model_input_names}, return_tensors='pt')"
+    ),
+    "Unable to create tensor": N_(
+        "Pad only the model's inputs ({k: batch[k] for k in tokenizer.model_input_names}): 'text' holds strings"
+    ),
+    "BFloat16": N_("NumPy has no bfloat16: .float() the logits (or the loss) before .cpu().numpy()"),
+    "requires grad": N_("Run the model under torch.inference_mode() (or torch.no_grad())"),
 }
 
 
 @checker(
     "05.3",
-    asks="your own forward pass",
+    asks=N_("your own forward pass"),
     off={
         "pipeline()": ("transformers.Pipeline.__call__", "transformers.Pipeline.forward"),
         "Trainer.predict()": ("transformers.Trainer.predict", "transformers.Trainer.prediction_step"),
@@ -276,17 +311,26 @@ def exercise_05_3(per_example_loss: Callable[..., Any]) -> None:
             F.cross_entropy(x, torch.tensor(labels), reduction="none").numpy() for x in (logits, unmasked)
         )
         runs = []
-        model.register_forward_hook(lambda *_: runs.append(1))
+        model.register_forward_hook(lambda *args: runs.append(1))
         model.train()  # as a model is after training: dropout on
-        on = f"a batch of {len(texts)} rows of {min(map(len, batch['input_ids']))} to {inputs['input_ids'].shape[1]} tokens, a {str(model.dtype).removeprefix('torch.')} model"
+        on = _("a batch of {n} rows of {shortest} to {longest} tokens, a {dtype} model").format(
+            n=len(texts),
+            shortest=min(map(len, batch["input_ids"])),
+            longest=inputs["input_ids"].shape[1],
+            dtype=str(model.dtype).removeprefix("torch."),
+        )
         with _explained(_LOSS_ADVICE):
             got = answer(
-                per_example_loss, model, tokenizer, {k: list(v) for k, v in batch.items()}, fix=f" (failed on {on})"
+                per_example_loss,
+                model,
+                tokenizer,
+                {k: list(v) for k, v in batch.items()},
+                fix=_(" (failed on {on})").format(on=on),
             )
         expect(
             (
                 not isinstance(got, dict) or not {"loss", "predicted_label"} <= set(got),
-                "return a dict with the keys 'loss' and 'predicted_label'",
+                _("return a dict with the keys 'loss' and 'predicted_label'"),
             ),
             on=on,
         )
@@ -294,7 +338,9 @@ def exercise_05_3(per_example_loss: Callable[..., Any]) -> None:
             loss, predicted = np.asarray(got["loss"], dtype=np.float64), np.asarray(got["predicted_label"])
         except (RuntimeError, TypeError, ValueError) as exc:
             fail(
-                f"return numpy arrays: .float().cpu().numpy() of tensors computed under torch.inference_mode() ({type(exc).__name__}: {exc})",
+                _(
+                    "return numpy arrays: .float().cpu().numpy() of tensors computed under torch.inference_mode() ({error}: {message})"
+                ).format(error=type(exc).__name__, message=exc),
                 on,
             )
         rows, best = np.arange(len(texts)), logits.max(-1).values.numpy()
@@ -303,23 +349,28 @@ def exercise_05_3(per_example_loss: Callable[..., Any]) -> None:
             return a.shape == loss.shape and np.allclose(loss, a, rtol=tol, atol=tol)
 
         expect(
-            (not runs, "your function never ran the model it was given: pad the batch and call model(**inputs)"),
+            (not runs, _("your function never ran the model it was given: pad the batch and call model(**inputs)")),
             (
                 loss.size == 1 and len(texts) > 1,
-                "one loss per row: F.cross_entropy(..., reduction='none'), not the mean",
+                _("one loss per row: F.cross_entropy(..., reduction='none'), not the mean"),
             ),
-            (loss.shape != expected.shape, f"one loss per row: expected shape {expected.shape}, got {loss.shape}"),
+            (
+                loss.shape != expected.shape,
+                _("one loss per row: expected shape {expected}, got {got}").format(
+                    expected=expected.shape, got=loss.shape
+                ),
+            ),
             (
                 lambda: not close(expected) and any(m.training for m in model.modules()),
-                "call model.eval() first: in train mode dropout makes every loss random",
+                _("call model.eval() first: in train mode dropout makes every loss random"),
             ),
             (
                 lambda: not close(expected) and close(no_mask),
-                "pass the attention_mask too: without it the model attends to the padding",
+                _("pass the attention_mask too: without it the model attends to the padding"),
             ),
             (
                 lambda: not close(expected),
-                "loss: F.cross_entropy(logits, torch.tensor(batch['label']), reduction='none') on the padded batch",
+                _("loss: F.cross_entropy(logits, torch.tensor(batch['label']), reduction='none') on the padded batch"),
             ),
             (
                 lambda: (
@@ -327,7 +378,7 @@ def exercise_05_3(per_example_loss: Callable[..., Any]) -> None:
                     or not np.isin(predicted, np.arange(6)).all()
                     or (logits.numpy()[rows, predicted.astype(int)] < best - tol * np.abs(best)).any()
                 ),
-                "predicted_label: logits.argmax(dim=-1), one class id per row",
+                _("predicted_label: logits.argmax(dim=-1), one class id per row"),
             ),
             on=on,
         )
@@ -371,7 +422,7 @@ counts without drop_last only; fewer batches than grad_accum still make one step
 
 @checker(
     "05.4",
-    asks="the arithmetic",
+    asks=N_("the arithmetic"),
     off={
         "Trainer": (
             "transformers.Trainer.__init__",
@@ -394,44 +445,53 @@ def exercise_05_4(optimizer_steps: Callable[..., Any]) -> None:
     for n, b, e, g, d in (*_CASES_05_4, *fresh):
         case = f"n_examples={n}, batch_size={b}, epochs={e}, grad_accum={g}, drop_last={d}"
         got, expected = (
-            answer(optimizer_steps, n, b, e, g, drop_last=d, fix=f" (failed on {case})"),
+            answer(optimizer_steps, n, b, e, g, drop_last=d, fix=_(" (failed on {case})").format(case=case)),
             _trainer_steps(n, b, e, g, d),
         )
         batches, ceil, on = (
             n // b if d else -(-n // b),
             math.ceil,
-            f"{case}: Trainer plans {expected}, you said {got!r}",
+            _("{case}: Trainer plans {expected}, you said {got!r}").format(case=case, expected=expected, got=got),
         )
         expect(
             (
                 isinstance(got, bool) or not isinstance(got, (int, np.integer)),
-                "return a whole number of steps (an int)",
+                _("return a whole number of steps (an int)"),
             ),
             on=on,
         )
         if got != expected:
             expect(
-                (got == batches * e, "one optimizer step takes grad_accum batches: divide the batches by grad_accum"),
+                (
+                    got == batches * e,
+                    _("one optimizer step takes grad_accum batches: divide the batches by grad_accum"),
+                ),
                 (
                     d and got == ceil(n / b / g) * e,
-                    "drop_last=True drops the incomplete last batch: n_examples // batch_size batches per epoch",
+                    _("drop_last=True drops the incomplete last batch: n_examples // batch_size batches per epoch"),
                 ),
                 (
                     not d and got == ceil(n // b / g) * e,
-                    "without drop_last the incomplete last batch counts too: ceil(n_examples / batch_size) batches",
+                    _("without drop_last the incomplete last batch counts too: ceil(n_examples / batch_size) batches"),
                 ),
                 (
                     got in (batches // g * e, n // (b * g) * e),
-                    f"an incomplete last accumulation still makes a step: {batches} batches make ceil({batches} / {g}) steps per epoch",
+                    _(
+                        "an incomplete last accumulation still makes a step: {batches} batches make ceil({batches} / {g}) steps per epoch"
+                    ).format(batches=batches, g=g),
                 ),
                 (
                     got in (ceil(batches * e / g), batches * e // g),
-                    "the accumulation restarts every epoch: ceil(batches / grad_accum) steps per epoch, times epochs",
+                    _(
+                        "the accumulation restarts every epoch: ceil(batches / grad_accum) steps per epoch, times epochs"
+                    ),
                 ),
-                (got == ceil(batches / g), "that is one epoch: multiply by the epochs"),
+                (got == ceil(batches / g), _("that is one epoch: multiply by the epochs")),
                 (
                     True,
-                    "batches per epoch (ceil, or floor with drop_last), then ceil(batches / grad_accum), times epochs",
+                    _(
+                        "batches per epoch (ceil, or floor with drop_last), then ceil(batches / grad_accum), times epochs"
+                    ),
                 ),
                 on=on,
             )

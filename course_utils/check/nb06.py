@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+from ..i18n import N_, _
 from ._core import answer, checker, close, expect, model_dtype, tensor_mismatch, tiny_model
 
 __all__ = ["exercise_06_1", "exercise_06_2", "exercise_06_3", "exercise_06_4"]
@@ -28,7 +29,10 @@ def _count(on: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     got = answer(fn, *args, **kwargs)
     got = got.tolist() if hasattr(got, "tolist") else got
     expect(
-        (isinstance(got, bool) or not isinstance(got, (int, float)), f"return a number, got {type(got).__name__}"),
+        (
+            isinstance(got, bool) or not isinstance(got, (int, float)),
+            _("return a number, got {type}").format(type=type(got).__name__),
+        ),
         on=on,
     )
     return got
@@ -69,16 +73,16 @@ def _mha(x: Any, attn: Any, heads: int, full_scale: bool = False, dim: int = -1,
 
 
 _MHA_MISTAKES = (
-    (dict(full_scale=True), "d_k is the head size: divide the scores by sqrt(hidden // num_heads), not sqrt(hidden)"),
-    (dict(dim=-2), "softmax over the keys (the last dim): each query's weights must sum to 1"),
-    (dict(transpose_back=False), "merge the heads back: (batch*heads, seq, hd) -> view(batch, heads, seq, hd) -> "
-     "transpose(1, 2) -> reshape(batch, seq, hidden)"),
+    (dict(full_scale=True), N_("d_k is the head size: divide the scores by sqrt(hidden // num_heads), not sqrt(hidden)")),
+    (dict(dim=-2), N_("softmax over the keys (the last dim): each query's weights must sum to 1")),
+    (dict(transpose_back=False), N_("merge the heads back: (batch*heads, seq, hd) -> view(batch, heads, seq, hd) -> "
+     "transpose(1, 2) -> reshape(batch, seq, hidden)")),
 )  # fmt: skip
 
 
 @checker(
     "06.1",
-    asks="the products written with torch.bmm",
+    asks=N_("the products written with torch.bmm"),
     off={
         "course_utils.attention": tuple(
             f"course_utils.attention.{name}"
@@ -105,25 +109,24 @@ def exercise_06_1(multi_head_attention_bmm: Any) -> None:
             got = answer(multi_head_attention_bmm, x.clone(), attn, heads)
         want, scores, context = _mha(x, attn, heads)
         expect(
-            (isinstance(got, tuple), "return the context tensor alone (batch, seq, hidden), not a tuple"),
-            (tensor_mismatch(got, x.shape), lambda: f"expected a tensor of shape {tuple(x.shape)} (heads merged "
-             f"back), got {tensor_mismatch(got, x.shape)}"),
+            (isinstance(got, tuple), _("return the context tensor alone (batch, seq, hidden), not a tuple")),
+            (tensor_mismatch(got, x.shape), lambda: _("expected a tensor of shape {shape} (heads merged back), got {got}").format(shape=tuple(x.shape), got=tensor_mismatch(got, x.shape))),
             (lambda: not _close(got, want, dtype), lambda: _which(
-                lambda kw: _close(got, _mha(x, attn, heads, **kw)[0], dtype), _MHA_MISTAKES,
-                "split into heads with view(batch, seq, heads, hd).transpose(1, 2), fold to (batch*heads, seq, hd), "
-                "bmm, softmax, bmm")),
+                lambda kw: _close(got, _mha(x, attn, heads, **kw)[0], dtype), [(kw, _(hint)) for kw, hint in _MHA_MISTAKES],
+                _("split into heads with view(batch, seq, heads, hd).transpose(1, 2), fold to (batch*heads, seq, hd), "
+                "bmm, softmax, bmm"))),
             (lambda: not any(_close(out, s, dtype) for out in products for s in (scores, scores / math.sqrt(hidden // heads))),
-             "the scores (batch*heads, seq, seq) must come from torch.bmm(q, k.transpose(1, 2)) on the folded heads"),
+             _("the scores (batch*heads, seq, seq) must come from torch.bmm(q, k.transpose(1, 2)) on the folded heads")),
             (lambda: not any(_close(out, context, dtype) for out in products),
-             "the weighted sum (batch*heads, seq, head_dim) must come from torch.bmm(weights, v) on the folded heads"),
+             _("the weighted sum (batch*heads, seq, head_dim) must come from torch.bmm(weights, v) on the folded heads")),
             on=f"batch={batch}, seq={seq}, hidden={hidden}, num_heads={heads}",
         )  # fmt: skip
 
 
 @checker(
     "06.2",
-    asks="the entropy written out",
-    off={"an entropy function": ("torch.distributions.Categorical.entropy", "scipy.stats.entropy")},
+    asks=N_("the entropy written out"),
+    off={N_("an entropy function"): ("torch.distributions.Categorical.entropy", "scipy.stats.entropy")},
 )
 def exercise_06_2(head_entropy: Any) -> None:
     """``head_entropy(weights)``: ``(batch, heads, n_q, n_k)`` -> ``(heads,)``, mean over batch and queries of ``-Σ_j w log w``."""
@@ -146,24 +149,22 @@ def exercise_06_2(head_entropy: Any) -> None:
         w = weights.float()
         want = -torch.special.xlogy(w, w).sum(-1).mean(dim=(0, 2))
         expect(
-            (tensor_mismatch(got, want.shape), lambda: f"one value per head: shape {tuple(want.shape)}, got "
-             f"{tensor_mismatch(got, want.shape)}; sum over keys (dim=-1), then average over dims 0 and 2"),
-            (lambda: bool(got.isnan().any()), "NaN: masked weights are exactly 0 and 0·log 0 gives NaN; count it as 0 "
-             "with torch.special.xlogy(w, w) or w * w.clamp_min(1e-12).log()"),
+            (tensor_mismatch(got, want.shape), lambda: _("one value per head: shape {shape}, got {got}; sum over keys (dim=-1), then average over dims 0 and 2").format(shape=tuple(want.shape), got=tensor_mismatch(got, want.shape))),
+            (lambda: bool(got.isnan().any()), _("NaN: masked weights are exactly 0 and 0·log 0 gives NaN; count it as 0 "
+             "with torch.special.xlogy(w, w) or w * w.clamp_min(1e-12).log()")),
             (lambda: not _close(got, want, dtype), lambda: _which(lambda v: _close(got, v, dtype), (
-                (-want, "the sign: entropy is -Σ w log w, which is >= 0"),
-                (want / shape[-1], "sum over the keys (a distribution's entropy), do not average over them"),
-            ), f"expected {[round(v, 3) for v in want.tolist()]}, got {[round(v, 3) for v in got.float().tolist()]}: "
-               "-(w * log w).sum(-1), then mean over dims 0 and 2")),
-            on=f"weights of shape {shape}",
+                (-want, _("the sign: entropy is -Σ w log w, which is >= 0")),
+                (want / shape[-1], _("sum over the keys (a distribution's entropy), do not average over them")),
+            ), _("expected {expected}, got {got}: -(w * log w).sum(-1), then mean over dims 0 and 2").format(expected=[round(v, 3) for v in want.tolist()], got=[round(v, 3) for v in got.float().tolist()]))),
+            on=_("weights of shape {shape}").format(shape=shape),
         )  # fmt: skip
 
 
 @checker(
     "06.3",
-    asks="the mask built from positions",
+    asks=N_("the mask built from positions"),
     off={
-        "transformers' sliding-window masks": tuple(
+        N_("transformers' sliding-window masks"): tuple(
             f"transformers.masking_utils.{name}"
             for name in (
                 "sliding_window_causal_mask_function",
@@ -182,19 +183,19 @@ def exercise_06_3(sliding_window_mask: Any) -> None:
         i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
         want = (j <= i) & (i - j <= window)
         mistakes = (
-            (~want, "inverted: True must mean MAY ATTEND (F.scaled_dot_product_attention's convention)"),
-            ((i - j).abs() <= window, "the window must also be causal: block the future (j > i)"),
+            (~want, _("inverted: True must mean MAY ATTEND (F.scaled_dot_product_attention's convention)")),
+            ((i - j).abs() <= window, _("the window must also be causal: block the future (j > i)")),
             (
                 (j <= i) & (i - j < window),
-                "off by one: a token sees itself AND `window` earlier tokens (i - window <= j)",
+                _("off by one: a token sees itself AND `window` earlier tokens (i - window <= j)"),
             ),
-            (j <= i, "a sliding window: also block the keys more than `window` positions back"),
+            (j <= i, _("a sliding window: also block the keys more than `window` positions back")),
         )
         expect(
-            (tensor_mismatch(got, (n, n)), lambda: f"expected a tensor of shape ({n}, {n}), got {tensor_mismatch(got, (n, n))}"),
-            (lambda: got.dtype != torch.bool, "return a bool tensor (True = may attend, as F.scaled_dot_product_attention expects)"),
+            (tensor_mismatch(got, (n, n)), lambda: _("expected a tensor of shape ({n}, {n}), got {got}").format(n=n, got=tensor_mismatch(got, (n, n)))),
+            (lambda: got.dtype != torch.bool, _("return a bool tensor (True = may attend, as F.scaled_dot_product_attention expects)")),
             (lambda: not torch.equal(got.cpu(), want), lambda: _which(lambda mask: torch.equal(got.cpu(), mask), mistakes,
-             "wrong: compare arange(n)[:, None] (queries) with arange(n)[None, :] (keys)")),
+             _("wrong: compare arange(n)[:, None] (queries) with arange(n)[None, :] (keys)"))),
             on=f"n={n}, window={window}",
         )  # fmt: skip
 
@@ -211,9 +212,12 @@ def _cache_bytes(dtype: Any, n_tokens: int, **config: Any) -> tuple[Any, int]:
 
 @checker(
     "06.4",
-    asks="the size computed from the config",
+    asks=N_("the size computed from the config"),
     off={
-        "building a model": ("transformers.PreTrainedModel.__init__", "transformers.cache_utils.DynamicCache.__init__")
+        N_("building a model"): (
+            "transformers.PreTrainedModel.__init__",
+            "transformers.cache_utils.DynamicCache.__init__",
+        )
     },
 )
 def exercise_06_4(kv_cache_bytes: Any) -> None:
@@ -232,18 +236,28 @@ def exercise_06_4(kv_cache_bytes: Any) -> None:
         )  # fmt: skip
         size, on = (
             dtype.itemsize,
-            f"{layers} layers, {heads} heads, {kv} KV heads, head_dim {hd}, {n_tokens} tokens, {dtype}",
+            _("{layers} layers, {heads} heads, {kv} KV heads, head_dim {hd}, {n_tokens} tokens, {dtype}").format(
+                layers=layers, heads=heads, kv=kv, hd=hd, n_tokens=n_tokens, dtype=dtype
+            ),
         )
         got = _count(
             on, kv_cache_bytes, config, n_tokens, **({} if dtype == torch.float32 else {"bytes_per_value": size})
         )
         mistakes = {
-            2 * layers * heads * hd * n_tokens * size: "grouped-query attention: the cache holds num_key_value_heads "
-            "heads, not num_attention_heads",
-            layers * kv * hd * n_tokens * size: "keys AND values: the cache stores two tensors per layer (factor 2)",
-            2 * layers * kv * (hidden // heads) * n_tokens * size: "use config.head_dim: it need not "
-            "equal hidden_size // num_attention_heads",
-            2 * kv * hd * n_tokens * size: "every layer has its own cache: multiply by num_hidden_layers",
-            want // size * 4: "multiply by the bytes_per_value argument (2 for bfloat16/float16), not a fixed 4",
+            2 * layers * heads * hd * n_tokens * size: _(
+                "grouped-query attention: the cache holds num_key_value_heads heads, not num_attention_heads"
+            ),
+            layers * kv * hd * n_tokens * size: _("keys AND values: the cache stores two tensors per layer (factor 2)"),
+            2 * layers * kv * (hidden // heads) * n_tokens * size: _(
+                "use config.head_dim: it need not equal hidden_size // num_attention_heads"
+            ),
+            2 * kv * hd * n_tokens * size: _("every layer has its own cache: multiply by num_hidden_layers"),
+            want // size * 4: _("multiply by the bytes_per_value argument (2 for bfloat16/float16), not a fixed 4"),
         }
-        expect((got != want, lambda: mistakes.get(got, f"expected {want:,} bytes, got {got:,}")), on=on)
+        expect(
+            (
+                got != want,
+                lambda: mistakes.get(got, _("expected {want:,} bytes, got {got:,}").format(want=want, got=got)),
+            ),
+            on=on,
+        )

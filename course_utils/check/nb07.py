@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ..i18n import N_, _
 from ._core import answer, checker, expect, tensor_mismatch, tiny_model, tolerance
 from .nb06 import _count, _which
 
@@ -44,7 +45,7 @@ def _logp(reference: Any, seqs: Any, start: int, mask: Any = None) -> tuple[Any,
 
 @checker(
     "07.1",
-    asks="the filter written out",
+    asks=N_("the filter written out"),
     off={"MinPLogitsWarper": ("transformers.MinPLogitsWarper.__init__", "transformers.MinPLogitsWarper.__call__")},
 )
 def exercise_07_1(min_p_transform: Any) -> None:
@@ -67,24 +68,23 @@ def exercise_07_1(min_p_transform: Any) -> None:
         keep, unsure = (probs >= threshold) & finite, (probs - threshold).abs() <= tolerance(logits.dtype) * threshold
         kept = lambda: torch.isfinite(got.detach().cpu())  # noqa: E731
         expect(
-            (tensor_mismatch(got, logits.shape), lambda: f"return logits of the same shape {tuple(logits.shape)}, "
-             f"got {tensor_mismatch(got, logits.shape)}"),
-            (lambda: not torch.equal(got.cpu().float(), logits.float().where(kept(), float("-inf"))), "right tokens, wrong "
-             "values: return the LOGITS, unchanged where kept and -inf where removed (not probabilities, not 0)"),
+            (tensor_mismatch(got, logits.shape), lambda: _("return logits of the same shape {shape}, got {got}").format(shape=tuple(logits.shape), got=tensor_mismatch(got, logits.shape))),
+            (lambda: not torch.equal(got.cpu().float(), logits.float().where(kept(), float("-inf"))), _("right tokens, wrong "
+             "values: return the LOGITS, unchanged where kept and -inf where removed (not probabilities, not 0)")),
             (lambda: ((kept() != keep) & ~unsure).any(), lambda: _which(lambda mask: torch.equal(kept(), mask), (
-                ((probs >= min_p) & finite, "min_p is relative: compare each probability with min_p * the top token's "
-                 "probability, not with min_p itself"),
-                ((probs >= min_p * probs.max()) & finite, "the top probability of each ROW: probs.max(-1, keepdim=True)"),
-                (finite & ~keep, "inverted: keep the LIKELY tokens (probability >= threshold), remove the rest"),
-            ), "softmax the logits, threshold = min_p * probs.max(-1, keepdim=True).values (per row), "
-               "masked_fill(probs < threshold, -inf)")),
-            on=f"logits of shape {tuple(logits.shape)} ({logits.dtype}), min_p={min_p}",
+                ((probs >= min_p) & finite, _("min_p is relative: compare each probability with min_p * the top token's "
+                 "probability, not with min_p itself")),
+                ((probs >= min_p * probs.max()) & finite, _("the top probability of each ROW: probs.max(-1, keepdim=True)")),
+                (finite & ~keep, _("inverted: keep the LIKELY tokens (probability >= threshold), remove the rest")),
+            ), _("softmax the logits, threshold = min_p * probs.max(-1, keepdim=True).values (per row), "
+               "masked_fill(probs < threshold, -inf)"))),
+            on=_("logits of shape {shape} ({dtype}), min_p={min_p}").format(shape=tuple(logits.shape), dtype=logits.dtype, min_p=min_p),
         )  # fmt: skip
 
 
 @checker(
     "07.2",
-    asks="the decoding loop",
+    asks=N_("the decoding loop"),
     off={"generate()": _GENERATE, "course_utils.generation.greedy_decode": "course_utils.generation.greedy_decode"},
 )
 def exercise_07_2(greedy_batch: Any) -> None:
@@ -98,26 +98,24 @@ def exercise_07_2(greedy_batch: Any) -> None:
         ids, shape = _ids((len(pads), 8), n_new).masked_fill(mask == 0, 0), (len(pads), 8 + n_new)
         with torch.no_grad():
             got = answer(greedy_batch, model, ids.clone().to(model.device), mask.clone().to(model.device), n_new)
-        on = f"left padding {list(pads)}, max_new_tokens={n_new}"
+        on = _("left padding {pads}, max_new_tokens={n_new}").format(pads=list(pads), n_new=n_new)
         expect(
-            (tensor_mismatch(got, (len(pads), n_new)) is None, f"return the prompts AND the new tokens, like generate: shape {shape}"),
-            (tensor_mismatch(got, shape), lambda: f"expected token ids of shape {shape} (prompt + new tokens), got "
-             f"{tensor_mismatch(got, shape)}"),
-            (lambda: not torch.equal(got[:, :8].cpu(), ids), "keep the prompt as it is (left padding included) and append "
-             "the new tokens on the right"),
+            (tensor_mismatch(got, (len(pads), n_new)) is None, _("return the prompts AND the new tokens, like generate: shape {shape}").format(shape=shape)),
+            (tensor_mismatch(got, shape), lambda: _("expected token ids of shape {shape} (prompt + new tokens), got {got}").format(shape=shape, got=tensor_mismatch(got, shape))),
+            (lambda: not torch.equal(got[:, :8].cpu(), ids), _("keep the prompt as it is (left padding included) and append "
+             "the new tokens on the right")),
             on=on,
         )  # fmt: skip
         chosen, best = _logp(reference, got, 8, torch.cat([mask, mask.new_ones(len(pads), n_new)], 1))
         bad = ((best - chosen) > tol).any(-1).nonzero().flatten().tolist()
         expect(
-            (bad and all(pads[row] for row in bad), f"the padded rows {bad} are not greedy: pass attention_mask to the "
-             "model and extend it with a column of ones for every new token, so no row attends to its padding"),
-            (bad, f"rows {bad} are not greedy: take the argmax of logits[:, -1] at every step and append it to every row"),
+            (bad and all(pads[row] for row in bad), _("the padded rows {bad} are not greedy: pass attention_mask to the model and extend it with a column of ones for every new token, so no row attends to its padding").format(bad=bad)),
+            (bad, _("rows {bad} are not greedy: take the argmax of logits[:, -1] at every step and append it to every row").format(bad=bad)),
             on=on,
         )  # fmt: skip
 
 
-@checker("07.3", asks="the beam search", off={"generate()": _GENERATE})
+@checker("07.3", asks=N_("the beam search"), off={"generate()": _GENERATE})
 def exercise_07_3(beam_search: Any) -> None:
     """``beam_search(model, input_ids, num_beams, max_new_tokens)`` -> the best sequence ``(1, prompt + new)``, as ``generate``."""
     import torch
@@ -137,15 +135,14 @@ def exercise_07_3(beam_search: Any) -> None:
         got = got[None] if isinstance(got, torch.Tensor) and got.dim() == 1 else got
         score = lambda seqs: float(_logp(reference, seqs, prompt_len)[0].sum())  # noqa: E731
         expect(
-            (tensor_mismatch(got, want.shape), lambda: f"return the best sequence only, prompt included: shape "
-             f"{tuple(want.shape)}, got {tensor_mismatch(got, want.shape)}"),
-            (lambda: not torch.equal(got[:, :prompt_len].cpu(), prompt), "keep the prompt and append the new tokens"),
-            (lambda: abs(score(got) - score(want)) > tol, lambda: "your result equals greedy decoding, beam search "
+            (tensor_mismatch(got, want.shape), lambda: _("return the best sequence only, prompt included: shape {shape}, got {got}").format(shape=tuple(want.shape), got=tensor_mismatch(got, want.shape))),
+            (lambda: not torch.equal(got[:, :prompt_len].cpu(), prompt), _("keep the prompt and append the new tokens")),
+            (lambda: abs(score(got) - score(want)) > tol, lambda: _("your result equals greedy decoding, beam search "
              "found a better sequence: at the first step start from ONE beam (or give the copies score -inf), otherwise "
-             "all beams pick the same tokens" if torch.equal(got.cpu(), greedy) else "score each candidate by the SUM of "
+             "all beams pick the same tokens") if torch.equal(got.cpu(), greedy) else _("score each candidate by the SUM of "
              "the log-probabilities of all its new tokens (beam score + log P(token)), keep the top num_beams over all "
-             "beams x vocabulary, return the best at the end"),
-            on=f"a prompt of {prompt_len} tokens, num_beams={beams}, max_new_tokens={n_new}",
+             "beams x vocabulary, return the best at the end")),
+            on=_("a prompt of {prompt_len} tokens, num_beams={beams}, max_new_tokens={n_new}").format(prompt_len=prompt_len, beams=beams, n_new=n_new),
         )  # fmt: skip
 
 
@@ -166,8 +163,8 @@ def _measured_tokens_read(prompt_len: int, new_tokens: int, use_cache: bool) -> 
 
 @checker(
     "07.4",
-    asks="the count worked out from the loop",
-    off={"generate()": _GENERATE, "the checker's own count": _measured_tokens_read},
+    asks=N_("the count worked out from the loop"),
+    off={"generate()": _GENERATE, N_("the checker's own count"): _measured_tokens_read},
 )
 def exercise_07_4(tokens_read: Any) -> None:
     """``tokens_read(prompt_len, new_tokens, use_cache)`` -> token positions the model reads in ``generate``, as measured."""
@@ -176,13 +173,21 @@ def exercise_07_4(tokens_read: Any) -> None:
             on = f"prompt_len={p}, new_tokens={n}, use_cache={use_cache}"
             got, want = _count(on, tokens_read, p, n, use_cache), _measured_tokens_read(p, n, use_cache)
             mistakes = {
-                n: "count the token positions every forward pass reads, not the passes",
-                p * n: "each step also re-reads the tokens generated so far",
-                n * (p + n): "without the cache step k (k = 0 .. n-1) re-reads the prompt and the k tokens made so far",
-                sum(p + k for k in range(1, n + 1)): "off by one: the first step reads the prompt alone (p tokens)",
+                n: _("count the token positions every forward pass reads, not the passes"),
+                p * n: _("each step also re-reads the tokens generated so far"),
+                n * (p + n): _("without the cache step k (k = 0 .. n-1) re-reads the prompt and the k tokens made so far"),
+                sum(p + k for k in range(1, n + 1)): _("off by one: the first step reads the prompt alone (p tokens)"),
             } if not use_cache else {
-                p + n: "with the cache the LAST new token is never fed back: prefill the prompt, then n - 1 steps of one token",
-                n: "count the token positions every forward pass reads, not the passes",
-                n - 1: "the first call (the prefill) reads the whole prompt once",
+                p + n: _("with the cache the LAST new token is never fed back: prefill the prompt, then n - 1 steps of one token"),
+                n: _("count the token positions every forward pass reads, not the passes"),
+                n - 1: _("the first call (the prefill) reads the whole prompt once"),
             }  # fmt: skip
-            expect((got != want, lambda: mistakes.get(got, f"the model reads {want} positions, you said {got}")), on=on)
+            expect(
+                (
+                    got != want,
+                    lambda: mistakes.get(
+                        got, _("the model reads {want} positions, you said {got}").format(want=want, got=got)
+                    ),
+                ),
+                on=on,
+            )

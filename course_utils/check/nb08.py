@@ -13,6 +13,7 @@ import tempfile
 import warnings
 from typing import Any
 
+from ..i18n import N_, _
 from ._core import answer, checker, close, expect, model_dtype, tensor_mismatch, tiny_model
 
 __all__ = ["exercise_08_1", "exercise_08_2", "exercise_08_3", "exercise_08_4"]
@@ -33,7 +34,7 @@ COUNTING = {
 MERGING = {
     "merge()": ("peft.tuners.lora.layer.Linear.merge", "peft.tuners.tuners_utils.BaseTuner.merge_and_unload"),
     "get_delta_weight()": "peft.tuners.lora.layer.Linear.get_delta_weight",
-    "the LoRA layer's forward": "peft.tuners.lora.layer.Linear.forward",
+    N_("the LoRA layer's forward"): "peft.tuners.lora.layer.Linear.forward",
 }
 #: Tiny models whose layers are not square and whose sizes share no factor with the ranks tried.
 SHAPES = {
@@ -85,24 +86,30 @@ def _count(fn: Any, model: Any, r: int, targets: Any, on: str) -> int:
     """The learner's count on a copy of ``model``, as an int."""
     got = answer(fn, copy.deepcopy(model), r, targets)
     integral = isinstance(got, numbers.Integral) or getattr(got, "ndim", None) == 0 and float(got).is_integer()
-    expect((isinstance(got, bool) or not integral, f"return the count as an int, got {type(got).__name__}"), on=on)
+    expect(
+        (
+            isinstance(got, bool) or not integral,
+            _("return the count as an int, got {type}").format(type=type(got).__name__),
+        ),
+        on=on,
+    )
     return int(got)
 
 
-@checker("08.1", asks="the count by hand", off=COUNTING)
+@checker("08.1", asks=N_("the count by hand"), off=COUNTING)
 def exercise_08_1(lora_trainable_params: Any) -> None:
     """``lora_trainable_params(model, r, target_modules)``: what LoRA of rank ``r`` trains, as PEFT counts it."""
-    ladder = "nn.Sequential of 13 nn.Linear (names '0' ... '12')"
+    ladder = _("nn.Sequential of 13 nn.Linear (names '0' ... '12')")
     for make, what, r, targets in [
-        (lambda: _model("bert"), "a 2-layer bert", 3, ["query", "value"]),
-        (lambda: _model("distilbert"), "a 2-layer distilbert", 5, ["lin1"]),
-        (lambda: _model("llama"), "a 2-layer llama", 2, r".*\.(k_proj|v_proj)"),
-        (lambda: _model("bert"), "a 2-layer bert", 4, ["dense"]),
-        (lambda: _model("llama"), "a 2-layer llama", 7, ["o_proj", "mlp.down_proj"]),
+        (lambda: _model("bert"), _("a 2-layer bert"), 3, ["query", "value"]),
+        (lambda: _model("distilbert"), _("a 2-layer distilbert"), 5, ["lin1"]),
+        (lambda: _model("llama"), _("a 2-layer llama"), 2, r".*\.(k_proj|v_proj)"),
+        (lambda: _model("bert"), _("a 2-layer bert"), 4, ["dense"]),
+        (lambda: _model("llama"), _("a 2-layer llama"), 7, ["o_proj", "mlp.down_proj"]),
         (_ladder, ladder, 4, ["1", "2"]),
         (_ladder, ladder, 3, r"1|2"),
     ]:
-        model, on = make(), f"r={r}, target_modules={targets!r} on {what}"
+        model, on = make(), _("r={r}, target_modules={targets!r} on {what}").format(r=r, targets=targets, what=what)
         expected = _peft_count(model, r=r, target_modules=targets)
         got = _count(lora_trainable_params, model, r, targets, on)
         both = lambda m: r * (m.in_features + m.out_features)  # noqa: E731
@@ -112,8 +119,10 @@ def exercise_08_1(lora_trainable_params: Any) -> None:
         expect(
             (
                 lambda: got == count(lambda m: m.in_features * m.out_features),
-                "LoRA does not train the d_out × d_in matrix: it trains A (r × d_in) and B (d_out × r), "
-                "r·(d_in + d_out) numbers per layer",
+                _(
+                    "LoRA does not train the d_out × d_in matrix: it trains A (r × d_in) and B (d_out × r), "
+                    "r·(d_in + d_out) numbers per layer"
+                ),
             ),
             (
                 lambda: (
@@ -124,37 +133,45 @@ def exercise_08_1(lora_trainable_params: Any) -> None:
                         count(lambda m: 2 * r * m.in_features),
                     }
                 ),
-                "count both matrices with their own sizes: A is r × in_features, B is out_features × r",
+                _("count both matrices with their own sizes: A is r × in_features, B is out_features × r"),
             ),
             (
                 lambda: got == count(lambda m: both(m) + (m.bias is not None) * m.out_features),
-                "LoRA adds no bias (bias='none'): count r·(in + out) only",
+                _("LoRA adds no bias (bias='none'): count r·(in + out) only"),
             ),
             (
                 lambda: isinstance(targets, str) and got == count(both, "search"),
-                "a string target is a regular expression that must match the WHOLE name: re.fullmatch, not re.search",
+                _(
+                    "a string target is a regular expression that must match the WHOLE name: re.fullmatch, not re.search"
+                ),
             ),
             (
                 lambda: (
                     isinstance(targets, str)
                     and got in {count(both, "peft", list(targets)), count(both, "search", list(targets))}
                 ),
-                "a single string is not a list of names: it is a regular expression, tested with re.fullmatch(target_modules, name)",
+                _(
+                    "a single string is not a list of names: it is a regular expression, tested with re.fullmatch(target_modules, name)"
+                ),
             ),
             (
                 lambda: got in {count(both, "search"), count(both, "endswith")},
-                "a list entry matches a module whose name equals it or ends with '.' + entry, not any name "
-                "that merely contains or ends with its letters",
+                _(
+                    "a list entry matches a module whose name equals it or ends with '.' + entry, not any name "
+                    "that merely contains or ends with its letters"
+                ),
             ),
             (
                 True,
-                "wrong count: list the nn.Linear modules whose names match and add r·(in_features + out_features) for each",
+                _(
+                    "wrong count: list the nn.Linear modules whose names match and add r·(in_features + out_features) for each"
+                ),
             ),
             on=on,
         )
 
 
-@checker("08.2", asks="the count by hand", off=COUNTING)
+@checker("08.2", asks=N_("the count by hand"), off=COUNTING)
 def exercise_08_2(classifier_trainable_params: Any) -> None:
     """``classifier_trainable_params(model, r, target_modules)``: what ``print_trainable_parameters()``
     reports for LoRA of rank ``r`` with the head in ``modules_to_save``, as ``lora_classifier()`` does."""
@@ -167,27 +184,38 @@ def exercise_08_2(classifier_trainable_params: Any) -> None:
         ("bert", 2, 2, r".*\.(query|value)"),
     ]:
         model = _model(arch, "classifier", num_labels=labels)
-        on = f"r={r}, target_modules={targets!r} on a 2-layer {arch} classifier with {labels} labels"
+        on = _("r={r}, target_modules={targets!r} on a 2-layer {arch} classifier with {labels} labels").format(
+            r=r, targets=targets, arch=arch, labels=labels
+        )
         lora = _peft_count(model, r=r, target_modules=targets)
         head = dict(task_type="SEQ_CLS", lora_alpha=16, modules_to_save=head_module_names(model))
         expected = _peft_count(model, r=r, target_modules=targets, **head)
         got = _count(classifier_trainable_params, model, r, targets, on)
         expect(
-            (got == lora, "the new classification head (modules_to_save) trains in full: add its weights and biases"),
+            (
+                got == lora,
+                _("the new classification head (modules_to_save) trains in full: add its weights and biases"),
+            ),
             (
                 lora < got < expected,
-                "part of the head is missing: every module with a parameter outside the base model, and the "
-                "pooler (effectively new, notebook 05), trains in full (BERT's pooler, DistilBERT's pre_classifier)",
+                _(
+                    "part of the head is missing: every module with a parameter outside the base model, and the "
+                    "pooler (effectively new, notebook 05), trains in full (BERT's pooler, DistilBERT's pre_classifier)"
+                ),
             ),
             (
                 got == 2 * expected - lora,
-                "the frozen original of a modules_to_save layer does not train: count the head once "
-                "(old PEFT versions counted it twice)",
+                _(
+                    "the frozen original of a modules_to_save layer does not train: count the head once "
+                    "(old PEFT versions counted it twice)"
+                ),
             ),
             (
                 got != expected,
-                "not the count PEFT reports: r·(d_in + d_out) per targeted nn.Linear (your 08.1), "
-                "plus every parameter of the head, once",
+                _(
+                    "not the count PEFT reports: r·(d_in + d_out) per targeted nn.Linear (your 08.1), "
+                    "plus every parameter of the head, once"
+                ),
             ),
             on=on,
         )
@@ -208,7 +236,7 @@ def _lora_linear(d_in: int, d_out: int, r: int, alpha: int, bias: bool, seed: in
     return wrapped.base_model.model[0]
 
 
-@checker("08.3", asks="the merge by hand", off=MERGING)
+@checker("08.3", asks=N_("the merge by hand"), off=MERGING)
 def exercise_08_3(merge_lora: Any) -> None:
     """``merge_lora(lora_layer)``: a new plain ``nn.Linear`` with weight ``W + (alpha/r) B A`` and the base bias."""
     import torch
@@ -227,33 +255,37 @@ def exercise_08_3(merge_lora: Any) -> None:
         expect(
             (
                 any(not torch.equal(v, layer.state_dict()[k]) for k, v in before.items()),
-                "your function changed the PEFT layer (its base weight?): build a NEW nn.Linear and copy the merged weight into it",
+                _(
+                    "your function changed the PEFT layer (its base weight?): build a NEW nn.Linear and copy the merged weight into it"
+                ),
             ),
             (
                 type(merged) is not nn.Linear,
-                f"return a plain torch.nn.Linear, got {type(merged).__module__}.{type(merged).__qualname__}",
+                _("return a plain torch.nn.Linear, got {module}.{name}").format(
+                    module=type(merged).__module__, name=type(merged).__qualname__
+                ),
             ),
-            (merged is layer.base_layer, "return a NEW nn.Linear, not the LoRA layer's base_layer"),
+            (merged is layer.base_layer, _("return a NEW nn.Linear, not the LoRA layer's base_layer")),
             (
                 lambda: tuple(merged.weight.shape) != (d_out, d_in),
-                lambda: (
-                    f"the merged weight has the base weight's shape (d_out, d_in) = {(d_out, d_in)}, got {tuple(merged.weight.shape)}"
+                lambda: _("the merged weight has the base weight's shape (d_out, d_in) = {expected}, got {got}").format(
+                    expected=(d_out, d_in), got=tuple(merged.weight.shape)
                 ),
             ),
             (
                 lambda: (merged.bias is None) != (b is None),
-                "keep the base layer's bias (or its absence): nn.Linear(..., bias=...)",
+                _("keep the base layer's bias (or its absence): nn.Linear(..., bias=...)"),
             ),
-            (lambda: near(W), "that is the base layer alone: add the update (alpha/r) B A to W"),
-            (lambda: near(W + update), "scale the update by lora_alpha / r (layer.scaling['default'])"),
+            (lambda: near(W), _("that is the base layer alone: add the update (alpha/r) B A to W")),
+            (lambda: near(W + update), _("scale the update by lora_alpha / r (layer.scaling['default'])")),
             (
                 lambda: any(near(W + k * update) for k in (r / alpha, alpha, 1 / r)),
-                "wrong scale: the update is multiplied by lora_alpha / r",
+                _("wrong scale: the update is multiplied by lora_alpha / r"),
             ),
-            (lambda: not near(W + alpha / r * update), "the merged weight is W + (alpha/r) · B @ A"),
+            (lambda: not near(W + alpha / r * update), _("the merged weight is W + (alpha/r) · B @ A")),
             (
                 lambda: b is not None and not close(merged.bias, b.double(), b.dtype),
-                "copy the base layer's bias into the merged layer",
+                _("copy the base layer's bias into the merged layer"),
             ),
             on=on,
         )
@@ -269,7 +301,7 @@ def _mlp(sizes: tuple[int, int, int]) -> Any:
     return nn.Sequential(*layers).to(model_dtype())
 
 
-@checker("08.4", asks="one PeftModel with every adapter")
+@checker("08.4", asks=N_("one PeftModel with every adapter"))
 def exercise_08_4(adapter_outputs: Any) -> None:
     """``adapter_outputs(base, adapters, x)`` -> ``{name: output}``, every adapter loaded on one PeftModel around ``base``."""
     import torch
@@ -283,7 +315,9 @@ def exercise_08_4(adapter_outputs: Any) -> None:
         ]
     ):
         names = list(adapters)
-        on = f"adapters {names} on an MLP {sizes[0]} -> {sizes[1]} -> {sizes[2]}, x of shape ({batch}, {sizes[0]})"
+        on = _("adapters {names} on an MLP {d_in} -> {hidden} -> {d_out}, x of shape ({batch}, {d_in})").format(
+            names=names, d_in=sizes[0], hidden=sizes[1], d_out=sizes[2], batch=batch
+        )
         x = torch.randn(batch, sizes[0], generator=torch.Generator().manual_seed(84 + case)).to(model_dtype())
         with tempfile.TemporaryDirectory(prefix="check08_") as tmp, warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
@@ -302,40 +336,41 @@ def exercise_08_4(adapter_outputs: Any) -> None:
         expect(
             (
                 not isinstance(got, dict) or set(got) != set(names),
-                lambda: (
-                    f"return a dict with one output per adapter name, keys {names}; got {sorted(got) if isinstance(got, dict) else type(got).__name__}"
+                lambda: _("return a dict with one output per adapter name, keys {names}; got {got}").format(
+                    names=names, got=sorted(got) if isinstance(got, dict) else type(got).__name__
                 ),
             ),
             (
                 lambda: any(tensor_mismatch(got[n], plain.shape) for n in names),
-                lambda: (
-                    f"expected an output tensor {tuple(plain.shape)} per adapter, got "
-                    f"{ {n: tensor_mismatch(got[n], plain.shape) or 'that' for n in names} }"
+                lambda: _("expected an output tensor {shape} per adapter, got {got}").format(
+                    shape=tuple(plain.shape), got={n: tensor_mismatch(got[n], plain.shape) or _("that") for n in names}
                 ),
             ),
             (
                 lambda: all(same(got[n], plain) for n in names),
-                "these are the base model's outputs: no adapter was active (outside a disable_adapter() block?)",
+                _("these are the base model's outputs: no adapter was active (outside a disable_adapter() block?)"),
             ),
             (
                 lambda: (
                     all(same(got[n], got[names[0]]) for n in names) and any(same(got[names[0]], want[n]) for n in names)
                 ),
-                "every output is one adapter's: load each adapter's own folder under its name and "
-                "call model.set_adapter(name) before each forward",
-            ),
-            (
-                wrong,
-                lambda: (
-                    f"wrong output for {wrong()}: load each adapter once under its own name "
-                    "(PeftModel.from_pretrained(base, path, adapter_name=name) for the first, "
-                    "model.load_adapter(path, adapter_name=name) for the others), then set_adapter(name)"
+                _(
+                    "every output is one adapter's: load each adapter's own folder under its name and "
+                    "call model.set_adapter(name) before each forward"
                 ),
             ),
             (
+                wrong,
+                lambda: _(
+                    "wrong output for {names}: load each adapter once under its own name (PeftModel.from_pretrained(base, path, adapter_name=name) for the first, model.load_adapter(path, adapter_name=name) for the others), then set_adapter(name)"
+                ).format(names=wrong()),
+            ),
+            (
                 loaded != set(names),
-                "load every adapter on ONE PeftModel around `base` (from_pretrained, then load_adapter): "
-                "the base model is loaded once, not copied per adapter",
+                _(
+                    "load every adapter on ONE PeftModel around `base` (from_pretrained, then load_adapter): "
+                    "the base model is loaded once, not copied per adapter"
+                ),
             ),
             on=on,
         )

@@ -11,6 +11,7 @@ import math
 import random
 from typing import Any
 
+from ..i18n import N_, _
 from ._core import answer, checker, close, expect, fail, model_dtype, tensor_mismatch
 
 __all__ = ["exercise_09_1", "exercise_09_2", "exercise_09_3", "exercise_09_4"]
@@ -46,7 +47,7 @@ def _ints(got: Any, on: str, what: str) -> list[int]:
     try:
         return [int(i) for i in (got.tolist() if hasattr(got, "tolist") else got)]
     except (TypeError, ValueError):
-        fail(f"return {what} as a list of ints, e.g. [3, 1, 4, 1]", on)
+        fail(_("return {what} as a list of ints, e.g. [3, 1, 4, 1]").format(what=what), on)
 
 
 def _cases_09_1() -> list[dict[str, Any]]:
@@ -56,7 +57,7 @@ def _cases_09_1() -> list[dict[str, Any]]:
         dict(n=2, world_size=5, rank=4, shuffle=False, seed=0, epoch=0, drop_last=False),  # pads 3 times over
         dict(n=3, world_size=4, rank=1, shuffle=True, seed=1, epoch=2, drop_last=True),  # nothing left
     ]
-    for _ in range(148):
+    for _case in range(148):
         world_size = rng.randint(1, 6)
         cases.append(
             dict(
@@ -80,12 +81,12 @@ def _blocks(case: dict[str, Any]) -> list[int]:
     return padded[case["rank"] * len(shards[0]) :][: len(shards[0])]
 
 
-@checker("09.1", asks="the sharding by hand", off=SAMPLING)
+@checker("09.1", asks=N_("the sharding by hand"), off=SAMPLING)
 def exercise_09_1(shard_indices: Any) -> None:
     """``shard_indices(n, world_size, rank, shuffle, seed, epoch, drop_last)`` -> what DistributedSampler gives."""
     for case in _cases_09_1():
         on, expected = ", ".join(f"{k}={v}" for k, v in case.items()), _sampler(**case)
-        got = _ints(answer(shard_indices, **case), on, "the rank's indices")
+        got = _ints(answer(shard_indices, **case), on, _("the rank's indices"))
         n, ws, shuffle = case["n"], case["world_size"], case["shuffle"]
         like = lambda **change: got == _sampler(**{**case, **change})  # noqa: E731
         if got == expected:
@@ -93,32 +94,40 @@ def exercise_09_1(shard_indices: Any) -> None:
         expect(
             (
                 lambda: len(got) != len(expected) and case["drop_last"],
-                f"with drop_last=True every rank gets n // world_size = {n // ws} indices: "
-                "cut the (shuffled) list to a multiple of world_size",
+                _(
+                    "with drop_last=True every rank gets n // world_size = {per_rank} indices: cut the (shuffled) list to a multiple of world_size"
+                ).format(per_rank=n // ws),
             ),
             (
                 lambda: len(got) != len(expected),
-                f"every rank must get ceil(n / world_size) = {math.ceil(n / ws)} indices: "
-                "pad the list by repeating it from its start (several times if n < world_size)",
+                _(
+                    "every rank must get ceil(n / world_size) = {per_rank} indices: pad the list by repeating it from its start (several times if n < world_size)"
+                ).format(per_rank=math.ceil(n / ws)),
             ),
             (
                 lambda: got == _blocks(case),
-                "rank r takes every world_size-th index starting at r (indices[rank::world_size]), not a contiguous block",
+                _(
+                    "rank r takes every world_size-th index starting at r (indices[rank::world_size]), not a contiguous block"
+                ),
             ),
             (
                 lambda: shuffle and (like(epoch=0) or like(seed=0)),
-                "the shuffle depends on the seed and the epoch: seed the generator with seed + epoch",
+                _("the shuffle depends on the seed and the epoch: seed the generator with seed + epoch"),
             ),
             (
                 lambda: shuffle and like(shuffle=False),
-                "shuffle=True: permute with torch.randperm(n, generator=g), g = torch.Generator().manual_seed(seed + epoch)",
+                _(
+                    "shuffle=True: permute with torch.randperm(n, generator=g), g = torch.Generator().manual_seed(seed + epoch)"
+                ),
             ),
-            (lambda: not shuffle and like(shuffle=True), "shuffle=False: keep the order 0, 1, ..., n-1"),
+            (lambda: not shuffle and like(shuffle=True), _("shuffle=False: keep the order 0, 1, ..., n-1")),
             (
                 True,
-                "wrong indices: permute (if shuffle) with torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch)), "
-                "pad by repeating the list from its start (or cut, with drop_last) to a multiple of world_size, "
-                "then take indices[rank::world_size]",
+                _(
+                    "wrong indices: permute (if shuffle) with torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch)), "
+                    "pad by repeating the list from its start (or cut, with drop_last) to a multiple of world_size, "
+                    "then take indices[rank::world_size]"
+                ),
             ),
             on=on,
         )
@@ -140,21 +149,21 @@ def _rank_grads(sizes: list[int], seed: int) -> list[Any]:
     return grads
 
 
-@checker("09.2", asks="the weighted average")
+@checker("09.2", asks=N_("the weighted average"))
 def exercise_09_2(global_gradient: Any) -> None:
     """``global_gradient(rank_grads, rank_sizes)`` -> the gradient of the mean loss over all ranks' examples."""
     import torch
 
     for seed, sizes in enumerate([[8, 8], [5], [1, 9], [10, 6, 3], [3, 9, 4, 4]]):
-        grads, on = _rank_grads(sizes, seed=90 + seed), f"rank sizes {sizes}"
+        grads, on = _rank_grads(sizes, seed=90 + seed), _("rank sizes {sizes}").format(sizes=sizes)
         g, n = torch.stack(grads).double(), torch.tensor(sizes, dtype=torch.float64)[:, None]
         got = answer(global_gradient, [t.clone() for t in grads], list(sizes))
         same = lambda ref: close(got, ref, grads[0].dtype, scale=g.abs().max())  # noqa: E731
         expect(
             (
                 tensor_mismatch(got, g.shape[1:]),
-                lambda: (
-                    f"return one flat tensor shaped like each rank's gradient {tuple(g.shape[1:])}, got {tensor_mismatch(got, g.shape[1:])}"
+                lambda: _("return one flat tensor shaped like each rank's gradient {shape}, got {got}").format(
+                    shape=tuple(g.shape[1:]), got=tensor_mismatch(got, g.shape[1:])
                 ),
             ),
             on=on,
@@ -164,28 +173,34 @@ def exercise_09_2(global_gradient: Any) -> None:
         expect(
             (
                 lambda: same(g.mean(0)),
-                "a plain average is what DDP's all-reduce computes: it equals the whole batch's gradient only "
-                "for equal slices. Weight each rank by its example count",
+                _(
+                    "a plain average is what DDP's all-reduce computes: it equals the whole batch's gradient only "
+                    "for equal slices. Weight each rank by its example count"
+                ),
             ),
             (
                 lambda: same(g.sum(0)),
-                "a sum is world_size times too large (the factor that average_tokens_across_devices=True puts on a per-batch mean loss)",
+                _(
+                    "a sum is world_size times too large (the factor that average_tokens_across_devices=True puts on a per-batch mean loss)"
+                ),
             ),
-            (lambda: same((n * g).sum(0)), "divide the weighted sum by the total number of examples"),
+            (lambda: same((n * g).sum(0)), _("divide the weighted sum by the total number of examples")),
             (
                 lambda: same((g / n).sum(0) / (1 / n).sum()),
-                "a rank with more examples counts MORE: weight by n_i, not 1/n_i",
+                _("a rank with more examples counts MORE: weight by n_i, not 1/n_i"),
             ),
             (
                 True,
-                "not the whole batch's gradient: each rank's gradient is a mean over its n_i examples, "
-                "so the total is sum(n_i · g_i) / sum(n_i)",
+                _(
+                    "not the whole batch's gradient: each rank's gradient is a mean over its n_i examples, "
+                    "so the total is sum(n_i · g_i) / sum(n_i)"
+                ),
             ),
             on=on,
         )
 
 
-@checker("09.3", asks="your shard_indices", off=SAMPLING)
+@checker("09.3", asks=N_("your shard_indices"), off=SAMPLING)
 def exercise_09_3(epoch_reads: Any) -> None:
     """``epoch_reads(n, world_size, rank, seed, epochs, drop_last)``: what ``rank`` reads in each epoch of a
     loop over a shuffling ``DistributedSampler`` that never calls ``set_epoch``."""
@@ -198,12 +213,14 @@ def exercise_09_3(epoch_reads: Any) -> None:
     ]:
         on = f"n={n}, world_size={ws}, rank={rank}, seed={seed}, epochs={epochs}, drop_last={drop_last}"
         got = answer(epoch_reads, n, ws, rank, seed, epochs, drop_last)
-        reads = [_ints(e, on, "each epoch's indices") for e in got] if isinstance(got, (list, tuple)) else []
+        reads = [_ints(e, on, _("each epoch's indices")) for e in got] if isinstance(got, (list, tuple)) else []
         shard = lambda epoch=0, shuffle=True: _sampler(n, ws, rank, shuffle, seed, epoch, drop_last)  # noqa: E731
         expect(
             (
                 len(reads) != epochs,
-                f"return a list of {epochs} lists: rank {rank}'s indices in epochs 0 ... {epochs - 1}",
+                _("return a list of {epochs} lists: rank {rank}'s indices in epochs 0 ... {last}").format(
+                    epochs=epochs, rank=rank, last=epochs - 1
+                ),
             ),
             on=on,
         )
@@ -212,24 +229,33 @@ def exercise_09_3(epoch_reads: Any) -> None:
         expect(
             (
                 lambda: reads == [shard(e) for e in range(epochs)],
-                "that is what the rank reads WITH set_epoch: without it the epoch stays 0 and every epoch repeats epoch 0's order",
+                _(
+                    "that is what the rank reads WITH set_epoch: without it the epoch stays 0 and every epoch repeats epoch 0's order"
+                ),
             ),
             (
                 len({tuple(r) for r in reads}) > 1,
-                "without set_epoch the sampler's epoch never changes, so every epoch reads the same indices in the same order",
+                _(
+                    "without set_epoch the sampler's epoch never changes, so every epoch reads the same indices in the same order"
+                ),
             ),
             (
                 lambda: len(reads[0]) != len(shard()),
                 lambda: (
-                    f"{n} indices over {ws} ranks: the sampler {'cuts' if drop_last else 'pads'} to a multiple "
-                    f"of {ws}, so every rank reads {len(shard())} per epoch"
-                ),
+                    _(
+                        "{n} indices over {ws} ranks: the sampler cuts to a multiple of {ws}, so every rank reads {per_rank} per epoch"
+                    )
+                    if drop_last
+                    else _(
+                        "{n} indices over {ws} ranks: the sampler pads to a multiple of {ws}, so every rank reads {per_rank} per epoch"
+                    )
+                ).format(n=n, ws=ws, per_rank=len(shard())),
             ),
             (
                 lambda: reads[0] == shard(shuffle=False),
-                "shuffle=True is the default: the order comes from torch.randperm seeded with seed + epoch",
+                _("shuffle=True is the default: the order comes from torch.randperm seeded with seed + epoch"),
             ),
-            (True, "right shape, wrong indices: compute epoch 0 with your shard_indices of 09.1, then repeat it"),
+            (True, _("right shape, wrong indices: compute epoch 0 with your shard_indices of 09.1, then repeat it")),
             on=on,
         )
 
@@ -259,7 +285,7 @@ def one_process_weights(steps: int, batch: int, hidden: int, seed: int = 0, lr: 
     return {k: v.detach() for k, v in model.state_dict().items()}
 
 
-@checker("09.4", asks="the launch")
+@checker("09.4", asks=N_("the launch"))
 def exercise_09_4(summary: Any, weights: Any) -> None:
     """The JSON summary and saved weights of ``ddp_train --spawn 2`` with SPAWN_ARGS, against one process in-process."""
     import torch
@@ -269,41 +295,49 @@ def exercise_09_4(summary: Any, weights: Any) -> None:
     s = summary if isinstance(summary, dict) else {}
     eq = s["equivalence"] if isinstance(s.get("equivalence"), dict) else {}
     diffs, a = eq.get("max_abs_diff_per_step") or [math.inf], SPAWN_ARGS
-    launch = f"--batch-size {a['batch_size']} --steps {a['steps']} --hidden {a['hidden']} (and the default --seed 0, --lr, --examples)"
+    launch = _(
+        "--batch-size {batch_size} --steps {steps} --hidden {hidden} (and the default --seed 0, --lr, --examples)"
+    ).format(batch_size=a["batch_size"], steps=a["steps"], hidden=a["hidden"])
     expect(
-        ("world_size" not in s, "pass the JSON summary as a dict: json.loads(Path(...).read_text())"),
+        ("world_size" not in s, _("pass the JSON summary as a dict: json.loads(Path(...).read_text())")),
         (
             s.get("world_size") != 2,
-            f"world size {s.get('world_size')}: start the script with --spawn 2 (plain python -m, no torchrun)",
+            _("world size {world_size}: start the script with --spawn 2 (plain python -m, no torchrun)").format(
+                world_size=s.get("world_size")
+            ),
         ),
-        (s.get("engine") != "ddp", "use the default engine (raw DDP), not --engine accelerate"),
-        (not eq, "add --check-equivalence, so that the script also steps a one-process copy"),
+        (s.get("engine") != "ddp", _("use the default engine (raw DDP), not --engine accelerate")),
+        (not eq, _("add --check-equivalence, so that the script also steps a one-process copy")),
         (
             [s.get(k) for k in ("per_process_batch", "global_batch", "steps")]
             != [a["batch_size"], 2 * a["batch_size"], a["steps"]],
-            f"launch with exactly {launch}",
+            _("launch with exactly {launch}").format(launch=launch),
         ),
         (
             len(diffs) != a["steps"] or not eq.get("equal") or max(diffs) > EQUIVALENCE_ATOL,
-            "the summary does not show the equivalence after every step: was the script changed?",
+            _("the summary does not show the equivalence after every step: was the script changed?"),
         ),
-        (not s.get("ranks_identical"), "the ranks ended with different weights: was the script changed?"),
+        (not s.get("ranks_identical"), _("the ranks ended with different weights: was the script changed?")),
         (
             not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()),
-            "pass the saved weights as a dict of tensors: safetensors.torch.load_file(path)",
+            _("pass the saved weights as a dict of tensors: safetensors.torch.load_file(path)"),
         ),
     )
     reference = one_process_weights(a["steps"], 2 * a["batch_size"], a["hidden"], a["seed"])
     expect(
         (
             sorted(weights) != sorted(reference) or any(weights[k].shape != v.shape for k, v in reference.items()),
-            f"these weights are not the MLP of --hidden {a['hidden']}: pass --save-weights and load that file",
+            _("these weights are not the MLP of --hidden {hidden}: pass --save-weights and load that file").format(
+                hidden=a["hidden"]
+            ),
         ),
         (
             lambda: (
                 max((weights[k].detach().float().cpu() - v).abs().max().item() for k, v in reference.items())
                 > EQUIVALENCE_ATOL
             ),
-            f"the saved weights differ from one process with batch {2 * a['batch_size']}: launch with exactly {launch}",
+            _("the saved weights differ from one process with batch {batch}: launch with exactly {launch}").format(
+                batch=2 * a["batch_size"], launch=launch
+            ),
         ),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..i18n import N_, _
 from ._core import answer, checker, expect, model_dtype, tensor_mismatch, tolerance
 
 __all__ = ["exercise_10_1", "exercise_10_2", "exercise_10_3", "exercise_10_4"]
@@ -66,17 +67,21 @@ def _padded_batches(dtype: Any) -> Iterator[tuple[Any, Any, str]]:
         yield (
             states,
             mask,
-            f"{batch} texts of {lengths.tolist()} tokens padded on the {side} to {seq_len}, hidden {hidden}",
+            (
+                _("{batch} texts of {lengths} tokens padded on the left to {seq_len}, hidden {hidden}")
+                if side == "left"
+                else _("{batch} texts of {lengths} tokens padded on the right to {seq_len}, hidden {hidden}")
+            ).format(batch=batch, lengths=lengths.tolist(), seq_len=seq_len, hidden=hidden),
         )
 
 
 @checker(
     "10.1",
-    asks="the poolings",
+    asks=N_("the poolings"),
     off={
         "embeddings.mean_pool": "course_utils.embeddings.mean_pool",
         "embeddings.cls_pool": "course_utils.embeddings.cls_pool",
-        "sentence-transformers' Pooling": (f"{_POOLING}.forward", f"{_POOLING}._forward_padded"),
+        N_("sentence-transformers' Pooling"): (f"{_POOLING}.forward", f"{_POOLING}._forward_padded"),
     },
 )
 def exercise_10_1(mean_pool: Callable[..., Any], cls_pool: Callable[..., Any]) -> None:
@@ -91,20 +96,25 @@ def exercise_10_1(mean_pool: Callable[..., Any], cls_pool: Callable[..., Any]) -
         first, mean = h[torch.arange(len(h)), mask.argmax(1)], (h * m).sum(1) / m.sum(1)
         for name, fn, want, rows, otherwise in (
             ("mean_pool", mean_pool, mean, [
-                (lambda: _near(got, h.mean(1), tol=wide), "the padding vectors are averaged in; multiply by the mask first"),
-                (lambda: _near(got, (h * m).sum(1), tol=wide), "that is the masked SUM; divide by the number of real tokens, mask.sum(1)"),
-                (lambda: _near(got, (h * m).sum(1) / h.shape[1], tol=wide), "divide by the number of real tokens (mask.sum(1)), not by seq_len"),
-                (lambda: _near(got, first, tol=wide), "that is the [CLS] vector: average over the real tokens instead"),
-            ], "average the vectors where the mask is 1, sum_t m_t h_t / sum_t m_t (padding on either side must not count)"),
+                (lambda: _near(got, h.mean(1), tol=wide), _("the padding vectors are averaged in; multiply by the mask first")),
+                (lambda: _near(got, (h * m).sum(1), tol=wide), _("that is the masked SUM; divide by the number of real tokens, mask.sum(1)")),
+                (lambda: _near(got, (h * m).sum(1) / h.shape[1], tol=wide), _("divide by the number of real tokens (mask.sum(1)), not by seq_len")),
+                (lambda: _near(got, first, tol=wide), _("that is the [CLS] vector: average over the real tokens instead")),
+            ], _("average the vectors where the mask is 1, sum_t m_t h_t / sum_t m_t (padding on either side must not count)")),
             ("cls_pool", cls_pool, first, [
-                (lambda: _near(got, h[:, 0], tol=tol), "with padding on the left, [CLS] is the first REAL token (the first 1 in the mask), not position 0"),
-                (lambda: _near(got, h[:, -1], tol=tol), "[CLS] is the FIRST real position; the last one is [SEP] or padding"),
-                (lambda: _near(got, mean, tol=tol), "that is the mean: return the [CLS] vector, the first real token of each text"),
-            ], "return each text's [CLS] vector, at the first position where the mask is 1"),
+                (lambda: _near(got, h[:, 0], tol=tol), _("with padding on the left, [CLS] is the first REAL token (the first 1 in the mask), not position 0")),
+                (lambda: _near(got, h[:, -1], tol=tol), _("[CLS] is the FIRST real position; the last one is [SEP] or padding")),
+                (lambda: _near(got, mean, tol=tol), _("that is the mean: return the [CLS] vector, the first real token of each text")),
+            ], _("return each text's [CLS] vector, at the first position where the mask is 1")),
         ):  # fmt: skip
             got = answer(fn, states.clone(), mask.clone())
-            expect((tensor_mismatch(got, want.shape), lambda: f"{name}: expected shape {tuple(want.shape)} (one vector per text), got {tensor_mismatch(got, want.shape)}"), on=on)  # fmt: skip
-            _judge(_near(got, want, tol=tol), [(c, f"{name}: {hint}") for c, hint in rows], f"{name}: {otherwise}", on)
+            expect((tensor_mismatch(got, want.shape), lambda: _("{name}: expected shape {shape} (one vector per text), got {got}").format(name=name, shape=tuple(want.shape), got=tensor_mismatch(got, want.shape))), on=on)  # fmt: skip
+            _judge(
+                _near(got, want, tol=tol),
+                [(c, _("{key}: {why}").format(key=name, why=hint)) for c, hint in rows],
+                _("{key}: {why}").format(key=name, why=otherwise),
+                on,
+            )
 
 
 def _retrieval(gen: Any, n_queries: int, n_corpus: int, n_labels: int, k: int, dtype: Any) -> tuple[Any, Any, Any]:
@@ -134,7 +144,7 @@ def _reciprocal(hits: Any) -> Any:
 
 @checker(
     "10.2",
-    asks="the ranking and the metric",
+    asks=N_("the ranking and the metric"),
     off={**_SEARCH, "embeddings.same_label": "course_utils.embeddings.same_label"},
 )
 def exercise_10_2(mrr_at_k: Callable[..., Any]) -> None:
@@ -150,21 +160,23 @@ def exercise_10_2(mrr_at_k: Callable[..., Any]) -> None:
         top, rr, tol = ranked[:, :k], _reciprocal(ranked[:, :k]), _ulp(sims.dtype)
         got = answer(mrr_at_k, sims.clone(), query_labels.clone(), corpus_labels.clone(), k)
         got = got.item() if isinstance(got, torch.Tensor) and got.numel() == 1 else got
-        on = f"k={k}, {n_queries} queries (query 0's label in no corpus text, query 1's first hit at rank k), corpus of {n_corpus} with ties"
+        on = _(
+            "k={k}, {n_queries} queries (query 0's label in no corpus text, query 1's first hit at rank k), corpus of {n_corpus} with ties"
+        ).format(k=k, n_queries=n_queries, n_corpus=n_corpus)
         expect(
-            (isinstance(got, bool) or not isinstance(got, (int, float)), lambda: f"return one number (the mean over the queries), got {type(got).__name__} {str(got)[:60]}"),
-            (lambda: not math.isfinite(got), "ranks start at 1 (the best text has reciprocal rank 1/1): use 1 / (position + 1)"),
+            (isinstance(got, bool) or not isinstance(got, (int, float)), lambda: _("return one number (the mean over the queries), got {type} {got}").format(type=type(got).__name__, got=str(got)[:60])),
+            (lambda: not math.isfinite(got), _("ranks start at 1 (the best text has reciprocal rank 1/1): use 1 / (position + 1)")),
             on=on,
         )  # fmt: skip
         _judge(_near(got, rr.mean(), tol=tol), [
-            (lambda: _near(got, _reciprocal(ranked.flip(1)[:, :k]).mean(), tol=tol), "you ranked the LEAST similar texts first: take topk(k) (largest) or argsort(descending=True)"),
-            (lambda: _near(got, (1 / (top.double().argmax(1) + 1)).mean(), tol=tol), "a query with no same-label text in its top k counts 0; argmax of an all-False row is 0 (rank 1): check hits.any(dim=1)"),
-            (lambda: _near(got, rr[top.any(1)].mean(), tol=tol), "average over ALL queries: one without a hit in its top k counts 0, it is not left out"),
-            (lambda: _near(got, top.double().mean(), top[:, 0].double().mean(), tol=tol), "that is precision@k (or @1): MRR uses the rank of the FIRST same-label text"),
-            (lambda: _near(got, (top / torch.arange(1.0, k + 1)).sum(1).mean(), tol=tol), "only the FIRST same-label text counts, not the sum of 1/rank over every hit"),
-            (lambda: _near(got, torch.where(top.any(1), top.double().argmax(1) + 1, 0.0).mean(), tol=tol), "average the RECIPROCAL ranks, 1 / rank, not the ranks"),
-            (lambda: _near(got, *(_reciprocal(ranked[:, :j]).mean() for j in {k - 1, k + 1, 5, 10, n_corpus} - {0, k}), tol=tol), "that is MRR at another depth: use the k you are given; a first hit below rank k counts 0"),
-        ], "MRR@k is off: mean over queries of 1 / (rank of the first same-label text in the top k), 0 when there is none", on)  # fmt: skip
+            (lambda: _near(got, _reciprocal(ranked.flip(1)[:, :k]).mean(), tol=tol), _("you ranked the LEAST similar texts first: take topk(k) (largest) or argsort(descending=True)")),
+            (lambda: _near(got, (1 / (top.double().argmax(1) + 1)).mean(), tol=tol), _("a query with no same-label text in its top k counts 0; argmax of an all-False row is 0 (rank 1): check hits.any(dim=1)")),
+            (lambda: _near(got, rr[top.any(1)].mean(), tol=tol), _("average over ALL queries: one without a hit in its top k counts 0, it is not left out")),
+            (lambda: _near(got, top.double().mean(), top[:, 0].double().mean(), tol=tol), _("that is precision@k (or @1): MRR uses the rank of the FIRST same-label text")),
+            (lambda: _near(got, (top / torch.arange(1.0, k + 1)).sum(1).mean(), tol=tol), _("only the FIRST same-label text counts, not the sum of 1/rank over every hit")),
+            (lambda: _near(got, torch.where(top.any(1), top.double().argmax(1) + 1, 0.0).mean(), tol=tol), _("average the RECIPROCAL ranks, 1 / rank, not the ranks")),
+            (lambda: _near(got, *(_reciprocal(ranked[:, :j]).mean() for j in {k - 1, k + 1, 5, 10, n_corpus} - {0, k}), tol=tol), _("that is MRR at another depth: use the k you are given; a first hit below rank k counts 0")),
+        ], _("MRR@k is off: mean over queries of 1 / (rank of the first same-label text in the top k), 0 when there is none"), on)  # fmt: skip
 
 
 def _is_order(order: Any, scores: Any, tol: float) -> bool:
@@ -173,7 +185,7 @@ def _is_order(order: Any, scores: Any, tol: float) -> bool:
     return bool((ranked[:, 1:] <= ranked[:, :-1] + tol).all())
 
 
-@checker("10.3", asks="the ranking", off=_SEARCH)
+@checker("10.3", asks=N_("the ranking"), off=_SEARCH)
 def exercise_10_3(hybrid_order: Callable[..., Any]) -> None:
     """``hybrid_order(cosine, logits, lam)`` -> candidate order (long, ``(n_queries, depth)``), best ``cosine + lam * sigmoid(logit)`` first."""
     import torch
@@ -193,20 +205,24 @@ def exercise_10_3(hybrid_order: Callable[..., Any]) -> None:
         cosine, logits = cosine.to(model_dtype()), logits.to(model_dtype())
         c, lg, tol = cosine.double(), logits.double(), 2 * _ulp(cosine.dtype) * (1 + lam)
         got = answer(hybrid_order, cosine.clone(), logits.clone(), lam)
-        on = f"{n_queries} queries x {depth} candidates, lam={lam}, logits x{scale}, cosine {'unsorted' if unsorted else 'sorted'} with ties"
+        on = (
+            _("{n_queries} queries x {depth} candidates, lam={lam}, logits x{scale}, cosine unsorted with ties")
+            if unsorted
+            else _("{n_queries} queries x {depth} candidates, lam={lam}, logits x{scale}, cosine sorted with ties")
+        ).format(n_queries=n_queries, depth=depth, lam=lam, scale=scale)
         expect(
-            (tensor_mismatch(got, cosine.shape), lambda: f"return the order as a tensor of shape {tuple(cosine.shape)}, got {tensor_mismatch(got, cosine.shape)}"),
-            (lambda: got.is_floating_point() or got.is_complex(), "return the ORDER (indices from argsort), not the hybrid scores themselves"),
-            (lambda: not torch.equal(got.long().cpu().sort(1).values, torch.arange(depth).expand(n_queries, depth)), "each row must list every candidate once: the indices 0..depth-1 in the hybrid order"),
+            (tensor_mismatch(got, cosine.shape), lambda: _("return the order as a tensor of shape {shape}, got {got}").format(shape=tuple(cosine.shape), got=tensor_mismatch(got, cosine.shape))),
+            (lambda: got.is_floating_point() or got.is_complex(), _("return the ORDER (indices from argsort), not the hybrid scores themselves")),
+            (lambda: not torch.equal(got.long().cpu().sort(1).values, torch.arange(depth).expand(n_queries, depth)), _("each row must list every candidate once: the indices 0..depth-1 in the hybrid order")),
             on=on,
         )  # fmt: skip
         _judge(_is_order(got, c + lam * lg.sigmoid(), tol), [
-            (lambda: _is_order(got, -(c + lam * lg.sigmoid()), tol), "best first: argsort(dim=1, descending=True)"),
-            (lambda: _is_order(got.argsort(1), c + lam * lg.sigmoid(), tol), "that is each candidate's RANK (argsort applied twice): return the order, the candidates' indices best first"),
-            (lambda: _is_order(got, c + lam * lg, tol), "squash the logit first: cosine + lam * sigmoid(logit), both then lie in a comparable range"),
-            (lambda: _is_order(got, lam * c + lg.sigmoid(), tol), "lam weighs the reranker's probability: cosine + lam * sigmoid(logit)"),
-            (lambda: _is_order(got, lg, tol) or _is_order(got, c, tol), "both stages count: cosine + lam * sigmoid(logit), not one of them alone"),
-        ], f"wrong order for lam={lam}: rank each row (query) by cosine + lam * sigmoid(logit), best first", on)  # fmt: skip
+            (lambda: _is_order(got, -(c + lam * lg.sigmoid()), tol), _("best first: argsort(dim=1, descending=True)")),
+            (lambda: _is_order(got.argsort(1), c + lam * lg.sigmoid(), tol), _("that is each candidate's RANK (argsort applied twice): return the order, the candidates' indices best first")),
+            (lambda: _is_order(got, c + lam * lg, tol), _("squash the logit first: cosine + lam * sigmoid(logit), both then lie in a comparable range")),
+            (lambda: _is_order(got, lam * c + lg.sigmoid(), tol), _("lam weighs the reranker's probability: cosine + lam * sigmoid(logit)")),
+            (lambda: _is_order(got, lg, tol) or _is_order(got, c, tol), _("both stages count: cosine + lam * sigmoid(logit), not one of them alone")),
+        ], _("wrong order for lam={lam}: rank each row (query) by cosine + lam * sigmoid(logit), best first").format(lam=lam), on)  # fmt: skip
 
 
 def _groups(dtype: Any) -> Iterator[tuple[Any, Any, str]]:
@@ -233,11 +249,15 @@ def _groups(dtype: Any) -> Iterator[tuple[Any, Any, str]]:
         yield (
             scores,
             place < counts[:, None],
-            f"{n_groups} groups of {size}, {counts.tolist()} positives{'' if most else ' in column 0'}, logits x{scale}",
+            (
+                _("{n_groups} groups of {size}, {counts} positives, logits x{scale}")
+                if most
+                else _("{n_groups} groups of {size}, {counts} positives in column 0, logits x{scale}")
+            ).format(n_groups=n_groups, size=size, counts=counts.tolist(), scale=scale),
         )
 
 
-@checker("10.4", asks="the loss")
+@checker("10.4", asks=N_("the loss"))
 def exercise_10_4(multi_positive_loss: Callable[..., Any]) -> None:
     """``multi_positive_loss(scores, is_positive)``: mean over the groups (rows) of -log(sum of softmax(row) over its positives).
 
@@ -257,30 +277,32 @@ def exercise_10_4(multi_positive_loss: Callable[..., Any]) -> None:
         # a right answer rounds logsumexps of numbers up to max |s|, and the loss itself
         tol = _ulp(scores.dtype) * (1 + want.abs().item() + s.abs().max().item())
         expect(
-            (not isinstance(got, torch.Tensor), lambda: f"return the loss as a tensor (loss.backward() needs it), got {type(got).__name__}: drop .item()"),
-            (lambda: got.dim() != 0, lambda: f"return one number (the mean over the groups), got shape {tuple(got.shape)}"),
-            (lambda: not got.requires_grad, "the loss lost its gradient: compute it from `scores` with torch ops (no .item(), .detach(), numpy)"),
-            (lambda: not got.isfinite(), lambda: f"the loss is {got.item()}: exp(score) overflows above 88 (or a probability underflows to 0); stay in log space with torch.logsumexp or log_softmax"),
+            (not isinstance(got, torch.Tensor), lambda: _("return the loss as a tensor (loss.backward() needs it), got {type}: drop .item()").format(type=type(got).__name__)),
+            (lambda: got.dim() != 0, lambda: _("return one number (the mean over the groups), got shape {shape}").format(shape=tuple(got.shape))),
+            (lambda: not got.requires_grad, _("the loss lost its gradient: compute it from `scores` with torch ops (no .item(), .detach(), numpy)")),
+            (lambda: not got.isfinite(), lambda: _("the loss is {loss}: exp(score) overflows above 88 (or a probability underflows to 0); stay in log space with torch.logsumexp or log_softmax").format(loss=got.item())),
             on=on,
         )  # fmt: skip
         _judge(_near(got, want, tol=tol), [
-            (lambda: _near(got, -want, tol=tol), "wrong sign: the loss is -log(the positives' probability), >= 0, so that minimising it raises that probability"),
-            (lambda: _near(got, F.cross_entropy(s, zeros), tol=tol), "is_positive is ignored: that is section 4's cross_entropy with target 0, right only for one positive in column 0"),
-            (lambda: _near(got, F.cross_entropy(s, m.argmax(1)), tol=tol), "only one positive per row counts: a row can hold several, and the loss is -log of the SUM of their softmax probabilities"),
-            (lambda: _near(got, per_positive.mean(), per_positive.sum(), tol=tol), "that adds up each positive's own -log p: the positives are asked together, the loss is -log of the SUM of their probabilities"),
-            (lambda: _near(got, (per_positive / m.sum(1)).mean(), -logp[pos].mean(), tol=tol), "that averages each positive's own -log p: the positives are asked together, the loss is -log of the SUM of their probabilities"),
-            (lambda: _near(got, F.binary_cross_entropy_with_logits(s, m), F.binary_cross_entropy_with_logits(s, m, reduction="none").sum(1).mean(), tol=tol), "that is BCE on each pair; this loss is a softmax over each row: -log of the share of the row's probability that falls on its positives"),
-            (lambda: _near(got, (p.logsumexp(1) - p.masked_fill(~pos, float("-inf")).logsumexp(1)).mean(), F.cross_entropy(p, m.argmax(1)), tol=tol), "torch.logsumexp, log_softmax and cross_entropy take raw scores (logits) and normalise them themselves: do not softmax first"),
-            (lambda: _near(got, -(p * m).sum(1).mean(), (1 - (p * m).sum(1)).mean(), tol=tol), "take the log: the loss is -log(sum of the positives' probabilities), not the probability itself"),
-            (lambda: _near(got, (s.logsumexp(1) - (s * m).logsumexp(1)).mean(), -(logp * m).logsumexp(1).mean(), tol=tol), "multiplying by the mask puts 0 in the negatives' place, and in log space 0 still counts (exp(0) = 1): fill them with -inf instead, scores.masked_fill(~is_positive, float('-inf'))"),
-            (lambda: _near(got, (s.masked_fill(pos, float("-inf")).logsumexp(1) - positives).mean(), tol=tol), "the softmax runs over the whole row, positives included: normalise with torch.logsumexp(scores, dim=1)"),
-            (lambda: _near(got, (s.logsumexp(1) - positives).sum(), tol=tol), "average over the groups (the mean), not the sum"),
-            (lambda: _near(got, (s.logsumexp(0) - s.masked_fill(~pos, float("-inf")).logsumexp(0)).mean(), tol=tol), "the softmax runs over each ROW (dim=1): a row is one query's group"),
-        ], "wrong value: the mean over the groups of -log(the sum of softmax(row) over the row's positives)", on)  # fmt: skip
-        (grad,) = answer(torch.autograd.grad, got, leaf, allow_unused=True, when="the gradient of your loss failed: ")
+            (lambda: _near(got, -want, tol=tol), _("wrong sign: the loss is -log(the positives' probability), >= 0, so that minimising it raises that probability")),
+            (lambda: _near(got, F.cross_entropy(s, zeros), tol=tol), _("is_positive is ignored: that is section 4's cross_entropy with target 0, right only for one positive in column 0")),
+            (lambda: _near(got, F.cross_entropy(s, m.argmax(1)), tol=tol), _("only one positive per row counts: a row can hold several, and the loss is -log of the SUM of their softmax probabilities")),
+            (lambda: _near(got, per_positive.mean(), per_positive.sum(), tol=tol), _("that adds up each positive's own -log p: the positives are asked together, the loss is -log of the SUM of their probabilities")),
+            (lambda: _near(got, (per_positive / m.sum(1)).mean(), -logp[pos].mean(), tol=tol), _("that averages each positive's own -log p: the positives are asked together, the loss is -log of the SUM of their probabilities")),
+            (lambda: _near(got, F.binary_cross_entropy_with_logits(s, m), F.binary_cross_entropy_with_logits(s, m, reduction="none").sum(1).mean(), tol=tol), _("that is BCE on each pair; this loss is a softmax over each row: -log of the share of the row's probability that falls on its positives")),
+            (lambda: _near(got, (p.logsumexp(1) - p.masked_fill(~pos, float("-inf")).logsumexp(1)).mean(), F.cross_entropy(p, m.argmax(1)), tol=tol), _("torch.logsumexp, log_softmax and cross_entropy take raw scores (logits) and normalise them themselves: do not softmax first")),
+            (lambda: _near(got, -(p * m).sum(1).mean(), (1 - (p * m).sum(1)).mean(), tol=tol), _("take the log: the loss is -log(sum of the positives' probabilities), not the probability itself")),
+            (lambda: _near(got, (s.logsumexp(1) - (s * m).logsumexp(1)).mean(), -(logp * m).logsumexp(1).mean(), tol=tol), _("multiplying by the mask puts 0 in the negatives' place, and in log space 0 still counts (exp(0) = 1): fill them with -inf instead, scores.masked_fill(~is_positive, float('-inf'))")),
+            (lambda: _near(got, (s.masked_fill(pos, float("-inf")).logsumexp(1) - positives).mean(), tol=tol), _("the softmax runs over the whole row, positives included: normalise with torch.logsumexp(scores, dim=1)")),
+            (lambda: _near(got, (s.logsumexp(1) - positives).sum(), tol=tol), _("average over the groups (the mean), not the sum")),
+            (lambda: _near(got, (s.logsumexp(0) - s.masked_fill(~pos, float("-inf")).logsumexp(0)).mean(), tol=tol), _("the softmax runs over each ROW (dim=1): a row is one query's group")),
+        ], _("wrong value: the mean over the groups of -log(the sum of softmax(row) over the row's positives)"), on)  # fmt: skip
+        (grad,) = answer(
+            torch.autograd.grad, got, leaf, allow_unused=True, when=_("the gradient of your loss failed: ")
+        )
         expect(
-            (grad is None, "the value is right but it has no gradient with respect to `scores`: build the loss from `scores` itself"),
-            (lambda: not grad.isfinite().all(), "the value is right but its gradient holds nan or inf: keep every step finite (masked_fill with -inf, then torch.logsumexp)"),
-            (lambda: not _near(grad * len(s), p - s.masked_fill(~pos, float("-inf")).softmax(1), tol=tol), "the value is right but not its gradient: build the whole loss from `scores` with torch ops (no .detach(), .item() or torch.no_grad() inside)"),
+            (grad is None, _("the value is right but it has no gradient with respect to `scores`: build the loss from `scores` itself")),
+            (lambda: not grad.isfinite().all(), _("the value is right but its gradient holds nan or inf: keep every step finite (masked_fill with -inf, then torch.logsumexp)")),
+            (lambda: not _near(grad * len(s), p - s.masked_fill(~pos, float("-inf")).softmax(1), tol=tol), _("the value is right but not its gradient: build the whole loss from `scores` with torch ops (no .detach(), .item() or torch.no_grad() inside)")),
             on=on,
         )  # fmt: skip
