@@ -70,7 +70,7 @@ def test_environment_yml_lists_what_make_install_installs():
 
 
 def test_the_runtime_is_what_the_notebooks_import_and_the_rest_are_extras():
-    assert set(_extras()) == {"lab", "test", "offline", "kit", "dev"}
+    assert set(_extras()) == {"lab", "test", "offline", "kit", "dev", "site"}
     runtime = {canonicalize_name(Requirement(s).name) for s in _runtime()}
     for tool in (
         "jupyterlab",
