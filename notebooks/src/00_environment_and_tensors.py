@@ -16,7 +16,7 @@
 # - slice with `start:stop:step`, and know that a tensor slice is a view while a list slice is a copy;
 # - use `unsqueeze`, `nn.Linear` and `nn.Embedding`, and build a causal mask with `triu`.
 #
-# **Prerequisites:** Python and NumPy. **Run time:** 4 s on a 2-core CPU (quick profile).
+# **Prerequisites:** Python and NumPy. **Run time:** 5 s on a 2-core CPU (quick profile).
 # [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]

@@ -21,7 +21,7 @@
 #   offline machine (`hf_hub_download`, `snapshot_download`, `hf download`) and verify them by sha256.
 #
 # **Prerequisites:** [02 · Tokenizers](02_tokenizers.ipynb).
-# **Run time:** 6 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
+# **Run time:** 8 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
 # ## Setup

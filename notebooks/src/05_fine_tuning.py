@@ -28,7 +28,7 @@
 #   as a script configured by YAML and command-line flags with `HfArgumentParser`.
 #
 # **Prerequisites:** [03 · Models and heads](03_models_and_heads.ipynb), [04 · Datasets](04_datasets.ipynb).
-# **Run time:** 91 s on a 2-core CPU (quick profile: 5,000 training texts, one
+# **Run time:** 2.4 min on a 2-core CPU (quick profile: 5,000 training texts, one
 # epoch). The full profile trains three times on all 16,000 texts (four epochs with `Trainer`, two
 # with the plain loop and two with the script): it is meant for a GPU.
 # [Glossary (EN/中文)](../GLOSSARY.md)

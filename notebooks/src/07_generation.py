@@ -24,7 +24,7 @@
 #   `generate` on an encoder-decoder loaded with `AutoModelForSeq2SeqLM`.
 #
 # **Prerequisites:** [06 · Attention](06_attention.ipynb) (causal mask, grouped-query attention).
-# **Run time:** 30 s on a 2-core CPU (quick profile).
+# **Run time:** 53 s on a 2-core CPU (quick profile).
 # [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
