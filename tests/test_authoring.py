@@ -100,7 +100,8 @@ def test_notebook_gets_badge_and_colab_cell(tmp_path):
     assert nb.metadata == {
         "kernelspec": authoring.KERNELSPEC,
         "language_info": {"name": "python"},
-    }  # no jupytext metadata
+        "course": {"source": "42_demo.py", "source_sha256": authoring.source_sha256(src)},
+    }  # no jupytext metadata; the source it was built from
     assert [c.id for c in nb.cells] == ["42-000", "42-001", "42-002", "42-003", "42-004"]
     assert all(c.metadata == {} for c in nb.cells)
 

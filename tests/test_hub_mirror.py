@@ -220,10 +220,11 @@ def test_rehearsal_reports_which_checked_outputs_differ(tmp_path):
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
     def notebook(path: Path, outputs: list[str]) -> Path:
-        sources = ["# NBVAL_CHECK_OUTPUT\nprint(1)", "print(2)", "# NBVAL_CHECK_OUTPUT\nprint(3)"]
+        sources = ["print(1)", "print(2)", "print(3)"]
+        tags = [["nbval-check-output"], [], ["nbval-check-output"]]
         cells = [
-            new_code_cell(src, outputs=[new_output("stream", name="stdout", text=out)])
-            for src, out in zip(sources, outputs)
+            new_code_cell(src, outputs=[new_output("stream", name="stdout", text=out)], metadata={"tags": tag})
+            for src, out, tag in zip(sources, outputs, tags)
         ]
         nbformat.write(new_notebook(cells=cells), path)
         return path

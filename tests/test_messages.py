@@ -417,7 +417,7 @@ def test_a_right_answer_prints_a_chinese_verdict_that_the_stored_outputs_still_m
     stored = set()
     for path in sorted((ROOT / "notebooks" / "zh").rglob("[0-9][0-9]_*.ipynb")):
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            if cell["cell_type"] == "code" and "# NBVAL_CHECK_OUTPUT" in "".join(cell["source"]).splitlines():
+            if cell["cell_type"] == "code" and "nbval-check-output" in cell["metadata"].get("tags", []):
                 text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
                 stored.update(re.findall(r"^✅ exercise (\d\d\.\d): correct$", text, re.M))
     assert len(stored) > 20, "the solutions' checked cells print their verdicts"

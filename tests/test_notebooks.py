@@ -117,8 +117,8 @@ def test_no_errors_no_absolute_paths(nb):
 
 def test_facts_are_checked_and_checked_cells_are_quiet(nb):
     path, book = nb
-    checked = [c for c in book.cells if c.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in c.source.splitlines()]
-    assert checked, f"{path.name} checks no output with # NBVAL_CHECK_OUTPUT"
+    checked = [c for c in book.cells if c.cell_type == "code" and authoring.CHECK_TAG in c.metadata.get("tags", [])]
+    assert checked, f"{path.name} checks no output (no cell tagged {authoring.CHECK_TAG})"
     for cell in checked:
         assert cell.outputs, f"{path.name}: a checked cell has no stored output"
         assert all(o.get("name") != "stderr" for o in cell.outputs), f"{path.name}: stderr in a checked cell"
@@ -145,3 +145,87 @@ def test_in_sync_with_source(english):
             f"{path.name} cell {cell.id}: metadata"
         )
         assert cell.cell_type == "code" or cell.metadata == want.metadata, f"{path.name} cell {cell.id}: metadata"
+
+
+def _source_of(path: Path) -> Path:
+    """The percent-format source a stored notebook (English or Chinese) is built from."""
+    english = path.relative_to(ROOT / "notebooks").parts
+    folder = ROOT / "notebooks" / ("solutions" if "solutions" in english else "") / "src"
+    return folder / f"{path.stem}.py"
+
+
+def test_every_notebook_was_built_from_its_source_as_it_is(nb):
+    """A source edited since its notebook was built (a changed checker call, a sentence) leaves a stale notebook."""
+    path, _ = nb
+    assert authoring.provenance_problem(path, _source_of(path)) is None, authoring.provenance_problem(
+        path, _source_of(path)
+    )
+
+
+def test_a_stale_notebook_is_detected(tmp_path):
+    src_dir = tmp_path / "notebooks" / "src"
+    src_dir.mkdir(parents=True)
+    src = src_dir / "42_demo.py"
+    src.write_text('# %% [markdown]\n# # 42 · Demo\n\n# %% tags=["nbval-check-output"]\nprint(1)\n', encoding="utf-8")
+    built = authoring.build(src, run=False)
+    assert authoring.provenance_problem(built, src) is None
+    src.write_text(src.read_text(encoding="utf-8").replace("print(1)", "print(2)"), encoding="utf-8")
+    assert "another version of 42_demo.py" in authoring.provenance_problem(built, src)
+    book = nbformat.read(built, as_version=4)
+    del book.metadata["course"]
+    nbformat.write(book, built)
+    assert "records no source hash" in authoring.provenance_problem(built, src)
+
+
+def test_every_exercise_cell_is_checked_by_nbval(nb):
+    """A right answer prints only its verdict, so a stored verdict text that a checker can no longer print fails."""
+    path, book = nb
+    assert authoring.unchecked_exercises(book) == [], f"{path.name}: tag these {authoring.CHECK_TAG}"
+    exercises = [c for c in book.cells if c.cell_type == "code" and authoring.EXERCISE_CALL.search(c.source)]
+    assert len(exercises) >= 3, f"{path.name}: {len(exercises)} exercise cells"
+
+
+def test_an_untagged_exercise_cell_is_refused(tmp_path):
+    src_dir = tmp_path / "notebooks" / "src"
+    src_dir.mkdir(parents=True)
+    src = src_dir / "42_demo.py"
+    src.write_text("# %% [markdown]\n# # 42 · Demo\n\n# %%\ncu.check.exercise_42_1(f)\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="exercise cells \\['42-002'\\] must be tagged nbval-check-output"):
+        authoring.notebook_from_source(src)
+    src.write_text(src.read_text(encoding="utf-8").replace("# %%\n", '# %% tags=["nbval-check-output"]\n'), "utf-8")
+    assert authoring.unchecked_exercises(authoring.notebook_from_source(src)) == []
+
+
+@pytest.mark.parametrize(
+    ("stored", "tagged", "passes"), [("6\n", True, True), ("False\n", True, False), ("False\n", False, True)]
+)
+def test_nbval_checks_tagged_cells_and_rejects_a_stale_output(tmp_path, stored, tagged, passes):
+    """The tag is what makes nbval compare: a stale stored output fails only in a tagged cell."""
+    import subprocess
+
+    cell = nbformat.v4.new_code_cell("print(sum(range(4)))", id="42-001")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=stored)]
+    cell.execution_count = 1
+    if tagged:
+        cell.metadata["tags"] = [authoring.CHECK_TAG]
+    book = nbformat.v4.new_notebook(cells=[cell])
+    book.metadata["kernelspec"] = dict(authoring.KERNELSPEC)
+    nbformat.write(book, tmp_path / "demo.ipynb")
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--nbval-lax",
+            "--nbval-current-env",
+            "demo.ipynb",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (run.returncode == 0) == passes, run.stdout[-2000:]

@@ -26,11 +26,19 @@ def _stdout(text: str):
     return nbformat.v4.new_output("stream", name="stdout", text=text)
 
 
-def _cell(source: str, outputs: list, tags: list[str] | None = None, count: int | None = 1, cell_id: str = "42-002"):
+def _cell(
+    source: str,
+    outputs: list,
+    tags: list[str] | None = None,
+    count: int | None = 1,
+    cell_id: str = "42-002",
+    checked: bool = True,
+):
+    """A code cell; ``checked`` adds the tag nbval reads (the rehearsal compares only such cells)."""
     cell = nbformat.v4.new_code_cell(source, id=cell_id)
     cell.outputs, cell.execution_count = outputs, count
-    if tags is not None:
-        cell.metadata["tags"] = tags
+    if tags is not None or checked:
+        cell.metadata["tags"] = ([rehearse.CHECK_TAG] if checked else []) + list(tags or [])
     return cell
 
 
@@ -40,7 +48,7 @@ def _notebook(*cells) -> nbformat.NotebookNode:
     return nb
 
 
-CHECKED = "# NBVAL_CHECK_OUTPUT\nprint(len(train), train.features['label'].names)"
+CHECKED = "print(len(train), train.features['label'].names)"
 
 
 def _compare(stored_outputs, online_outputs, tags=("same-online",), expected=None, source=CHECKED):
@@ -98,7 +106,7 @@ def test_images_are_not_compared_but_their_text_is():
     assert _compare([figure("<Figure>", "AAAA")], [figure("<Figure 2>", "AAAA")])["differ"]
 
 
-EXPECTED_SOURCE = "# NBVAL_CHECK_OUTPUT\nprint(type(config).__name__, config.hidden_size)"
+EXPECTED_SOURCE = "print(type(config).__name__, config.hidden_size)"
 ENTRY = {
     "cell": "print(type(config).__name__, config.hidden_size)",
     "why": "distilbert-base-uncased's config.json: dim 768",
@@ -149,7 +157,7 @@ def test_untagged_cells_are_not_compared():
 @pytest.mark.parametrize(
     ("cells", "expected", "problem"),
     [
-        ([_cell("print(1)", [_stdout("1\n")], ["same-online"])], {}, "not a # NBVAL_CHECK_OUTPUT cell"),
+        ([_cell("print(1)", [_stdout("1\n")], ["same-online"], checked=False)], {}, "not a nbval-check-output cell"),
         ([_cell(CHECKED, [], ["same-online"])], {}, "stores no output"),
         ([_cell(CHECKED, [_stdout("1\n")], ["same-online", "online-expected"])], {}, "tagged both"),
         ([_cell(EXPECTED_SOURCE, [], ["online-expected"])], {}, "has no entry in online_expected.json"),
@@ -173,7 +181,7 @@ def test_misplaced_tags_and_stale_entries_are_named(cells, expected, problem):
 
 def test_a_marker_problem_stops_the_rehearsal_before_the_mirror(tmp_path, monkeypatch):
     path = tmp_path / "42_demo.ipynb"
-    nbformat.write(_notebook(_cell("print(1)", [_stdout("1\n")], ["same-online"])), path)
+    nbformat.write(_notebook(_cell("print(1)", [_stdout("1\n")], ["same-online"], checked=False)), path)
     monkeypatch.setattr(rehearse.hub_mirror, "build", lambda: pytest.fail("the mirror was built"))
     with pytest.raises(RuntimeError, match="not marked right"):
         rehearse.rehearse("online", [path])

@@ -51,6 +51,48 @@ COLAB_MARKER = "# Colab only: install the course package"
 JUPYTEXT_ONLY_METADATA = ("lines_to_next_cell", "lines_to_end_of_cell_marker", "cell_marker", "skipline", "noskipline")
 #: Cell metadata that a run writes (nbclient's timings): ``refresh`` keeps it; everything else comes from the source.
 RUN_METADATA = ("execution",)
+#: The cell tag nbval reads (``--nbval-lax``): the cell's stored output is a fact, checked on every run.
+#: Written on the source's ``# %%`` line (``# %% tags=["nbval-check-output"]``), never as a comment the learner reads.
+CHECK_TAG = "nbval-check-output"
+#: An exercise cell calls its checker; its output must be checked (a right answer prints only the verdict).
+EXERCISE_CALL = re.compile(r"\bcheck\.exercise_\d\d_\d+\(")
+#: Notebook metadata key under which ``build`` and ``refresh`` record what the notebook was built from.
+PROVENANCE_KEY = "course"
+
+
+def source_sha256(src: Path) -> str:
+    """The sha256 of the source file's bytes, recorded in the notebook built from it (``metadata.course``)."""
+    import hashlib
+
+    return hashlib.sha256(Path(src).read_bytes()).hexdigest()
+
+
+def provenance_problem(notebook: Path, src: Path) -> str | None:
+    """Why the stored ``notebook`` is not the one ``src`` builds now, or None if it was built from ``src`` as it is.
+
+    ``build`` and ``refresh`` record the source's hash (:func:`source_sha256`); a source edited since
+    (code, text or tags) leaves the notebook stale until it is rebuilt or refreshed.
+    """
+    recorded = nbformat.read(notebook, as_version=4).metadata.get(PROVENANCE_KEY, {}).get("source_sha256")
+    if recorded is None:
+        return f"{Path(notebook).name} records no source hash: rebuild it (make notebooks NB={src})"
+    current = source_sha256(src)
+    if recorded != current:
+        return (
+            f"{Path(notebook).name} was built from another version of {Path(src).name} "
+            f"({recorded[:12]}, now {current[:12]}): `tools/authoring.py refresh {src}` for text and tags, "
+            f"`make notebooks NB={src}` for code"
+        )
+    return None
+
+
+def unchecked_exercises(nb: nbformat.NotebookNode) -> list[str]:
+    """Ids of the code cells that call an exercise checker but are not tagged :data:`CHECK_TAG`."""
+    return [
+        str(c.get("id"))
+        for c in nb.cells
+        if c.cell_type == "code" and EXERCISE_CALL.search(c.source) and CHECK_TAG not in c.metadata.get("tags", [])
+    ]
 
 
 def check_repository(repo_url: str | None = None, branch: str | None = None) -> tuple[str, str]:
@@ -149,11 +191,14 @@ def notebook_from_source(src: Path) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata[PROVENANCE_KEY] = {"source": src.name, "source_sha256": source_sha256(src)}
     title, *rest = cells
     title.source += "\n\n" + colab_badge(_notebook_relpath(src))
     nb.cells = [title, nbformat.v4.new_code_cell(colab_install_cell()), *rest]
     for i, cell in enumerate(nb.cells):  # stable ids keep diffs small
         cell["id"] = f"{stem[:2]}-{i:03d}"
+    if unchecked := unchecked_exercises(nb):
+        raise ValueError(f"{src}: exercise cells {unchecked} must be tagged {CHECK_TAG} (# %% tags=[{CHECK_TAG!r}])")
     return nb
 
 
@@ -171,7 +216,8 @@ def refresh_markdown(src: Path) -> Path:
     ``# %%`` line added, changed or removed): the code cells must be the stored ones, in the same
     order, otherwise the notebook must be rebuilt with ``build``. Outputs, execution counts, cell
     ids and the run's own cell metadata (:data:`RUN_METADATA`) stay; every other cell metadata is
-    the source's, so a tag removed from the source is removed from the notebook too.
+    the source's, so a tag removed from the source is removed from the notebook too. The source's
+    hash is recorded as ``build`` records it: the code that made the outputs is the source's code.
     """
     src = Path(src)
     target = src.parent.parent / f"{src.stem}.ipynb"
@@ -185,7 +231,7 @@ def refresh_markdown(src: Path) -> Path:
         new.outputs, new.execution_count = old.outputs, old.execution_count
         run = {key: value for key, value in old.metadata.items() if key in RUN_METADATA}
         new.metadata = nbformat.NotebookNode({**run, **new.metadata})
-    fresh.metadata = stored.metadata
+    fresh.metadata = {**stored.metadata, PROVENANCE_KEY: fresh.metadata[PROVENANCE_KEY]}
     nbformat.write(fresh, target)
     return target
 

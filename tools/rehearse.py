@@ -14,7 +14,7 @@ outputs are not: the mirror's canonical checkpoints have random weights of other
 stand-ins', so those outputs differ from the stored offline run by design (the notebooks' own
 assertions and parity checks still run). Two cell tags, written on the source's ``# %%`` line
 (``# %% tags=["same-online"]``) and carried into the notebook by ``tools/authoring.py``, mark the
-checked cells (``# NBVAL_CHECK_OUTPUT``) that are compared:
+checked cells (tagged ``nbval-check-output``, which nbval reads) that are compared:
 
 - ``same-online``: the output must equal the stored offline one (dataset sizes and label names,
   tokenizer outputs, parity booleans, exercise verdicts, version checks). Compared as nbval compares
@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT))
 
+import authoring  # noqa: E402
 import hub_mirror  # noqa: E402
 
 MODES = ("online", "prefetch")
@@ -62,7 +63,8 @@ OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFL
 #: The cell tags the rehearsal reads (module docstring).
 SAME_TAG = "same-online"
 EXPECTED_TAG = "online-expected"
-CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
+#: The tag nbval reads (``--nbval-lax``): the cell's stored output is checked offline.
+CHECK_TAG = authoring.CHECK_TAG
 #: Expected online outputs of the ``online-expected`` cells, by notebook and cell id.
 EXPECTED_FILE = ROOT / "notebooks" / "online_expected.json"
 #: nbval's sanitizers (``make test-notebooks`` passes the same file with --nbval-sanitize-with).
@@ -172,7 +174,7 @@ def _shown(cell) -> str:
 
 
 def checked_cells_that_differ(stored: Path, executed: Path) -> tuple[int, list[int]]:
-    """(number of ``# NBVAL_CHECK_OUTPUT`` cells, indices of those whose output differs from the stored run).
+    """(number of ``nbval-check-output`` cells, indices of those whose output differs from the stored run).
 
     Reported, not failed on: outputs that depend on the loaded model (ids, logits, sizes) differ on
     the mirror's canonical checkpoints by design; the list tells a reviewer where to look. The
@@ -181,7 +183,7 @@ def checked_cells_that_differ(stored: Path, executed: Path) -> tuple[int, list[i
     import nbformat
 
     a, b = nbformat.read(stored, as_version=4), nbformat.read(executed, as_version=4)
-    checked = [i for i, c in enumerate(a.cells) if c.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in c.source]
+    checked = [i for i, c in enumerate(a.cells) if is_checked(c)]
     return len(checked), [i for i in checked if i >= len(b.cells) or _shown(a.cells[i]) != _shown(b.cells[i])]
 
 
@@ -262,6 +264,12 @@ def _first_code_line(source: str) -> str:
     return next((line for line in source.splitlines() if line.strip() and not line.startswith("#")), "")
 
 
+def is_checked(cell) -> bool:
+    """Whether nbval checks ``cell``'s output: a code cell tagged :data:`CHECK_TAG`."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return cell.get("cell_type") == "code" and isinstance(tags, list) and CHECK_TAG in tags
+
+
 def _tags(cell) -> list[str]:
     tags = cell.get("metadata", {}).get("tags", [])
     return [t for t in tags if t in (SAME_TAG, EXPECTED_TAG)] if isinstance(tags, list) else []
@@ -270,7 +278,7 @@ def _tags(cell) -> list[str]:
 def marker_problems(nb, name: str, expected: dict[str, dict]) -> list[str]:
     """What is wrong with the notebook ``name``'s comparison tags and its ``online_expected.json`` entries.
 
-    A tagged cell must be a checked cell (``# NBVAL_CHECK_OUTPUT``: its stored output is verified
+    A tagged cell must be a checked cell (``nbval-check-output``: its stored output is verified
     offline) with stored outputs, carry one of the two tags, and an ``online-expected`` cell needs
     an entry whose ``cell`` is its first line of code, a ``why`` and at least one output field;
     every entry needs its tagged cell.
@@ -283,8 +291,8 @@ def marker_problems(nb, name: str, expected: dict[str, dict]) -> list[str]:
         if not tags:
             continue
         where = f"{name} cell {index} ({cell.get('id')})"
-        if cell.cell_type != "code" or CHECK_MARKER not in cell.source.splitlines():
-            problems.append(f"{where}: tagged {tags} but not a {CHECK_MARKER} cell")
+        if not is_checked(cell):
+            problems.append(f"{where}: tagged {tags} but not a {CHECK_TAG} cell")
             continue
         if len(tags) > 1:
             problems.append(f"{where}: tagged both {SAME_TAG} and {EXPECTED_TAG}")

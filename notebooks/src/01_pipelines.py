@@ -63,8 +63,7 @@ raw_inputs = [
 print(classifier(raw_inputs[0]))
 print(classifier(raw_inputs))
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print([r["label"] for r in classifier(raw_inputs)])
 same_class = pipeline("text-classification", model=classifier.model, tokenizer=classifier.tokenizer)
 print(type(same_class).__name__)  # the alias and the task name build the same class
@@ -80,8 +79,7 @@ print(type(same_class).__name__)  # the alias and the task name build the same c
 # A pipeline runs `preprocess` (the tokenizer), `_forward` (the model) and `postprocess`
 # (logits → probabilities → label names). Its pieces are attributes you can inspect:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(type(classifier.tokenizer).__name__, "+", type(classifier.model).__name__)
 print("labels:", classifier.model.config.id2label)
 step1 = classifier.preprocess(raw_inputs[1])
@@ -100,8 +98,7 @@ print("postprocess ->", classifier.postprocess(step2)["label"])
 # `token_type_ids` (all 0 for a single text); DistilBERT's does not, because DistilBERT has no
 # segment embeddings.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 tokenizer = AutoTokenizer.from_pretrained(sentiment_ckpt)
 inputs = tokenizer(raw_inputs, padding=True, truncation=True, return_tensors="pt")
 print(list(inputs.keys()))
@@ -114,8 +111,7 @@ print(inputs["attention_mask"])
 # only the body and returns hidden states of shape (batch, sequence length, hidden size); its
 # size depends on the checkpoint (768 for DistilBERT; offline stand-in: 384).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 model = AutoModelForSequenceClassification.from_pretrained(sentiment_ckpt).to(env.device).eval()
 body = AutoModel.from_pretrained(sentiment_ckpt).to(env.device).eval()
 with torch.inference_mode():
@@ -140,8 +136,7 @@ diff = max(abs(a[k] - b[k]) for a, b in zip(by_hand, from_pipe) for k in a)
 print(f"max |by hand - pipeline| = {diff:.1e}")
 assert diff < 1e-6
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 labels_by_hand = [model.config.id2label[i] for i in probs.argmax(dim=-1).tolist()]
 print(labels_by_hand, labels_by_hand == [r["label"] for r in classifier(raw_inputs)])
 
@@ -158,8 +153,7 @@ print(labels_by_hand, labels_by_hand == [r["label"] for r in classifier(raw_inpu
 # - `function_to_apply="none"` returns raw logits (`"sigmoid"` and `"softmax"` also exist; the
 #   default is softmax for several labels and sigmoid for one).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 text = raw_inputs[1]
 print("top_k=None         ->", [d["label"] for d in classifier(text, top_k=None)])
 print("return_all_scores  ->", len(classifier(text, return_all_scores=True)), "result (ignored!)")
@@ -210,8 +204,7 @@ fig.tight_layout()
 # batching (as `sentence-transformers` does in notebook 10) cuts the padding and helps on both.
 # Exercise 01.3 counts the padded positions exactly.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 same_labels = all([r["label"] for r in results[bs]] == [r["label"] for r in results[1]] for bs in results)
 score_gap = max(abs(a["score"] - b["score"]) for bs in results for a, b in zip(results[bs], results[1]))
 print("same labels for every batch size:", same_labels, "| scores within 1e-5:", score_gap < 1e-5)
@@ -233,8 +226,7 @@ with torch.inference_mode():
 print(f"max |pipeline - AutoModel| = {(features.cpu() - manual.cpu()).abs().max().item():.1e}")
 torch.testing.assert_close(features.cpu(), manual.cpu())
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(f"features: {tuple(features.shape)} = (batch, tokens, hidden_size={encoder.config.hidden_size})")
 print("as lists:", type(extractor(raw_inputs[0])).__name__)
 
@@ -256,8 +248,7 @@ print(story)
 # The generation pipeline is a wrapper too: tokenize, call `model.generate`, decode. Its own
 # `tokenizer` and `model` reproduce the text exactly:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 gen_inputs = generator.tokenizer(prompt, return_tensors="pt").to(env.device)
 out_ids = generator.model.generate(**gen_inputs, max_new_tokens=15, do_sample=False)
 by_hand_story = generator.tokenizer.decode(out_ids[0], skip_special_tokens=True)
@@ -300,8 +291,7 @@ else:
 # `Text2TextGenerationPipeline` or `pipeline("summarization")`) fails at once with a message that
 # names the replacement: the `text-generation` pipeline with a chat model, as in section 5.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for task in ("summarization", "translation", "question-answering", "text2text-generation"):
     try:
         pipeline(task)
@@ -351,8 +341,7 @@ print(wrapped)
 print(f"max |CrossEncoder - transformers| = {(wrapped - scores).abs().max().item():.1e}")
 torch.testing.assert_close(wrapped, scores)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(type(cross_encoder.tokenizer).__name__, "+", type(cross_encoder.model).__name__,
       "| num_labels:", cross_encoder.num_labels)
 print(tokenizer.convert_ids_to_tokens(pair_inputs["input_ids"][0])[:8])
@@ -395,7 +384,7 @@ else:
 # softmax → `topk`; the vocabulary, `tokenizer.decode([id])`, plays the part of `id2label`). While
 # the checker runs your function, the pipeline's call and `generate()` are switched off. Think: how does your most likely token compare with the first token of the greedy continuation?
 
-# %%
+# %% tags=["nbval-check-output"]
 def next_token_probs(prompt: str, k: int) -> list[tuple[str, float]]:
     raise NotImplementedError  # your code here
 
@@ -408,7 +397,7 @@ cu.check.exercise_01_1(next_token_probs)
 # Write `pair_scores(text, text_pair)`, which returns the same `{label: probability}` dict by
 # hand (the checker switches the pipeline off while it runs your function). Think: what would `tokenizer([text, text_pair])` give you instead?
 
-# %%
+# %% tags=["nbval-check-output"]
 def pair_scores(text: str, text_pair: str) -> dict[str, float]:
     raise NotImplementedError  # your code here
 
@@ -424,7 +413,7 @@ cu.check.exercise_01_2(pair_scores)
 # batch of very different lengths be slow, and what would sorting the texts by length change?
 # (Notebook 04 measures it.)
 
-# %%
+# %% tags=["nbval-check-output"]
 def padded_positions(texts: list[str], batch_size: int) -> int:
     raise NotImplementedError  # your code here
 
@@ -438,7 +427,7 @@ cu.check.exercise_01_3(padded_positions)
 # text for another seed. The checker draws with the same seed itself and compares, so the words
 # must come from the model. Think: why does `do_sample=False` need no seed at all?
 
-# %%
+# %% tags=["nbval-check-output"]
 def sample_story(prompt: str, seed: int) -> str:
     raise NotImplementedError  # your code here
 

@@ -54,8 +54,7 @@ print(type(tokenizer).__name__, "| fast (Rust tokenizers backend):", tokenizer.i
 # `convert_tokens_to_ids` looks each token up. `encode` does both **and** adds the special tokens
 # `[CLS]` (101) and `[SEP]` (102).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 sentence = "I've been waiting for a HuggingFace course my whole life."
 tokens = tokenizer.tokenize(sentence)
 ids = tokenizer.convert_tokens_to_ids(tokens)
@@ -70,8 +69,7 @@ assert tokenizer.encode(sentence) == [tokenizer.cls_token_id] + ids + [tokenizer
 # ids `[7993, 170, 11303, ...]`: that is `bert-base-cased`, a different (cased) vocabulary. Ids only
 # mean something together with the vocabulary that produced them:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(tokenizer.tokenize("Using a Transformer network is simple"))
 print(tokenizer.encode("Using a Transformer network is simple", add_special_tokens=False))
 
@@ -83,8 +81,7 @@ print(tokenizer.encode("Using a Transformer network is simple", add_special_toke
 # because DistilBERT has no segment embeddings; offline stand-in: MiniLM is a BERT and keeps them.
 # `tokenizer.model_input_names` says which keys you get.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 encoded = tokenizer(sentence)
 print(tokenizer.model_input_names)
 for key, value in encoded.items():
@@ -95,8 +92,7 @@ for key, value in encoded.items():
 # the first segment and 1 for the second (how rerankers and question answering read their
 # inputs). Extra flags return more: the special-token positions and the length.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 pair = tokenizer("So have I!", "Me too.", return_special_tokens_mask=True, return_length=True)
 print(tokenizer.convert_ids_to_tokens(pair["input_ids"]))
 print("token_type_ids     ", pair["token_type_ids"])
@@ -115,8 +111,7 @@ print("special_tokens_mask", pair["special_tokens_mask"], "| length", pair["leng
 # | `tokenizer.batch_encode_plus(list(zip(a, b)))` | `tokenizer(a, b)` |
 # | `tokenizer.encode(text)` | still there: `tokenizer(text)["input_ids"]` |
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for name in ("encode_plus", "batch_encode_plus", "prepare_for_model", "encode", "pad", "batch_decode"):
     print(f"{name:18s}", "present" if hasattr(tokenizer, name) else "removed")
 
@@ -127,8 +122,7 @@ for name in ("encode_plus", "batch_encode_plus", "prepare_for_model", "encode", 
 # sequences. Decoding is not an exact inverse: the text comes back lower-cased and with spaces
 # around the apostrophe, because the tokenizer normalised it on the way in.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 ids_with_special = encoded["input_ids"]
 print(tokenizer.convert_ids_to_tokens(ids_with_special))
 print(repr(tokenizer.decode(ids_with_special)))
@@ -147,8 +141,7 @@ print(decoded)
 # punctuation, with character offsets), the WordPiece **model** and a decoder. Each part can be
 # called on a plain string, which shows what the model's vocabulary actually sees:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 pieces = tokenizer.convert_ids_to_tokens(ids_with_special)
 assert tokenizer.decode(ids_with_special) == tokenizer.convert_tokens_to_string(pieces)
 print(repr(tokenizer.convert_tokens_to_string(["hugging", "##face", "course"])))
@@ -167,8 +160,7 @@ print(backend.pre_tokenizer.pre_tokenize_str("I've been waiting."))
 # are the tokenizer's. This English vocabulary knows only some Chinese characters (the others become
 # `[UNK]`, and `decode` loses them); the offsets still point at the original text:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 zh = "北京是中国的首都"
 zh_enc = tokenizer(zh, return_offsets_mapping=True)
 print(zh_enc.tokens())
@@ -182,8 +174,7 @@ print("from the offsets:", "".join(zh[start:end] for start, end in zh_enc["offse
 # the spaced string above. To join it back, remove the spaces that sit *between two CJK
 # characters*; a regular expression does it and keeps the spaces between Latin words:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import re
 
 zh_corpus = ["北京是中国的首都", "上海是中国最大的城市", "我爱自然语言处理", "今天天气很好"]
@@ -221,8 +212,7 @@ print(repr(re.sub(between_cjk, "", "我 爱 hugging face 的 课 程")))
 # Padding never cuts: with `padding="max_length", max_length=8` alone, a 16-token text stays 16
 # tokens long. Ask for `truncation=True` too.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 sequences = [sentence, "So have I!"]
 cases = {
     "padding='longest'": dict(padding="longest"),
@@ -243,8 +233,7 @@ print(tokenizer.decode(tokenizer(sentence, truncation=True, max_length=8)["input
 # different lengths cannot form a tensor and the tokenizer says so. `"tf"` (TensorFlow) is no
 # longer accepted: transformers 5 is PyTorch-only.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 as_pt = tokenizer(sequences, padding=True, return_tensors="pt")
 as_np = tokenizer(sequences, padding=True, return_tensors="np")
 print(type(as_pt["input_ids"]).__name__, tuple(as_pt["input_ids"].shape), "|",
@@ -261,8 +250,7 @@ for kwargs in (dict(return_tensors="pt"), dict(padding=True, return_tensors="tf"
 # made earlier without padding, which is what `DataCollatorWithPadding` does per batch
 # (notebook 04).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(tokenizer("So have I!", padding="max_length", max_length=8, padding_side="left")["input_ids"])
 late = tokenizer.pad([tokenizer(s) for s in sequences], return_tensors="pt")
 print(torch.equal(late["input_ids"], as_pt["input_ids"]), torch.equal(late["attention_mask"], as_pt["attention_mask"]))
@@ -281,8 +269,7 @@ print(torch.equal(late["input_ids"], as_pt["input_ids"]), torch.equal(late["atte
 sentiment_ckpt = cu.resolve_checkpoint(cu.SENTIMENT)
 model = AutoModelForSequenceClassification.from_pretrained(sentiment_ckpt).to(env.device).eval()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 ids_1d = torch.tensor(tokenizer(sentence)["input_ids"], device=env.device)
 try:
     model(ids_1d)
@@ -313,8 +300,7 @@ print("with mask: ", with_mask.cpu().double().numpy().round(4).tolist())
 print(f"row 2, |with mask - alone| = {(with_mask[1] - alone2[0]).abs().max().item():.1e}, "
       f"|no mask - alone| = {(no_mask[1] - alone2[0]).abs().max().item():.3f}")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 torch.testing.assert_close(with_mask, torch.cat([alone1, alone2]), atol=1e-5, rtol=1e-4)
 print("with mask == alone:", True)
 print("without mask, row 1 unchanged:", torch.allclose(no_mask[0], alone1[0], atol=1e-5),
@@ -363,8 +349,7 @@ assert max(gaps["with attention_mask"]) < 1e-4 and max(gaps["without attention_m
 # the model must **not** look. Notebook 00 compares the two torch functions; here the tokenizer's
 # mask is converted and given to the model the wrong way round:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 batch = tokenizer(sequences, padding=True, return_tensors="pt").to(env.device)
 keep = batch["attention_mask"]  # Hugging Face: 1 = a real token, attend to it
 lengths = keep.sum(dim=1)
@@ -389,8 +374,7 @@ print("a padding mask passed as attention_mask: no error, but other logits:", no
 # Forty validation tweets in a row make a text of 730 tokens. `cu.setup()` silences
 # transformers' warnings, so the cell collects this one to show it:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import logging
 
 long_text = " ".join(cu.load_emotion("validation")["text"][:40])
@@ -446,8 +430,7 @@ except IndexError as err:
 #    (8,192 tokens, rotary positions), or a decoder such as SmolLM2 (8,192). Attention costs grow
 #    with the square of the length, so chunking a small model is often the cheaper choice on a CPU.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 chunked = tokenizer([long_text, "So have I!"], truncation=True, max_length=128, stride=16,
                     return_overflowing_tokens=True, padding=True, return_tensors="pt")
 mapping = chunked.pop("overflow_to_sample_mapping")
@@ -468,8 +451,7 @@ print("probabilities per text:", tuple(per_text.shape), "| rows sum to 1:", torc
 # `len(tokenizer)` also counts tokens added later. The model's embedding matrix needs one row per
 # id, so `len(tokenizer)` is the number that must fit.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(tokenizer.special_tokens_map)
 print(dict(zip(tokenizer.all_special_tokens, tokenizer.all_special_ids)))
 vocab = tokenizer.get_vocab()
@@ -487,8 +469,7 @@ print("vocab_size:", tokenizer.vocab_size, "| len(tokenizer):", len(tokenizer),
 #
 # We work on a copy so the rest of the notebook keeps the original vocabulary.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 extended = AutoTokenizer.from_pretrained(cu.resolve_checkpoint(cu.ENCODER, verbose=False))
 before = len(extended)
 extended.add_tokens(["huggingface"])
@@ -505,8 +486,7 @@ print(repr(extended.decode(extended(text)["input_ids"], skip_special_tokens=True
 # tokenizer finds them in the text before WordPiece runs, so they are never split): the
 # checkpoint's own special tokens and yours, with their ids. The ids from `vocab_size` up are new:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(extended.get_added_vocab())
 print("new ids:", {token: i for token, i in extended.get_added_vocab().items() if i >= extended.vocab_size})
 
@@ -517,8 +497,7 @@ print("new ids:", {token: i for token, i in extended.get_added_vocab().items() i
 # rows are initialised from the mean and covariance of the existing ones (`mean_resizing=True`);
 # they mean nothing until you train.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 new_inputs = extended(text, return_tensors="pt").to(env.device)
 try:
     with torch.inference_mode():
@@ -539,8 +518,7 @@ with torch.inference_mode():
 # do not trust the number `add_tokens` returns to tell you: it counts tokens newly registered as
 # "added", not new ids. `len(tokenizer)` is the truth:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 reuse = AutoTokenizer.from_pretrained(cu.resolve_checkpoint(cu.ENCODER, verbose=False))
 returned = reuse.add_tokens(["[unused1]"], special_tokens=True)
 print("add_tokens returned", returned, "| len(tokenizer) changed:", len(reuse) != len(tokenizer),
@@ -555,14 +533,12 @@ print(reuse.tokenize("a [unused1] b"))
 # belongs to. Named-entity recognition and question answering use these to turn token
 # predictions back into spans of the original text.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 enc = tokenizer(sentence, return_offsets_mapping=True)
 for token, (start, end), word in zip(enc.tokens(), enc["offset_mapping"], enc.word_ids()):
     print(f"{token:10s} {start:3d}-{end:<3d} word {str(word):4s} {sentence[start:end]!r}")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for token, (start, end) in zip(enc.tokens(), enc["offset_mapping"]):
     if token not in tokenizer.all_special_tokens:
         assert sentence[start:end].lower() == token.removeprefix("##"), token
@@ -613,8 +589,7 @@ for name, tok in [("WordPiece original", tokenizer), ("WordPiece emotion", wordp
 # run, so it is checked; WordPiece training is not reproducible across processes in this version
 # of `tokenizers` (the same pieces get permuted ids), so its output above is not checked.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(bpe_new.tokenize(words))
 print(bpe_new(words)["input_ids"])
 print("special tokens kept:", bpe_new.all_special_tokens, "| vocabulary", len(bpe_new))
@@ -673,7 +648,7 @@ for name, value in mean_len.items():
 # lose tokens (the question must stay whole). Think: what does `truncation=True` do to a long
 # question, and what does `truncation="only_first"` do here?
 
-# %%
+# %% tags=["nbval-check-output"]
 def truncate_pair(question: str, passage: str, max_length: int) -> list[int]:
     raise NotImplementedError  # your code here
 
@@ -687,7 +662,7 @@ cu.check.exercise_02_1(truncate_pair)
 # pre-tokenizer splits on spaces and punctuation. Think: an emoji becomes `[UNK]` in this
 # vocabulary (SmolLM2's byte-level BPE never needs `[UNK]`); where do its offsets point?
 
-# %%
+# %% tags=["nbval-check-output"]
 def word_span(text: str, token_index: int) -> tuple[int, int] | None:
     raise NotImplementedError  # your code here
 
@@ -700,7 +675,7 @@ cu.check.exercise_02_2(word_span)
 # checker passes a fresh tokenizer, a small model and lists in which some tokens are already in the
 # vocabulary or come twice.
 
-# %%
+# %% tags=["nbval-check-output"]
 def add_and_resize(tokenizer, model, new_tokens: list[str]) -> int:
     raise NotImplementedError  # your code here
 
@@ -716,7 +691,7 @@ cu.check.exercise_02_3(add_and_resize)
 # lists. Section 5 chunked one text; 02.1 truncated a pair. Think: why must every chunk carry the
 # question, and how would you pick one answer from several chunks?
 
-# %%
+# %% tags=["nbval-check-output"]
 def qa_chunks(question: str, context: str, max_length: int, stride: int) -> list[list[int]]:
     raise NotImplementedError  # your code here
 

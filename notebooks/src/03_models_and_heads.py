@@ -86,8 +86,7 @@ config = AutoConfig.from_pretrained(ckpt)  # reads config.json only: a few hundr
 # model class knows its config class, and its source file and ancestors answer "where is the
 # code?" (offline stand-in: a BERT; online: DistilBERT, with `modeling_distilbert.py`):
 
-# %% tags=["online-expected"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "online-expected"]
 print(type(config).__name__, "| model_type:", config.model_type)
 for field in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings"):
     print(f"  {field:24s} {getattr(config, field)}")
@@ -108,8 +107,7 @@ torch.manual_seed(0)
 random_body = AutoModel.from_config(config)  # architecture only, random weights, training mode
 body = AutoModel.from_pretrained(ckpt)  # same architecture + the checkpoint's weights, eval mode
 
-# %% tags=["online-expected"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "online-expected"]
 w_random = random_body.get_input_embeddings().weight
 w_pretrained = body.get_input_embeddings().weight
 print(type(random_body).__name__, "and", type(body).__name__)
@@ -126,8 +124,7 @@ print("training mode after from_config / from_pretrained:", random_body.training
 # **ties** the weights the config asks to share: with `tie_word_embeddings=True` the masked-LM
 # decoder *is* the word-embedding matrix. A tiny random BERT shows both:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 from transformers import BertConfig, BertForMaskedLM
 
 tiny_sizes = dict(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
@@ -170,8 +167,7 @@ body.save_pretrained(save_dir)
 tokenizer.save_pretrained(save_dir)
 reloaded = AutoModel.from_pretrained(save_dir)
 
-# %% tags=["online-expected"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "online-expected"]
 print(sorted(p.name for p in save_dir.iterdir()))
 before, after = body.state_dict(), reloaded.state_dict()
 assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
@@ -192,8 +188,7 @@ print("hidden_size from the saved config.json:", config_again.hidden_size)
 # 3. the raw tensor bytes; offsets count from the **start of this data section** (byte `8 + N`),
 #    not from the start of the file.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 weights_file = save_dir / "model.safetensors"
 with open(weights_file, "rb") as f:
     header_len = int.from_bytes(f.read(8), "little")  # or struct.unpack("<Q", ...)
@@ -208,8 +203,7 @@ for _, name in entries[:3]:
 # dtype (little-endian) and reshape. We read a tensor from the *middle* of the file and compare
 # it with `safe_open` (the library reader) and with the model in memory.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 NUMPY_DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U8": "u1", "BOOL": "?"}  # BF16: no NumPy dtype
 
 
@@ -239,8 +233,7 @@ print("equal to the model in memory:", torch.equal(torch.from_numpy(by_hand.copy
 # (that is also how `safe_open` memory-maps files and how large models load lazily). One row of
 # the word-embedding matrix, the vector of the token "course":
 
-# %% tags=["online-expected"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "online-expected"]
 emb_name = next(k for k in header if k.endswith("word_embeddings.weight"))
 info = header[emb_name]
 token_id = tokenizer.convert_tokens_to_ids("course")
@@ -261,8 +254,7 @@ print("row read by hand equals get_slice:", torch.equal(torch.from_numpy(row.cop
 # load faster, with memory mapping). Since PyTorch 2.6, `torch.load` defaults to
 # `weights_only=True` and refuses such files.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 class NotJustWeights:
     def __reduce__(self):  # pickle stores "call print(...)" instead of data
         return (print, ("!! this line was printed while LOADING the file: it could have been any command",))
@@ -291,8 +283,7 @@ except pickle.UnpicklingError as err:
 # does not contain is allowed: its weights are drawn at random, and `output_loading_info=True`
 # tells you which ones.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 labels = list(cu.EMOTION_LABELS)
 clf, loading_info = AutoModelForSequenceClassification.from_pretrained(
     ckpt,
@@ -333,8 +324,7 @@ print(report.replace(ckpt, "<checkpoint>"))
 # same body. Seed before loading if you want a reproducible starting point. Before fine-tuning
 # (notebook 05) the head's predictions are meaningless.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 transformers.set_seed(1)
 clf_other = AutoModelForSequenceClassification.from_pretrained(ckpt, num_labels=len(labels))
 print("same head:", torch.equal(clf.classifier.weight, clf_other.classifier.weight))  # last head layer
@@ -377,8 +367,7 @@ for auto_class, checkpoint, kwargs, batch in heads:
     with torch.no_grad():
         outputs[key] = models[key](**batch, **extra)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for (_, _, _, batch), (key, out) in zip(heads, outputs.items()):
     fields = ", ".join(f"{k} {tuple(v.shape)}" for k, v in out.items())
     print(f"{type(models[key]).__name__:28s} input_ids {str(tuple(batch['input_ids'].shape)):11s} -> {fields}")
@@ -393,8 +382,7 @@ for (_, _, _, batch), (key, out) in zip(heads, outputs.items()):
 # `[MASK]` guesses are noise; online, DistilBERT's own head loads. The causal LM is complete,
 # so its next-token prediction is meaningful:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 next_id = outputs["CausalLM"].logits[0, -1].argmax().item()
 print("The capital of France is ->", repr(lm_tokenizer.decode(next_id)))
 mask_pos = masked["input_ids"][0].tolist().index(tokenizer.mask_token_id)
@@ -450,8 +438,7 @@ assert decoded.replace(" ", "") == answer.lower().replace(" ", "")  # the tokens
 # `best_span` finds "New York City". The answer is cut from the context by character offsets, so
 # it keeps the original case (decoding the tokens of an uncased model would give "new york city").
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 def token_at(char_index):
     """Index of the context token that starts at ``char_index``."""
     return next(t for t, (s, _) in enumerate(offsets) if sequence_ids[t] == 1 and s == char_index)
@@ -472,8 +459,7 @@ assert context[offsets[s_best][0] : offsets[e_best][1]] == "New York City"
 # A head is a small layer on the body's hidden states. Recomputing two of them by hand (the
 # models are in eval mode, so dropout does nothing) gives the same logits:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 tok_clf, lm = models["TokenClassification"], models["CausalLM"]
 with torch.no_grad():
     hidden = tok_clf.base_model(**sentence).last_hidden_state  # (1, tokens, hidden)
@@ -492,8 +478,7 @@ print("causal LM head shares the embedding matrix:", lm.lm_head.weight is lm.get
 # `None` (no `labels`, so no `loss`) are *left out*, so index 0 is `logits` without labels and
 # `loss` with them: prefer names. `return_dict=False` gives a plain tuple, as very old versions did.
 
-# %% tags=["online-expected"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "online-expected"]
 with torch.no_grad():
     out = clf(**sentence)
     out_with_loss = clf(**sentence, labels=torch.tensor([1]))
@@ -538,8 +523,7 @@ with torch.device("meta"):  # shapes only
 # LayerNorms `4H`. Embeddings: `(vocab + positions + token types)·H` plus a LayerNorm `2H`. The
 # pooler (BERT only) is one more `H²+H`.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 def layer_parameters(hidden, ffn):
     """Parameters of one transformer encoder layer."""
     return 4 * (hidden * hidden + hidden) + (hidden * ffn + ffn) + (ffn * hidden + hidden) + 4 * hidden
@@ -568,8 +552,7 @@ assert meta["DistilBertModel (distilbert-base)"].num_parameters() == 66_362_880
 # So the quoted figures are the **bodies**: 109,482,240 includes BERT's pooler (590,592), and
 # DistilBERT has neither a pooler nor token-type embeddings. Where the 43 million go:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 layer_size = layer_parameters(768, 3072)
 pooler_size, token_types = 768 * 768 + 768, 2 * 768
 print(f"one transformer layer: {layer_size:,} | pooler: {pooler_size:,} | token-type embeddings: {token_types:,}")
@@ -609,8 +592,7 @@ plt.show()
 # DistilBERT. The models this notebook actually loaded (offline stand-ins: MiniLM and SmolLM2;
 # online: DistilBERT and SmolLM2):
 
-# %% tags=["online-expected"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "online-expected"]
 def shape_of(model):
     """What was loaded, from its config (not from the name that was asked for)."""
     c = model.config
@@ -677,8 +659,7 @@ for folder in (constants.HF_HUB_CACHE, cu.models.prefetch_dir()):
 # does the same for one call. A local folder path (as `resolve_checkpoint` returns offline) never
 # touches the network.
 
-# %% tags=["online-expected"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "online-expected"]
 try:
     AutoConfig.from_pretrained("hf-course/not-in-any-cache", local_files_only=True)
 except OSError as err:
@@ -784,8 +765,7 @@ else:
 # - **Multiple choice** needs `(batch, choices, tokens)`. Passing the `(choices, tokens)` encoding
 #   directly, a common slip, fails inside the model:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 try:
     models["MultipleChoice"](**mc_pairs)  # missing the leading batch dimension
 except RuntimeError as err:
@@ -819,7 +799,7 @@ except RuntimeError as err:
 # checker uses other sizes, and switches off building a model and `num_parameters()` while your
 # function runs.
 
-# %%
+# %% tags=["nbval-check-output"]
 def llama_parameters(config) -> int:
     raise NotImplementedError  # your code here
 
@@ -833,7 +813,7 @@ cu.check.exercise_03_1(llama_parameters)
 # the checker switches off safetensors' own readers while your function runs.
 # You can test it on a file written by `model.to(torch.bfloat16).save_pretrained(...)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 def read_tensor_pt(path, name) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -847,7 +827,7 @@ cu.check.exercise_03_2(read_tensor_pt)
 # `pre_classifier`, ReLU and `classifier`; `config.model_type` tells which). The checker calls it
 # on small random models of both kinds and refuses `model(**inputs)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 def head_logits(model, inputs: dict) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -861,7 +841,7 @@ cu.check.exercise_03_3(head_logits)
 # `find_tied_parameters`). Think: why does loading the masked-LM
 # class on the stand-in list 6 missing tensors but no `cls.predictions.decoder.weight`?
 
-# %%
+# %% tags=["nbval-check-output"]
 def shares_embeddings(model) -> bool:
     raise NotImplementedError  # your code here
 

@@ -56,8 +56,7 @@ SCRATCH.mkdir(parents=True)
 # `load_dataset("dair-ai/emotion")` underneath). A `DatasetDict` is a dictionary of splits; each
 # `Dataset` is a table whose rows are examples and whose columns are features.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 emotion = cu.load_emotion()
 print(emotion)
 print("iterating gives the split names:", list(emotion))
@@ -66,8 +65,7 @@ print("iterating gives the split names:", list(emotion))
 # 16,000 / 2,000 / 2,000 rows: an 80 / 10 / 10 split. `features` describes the columns. `label` is
 # a `ClassLabel`: the table stores integers, and the feature knows their names.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 train = emotion["train"]
 label_feature = train.features["label"]
 print(train.features)
@@ -78,8 +76,7 @@ print("int2str(3) =", label_feature.int2str(3), "| str2int('fear') =", label_fea
 # Indexing a row gives a dict; a slice gives a dict of lists (columns); a column name gives a
 # lazy `Column` you can slice or turn into a list.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 print(train[0])
 print(train[:2])
 print(type(train["label"]).__name__, train["label"][:10])
@@ -88,8 +85,7 @@ print(type(train["label"]).__name__, train["label"][:10])
 # `to_pandas()` copies a split into a DataFrame, convenient for exploring (16,000 short texts fit
 # in memory easily; for very large datasets explore a `select`ed sample).
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 df = train.to_pandas()
 df["label_name"] = df["label"].map(label_feature.int2str)
 df["words"] = df["text"].str.split().str.len()
@@ -99,8 +95,7 @@ print(df.head().to_string(max_colwidth=45))
 # ## 2 · Look at the data: classes and lengths
 # Two questions before any training: are the classes balanced, and how long are the texts?
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 counts = df["label_name"].value_counts()
 table = counts.to_frame("rows").assign(share=(counts / len(df)).round(3))
 table["median words"] = df.groupby("label_name")["words"].median()
@@ -139,8 +134,7 @@ plt.show()
 # returns into a new Arrow table (a cache file when the dataset lives on disk, section 5) and
 # returns a new `Dataset`; the original keeps its columns.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 few = train.select(range(3))
 lazy = map(len, few["text"][:])  # built-in: an iterator, nothing computed yet
 print(type(lazy).__name__, "->", list(lazy), "| a second pass:", list(lazy))
@@ -173,8 +167,7 @@ print(f"4,000 texts: one by one {t_single:.2f} s, batched {t_batched:.2f} s ({t_
 # the size of each batch it receives answers it, and shows the meaning of `batch_size=None`:
 # **the whole dataset as one batch**, not "the default".
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 for batch_size in (1000, 4096, None):
     seen = []
     train.map(lambda batch: seen.append(len(batch["text"])), batched=True, batch_size=batch_size, keep_in_memory=True)
@@ -195,8 +188,7 @@ def tokenize(batch, tokenizer=tokenizer):
 
 encoded = emotion.map(tokenize, batched=True, remove_columns=["text"])
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 print(encoded["train"].column_names)
 lengths = np.array([len(ids) for ids in encoded["train"]["input_ids"]])
 print(f"tokens per text: mean {lengths.mean():.1f}, median {int(np.median(lengths))}, "
@@ -224,8 +216,7 @@ assert len(whole) > tokenizer.model_max_length == len(cut)
 # about as much as it saves. (`load_dataset(num_proc=...)`, below, is something else: processes
 # that *prepare* the data files.)
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 validation = emotion["validation"]
 one_process = validation.map(tokenize, batched=True, keep_in_memory=True)
 two_processes = validation.map(tokenize, batched=True, num_proc=2, keep_in_memory=True)
@@ -261,8 +252,7 @@ def tokenize_pairs(batch):
 pairs_file = SCRATCH / "pairs-tokenized.arrow"
 pairs_encoded = pairs.map(tokenize_pairs, batched=True, cache_file_name=str(pairs_file))
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(pairs_encoded.column_names, pairs_encoded.num_rows)
 first = pairs_encoded[0]
 if "token_type_ids" in first:
@@ -281,8 +271,7 @@ assert n_sep == 2
 # gave; rows are memory-mapped, read when used), so it scales to datasets larger than memory and
 # keeps the result as a `Dataset`.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 at_once = tokenizer(pairs["sentence1"][:], pairs["sentence2"][:], padding=True, truncation=True)
 print(type(at_once).__name__, "of", type(at_once["input_ids"]).__name__, "| rows:", len(at_once["input_ids"]),
       "| every row padded to", len(at_once["input_ids"][0]), "tokens")
@@ -295,8 +284,7 @@ assert [ids[: len(row)] for ids, row in zip(at_once["input_ids"], pairs_encoded[
 # All four return a new `Dataset`; most return a view of the same Arrow data through an
 # *indices mapping* (no copy). `shuffle` needs a `seed` to be reproducible.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 short = train.filter(lambda ex: len(ex["text"].split()) <= 4)
 print("texts of at most 4 words:", short.num_rows, "| e.g.", short[:3]["text"])
 print("select([0, 5, 7]) labels:", train.select([0, 5, 7])["label"][:])
@@ -307,8 +295,7 @@ print("shuffle(seed=0), first labels:", shuffled["label"][:8])
 # `train_test_split` cuts a split in two. `stratify_by_column` keeps each class's share equal
 # in both parts, which matters with rare classes such as surprise:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 parts = train.train_test_split(test_size=0.1, seed=0, stratify_by_column="label")
 print({name: part.num_rows for name, part in parts.items()})
 for name, part in parts.items():
@@ -321,8 +308,7 @@ for name, part in parts.items():
 # that gives tensors; `set_format` does the same *in place* (`set_format("torch", columns=[...])`
 # also hides the other columns).
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 as_torch = encoded["train"].with_format("torch", columns=["input_ids", "attention_mask", "label"])
 row = as_torch[0]
 print({k: (type(v).__name__, tuple(v.shape)) for k, v in row.items()})
@@ -337,8 +323,7 @@ print("a slice of ragged rows:", type(as_torch[:2]["input_ids"]).__name__, "of",
 # ## 5 · Making datasets, saving them, and the cache
 # ### From Python and from files
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 features = Features({"text": Value("string"), "label": ClassLabel(names=list(cu.EMOTION_LABELS))})
 tiny = Dataset.from_dict({"text": ["what a lovely day", "i am so scared"], "label": [1, 4]}, features=features)
 print(tiny, tiny.features["label"].int2str(tiny["label"][:]))
@@ -358,8 +343,7 @@ print(generated.num_rows, generated.features)
 # cache folder (here `cache_dir=` keeps it inside the scratch folder). CSV and JSON have no
 # notion of `ClassLabel`: pass `features=` to get the label names back.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 small = train.select(range(100))
 small.to_csv(SCRATCH / "emotion_small.csv")
 small.to_json(SCRATCH / "emotion_small.jsonl")  # JSON Lines: one object per row
@@ -407,8 +391,7 @@ if emotion_folder is None:
 emotion_files = {split: str(emotion_folder / f"{split}.jsonl") for split in emotion}
 json_cache = str(SCRATCH / "hf-cache")
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 ten_percent = load_dataset("json", data_files=emotion_files, split="train[:10%]", cache_dir=json_cache)
 mixed = load_dataset("json", data_files=emotion_files, split="train[:500]+validation[:100]", cache_dir=json_cache)
 print("train[:10%]:", ten_percent.num_rows, "rows | train[:500]+validation[:100]:", mixed.num_rows, "rows")
@@ -426,8 +409,7 @@ for removed in ({"use_auth_token": True}, {"task": "text-classification"}):
 # `map`, `filter` and `shuffle(buffer_size=...)` work lazily, row by row as you read. That is how
 # you look at a dataset too big to download.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 stream = load_dataset("json", data_files=emotion_files, split="train", streaming=True)
 print(type(stream).__name__, "| first row:", next(iter(stream)))
 print("labels of take(5):", [row["label"] for row in stream.take(5)])
@@ -440,8 +422,7 @@ assert [row["text"] for row in stream.take(5)] == train["text"][:5]
 # the `ClassLabel` back; `preserve_index=False` drops a non-default index). And `load_dataset("json")`
 # above does the same without pandas.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 import pandas as pd
 
 frame = pd.read_json(emotion_files["validation"], lines=True)  # the common first step
@@ -459,8 +440,7 @@ assert from_pandas["text"][:] == emotion["validation"]["text"][:]
 # previous state and your function, so running the same `map` again reads that file instead of
 # calling your function.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 folder = SCRATCH / "hf-data-temp"
 
 
@@ -495,8 +475,7 @@ print("same cache file:", again.cache_files == step_b.cache_files)
 # into RAM, which is how `datasets` opens it too. The schema's `huggingface` metadata holds the
 # `features` (a `ClassLabel`'s names, for instance), which plain Arrow types cannot express.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 import pyarrow as pa
 
 arrow_path = step_b.cache_files[0]["filename"]  # the cache-<fingerprint>.arrow of the second map
@@ -517,8 +496,7 @@ assert arrow_table.equals(step_b.data.table)  # the same columns and values as t
 # `load_from_disk` (which fails on it, as the cell shows). Datasets that live in memory (`from_dict`,
 # `keep_in_memory=True`) write no cache files at all.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 own = SCRATCH / "ssss" / "hug.arrow"
 own.parent.mkdir()
 reloaded.map(add_b, cache_file_name=str(own))
@@ -535,8 +513,7 @@ print("in-memory dataset, cache files after map:", tiny.map(lambda ex: {"n": len
 # Disable caching with `datasets.disable_caching()`, force a recomputation with
 # `load_from_cache_file=False`, and delete a split's cache files with `cleanup_cache_files()`.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("emotion train is stored in:", [Path(f["filename"]).name for f in train.cache_files])
 print("encoded train is stored in:", [re.sub("[0-9a-f]{16}", "<fingerprint>", Path(f["filename"]).name) for f in encoded["train"].cache_files])
 
@@ -553,8 +530,7 @@ def tokenize_and_pad(batch):
 
 padded_everything = emotion.map(tokenize_and_pad, batched=True, batch_size=None, remove_columns=["text"])
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 for split, part in padded_everything.items():
     widths = {len(ids) for ids in part["input_ids"][:]}
     print(f"{split:10s} every row has {widths} tokens")
@@ -585,8 +561,7 @@ loaders = {
     "dynamic, sorted by length": DataLoader(by_length, batch_size=batch_size, collate_fn=collator),
 }
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 padding_share = {}
 for name, loader in loaders.items():
     masks = [batch["attention_mask"] for batch in loader]
@@ -599,8 +574,7 @@ for name, loader in loaders.items():
 # Padding does not change the result for the real tokens, as long as the `attention_mask` goes
 # in with the ids (notebook 02). Check it on the first batch, same texts, two paddings:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 first_all, first_dyn = next(iter(loaders["pad everything"])), next(iter(loaders["dynamic padding"]))
 width = first_dyn["input_ids"].shape[1]
 with torch.inference_mode():
@@ -666,8 +640,7 @@ plt.show()
 # - **Strings in a batch break the collator.** Remove the text column before batching, or the
 #   collator fails with a misleading message about padding:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 with_text = emotion["train"].select(range(2)).map(tokenize, batched=True)
 try:
     collator([with_text[0], with_text[1]])
@@ -713,7 +686,7 @@ print("without text:", {k: tuple(v.shape) for k, v in collator([dynamic[0], dyna
 # `map` and this notebook's `tokenizer`; keep the other columns. Then print the longest text of each
 # class of `train`.
 
-# %%
+# %% tags=["nbval-check-output"]
 def add_n_tokens(ds: Dataset) -> Dataset:
     raise NotImplementedError  # your code here
 
@@ -725,7 +698,7 @@ cu.check.exercise_04_1(add_n_tokens)
 # `validation` split (10 %) that keeps each class's share, reproducible with `seed`. Think: compare
 # the share of surprise in a split made without `stratify_by_column`.
 
-# %%
+# %% tags=["nbval-check-output"]
 def split_validation(ds: Dataset, seed: int) -> datasets.DatasetDict:
     raise NotImplementedError  # your code here
 
@@ -739,7 +712,7 @@ cu.check.exercise_04_2(split_validation)
 # `pad_sequence`, `DataCollatorWithPadding` and `tokenizer.pad`). Think: print it for
 # `lengths` (section 3) with batch sizes 8, 32 and 128, and explain the trend.
 
-# %%
+# %% tags=["nbval-check-output"]
 def padding_share(lengths: list[int], batch_size: int) -> float:
     raise NotImplementedError  # your code here
 
@@ -751,7 +724,7 @@ cu.check.exercise_04_3(padding_share)
 # and return it loaded back with `load_dataset("parquet", data_files=...)` as a `Dataset`. The
 # checker verifies that the rows and the `features` (the `ClassLabel` included) survived.
 
-# %%
+# %% tags=["nbval-check-output"]
 def parquet_roundtrip(ds: Dataset, path: str) -> Dataset:
     raise NotImplementedError  # your code here
 

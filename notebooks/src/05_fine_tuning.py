@@ -110,8 +110,7 @@ print("mixed precision:", PRECISION or "none (float32)")
 # short texts stays short. Padding the whole dataset at once, as the book does
 # (`padding=True, batch_size=None`), pads every text to the longest of all 16,000.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 checkpoint = cu.resolve_checkpoint(cu.ENCODER)
 tokenizer = AutoTokenizer.from_pretrained(checkpoint)
 emotion = cu.load_emotion()
@@ -278,8 +277,7 @@ fig.suptitle(f"frozen mean-pooled features of {len(y_feat)} training texts, {met
 # `output_loading_info=True` returns the same list, printed below). `id2label` and
 # `label2id` store the class names in the model's config, so a pipeline prints `joy`, not `LABEL_1`.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def new_classifier():
     cu.seed_everything(0)  # the new head's random start is reproducible
     return AutoModelForSequenceClassification.from_pretrained(
@@ -298,8 +296,7 @@ print(model.config.id2label)
 # layers instead, `pre_classifier` and `classifier` (the book's model). The stand-in's pooler
 # is in the checkpoint but was never trained (its bias is all zeros), so it is effectively new too:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 pooler = getattr(model.base_model, "pooler", None)
 if pooler is not None:
     print("pooler bias all zero:", bool((pooler.dense.bias == 0).all()))
@@ -314,8 +311,7 @@ else:
 # update for it, so each step does less work, and on 5,000 texts the pretrained word vectors have
 # little to gain. The full profile trains everything.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 if FREEZE_EMBEDDINGS:
     model.get_input_embeddings().weight.requires_grad_(False)
 total = sum(p.numel() for p in model.parameters())
@@ -334,8 +330,7 @@ print(f"parameters: {total:,} | trainable: {trainable:,} ({trainable / total:.0%
 # `pre_classifier.*` for DistilBERT), plus the pooler. By hand, then checked against the function
 # the training script uses, `train_emotion.is_head_parameter`:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def is_head(name):
     return not name.startswith(model.base_model_prefix + ".") or ".pooler." in name
 
@@ -349,8 +344,7 @@ assert [is_head(n) for n in param_names] == [train_emotion.is_head_parameter(n, 
 # only, so the frozen embeddings stay out). AdamW's `fused=True` updates all tensors in one kernel,
 # much faster on a CPU than one small update per tensor:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def make_optimizer(model, lr=LR, head_lr=HEAD_LR, weight_decay=0.01):
     groups = train_emotion.parameter_groups(model, lr, head_lr)
     return torch.optim.AdamW(groups, weight_decay=weight_decay, fused=env.device in ("cpu", "cuda"))
@@ -372,8 +366,7 @@ print("learning rates:", [g["lr"] for g in optimizer.param_groups],
 # (it works offline). `analysis.classification_metrics`, which the training script of section 9
 # uses, is this function packaged; scikit-learn, which both scripts call, must agree with them:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 accuracy_metric, f1_metric = metrics.load("accuracy"), metrics.load("f1")
 
 
@@ -448,8 +441,7 @@ print(f"{steps} steps of {BATCH} examples; evaluation and checkpoint every {ever
 # `--per_device_train_batch_size 8 --gradient_accumulation_steps 4` (one process here, so
 # `world_size` is 1):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 cli_args = TrainingArguments(output_dir=str(SCRATCH / "accumulate"), per_device_train_batch_size=8,
                              gradient_accumulation_steps=4, warmup_steps=0.1, report_to="none")
 global_batch = cli_args.per_device_train_batch_size * cli_args.gradient_accumulation_steps * cli_args.world_size
@@ -511,8 +503,7 @@ print(pd.DataFrame(clock.rows).to_string(index=False))
 # %% [markdown]
 # `train()` returns a `TrainOutput`, a **named tuple** (not a dict) of three fields:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(type(train_output).__name__, train_output._fields, isinstance(train_output, tuple))
 print(sorted(train_output.metrics))
 
@@ -544,8 +535,7 @@ y_sorted = np.array(val_sorted["label"])
 # %%
 eval_metrics = trainer.evaluate(val_sorted.select(range(0, len(val_sorted), 40)))
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(type(eval_metrics).__name__, sorted(eval_metrics))
 
 # %% [markdown]
@@ -559,8 +549,7 @@ print(type(eval_metrics).__name__, sorted(eval_metrics))
 # %%
 pred = trainer.predict(val_sorted)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(type(pred).__name__, pred._fields, pred.predictions.shape)
 print("label_ids in dataset order:", np.array_equal(pred.label_ids, y_sorted))
 print(sorted(pred.metrics))
@@ -652,8 +641,7 @@ print(pd.DataFrame(rows).to_string(index=False))
 # at each (true, predicted) pair); dividing each row by its sum gives the share of class i that
 # went to each column, so the diagonal is the recall of each class. Checked against scikit-learn:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 val_pred = pred.predictions.argmax(axis=-1)
 cm_counts = np.zeros((len(labels), len(labels)), dtype=int)
 np.add.at(cm_counts, (pred.label_ids, val_pred), 1)
@@ -761,8 +749,7 @@ fig.tight_layout()
 # `TrainerState` as JSON (log history, best metric) and the `TrainingArguments`. The `.pt`, `.pth`
 # and `.bin` files are torch pickles: load them only from checkpoints you wrote yourself.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 best = Path(trainer.state.best_model_checkpoint)
 print(sorted(p.name for p in best.iterdir()))
 state = json.loads((best / "trainer_state.json").read_text())
@@ -780,8 +767,7 @@ print(sorted(state)[:6], "...")
 # classes (love, surprise) weigh as much in total as the frequent ones. The weights come from the
 # training labels only:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from sklearn.utils.class_weight import compute_class_weight
 
 y_train = np.array(emotion_encoded["train"]["label"])
@@ -901,8 +887,7 @@ if fp16_trainer.args.device.type == "cpu":
 # only `evaluate`, `predict` and `prediction_step` (plus a helper that loads the generation
 # config), as the next cell lists. A classifier needs plain `Trainer`.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import dataclasses
 
 from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments
@@ -1004,8 +989,7 @@ assert weight_diff < 1e-4
 # `--help`). Its values come, lowest priority first, from the dataclass defaults, a YAML file
 # (`train_emotion.yaml` beside the script: the full recipe), then the command line:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from course_utils.scripts import train_emotion
 
 model_args, data_args, training_args = train_emotion.parse_args(
@@ -1022,8 +1006,7 @@ print("from the YAML:", training_args.learning_rate, training_args.per_device_tr
 # `parser.set_defaults(...)`, so the flags still win and every value keeps its type. Two YAML traps
 # are worth knowing too:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import yaml
 
 print(yaml.safe_load("learning_rate: 5e-5\nlr_with_dot: 5.0e-5\nsave_strategy: no\nquoted: 'no'"))
@@ -1038,8 +1021,7 @@ print(yaml.safe_load("learning_rate: 5e-5\nlr_with_dot: 5.0e-5\nsave_strategy: n
 # no flags on top (hence the script's `set_defaults`), and rejects a key that no dataclass has,
 # unless `allow_extra_keys=True`:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from transformers import HfArgumentParser
 
 file_parser = HfArgumentParser((train_emotion.ModelArguments, train_emotion.DataArguments, TrainingArguments))
@@ -1161,7 +1143,7 @@ else:
 # outputs, e.g. with `output_hidden_states=True`). Think: why does weighted F1 say more than
 # accuracy on emotion, and what would macro F1 add?
 
-# %%
+# %% tags=["nbval-check-output"]
 def my_compute_metrics(pred: EvalPrediction) -> dict:
     raise NotImplementedError  # your code here
 
@@ -1175,7 +1157,7 @@ cu.check.exercise_05_1(my_compute_metrics)
 # drives it through transformers' own `CallbackHandler`. Think: when is a time budget better than a
 # fixed number of steps, and what does it cost in reproducibility?
 
-# %%
+# %% tags=["nbval-check-output"]
 class TimeLimitCallback(TrainerCallback):
     def __init__(self, max_seconds: float):
         self.max_seconds = max_seconds
@@ -1198,7 +1180,7 @@ cu.check.exercise_05_2(TimeLimitCallback)
 # Think: among the 20 highest-loss validation texts of section 5.2, how many labels would you call
 # wrong, and what would you do with such texts in the training set?
 
-# %%
+# %% tags=["nbval-check-output"]
 def per_example_loss(model, tokenizer, batch: dict) -> dict:
     raise NotImplementedError  # your code here
 
@@ -1215,7 +1197,7 @@ cu.check.exercise_05_3(per_example_loss)
 # the flags), how many did it manage within the quick budget (section 4.1), and why does a small
 # budget call for small batches?
 
-# %%
+# %% tags=["nbval-check-output"]
 def optimizer_steps(n_examples: int, batch_size: int, epochs: int, grad_accum: int, drop_last: bool = False) -> int:
     raise NotImplementedError  # your code here
 

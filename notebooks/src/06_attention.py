@@ -69,8 +69,7 @@ reference = F.scaled_dot_product_attention(q, k, v)  # torch's fused kernel
 torch.testing.assert_close(out, reference)
 print("max |ours - torch| =", (out - reference).abs().max().item())
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("output", tuple(out.shape), "| weights", tuple(weights.shape))
 print("weights >= 0:", bool((weights >= 0).all()), "| rows sum to 1:", torch.allclose(weights.sum(-1), torch.ones(2, 5)))
 scores = torch.bmm(q, k.transpose(1, 2)) / math.sqrt(16)
@@ -113,8 +112,7 @@ fig.axes[0].set_xscale("log")
 # The embedding of a token is no longer fixed: it is a mixture of its context. The loop below
 # computes that sum literally and matches the `bmm` version.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 w0, v0 = weights[0], v[0]  # first sequence: (5, 5) weights, (5, 32) values
 by_loop = torch.stack([sum(w0[i, j] * v0[j] for j in range(5)) for i in range(5)])
 torch.testing.assert_close(by_loop, out[0])
@@ -143,8 +141,7 @@ encoder = AutoModel.from_pretrained(enc_path, attn_implementation="eager").eval(
 cfg = encoder.config
 head_dim = cfg.hidden_size // cfg.num_attention_heads
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(type(encoder).__name__, "| layers", cfg.num_hidden_layers, "| heads", cfg.num_attention_heads,
       "| hidden", cfg.hidden_size, "| head_dim", head_dim, "| position embeddings:", cfg.position_embedding_type)
 sentences = ["time flies like an arrow", "fruit flies like a banana"]
@@ -167,8 +164,7 @@ with torch.no_grad():
 hook.remove()
 lib_context, lib_weights = captured["layer0"]  # (batch, seq, hidden) before the output projection, (batch, heads, seq, seq)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 x = enc_out.hidden_states[0]  # the input of layer 0: the embeddings
 h = cfg.num_attention_heads
 
@@ -200,8 +196,7 @@ print(diffs)
 # (it also handles masks, grouped-query heads and rotary positions, used below). Later exercises
 # compare your code with it.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 with torch.no_grad():
     ref_context, ref_weights = att.multi_head_attention(
         x, self_attn.query, self_attn.key, self_attn.value, None, num_heads=h
@@ -241,8 +236,7 @@ with torch.no_grad():
 diffs["encoder layers (all)"] = max(layer_diffs)
 print("max |by hand - model| per layer:", layer_diffs)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(f"all {len(encoder.encoder.layer)} layers by hand equal last_hidden_state:",
       torch.allclose(hidden, enc_out.last_hidden_state, atol=1e-5))
 print("the layer keeps the shape:", tuple(x.shape), "->", tuple(hidden.shape))
@@ -283,8 +277,7 @@ fig.axes[-1].set_ylabel("attention weight (0 to 1)")  # the colour bar
 # is identical. Attention then mixes in the context ("time ... arrow" vs "fruit ... banana"), and
 # the two vectors drift apart layer by layer:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 i_flies = tokens[0].index("flies")
 assert tokens[1][i_flies] == "flies"
 print("input vectors of 'flies' identical:", torch.equal(enc_out.hidden_states[0][0, i_flies], enc_out.hidden_states[0][1, i_flies]))
@@ -321,8 +314,7 @@ fig.axes[-1].set_ylabel("cosine similarity")  # the colour bar, from 0
 for (i, j), value in np.ndenumerate(similarity.numpy()):
     fig.axes[0].text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8, color="white" if value > 0.6 else "black")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 same_sense = min(similarity[0, 1], similarity[2, 3])
 cross_sense = similarity[:2, 2:].max()
 print("every same-sense pair is closer than every cross-sense pair:", bool(same_sense > cross_sense))
@@ -336,8 +328,7 @@ print("every same-sense pair is closer than every cross-sense pair:", bool(same_
 # softmax, add `-inf` to the scores of padded keys; `exp(-inf) = 0`, so their weight is exactly 0
 # and the other weights still sum to 1.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 padded = tokenizer(["time flies like an arrow", "flies"], return_tensors="pt", padding=True)
 print(padded["input_ids"].tolist())
 print(padded["attention_mask"].tolist())
@@ -371,8 +362,7 @@ print("max |padded - alone| =", diffs["padded vs unpadded hidden states"])
 # transformers turns the 1/0 `attention_mask` into an additive mask using
 # `torch.finfo(dtype).min` rather than `-inf`. The two forms agree whenever a row has a real key:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 keep = att.padding_mask(padded["attention_mask"])  # (batch, 1, 1, seq), True = real token
 print("bool mask for the short sentence:", keep[1, 0, 0].tolist())
 additive = torch.zeros(keep.shape).masked_fill(~keep, torch.finfo(torch.float32).min)
@@ -392,8 +382,7 @@ print("-inf and finfo.min masks agree:", torch.allclose(out_bool, out_add))
 # below float32's spacing at that size; the softmax of equal numbers is uniform, and the output is
 # the plain average of the values. One query, three keys, all blocked:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 scores_row = torch.tensor([[2.0, -1.0, 0.5]])  # one query's scores for 3 keys
 values_row = torch.tensor([[1.0], [2.0], [6.0]])  # one number per key: the average is 3
 for name, block in (("-inf", float("-inf")), ("finfo.min", torch.finfo(torch.float32).min)):
@@ -410,8 +399,7 @@ print("0 x NaN =", (torch.tensor(0.0) * float("nan")).item())
 # positions are those **above** the diagonal: `torch.triu(ones, diagonal=1)` (notebook 00). Our
 # function with that mask equals torch's `is_causal=True`:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 n = 5
 blocked = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
 assert torch.equal(~blocked, att.causal_mask(n))
@@ -454,8 +442,7 @@ with torch.no_grad():
     lm_out = lm(**lm_batch, output_attentions=True, output_hidden_states=True)
 lm_hook.remove()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 upper = torch.triu(torch.ones(len(lm_tokens), len(lm_tokens), dtype=torch.bool), diagonal=1)
 seq_len = batch["input_ids"].size(1)
 print(type(lm).__name__, "| layers", lm_cfg.num_hidden_layers, "| query heads", lm_cfg.num_attention_heads,
@@ -491,8 +478,7 @@ fig.axes[-1].set_ylabel("attention weight (0 to 1)")  # the colour bar
 # modules, and with the functions of the file that defines the model's class (`modeling`, found
 # from the model itself). The sizes come from the model's config.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 modeling = sys.modules[type(lm).__module__]  # the file that defines the loaded model's class
 layer0 = lm.model.layers[0]
 sa = layer0.self_attn
@@ -517,8 +503,7 @@ assert diffs["RMSNorm, layer 0"] < 1e-5
 # `transpose` moves the heads before the positions. `k_proj` and `v_proj` have only
 # `num_key_value_heads × head_dim` outputs, so they split into fewer heads:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 n_batch, n_tok, _ = rms.shape
 with torch.no_grad():
     q_flat, k_flat, v_flat = sa.q_proj(rms), sa.k_proj(rms), sa.v_proj(rms)
@@ -576,8 +561,7 @@ torch.testing.assert_close(q_l, att.apply_rotary(q_heads, cos, sin))  # and cour
 # **`repeat_kv`.** Query head *h* uses key/value head `h // group`, with `group` query heads per
 # key/value head. Indexing the heads with that list copies each key/value head for its group:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 group = n_q // n_kv
 kv_of_head = torch.arange(n_q) // group  # the key/value head that each query head reads
 k_rep, v_rep = k_l[:, kv_of_head], v_heads[:, kv_of_head]  # (batch, n_q, seq, head_dim)
@@ -608,8 +592,7 @@ torch.testing.assert_close(attn_l, lm_captured["layer0"][0])
 # From here on the helper does the same in one call:
 # `att.multi_head_attention(..., num_kv_heads=..., mask=att.causal_mask(n), rotary=(cos, sin))`.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("weights equal the model's:", torch.allclose(w_l, lm_out.attentions[0], atol=1e-5))
 print("attention output equals the module's:", torch.allclose(attn_l, lm_captured["layer0"][0], atol=1e-5))
 print("weight above the diagonal:", w_l[..., above_diagonal].abs().max().item())
@@ -659,8 +642,7 @@ with torch.no_grad():
 # before *t* and is trained to predict token *t* (teacher forcing). Pass `labels=` alone and the
 # model shifts them for you.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("labels           ", labels.tolist())
 print("decoder_input_ids", decoder_input_ids.tolist())
 print("labels= alone builds the same decoder inputs:", torch.equal(s2s.logits, from_labels.logits))
@@ -687,8 +669,7 @@ print("cross-attention on padded source tokens:", max(a[~real_src].abs().max().i
 # same way, nothing else changes. Without positional information "dog bites man" and "man bites
 # dog" would be the same bag of vectors.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 perm = torch.tensor([3, 0, 4, 1, 2])
 xs = torch.randn(1, 5, 8)
 plain, _ = att.scaled_dot_product_attention(xs, xs, xs)
@@ -700,8 +681,7 @@ print("attention(permuted x) == permuted attention(x):", torch.allclose(shuffled
 # position, learned in pre-training and *added* to the token embeddings (with the segment
 # embedding), then LayerNorm. Rebuilding layer 0's input from the three tables:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 emb = encoder.embeddings
 print("position table:", tuple(emb.position_embeddings.weight.shape))
 with torch.no_grad():
@@ -719,8 +699,7 @@ print("LayerNorm(word + position + segment) == layer 0's input:", torch.allclose
 # `att.rotary_cos_sin` computes the same tables for any positions. Shifting both positions by 100
 # leaves the score unchanged:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 cos_long, sin_long = att.rotary_cos_sin(torch.arange(200), hd, base=lm_cfg.rope_parameters["rope_theta"])
 print("course_utils' tables equal the ones by hand:", torch.equal(cos_long[:n_tok], cos) and torch.equal(sin_long[:n_tok], sin))
 qv, kv = q_l[0, 0, 0], k_l[0, 0, 0]  # any query and key vector
@@ -789,7 +768,7 @@ for name, value in diffs.items():
 # dimension `(batch * heads, seq, head_dim)`, attend, and merge back to `(batch, seq, hidden)` (no
 # output projection). Try it on `encoder.encoder.layer[0].attention.self` against `context` above.
 
-# %%
+# %% tags=["nbval-check-output"]
 def multi_head_attention_bmm(x: torch.Tensor, attn, num_heads: int) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -802,7 +781,7 @@ cu.check.exercise_06_1(multi_head_attention_bmm)
 # weights are exactly 0 and must count as 0. Think: apply it to `enc_out.attentions[-1]` and plot
 # it with `plots.plot_bars`; which heads are sharp (low entropy), which diffuse?
 
-# %%
+# %% tags=["nbval-check-output"]
 def head_entropy(weights: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -814,7 +793,7 @@ cu.check.exercise_06_2(head_entropy)
 # attend key *j*, for a causal window in which each token sees itself and the `window` tokens
 # before it (`window=3`: 4 keys). Use the convention of `F.scaled_dot_product_attention`.
 
-# %%
+# %% tags=["nbval-check-output"]
 def sliding_window_mask(n: int, window: int) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -827,7 +806,7 @@ cu.check.exercise_06_3(sliding_window_mask)
 # the cache a real model returns. Think: what is it for SmolLM2 (`lm_cfg`) at 2,048 tokens in
 # float32, and how much larger would it be without grouped-query attention (9 KV heads)?
 
-# %%
+# %% tags=["nbval-check-output"]
 def kv_cache_bytes(config, n_tokens: int, bytes_per_value: int = 4) -> int:
     raise NotImplementedError  # your code here
 

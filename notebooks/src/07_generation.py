@@ -58,8 +58,7 @@ tokenizer = AutoTokenizer.from_pretrained(lm_path)
 model = AutoModelForCausalLM.from_pretrained(lm_path, dtype=torch.float32).eval()
 EOS = tokenizer.eos_token_id
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(type(model).__name__, f"| {model.num_parameters():,} parameters | vocabulary {model.config.vocab_size:,}")
 print("eos:", repr(tokenizer.eos_token), EOS, "| pad:", repr(tokenizer.pad_token), tokenizer.pad_token_id)
 
@@ -69,8 +68,7 @@ print("eos:", repr(tokenizer.eos_token), EOS, "| pad:", repr(tokenizer.pad_token
 # *every* input position: position *t*'s logits score the token that follows token *t*. For
 # generation only the last position matters. A softmax turns its logits into probabilities.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 prompt = tokenizer("Once upon a time", return_tensors="pt")
 print("prompt ids:", prompt["input_ids"].tolist())
 with torch.no_grad():
@@ -120,8 +118,7 @@ with torch.no_grad():
         out = model(next_id, cache=out.cache, use_cache=True)
 greedy_cache, cache = ids, out.cache
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 reference = model.generate(**prompt, max_new_tokens=N_NEW, do_sample=False)
 print("new tokens:", reference.shape[1] - prompt["input_ids"].shape[1])
 print("by hand, no cache == generate:", torch.equal(greedy_no_cache, reference))
@@ -148,8 +145,7 @@ print("max |cached - uncached| logit:", diffs["logits with vs without KV cache"]
 # of shape `(batch, key/value heads, tokens, head_dim)`. Thanks to grouped-query attention
 # (notebook 06) SmolLM2 caches 3 key/value heads instead of 9.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 cfg = model.config
 print(type(cache).__name__, "| layers:", len(cache.layers), "| tokens cached:", cache.get_seq_length())
 print("keys of layer 0:", tuple(cache.layers[0].keys.shape), "| values:", tuple(cache.layers[0].values.shape))
@@ -234,8 +230,7 @@ fig = plots.plot_lines(lengths, step_ms, xlabel="tokens in the sequence", ylabel
 # Sampling settings matter where the distribution is flat, so this section uses a more open
 # prompt.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
 
@@ -265,8 +260,7 @@ fig = plots.plot_lines(ranks, curves, xlabel="rank of the token (1 = most likely
 # %% [markdown]
 # **Top-k** keeps the `k` highest logits and sets the rest to `-inf` (probability 0).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def top_k_by_hand(logits, k):
     kth_value = logits.topk(k, dim=-1).values[:, -1:]  # the k-th largest logit of each row
     return logits.masked_fill(logits < kth_value, float("-inf"))
@@ -282,8 +276,7 @@ print("tokens kept by top-k:", int(torch.isfinite(top_k_logits).sum()))
 # the top, and keep the smallest set whose total reaches `p`. A token is kept when the mass of
 # the tokens *above* it is still below `p`, so the token that crosses the threshold is included.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def top_p_by_hand(logits, p):
     sorted_probs, order = logits.softmax(-1).sort(dim=-1, descending=True)
     mass_above = sorted_probs.cumsum(-1) - sorted_probs  # probability of the tokens ranked above each token
@@ -332,8 +325,7 @@ assert (chain_probs[0, by_cdf] > 0).all() and all((f - chain_probs[0]).abs().max
 # torch's global random generator. Seed it, and the loop below, with the transforms written
 # above, draws exactly the same tokens:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 settings = dict(temperature=0.7, top_k=50, top_p=0.9)
 torch.manual_seed(42)
 sampled = model.generate(**open_prompt, do_sample=True, max_new_tokens=N_NEW, **settings)
@@ -359,8 +351,7 @@ print("same seed, same text:", torch.equal(again, sampled), "| another seed, ano
 # From here on, `gen.sample_next_token(logits, temperature=..., top_k=..., top_p=...)` does those
 # lines in one call; with the same seed it draws the same token:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 same_draw = []
 for seed in range(20):
     torch.manual_seed(seed)
@@ -380,8 +371,7 @@ for name, seq in (("seed 42", sampled), ("seed 7", other)):
 # 0.36) beats "nice woman" (0.5 × 0.4 = 0.20). Beam search keeps the `num_beams` best partial
 # sequences at every step:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 tree = {  # P(next word | last word) of a toy model
     "The": {"nice": 0.5, "dog": 0.4, "car": 0.1},
     "nice": {"woman": 0.4, "house": 0.3, "guy": 0.3},
@@ -449,8 +439,7 @@ print(f"greedy  log P = {logp_greedy.item():7.3f}: {tokenizer.decode(greedy_ids[
 for lp, seq in zip(logp_beams, beam_out.sequences):
     print(f"beam    log P = {lp.item():7.3f}: {tokenizer.decode(seq[n_prompt:], skip_special_tokens=True)!r}")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("sequences returned:", tuple(beam_out.sequences.shape))
 print("best beam more probable than greedy here:", bool(logp_beams[0] > logp_greedy[0]))
 gen_lengths = torch.tensor([min(N_NEW, int((s[n_prompt:] == EOS).cumsum(0).eq(0).sum()) + 1) for s in beam_out.sequences])
@@ -477,8 +466,7 @@ print("max difference:", diffs["beam sequences_scores vs log P / length"])
 # models); `max_new_tokens` counts only generated tokens and wins when both are given. Prefer
 # `max_new_tokens`. Likewise `min_length` counts the prompt and `min_new_tokens` does not.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 n_in = prompt["input_ids"].shape[1]
 print("prompt tokens:", n_in)
 print("max_length=12      ->", model.generate(**prompt, max_length=12, do_sample=False).shape[1], "tokens in all")
@@ -492,8 +480,7 @@ print("both (12 new, max_length 8) ->", model.generate(**prompt, max_new_tokens=
 # tends to repeat itself: the first check below finds a 3-token sequence twice in the greedy
 # continuation of "Once upon a time", and with the ban there is none:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from transformers import RepetitionPenaltyLogitsProcessor
 
 penalty = 1.3
@@ -533,8 +520,7 @@ print("no 3-gram twice:", repr(tokenizer.decode(no_repeat[0, n_in:])))
 # **Keeping EOS from coming too early.** A common suggestion is `logit_bias={eos: -100}`. That is
 # an argument of the OpenAI API, not of transformers: `generate` rejects unknown arguments.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 chat = tokenizer.apply_chat_template([{"role": "user", "content": "What is the capital of France? One word."}],
                                      add_generation_prompt=True, return_tensors="pt", return_dict=True)
 n_chat = chat["input_ids"].shape[1]
@@ -557,8 +543,7 @@ except ValueError as err:
 #
 # The model answers in a few tokens; each argument changes that (or not) as the table says:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def new_tokens(**kwargs):
     out = model.generate(**chat, max_new_tokens=12, do_sample=False, **kwargs)
     return out[0, n_chat:]
@@ -600,8 +585,7 @@ print("min_new_tokens=10:", repr(tokenizer.decode(outputs["min_new_tokens=10"]))
 #   `eos_token_id` only tells the loop which token ends a row; the model's scores do not change.
 #   For SmolLM2 it is moreover the same id.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("pad:", repr(tokenizer.pad_token), tokenizer.pad_token_id, "| eos:", repr(tokenizer.eos_token), EOS,
       "| pad_token_id == eos_token_id:", tokenizer.pad_token_id == tokenizer.eos_token_id)
 print("model.generation_config.pad_token_id:", model.generation_config.pad_token_id)
@@ -630,8 +614,7 @@ with cu.show_warnings():
 # %% [markdown]
 # Each row should continue as its prompt does alone:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("first 5 ids of each row:      ", pair["input_ids"][:, :5].tolist())
 print("first 5 of the attention_mask:", pair["attention_mask"][:, :5].tolist())
 print(f"id {EOS} inside the first prompt (ends of turns, not padding):", int((pair["input_ids"][0] == EOS).sum()))
@@ -648,8 +631,7 @@ for row, question in enumerate(questions):
 # (a single prompt simply ends at its EOS, as `natural` above does). Here the fill is the EOS id
 # again, so the end of a row is its *first* EOS; `skip_special_tokens=True` drops them all.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 batch_new = with_mask[:, n_pair:]
 for row in range(len(questions)):
     end = first_eos(batch_new[row])
@@ -681,8 +663,7 @@ print(tokenizer.batch_decode(batch_new, skip_special_tokens=True))
 #
 # The third column is read from the installed library (its version is in the setup cell's report):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from transformers import GenerationConfig
 from transformers.generation.utils import GENERATION_MODES_MAPPING
 
@@ -708,8 +689,7 @@ print("public greedy_search / sample / beam_search / group_beam_search:",
 # (which also needs the Hub). This course never enables remote code; read the repository first
 # if you do.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 try:
     model.generate(**prompt, max_new_tokens=5, num_beams=4, num_beam_groups=2, diversity_penalty=1.0)
 except ValueError as err:
@@ -722,8 +702,7 @@ except ValueError as err:
 # the assistant's turn so that the model answers instead of continuing your message. (This
 # template also adds a default system message when there is none.)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 messages = [{"role": "user", "content": "Give me two tips for learning Python."}]
 print(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
 
@@ -779,8 +758,7 @@ zero_shot = instruction
 few_shot = instruction + "".join(query(text) + f" {label}\n" for text, label in demos)
 label_ids = [tokenizer(" " + name)["input_ids"] for name in names]
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("label tokens:", dict(zip(names, label_ids)))
 assert all(len(ids) == 1 for ids in label_ids)
 print(f"few-shot prompt, shortened:\n{instruction}[... {len(demos) - 1} more demonstrations ...]"
@@ -847,8 +825,7 @@ print("true labels:", {names[i]: int((gold == i).sum()) for i in range(len(names
 # not a description of SmolLM2. The price is concrete: every demonstration adds tokens, and the
 # attention scores grow with the square of the context length.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 query_len = tokenizer(query(texts[0]), return_tensors="pt")["input_ids"].size(1)
 n_zero = tokenizer(zero_shot, return_tensors="pt")["input_ids"].size(1) + query_len
 n_few = whole["input_ids"].size(1)
@@ -865,8 +842,7 @@ print(f"attention scores per head and layer: {n_zero ** 2:,} vs {n_few ** 2:,} (
 # Older examples run `fnlp/bart-base-chinese` (BART with a BERT-style Chinese vocabulary)
 # through `Text2TextGenerationPipeline`. transformers 5 removed that pipeline (notebook 01):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 import transformers
 from transformers import pipeline
 
@@ -918,8 +894,7 @@ if s2s_source is None:
 s2s_tokenizer = BertTokenizer.from_pretrained(s2s_source)  # the model card asks for BertTokenizer
 s2s_model = s2s_model.eval()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(type(s2s_model).__name__)
 source = s2s_tokenizer(["北京是[MASK]的首都"], return_tensors="pt", return_token_type_ids=False)
 print(s2s_tokenizer.convert_ids_to_tokens(source["input_ids"][0]))
@@ -943,8 +918,7 @@ print("generated:", s2s_tokenizer.batch_decode(generated, skip_special_tokens=Tr
 # token). Chinese is written without spaces, so remove them after decoding. On a sentence that the
 # tiny vocabulary can spell too:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 spaced = s2s_tokenizer.batch_decode(s2s_tokenizer(["北京是中国的首都"])["input_ids"], skip_special_tokens=True)
 print(spaced, "->", [text.replace(" ", "") for text in spaced])
 
@@ -1004,7 +978,7 @@ for name, value in diffs.items():
 # `min_p` times the top token's probability, set the others to `-inf`. Compare it with
 # `transformers.MinPLogitsWarper(min_p)(input_ids, logits)` on `next_logits`.
 
-# %%
+# %% tags=["nbval-check-output"]
 def min_p_transform(logits: torch.Tensor, min_p: float) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -1017,7 +991,7 @@ cu.check.exercise_07_1(min_p_transform)
 # like `model.generate(input_ids=..., attention_mask=..., do_sample=False)`. Try it on two prompts
 # of different lengths with `model`.
 
-# %%
+# %% tags=["nbval-check-output"]
 def greedy_batch(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -1030,7 +1004,7 @@ cu.check.exercise_07_2(greedy_batch)
 # return the best one, shape `(1, prompt + new)`. It must equal
 # `generate(num_beams=..., early_stopping="never", length_penalty=0.0, do_sample=False)`.
 
-# %%
+# %% tags=["nbval-check-output"]
 def beam_search(model, input_ids: torch.Tensor, num_beams: int, max_new_tokens: int) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -1043,7 +1017,7 @@ cu.check.exercise_07_3(beam_search)
 # without the KV cache. The checker counts them with a forward hook. Think: why does the speed-up
 # of section 3 grow with the number of new tokens?
 
-# %%
+# %% tags=["nbval-check-output"]
 def tokens_read(prompt_len: int, new_tokens: int, use_cache: bool) -> int:
     raise NotImplementedError  # your code here
 

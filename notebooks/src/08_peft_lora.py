@@ -83,8 +83,7 @@ print("peft", peft.__version__)
 # the first two linear layers, and the last layer trained in full. `target_modules` and
 # `modules_to_save` take **module names**, the ones `named_modules()` lists:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 class MLP(nn.Module):
     def __init__(self, num_units_hidden: int = 2000):
         super().__init__()
@@ -107,8 +106,7 @@ for name, module in mlp.named_modules():
 # `get_peft_model` replaces each targeted `nn.Linear` by a LoRA layer that holds the original as
 # `base_layer`, and wraps each module to save in a `ModulesToSaveWrapper` that trains a copy.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 config = LoraConfig(r=8, target_modules=["seq.0", "seq.2"], modules_to_save=["seq.4"])
 module_copy = copy.deepcopy(mlp)  # the untouched original, to compare with after training
 peft_mlp = get_peft_model(mlp, config)
@@ -128,8 +126,7 @@ for name, p in peft_mlp.named_parameters():
 # `.entry`; a **string** is a regular expression that must match the whole name. Both forms below
 # select the same layers.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 assert 8 * 20 + 2000 * 8 + 8 * 2000 + 2000 * 8 + 2000 * 2 + 2 == 52_162
 for targets in (["seq.0", "seq.2"], ["0", "2"], r"seq\.[02]"):
     m = get_peft_model(MLP(), LoraConfig(r=8, target_modules=targets))
@@ -139,8 +136,7 @@ for targets in (["seq.0", "seq.2"], ["0", "2"], r"seq\.[02]"):
 # ## 3 · The LoRA layer by hand
 # Before any training `B` is zero, so the wrapped layer returns exactly what the original returns.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 lora0 = peft_mlp.base_model.model.seq[0]
 print(lora0.lora_A["default"], lora0.lora_B["default"], "scaling", lora0.scaling["default"])
 x = torch.randn(4, 20)
@@ -176,8 +172,7 @@ print(f"5 epochs in {time.perf_counter() - start:.1f} s, validation accuracy {va
 # Training moved only the adapter and the copy of the last layer; the pretrained weights are
 # untouched. And the wrapped layer's output is exactly the formula of section 1:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 base = peft_mlp.base_model.model
 print("seq.0 base weight unchanged:", torch.equal(base.seq[0].base_layer.weight, module_copy.seq[0].weight))
 print("seq.4 original unchanged:   ", torch.equal(base.seq[4].original_module.weight, module_copy.seq[4].weight))
@@ -238,8 +233,7 @@ print(f"{N_TRAIN} training texts, {N_VAL} validation texts; majority-class accur
 # model or in its pooler. `train_emotion.lora_config` builds the same configuration for the
 # training script (`--lora_rank 8`), and the benchmark below uses it; the check compares the two.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def new_classifier():
     torch.manual_seed(0)
     return AutoModelForSequenceClassification.from_pretrained(ckpt, num_labels=6)
@@ -360,8 +354,7 @@ fig.tight_layout()
 # `save_pretrained` on a PEFT model writes only the adapter: the LoRA matrices, the trained head
 # (it was in `modules_to_save`) and `adapter_config.json`. The base model is referenced by name.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 lora_model.save_pretrained(SCRATCH / "emotion-lora")
 full_model.save_pretrained(SCRATCH / "emotion-full")
 print("adapter folder:", sorted(p.name for p in (SCRATCH / "emotion-lora").iterdir()))
@@ -456,8 +449,7 @@ assert not set(TEST_QUESTIONS) & {q for q, _ in PIRATE}
 # the prompt, so the model learns to produce the *answer* (and the `<|im_end|>` that ends it), not
 # to repeat questions.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def encode_pair(question, answer):
     prompt = lm_tok.apply_chat_template(chat_prompt(question), add_generation_prompt=True)["input_ids"]
     full = lm_tok.apply_chat_template(chat_prompt(question) + [{"role": "assistant", "content": answer}])["input_ids"]
@@ -481,8 +473,7 @@ def collate_lm(items):
 # LoRA on the query and value projections of all 30 layers, rank 16. For Llama-style models these
 # are named `q_proj` and `v_proj` (PEFT would pick the same by default for `model_type="llama"`).
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 lm_config = LoraConfig(task_type="CAUSAL_LM", r=16, lora_alpha=32, lora_dropout=0.0,
                        target_modules=["q_proj", "v_proj"])
 pirate = get_peft_model(lm, lm_config)
@@ -520,8 +511,7 @@ for q, a0, a1 in zip(TEST_QUESTIONS, before, after):
 # whole output distribution towards that style moved the facts too, in either direction. That is
 # the warning that comes with fine-tuning on style: check the facts again afterwards.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 in_style = sum(a.startswith("Arr") for a in after)
 print("most answers in the new style:", in_style >= 2)
 assert in_style >= 2
@@ -537,8 +527,7 @@ pirate.save_pretrained(SCRATCH / "pirate-lora")
 adapter_mb = folder_mb(SCRATCH / "pirate-lora")
 print(f"adapter: {adapter_mb:.1f} MB | the full model's weights: {lm_mb:.0f} MB ({str(lm.dtype).removeprefix('torch.')})")
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 fresh = AutoModelForCausalLM.from_pretrained(lm_ckpt, dtype=torch.float32).to(env.device)
 reloaded = PeftModel.from_pretrained(fresh, str(SCRATCH / "pirate-lora"))
 probe = lm_tok(["Arr, what be the weather today?"], return_tensors="pt").to(env.device)
@@ -556,8 +545,7 @@ print("adapter config: r", reloaded.peft_config["default"].r, "| targets",
 # extra cost at inference, which `save_pretrained` stores as a normal full checkpoint. The outputs
 # agree with the unmerged model up to float rounding:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 merged = reloaded.merge_and_unload()
 with torch.no_grad():
     merged_logits = merged(**probe).logits
@@ -607,7 +595,7 @@ print("same greedy answers after merging:", answers(merged) == after)
 # your function runs).
 # Think: what does it give for the emotion classifier with `r` = 1, 4 and 32?
 
-# %%
+# %% tags=["nbval-check-output"]
 def lora_trainable_params(model: nn.Module, r: int, target_modules) -> int:
     raise NotImplementedError  # your code here
 
@@ -624,7 +612,7 @@ cu.check.exercise_08_1(lora_trainable_params)
 # (`["query", "key", "value", "attention.output.dense"]`; DistilBERT's `q_lin`, `k_lin`, `v_lin`,
 # `out_lin`), and does the accuracy move with the extra projections?
 
-# %%
+# %% tags=["nbval-check-output"]
 def classifier_trainable_params(model: nn.Module, r: int, target_modules) -> int:
     raise NotImplementedError  # your code here
 
@@ -638,7 +626,7 @@ cu.check.exercise_08_2(classifier_trainable_params)
 # not 1 and compares the merged weights (PEFT's `merge`, `get_delta_weight` and the LoRA layer's
 # forward are switched off while your function runs).
 
-# %%
+# %% tags=["nbval-check-output"]
 def merge_lora(layer) -> nn.Linear:
     raise NotImplementedError  # your code here
 
@@ -654,7 +642,7 @@ cu.check.exercise_08_3(merge_lora)
 # gradients). Think: train a second adapter on the chat model (answers in French) and switch between
 # it and `pirate-lora` without loading the base model twice.
 
-# %%
+# %% tags=["nbval-check-output"]
 def adapter_outputs(base: nn.Module, adapters: dict[str, str], x: torch.Tensor) -> dict[str, torch.Tensor]:
     raise NotImplementedError  # your code here
 

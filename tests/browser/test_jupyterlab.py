@@ -79,7 +79,9 @@ def _pick_cells(book) -> dict[str, int]:
     tensor = next(
         i
         for i in code
-        if i > setup and book.cells[i].source.startswith("# NBVAL_CHECK_OUTPUT") and "torch." in book.cells[i].source
+        if i > setup
+        and "nbval-check-output" in book.cells[i].metadata.get("tags", [])
+        and "torch." in book.cells[i].source
     )
     return {"colab": code[0], "setup": setup, "tensor": tensor}
 

@@ -35,8 +35,7 @@ model = AutoModelForSequenceClassification.from_pretrained(sentiment_ckpt).to(en
 causal_ckpt = cu.resolve_checkpoint(cu.CAUSAL_LM)
 generator = pipeline("text-generation", model=causal_ckpt, device=env.device)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def next_token_probs(prompt: str, k: int) -> list[tuple[str, float]]:
     inputs = generator.tokenizer(prompt, return_tensors="pt").to(env.device)
     with torch.inference_mode():
@@ -58,8 +57,7 @@ assert cu.check.exercise_01_1(next_token_probs)
 # what the pipeline does with `{"text", "text_pair"}`. `tokenizer([text, text_pair])` would be a
 # *batch* of two separate texts, and two results.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def pair_scores(text: str, text_pair: str) -> dict[str, float]:
     inputs = tokenizer(text, text_pair, truncation=True, return_tensors="pt").to(env.device)
     with torch.inference_mode():
@@ -79,8 +77,7 @@ assert cu.check.exercise_01_2(pair_scores)
 # in it as long, and those padding positions cost as much compute as real tokens. Sorting the
 # texts by length first puts similar lengths together, so little padding is left.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def padded_positions(texts: list[str], batch_size: int) -> int:
     lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
     groups = [lengths[i : i + batch_size] for i in range(0, len(lengths), batch_size)]
@@ -106,8 +103,7 @@ def sample_story(prompt: str, seed: int) -> str:
     return generator(prompt, do_sample=True, temperature=0.7, max_new_tokens=8)[0]["generated_text"]
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 story = sample_story("Once upon a time", 0)
 print("same seed, same text:", story == sample_story("Once upon a time", 0), "| continues the prompt:", story.startswith("Once upon a time"))
 assert cu.check.exercise_01_4(sample_story)

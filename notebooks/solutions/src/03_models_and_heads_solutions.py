@@ -36,8 +36,7 @@ from transformers import (
 # when `tie_word_embeddings` is set (counted once, as `num_parameters()` does). Rotary position
 # embeddings have no parameters. Every size comes from the config, `head_dim` included.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 def llama_parameters(config) -> int:
     h, i, d = config.hidden_size, config.intermediate_size, config.head_dim
     attention = 2 * h * config.num_attention_heads * d + 2 * h * config.num_key_value_heads * d  # q, o; k, v
@@ -59,8 +58,7 @@ assert cu.check.exercise_03_1(llama_parameters)
 # 16-bit words as unsigned integers and let torch reinterpret the bits with `.view(torch.bfloat16)`.
 # We check it on a small random BERT saved in bfloat16.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 NUMPY_DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "U8": "u1", "BOOL": "?"}
 
 
@@ -92,7 +90,7 @@ assert cu.check.exercise_03_2(read_tensor_pt)
 # part of the body); DistilBERT, `classifier(relu(pre_classifier(h_0)))`. Here on the course's
 # encoder with a new 3-label head, then on the checker's random models.
 
-# %%
+# %% tags=["nbval-check-output"]
 def head_logits(model, inputs: dict) -> torch.Tensor:
     with torch.no_grad():
         out = model.base_model(**inputs)
@@ -120,7 +118,7 @@ assert cu.check.exercise_03_3(head_logits)
 # (the transform's dense layer and LayerNorm, and the output bias: 6 tensors) are newly
 # initialized.
 
-# %%
+# %% tags=["nbval-check-output"]
 def shares_embeddings(model) -> bool:
     return model.get_output_embeddings().weight is model.get_input_embeddings().weight
 

@@ -30,8 +30,7 @@ tokenizer = AutoTokenizer.from_pretrained(cu.resolve_checkpoint(cu.ENCODER))
 # which the model processes like any other token. Counting words instead would miss that rare
 # words split into several pieces.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 def add_n_tokens(ds: Dataset) -> Dataset:
     def count(batch):
         return {"n_tokens": [len(ids) for ids in tokenizer(batch["text"])["input_ids"]]}
@@ -50,8 +49,7 @@ assert cu.check.exercise_04_1(add_n_tokens)
 # name you want. With `stratify_by_column` (it needs a `ClassLabel` column) the rare class keeps its
 # share exactly; without it the share drifts by chance.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 def split_validation(ds: Dataset, seed: int) -> DatasetDict:
     parts = ds.train_test_split(test_size=0.1, seed=seed, stratify_by_column="label")
     return DatasetDict(train=parts["train"], validation=parts["test"])
@@ -71,8 +69,7 @@ assert cu.check.exercise_04_2(split_validation)
 # the more likely it holds one long text that all the others are padded to, so the share grows
 # with the batch size (and with batch size 1 it is zero).
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 def padding_share(lengths: list[int], batch_size: int) -> float:
     batches = [lengths[i:i + batch_size] for i in range(0, len(lengths), batch_size)]
     computed = sum(max(batch) * len(batch) for batch in batches)
@@ -89,8 +86,7 @@ assert cu.check.exercise_04_3(padding_share)
 # `load_dataset("parquet")` reads them back, so the `ClassLabel` survives (CSV keeps only
 # integers). Without `split=` `load_dataset` returns a `DatasetDict` with one `train` split.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 def parquet_roundtrip(ds: Dataset, path: str) -> Dataset:
     ds.to_parquet(path)
     return load_dataset("parquet", data_files=path, split="train", cache_dir=str(Path(path).parent / "hf-cache"))

@@ -26,8 +26,7 @@ from transformers import EvalPrediction, TrainerCallback
 # weights each class's F1 by its share of the true labels. (Macro F1 would count every class the
 # same and show the rare ones, love and surprise, more harshly; accuracy alone hides them.)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def my_compute_metrics(pred: EvalPrediction) -> dict:
     logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
     predicted = np.asarray(logits).argmax(axis=-1)
@@ -47,7 +46,7 @@ assert cu.check.exercise_05_1(my_compute_metrics)
 # number of steps then depends on the machine's speed and load: the same code trains a different
 # amount, so results are no longer reproducible from the code alone (log `state.global_step`).
 
-# %%
+# %% tags=["nbval-check-output"]
 class TimeLimitCallback(TrainerCallback):
     def __init__(self, max_seconds: float):
         self.max_seconds = max_seconds
@@ -71,7 +70,7 @@ assert cu.check.exercise_05_2(TimeLimitCallback)
 # The highest-loss texts are often confident mistakes on doubtful labels: relabel or drop them in
 # the training set, or at least count them before blaming the model.
 
-# %%
+# %% tags=["nbval-check-output"]
 def per_example_loss(model, tokenizer, batch: dict) -> dict:
     inputs = tokenizer.pad({k: batch[k] for k in tokenizer.model_input_names}, return_tensors="pt")
     inputs = {k: v.to(model.device) for k, v in inputs.items()}
@@ -92,8 +91,7 @@ assert cu.check.exercise_05_3(per_example_loss)
 # batch 8 makes 625 steps in one epoch where batch 32 makes 157: on a small budget the number of
 # updates matters more than their size, as long as each one is cheap.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def optimizer_steps(n_examples: int, batch_size: int, epochs: int, grad_accum: int, drop_last: bool = False) -> int:
     batches = n_examples // batch_size if drop_last else math.ceil(n_examples / batch_size)
     return math.ceil(batches / grad_accum) * epochs

@@ -52,8 +52,7 @@ with torch.no_grad():
     ours = multi_head_attention_bmm(enc_out.hidden_states[0], sa, h)
     reference, _ = att.multi_head_attention(enc_out.hidden_states[0], sa.query, sa.key, sa.value, None, num_heads=h)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("bmm version equals the reference on layer 0:", torch.allclose(ours, reference, atol=1e-5))
 assert cu.check.exercise_06_1(multi_head_attention_bmm)
 
@@ -63,7 +62,7 @@ assert cu.check.exercise_06_1(multi_head_attention_bmm)
 # a mask puts exact zeros in the weights (`w * w.log()` gives NaN there). The maximum possible
 # entropy is `log(n_keys)`, a uniform row.
 
-# %%
+# %% tags=["nbval-check-output"]
 def head_entropy(weights: torch.Tensor) -> torch.Tensor:
     return -torch.special.xlogy(weights, weights).sum(dim=-1).mean(dim=(0, 2))
 
@@ -81,8 +80,7 @@ assert cu.check.exercise_06_2(head_entropy)
 # means "may attend", the convention of `F.scaled_dot_product_attention`, so the mask goes in as
 # `attn_mask` unchanged, and the weights outside the window are exactly 0:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def sliding_window_mask(n: int, window: int) -> torch.Tensor:
     i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
     return (j <= i) & (i - j <= window)
@@ -101,8 +99,7 @@ assert cu.check.exercise_06_3(sliding_window_mask)
 # `2 · layers · kv_heads · head_dim · tokens · bytes`. SmolLM2 (30 layers, 3 KV heads of 64)
 # at 2,048 tokens in float32, and the same model without grouped-query attention:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from transformers import AutoConfig
 
 

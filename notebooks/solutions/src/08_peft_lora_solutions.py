@@ -32,8 +32,7 @@ shutil.rmtree(SCRATCH, ignore_errors=True)
 # is PEFT's: `re.fullmatch` for a string, "equal or ends with `.entry`" for a list (so `"1"` matches
 # a layer named `1`, not `11`). On section 2's MLP it agrees with PEFT:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 def name_matches(name: str, target_modules) -> bool:
     if isinstance(target_modules, str):
         return re.fullmatch(target_modules, name) is not None
@@ -62,8 +61,7 @@ torch.manual_seed(0)
 classifier = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(ckpt, num_labels=6))
 targets = {"bert": ["query", "value"], "distilbert": ["q_lin", "v_lin"]}[classifier.config.model_type]
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for r in (1, 4, 8, 32):
     print(f"r={r:2d}: {lora_trainable_params(classifier, r, targets):>7,} LoRA parameters")
 
@@ -74,8 +72,7 @@ for r in (1, 4, 8, 32):
 # layer: `6 layers × 4 × 6 · (384 + 384) = 110,592`, plus the classifier's `384·6 + 6 = 2,310` and
 # the pooler's `384·384 + 384 = 147,840`.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def classifier_trainable_params(model: nn.Module, r: int, target_modules) -> int:
     prefix = model.base_model_prefix
     head = sum(p.numel() for name, p in model.named_parameters()
@@ -100,8 +97,7 @@ assert cu.check.exercise_08_2(classifier_trainable_params)
 # second time). To see a difference, the layer below starts with a random, non-zero `B`
 # (`init_lora_weights=False`) and `alpha / r = 4`:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 def merge_lora(layer) -> nn.Linear:
     W, b = layer.base_layer.weight, layer.base_layer.bias
     A, B = layer.lora_A["default"].weight, layer.lora_B["default"].weight
@@ -130,8 +126,7 @@ assert cu.check.exercise_08_3(merge_lora)
 # adds another set of LoRA matrices under its own name beside it, and `set_adapter` chooses which
 # one the forward pass uses. The base weights exist once. Two adapters of a small model show it:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 def adapter_outputs(base: nn.Module, adapters: dict[str, str], x: torch.Tensor) -> dict[str, torch.Tensor]:
     names = list(adapters)
     model = PeftModel.from_pretrained(base, adapters[names[0]], adapter_name=names[0])

@@ -33,8 +33,7 @@ shutil.rmtree(SCRATCH, ignore_errors=True)
 # same number of indices; then a stride, so that rank `r` gets positions `r, r + W, r + 2W, ...`.
 # Padding repeats the list from its start, several times over when `n < world_size`.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 def shard_indices(n: int, world_size: int, rank: int, shuffle: bool = True, seed: int = 0, epoch: int = 0,
                   drop_last: bool = False) -> list[int]:
     if shuffle:
@@ -61,8 +60,7 @@ assert cu.check.exercise_09_1(shard_indices)
 # what `DistributedSampler`'s padding and `drop_last` guarantee. On section 2's example with slices
 # of 10 and 6:
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 def global_gradient(rank_grads: list[torch.Tensor], rank_sizes: list[int]) -> torch.Tensor:
     n = torch.tensor(rank_sizes, dtype=rank_grads[0].dtype)
     return (torch.stack(rank_grads) * n[:, None]).sum(0) / n.sum()
@@ -90,8 +88,7 @@ assert cu.check.exercise_09_2(global_gradient)
 # `seed + 0` every time and the rank reads the same indices in the same order in every epoch: for
 # `range(10)` over 3 ranks with `seed=7`, rank 0 reads 4 indices (10 padded to 12, over 3 ranks).
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 def epoch_reads(n: int, world_size: int, rank: int, seed: int, epochs: int, drop_last: bool = False) -> list[list[int]]:
     return [shard_indices(n, world_size, rank, shuffle=True, seed=seed, epoch=0, drop_last=drop_last)
             for _ in range(epochs)]
@@ -124,8 +121,7 @@ out = SCRATCH / "spawn2.json"
 weights_file = SCRATCH / "spawn2.safetensors"
 print("\n".join(line for line in spawn_two(out, weights_file).splitlines() if line.startswith("[rank")))
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 summary = json.loads(out.read_text())
 print({k: summary[k] for k in ("world_size", "backend", "per_process_batch", "global_batch", "steps")})
 print("equal to one process on the global batch after every step:", summary["equivalence"]["equal"])

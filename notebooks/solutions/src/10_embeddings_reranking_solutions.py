@@ -26,7 +26,7 @@ from course_utils import embeddings
 # mask is 1 (sentence-transformers' `Pooling` finds it the same way). Neither looks at the padded
 # positions, so more padding, on either side, cannot change the result.
 
-# %%
+# %% tags=["nbval-check-output"]
 def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     mask = attention_mask.unsqueeze(-1).to(last_hidden_state.dtype)  # (batch, tokens, 1) broadcasts over hidden
     return (last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
@@ -48,8 +48,7 @@ ckpt = cu.resolve_checkpoint(cu.EMBEDDER)
 tokenizer = AutoTokenizer.from_pretrained(ckpt)
 encoder = AutoModel.from_pretrained(ckpt).to(env.device).eval()
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 texts = ["i am ever so sad", "i am thrilled about the trip to the mountains next week"]
 batch = tokenizer(texts, padding=True, return_tensors="pt").to(env.device)
 alone = tokenizer(texts[:1], return_tensors="pt").to(env.device)
@@ -66,7 +65,7 @@ print("naive mean: padded == alone:", torch.allclose(padded_h.mean(1)[0], alone_
 # position + 1; but `argmax` of a row with no hit is also 0, which would count as rank 1, hence the
 # `torch.where` on `hits.any(dim=1)`: such a query contributes 0 and still counts in the mean.
 
-# %%
+# %% tags=["nbval-check-output"]
 def mrr_at_k(similarity: torch.Tensor, query_labels: torch.Tensor, corpus_labels: torch.Tensor, k: int) -> float:
     top = similarity.topk(k, dim=1).indices  # (n_queries, k), most similar first
     hits = corpus_labels[top] == query_labels[:, None]
@@ -84,8 +83,7 @@ assert cu.check.exercise_10_2(mrr_at_k)
 # query with a hit at rank 1 adds 1 to both, and every other query adds at least 0 to MRR, so MRR@k
 # is never below precision@1 (the "Think").
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 sims = torch.tensor([[0.9, 0.1, 0.2, 0.8, 0.3], [0.95, 0.2, 0.1, 0.3, 0.6], [0.9, 0.8, 0.1, 0.2, 0.3]])
 query_labels, corpus_labels = torch.tensor([0, 1, 2]), torch.tensor([0, 1, 2, 0, 1])
 relevant = embeddings.same_label(query_labels, corpus_labels, sims.topk(2, dim=1).indices)
@@ -129,15 +127,14 @@ assert precision_at_1["mean"] > precision_at_1["cls"]  # the model's own recipe 
 # query's candidates, best first. `lam = 0` keeps the bi-encoder's order; a large `lam` gives the
 # reranker's order (sigmoid is monotonic), with the cosine breaking near-ties.
 
-# %%
+# %% tags=["nbval-check-output"]
 def hybrid_order(cosine: torch.Tensor, logits: torch.Tensor, lam: float) -> torch.Tensor:
     return (cosine + lam * logits.sigmoid()).argsort(dim=1, descending=True)
 
 
 assert cu.check.exercise_10_3(hybrid_order)
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 cosine, logits = torch.tensor([[0.9, 0.8, 0.7]]), torch.tensor([[0.0, -3.0, 3.0]])
 for lam in (0.0, 0.1, 0.25, 10.0):
     print(f"lam = {lam:5}: order {hybrid_order(cosine, logits, lam)[0].tolist()}")
@@ -157,7 +154,7 @@ print("reranker alone:       order", logits.argsort(dim=1, descending=True)[0].t
 # .sum(1))` is inf as soon as one logit passes 88 in float32. The mean over the rows is
 # `cross_entropy`'s default reduction, as in section 4.
 
-# %%
+# %% tags=["nbval-check-output"]
 def multi_positive_loss(scores: torch.Tensor, is_positive: torch.Tensor) -> torch.Tensor:
     whole_row = torch.logsumexp(scores, dim=1)  # log of the softmax's denominator, one per group
     positives = torch.logsumexp(scores.masked_fill(~is_positive, float("-inf")), dim=1)  # log of the positives' part
@@ -184,8 +181,7 @@ difference = (multi_positive_loss(scores, first) - section_4).abs().item()
 print(f"one positive in column 0: |multi_positive_loss - cross_entropy| = {difference:.1e}")
 assert difference < 1e-6
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 several = torch.rand(4, 8, generator=gen) < 0.3
 several[:, 3] = True  # at least one positive per row, not in column 0
 shift = torch.randn(4, 1, generator=gen) * 10  # one constant per group
@@ -207,8 +203,7 @@ print(f"logits x 60: naive log(sum(exp)) finite: {naive.isfinite().item()}, "
 # `k p_j - 1` (k positives) turns positive once a positive holds more than 1/k, and the best
 # positive is pushed down towards the others.
 
-# %% tags=["same-online"]
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output", "same-online"]
 row = torch.tensor([[3.0, 1.0, 0.5, -1.0, 0.0, -0.5]])  # one group: columns 0 and 1 are positives
 two = torch.tensor([[True, True, False, False, False, False]])
 for name, loss_fn in (("-log of the positives' sum (10.4)", multi_positive_loss),
