@@ -11,7 +11,7 @@ Importing it has no side effects: nothing is downloaded, mounted or configured u
 """
 
 from . import check
-from .data import EMOTION_LABELS, cache_dir, load_emotion
+from .data import EMOTION_LABELS, load_emotion
 from .env import (
     Environment,
     by_profile,
@@ -23,8 +23,8 @@ from .env import (
     in_colab,
     seed_everything,
     setup,
-    show_warnings,
 )
+from .logs import show_warnings
 from .models import (
     BGE_EMBEDDER,
     BGE_RERANKER,
@@ -35,6 +35,7 @@ from .models import (
     checkpoint_source,
     resolve_checkpoint,
 )
+from .paths import cache_dir
 
 __version__ = "0.1.0"
 

@@ -1,12 +1,14 @@
-"""Data: the emotion dataset from a local mirror or the Hub, and the course's cache folder."""
+"""Data: the emotion dataset from a local mirror, the Hub or a prefetched copy (folders: :mod:`course_utils.paths`)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from . import _moved
 from .env import hub_status
+from .paths import prefetched_data_dir as _prefetched_data_dir
 
 if TYPE_CHECKING:
     from datasets import DatasetDict
@@ -19,33 +21,6 @@ EMOTION_REVISION = "cab853a1dbdf4c42c2b3ef2173804746df8825fe"
 EMOTION_REVISION_VARIABLE = "COURSE_EMOTION_REVISION"
 EMOTION_LABELS: tuple[str, ...] = ("sadness", "joy", "love", "anger", "fear", "surprise")
 EMOTION_SPLITS: tuple[str, ...] = ("train", "validation", "test")
-
-_REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def cache_dir() -> Path:
-    """Where the course keeps what it builds or downloads (stand-in models, prefetched Hub files).
-
-    ``COURSE_CACHE_DIR`` if set; else ``data/cache`` in a source checkout; else ``~/.cache/hf-course``.
-    The folder is created on first use.
-    """
-    env = os.environ.get("COURSE_CACHE_DIR")
-    if env:
-        path = Path(env).expanduser()
-    elif (_REPO_ROOT / "pyproject.toml").is_file() and (_REPO_ROOT / "data").is_dir():
-        path = _REPO_ROOT / "data" / "cache"
-    else:
-        path = Path.home() / ".cache" / "hf-course"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def prefetched_data_dir(cache: Path | None = None) -> Path:
-    """Where ``make prefetch`` writes ``emotion/{train,validation,test}.jsonl``: ``<cache>/data``.
-
-    ``cache`` defaults to :func:`cache_dir`; the workshop bundle passes the cache it copies into.
-    """
-    return (cache_dir() if cache is None else Path(cache)) / "data"
 
 
 def _missing_splits(folder: Path) -> list[str]:
@@ -112,7 +87,7 @@ def load_emotion(split: str | None = None):
     folder = emotion_dir()
     if folder is None:
         ok, reason = hub_status()
-        prefetched = prefetched_data_dir()
+        prefetched = _prefetched_data_dir()
         if ok:
             from .models import HubFaultError, explain_hub_faults
 
@@ -143,3 +118,14 @@ def load_emotion(split: str | None = None):
 
 def _pick(ds: DatasetDict, split: str | None):
     return ds if split is None else ds[split]
+
+
+#: Helpers that moved to :mod:`course_utils.paths`; the old path still works, with a DeprecationWarning.
+_MOVED = {
+    "cache_dir": "course_utils.paths.cache_dir",
+    "prefetched_data_dir": "course_utils.paths.prefetched_data_dir",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return _moved.attribute(__name__, name, _MOVED)

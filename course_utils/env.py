@@ -1,26 +1,25 @@
-"""Environment: compute profile, device, precision, seeding, Hub reachability, a free local port and the setup report.
+"""Environment: compute profile, device, precision, seeding, Hub reachability and the setup report.
 
-Nothing here runs on import; every notebook calls :func:`setup` once in its setup cell.
+Nothing here runs on import; every notebook calls :func:`setup` once in its setup cell. What
+:func:`setup` silences, and :func:`~course_utils.logs.show_warnings`, live in :mod:`course_utils.logs`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import os
 import platform
 import random
-import socket
 import sys
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
-from types import ModuleType
 from typing import Any, Literal, TypeVar
 
+from . import _moved
 from .i18n import _
+from .logs import quiet as _quiet
 
 Profile = Literal["quick", "full"]
 PROFILES: tuple[str, ...] = ("quick", "full")
@@ -232,132 +231,12 @@ def hub_available(timeout: float = 3.0) -> bool:
     return hub_status(timeout)[0]
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on ``host`` that nothing listens on now (the system picks it; it is free when asked).
-
-    For a local server (JupyterLab, the Hub mirror) or a process group's ``MASTER_PORT``. Another
-    process could take the port between this call and its use, so start the server soon after.
-    """
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
 def package_version(name: str) -> str:
     """The installed version of distribution ``name``, or ``"not installed"``."""
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return _("not installed")
-
-
-def quiet() -> None:
-    """Silence loading noise that does not teach.
-
-    Precisely: the ``transformers`` and ``datasets`` loggers are set to ERROR (their warnings,
-    among them transformers' LOAD REPORT of missing/unexpected/newly initialised weights, and
-    their info messages are dropped; errors still print); the progress bars of transformers and
-    huggingface_hub (weight loading, downloads) are switched off; a Python warnings filter hides
-    tqdm's "IProgress not found"; ``TOKENIZERS_PARALLELISM`` is set to ``false`` unless already
-    set (no fork warning from tokenizers).
-
-    Not silenced: Python warnings (``FutureWarning``, ``DeprecationWarning``...) that the libraries
-    raise with ``warnings.warn``, errors, huggingface_hub's logging, and the progress bars of
-    ``Trainer`` and ``Dataset.map``. :func:`show_warnings` undoes all of the above but
-    ``TOKENIZERS_PARALLELISM`` for one block.
-    """
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # Without ipywidgets, tqdm.auto warns (with a file path) that it falls back to text bars: fine.
-    warnings.filterwarnings("ignore", message="IProgress not found")
-    logging.getLogger("transformers").setLevel(logging.ERROR)
-    try:
-        import transformers
-
-        transformers.utils.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
-    except ImportError:
-        pass
-    try:
-        from huggingface_hub.utils import disable_progress_bars
-
-        disable_progress_bars()
-    except ImportError:
-        pass
-    try:
-        import datasets
-
-        datasets.logging.set_verbosity_error()
-    except ImportError:
-        pass
-
-
-def show_warnings(progress_bars: bool = True) -> contextlib.AbstractContextManager[None]:
-    """Inside ``with cu.show_warnings(): ...``, see what :func:`setup` hides; afterwards it is hidden again.
-
-    For the block: transformers and datasets log at WARNING (their default; a more verbose level
-    you set stays), transformers' "print
-    once" warnings are shown again even if they were already emitted while hidden, Python
-    warnings are shown once per code location (``"default"`` action, which also overrides the
-    ``ignore`` filters of :func:`quiet` and of the notebook), and, with ``progress_bars=True``, the
-    progress bars of transformers and huggingface_hub are on (unless ``HF_HUB_DISABLE_PROGRESS_BARS=1``
-    forbids them). On exit, even after an exception, every one of these settings gets back the
-    value it had on entry. ``TOKENIZERS_PARALLELISM`` is left as it is.
-    """
-    if not isinstance(progress_bars, bool):
-        raise ValueError(f"progress_bars must be True or False, got {progress_bars!r}")
-    return _shown_warnings(progress_bars)
-
-
-@contextlib.contextmanager
-def _shown_warnings(progress_bars: bool) -> Iterator[None]:
-    with contextlib.ExitStack() as restore, warnings.catch_warnings():
-        warnings.simplefilter("default")  # every warning, once per location (catch_warnings restores the filters)
-        tf_logging: ModuleType | None
-        try:
-            import transformers.utils.logging as tf_logging
-        except ImportError:
-            tf_logging = None
-        if tf_logging is not None:
-            restore.callback(tf_logging.set_verbosity, tf_logging.get_verbosity())
-            if tf_logging.get_verbosity() > logging.WARNING:  # keep INFO or DEBUG if the learner chose them
-                tf_logging.set_verbosity_warning()
-            once = getattr(logging.Logger, "warning_once", None)
-            if once is not None and hasattr(once, "cache_clear"):
-                once.cache_clear()  # messages already "printed once" while hidden come back
-        try:
-            import datasets
-        except ImportError:
-            pass
-        else:
-            restore.callback(datasets.logging.set_verbosity, datasets.logging.get_verbosity())
-            if datasets.logging.get_verbosity() > logging.WARNING:
-                datasets.logging.set_verbosity_warning()
-        if progress_bars:
-            _enable_progress_bars(restore, tf_logging)
-        yield
-
-
-def _enable_progress_bars(restore: contextlib.ExitStack, tf_logging: Any) -> None:
-    """Switch transformers' and huggingface_hub's bars on; register how to put them back."""
-    try:
-        from huggingface_hub import constants
-        from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
-    except ImportError:
-        return
-    if constants.HF_HUB_DISABLE_PROGRESS_BARS is True:  # the environment variable wins; enabling would only warn
-        return
-    hub_was_disabled = are_progress_bars_disabled()
-    tf_was_enabled = tf_logging.is_progress_bar_enabled() if tf_logging is not None else None
-
-    def put_back() -> None:
-        if tf_logging is not None:  # transformers' switch also flips huggingface_hub's: set it first
-            (tf_logging.enable_progress_bar if tf_was_enabled else tf_logging.disable_progress_bar)()
-        (disable_progress_bars if hub_was_disabled else enable_progress_bars)()
-
-    restore.callback(put_back)
-    if tf_logging is not None:
-        tf_logging.enable_progress_bar()
-    enable_progress_bars()
 
 
 @dataclass(frozen=True)
@@ -424,7 +303,7 @@ def setup(seed: int = 0, verbose: bool = True) -> Environment:
     cell) and the training precision (:func:`auto_precision`), and, when the Hub does not answer,
     how to use a mirror (``HF_ENDPOINT``) before the stand-ins take over.
 
-    Quieting (:func:`quiet`) hides, for the rest of the session: transformers' and datasets'
+    Quieting (:func:`~course_utils.logs.quiet`) hides, for the rest of the session: transformers' and datasets'
     warnings and info logs (errors still print), among them the LOAD REPORT of missing, unexpected
     or newly initialised weights; the weight-loading and download progress bars of transformers
     and huggingface_hub; tqdm's "IProgress not found" warning; the tokenizers fork warning
@@ -436,7 +315,7 @@ def setup(seed: int = 0, verbose: bool = True) -> Environment:
     """
     if not isinstance(verbose, bool):
         raise ValueError(f"verbose must be True or False, got {verbose!r}")
-    quiet()
+    _quiet()
     seed_everything(seed)
     ok, reason = hub_status()
     device = get_device()
@@ -455,3 +334,15 @@ def setup(seed: int = 0, verbose: bool = True) -> Environment:
     if verbose:
         print(env.report())
     return env
+
+
+#: Helpers that moved out of this module; the old path still works, with a DeprecationWarning.
+_MOVED = {
+    "free_port": "course_utils.net.free_port",
+    "quiet": "course_utils.logs.quiet",
+    "show_warnings": "course_utils.logs.show_warnings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    return _moved.attribute(__name__, name, _MOVED)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import standins
-from .data import cache_dir
+from . import _moved, standins
 from .env import hub_endpoint, hub_status
+from .paths import prefetch_dir as _prefetch_dir
 
 T = TypeVar("T")
 
@@ -61,11 +61,6 @@ STANDINS: dict[str, StandIn] = {
 }
 
 
-def prefetch_dir() -> Path:
-    """Where ``make prefetch`` stores Hub snapshots (a Hugging Face cache layout inside the course cache)."""
-    return cache_dir() / "hub"
-
-
 #: What ``make prefetch`` downloads and a cached snapshot must hold: configs, tokenizers and
 #: safetensors weights (no pickles, no model cards).
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.jinja", "tokenizer*"]
@@ -79,7 +74,7 @@ def _cached_snapshot(name: str) -> Path | None:
     """
     from huggingface_hub import snapshot_download
 
-    for folder in (prefetch_dir(), None):
+    for folder in (_prefetch_dir(), None):
         try:
             path = snapshot_download(name, cache_dir=folder, local_files_only=True, allow_patterns=ALLOW_PATTERNS)
         except Exception:  # not cached there (LocalEntryNotFoundError and friends)
@@ -497,3 +492,11 @@ def resolve_checkpoint(name: str, verbose: bool = True) -> str:
     path = _standin_path(standin)
     say(f"{name}: Hub offline ({reason}) -> stand-in: {standin.description}")
     return str(path)
+
+
+#: Helpers that moved to :mod:`course_utils.paths`; the old path still works, with a DeprecationWarning.
+_MOVED = {"prefetch_dir": "course_utils.paths.prefetch_dir"}
+
+
+def __getattr__(name: str) -> Any:
+    return _moved.attribute(__name__, name, _MOVED)

@@ -2,7 +2,8 @@
 
 - :func:`show_heatmaps`: a grid of matrices (attention maps: layers x heads) with token labels;
 - :func:`plot_lines`: several named curves on shared axes (losses, timings against length);
-- :func:`plot_bars`: labelled horizontal bars (next-token probabilities, class scores).
+- :func:`plot_bars`: labelled horizontal bars (next-token probabilities, class scores);
+- :func:`plot_confusion_matrix`: a classifier's confusion matrix, normalised per true label.
 
 Each returns the matplotlib ``Figure``. In a notebook, assign it (``fig = ...``) so it is shown once.
 """
@@ -10,10 +11,13 @@ Each returns the matplotlib ``Figure``. In a notebook, assign it (``fig = ...``)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_bars", "plot_lines", "show_heatmaps"]
+from .metrics import _class_ids
+
+__all__ = ["plot_bars", "plot_confusion_matrix", "plot_lines", "show_heatmaps"]
 
 
 def _to_numpy(x: object, name: str) -> np.ndarray:
@@ -138,6 +142,50 @@ def plot_bars(
     ax.barh(positions, v)
     ax.set_yticks(positions, labels=[str(s) for s in labels])
     ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(
+    y_true: object,
+    y_pred: object,
+    labels: Sequence[str],
+    normalize: bool = True,
+    title: str | None = None,
+    figsize: tuple[float, float] = (4.8, 4.2),
+    ax: Any = None,
+):
+    """Confusion matrix of class ids ``y_true`` vs ``y_pred``, rows normalised to 1 (recall per class) unless ``normalize=False``.
+
+    ``labels[i]`` names class id ``i``; rows are the true labels, columns the predictions. Draws on
+    ``ax`` (a matplotlib ``Axes``, e.g. one panel of a side-by-side comparison) or on a new figure
+    of size ``figsize``. Returns the matplotlib ``Figure``.
+    """
+    true = _class_ids(y_true, "y_true")
+    pred = _class_ids(y_pred, "y_pred")
+    if true.shape != pred.shape:
+        raise ValueError(f"y_true and y_pred must have the same length, got {true.shape[0]} and {pred.shape[0]}")
+    if isinstance(labels, str) or len(labels) < 2:
+        raise ValueError(f"labels must be a sequence of at least two class names, got {labels!r}")
+    n = len(labels)
+    if true.min() < 0 or pred.min() < 0 or max(true.max(), pred.max()) >= n:
+        raise ValueError(f"class ids must lie in 0..{n - 1} (one per entry of labels)")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+
+    cm = confusion_matrix(true, pred, labels=list(range(n)), normalize="true" if normalize else None)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure
+    ConfusionMatrixDisplay(cm, display_labels=list(labels)).plot(
+        ax=ax, cmap="Blues", values_format=".2f" if normalize else "d", colorbar=False
+    )
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    ax.tick_params(axis="x", labelrotation=45)
     if title:
         ax.set_title(title)
     fig.tight_layout()

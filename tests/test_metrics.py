@@ -1,4 +1,4 @@
-"""course_utils.metrics: the local evaluate modules load offline and agree with scikit-learn."""
+"""course_utils.metrics: the local evaluate modules load offline and agree with scikit-learn; Trainer's compute_metrics."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
+from transformers import EvalPrediction
 
 from course_utils import metrics
 
@@ -56,3 +57,34 @@ def test_modules_check_their_inputs():
     accuracy = metrics.load("accuracy")
     with pytest.raises(ValueError):
         accuracy.compute(predictions=[0, 1, 2], references=[0, 1])
+
+
+Y_TRUE = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+Y_PRED = np.array([0, 0, 0, 1, 1, 1, 1, 2])
+
+
+def _logits_for(preds: np.ndarray, n_classes: int = 3) -> np.ndarray:
+    logits = np.full((len(preds), n_classes), -1.0, dtype=np.float32)
+    logits[np.arange(len(preds)), preds] = 2.0
+    return logits
+
+
+def test_classification_metrics_from_an_eval_prediction():
+    result = metrics.classification_metrics(EvalPrediction(predictions=_logits_for(Y_PRED), label_ids=Y_TRUE))
+    assert result["accuracy"] == pytest.approx(6 / 8)
+    assert result["f1"] == pytest.approx(f1_score(Y_TRUE, Y_PRED, average="weighted"))
+    assert result["f1"] != pytest.approx(f1_score(Y_TRUE, Y_PRED, average="macro"))  # weighted, not macro
+
+
+def test_classification_metrics_from_a_pair_and_a_logits_tuple():
+    pair = metrics.classification_metrics(((_logits_for(Y_PRED),), Y_TRUE))
+    assert pair["accuracy"] == pytest.approx(0.75)
+
+
+def test_classification_metrics_rejects_bad_inputs():
+    with pytest.raises(TypeError, match="EvalPrediction"):
+        metrics.classification_metrics(_logits_for(Y_PRED))
+    with pytest.raises(ValueError, match="n_examples"):
+        metrics.classification_metrics((_logits_for(Y_PRED)[:5], Y_TRUE))
+    with pytest.raises(ValueError, match="integer"):
+        metrics.classification_metrics((_logits_for(Y_PRED), Y_TRUE.astype(float)))

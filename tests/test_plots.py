@@ -74,3 +74,46 @@ def test_plot_bars_first_label_on_top():
     plt.close(fig)
     with pytest.raises(ValueError, match="labels"):
         plots.plot_bars(["x"], [0.5, 0.5])
+
+
+LABELS = ["sadness", "joy", "love"]
+Y_TRUE = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+Y_PRED = np.array([0, 0, 0, 1, 1, 1, 1, 2])
+
+
+def test_confusion_matrix_is_row_normalised():
+    fig = plots.plot_confusion_matrix(Y_TRUE, Y_PRED, LABELS, title="val")
+    ax = fig.axes[0]
+    shown = np.asarray(ax.images[0].get_array())
+    expected = np.array([[0.75, 0.25, 0.0], [0.0, 1.0, 0.0], [0.0, 0.5, 0.5]])
+    np.testing.assert_allclose(shown, expected)
+    assert [t.get_text() for t in ax.get_yticklabels()] == LABELS
+    assert ax.get_title() == "val" and ax.get_ylabel() == "true label"
+    texts = {t.get_text() for t in ax.texts}
+    assert {"0.75", "0.25", "0.50"} <= texts
+
+
+def test_confusion_matrix_counts_when_not_normalised():
+    fig = plots.plot_confusion_matrix(Y_TRUE, Y_PRED, LABELS, normalize=False)
+    shown = np.asarray(fig.axes[0].images[0].get_array())
+    np.testing.assert_array_equal(shown, [[3, 1, 0], [0, 2, 0], [0, 1, 1]])
+    assert shown.sum() == len(Y_TRUE)
+
+
+def test_confusion_matrix_draws_on_a_given_axes():
+    fig, (left, right) = plt.subplots(1, 2)
+    assert plots.plot_confusion_matrix(Y_TRUE, Y_PRED, LABELS, ax=right, title="right") is fig
+    assert right.get_title() == "right" and not left.images
+    np.testing.assert_array_equal(np.asarray(right.images[0].get_array()).sum(axis=1), [1.0, 1.0, 1.0])
+    plt.close(fig)
+
+
+def test_confusion_matrix_rejects_bad_inputs():
+    with pytest.raises(ValueError, match="same length"):
+        plots.plot_confusion_matrix(Y_TRUE, Y_PRED[:-1], LABELS)
+    with pytest.raises(ValueError, match="0..1"):
+        plots.plot_confusion_matrix(Y_TRUE, Y_PRED, ["a", "b"])
+    with pytest.raises(ValueError, match="labels"):
+        plots.plot_confusion_matrix(Y_TRUE, Y_PRED, "abc")
+    with pytest.raises(ValueError, match="y_true"):
+        plots.plot_confusion_matrix([], [], LABELS)

@@ -48,7 +48,8 @@ from pathlib import Path
 from packaging.tags import compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from course_utils.data import EMOTION_SPLITS, emotion_files_present, prefetched_data_dir
+from course_utils.data import EMOTION_SPLITS, emotion_files_present
+from course_utils.paths import prefetched_data_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bundle_install as bi  # noqa: E402

@@ -354,7 +354,7 @@ def _to_lfs(repo: Path) -> None:
 
 def mirror_root() -> Path:
     """``<course cache>/hub-mirror``: the repositories, olah's own cache and logs."""
-    from course_utils.data import cache_dir
+    from course_utils.paths import cache_dir
 
     return cache_dir() / "hub-mirror"
 
@@ -394,7 +394,7 @@ def build_repo(repo: Repo, root: Path | None = None) -> Path:
 
 def build(root: Path | None = None, verbose: bool = True) -> Path:
     """Build every repository that is missing or stale; return the repositories' folder."""
-    from course_utils.env import quiet
+    from course_utils.logs import quiet
 
     quiet()
     for repo in REPOS:
@@ -478,7 +478,7 @@ def serve(
     if missing:
         raise RuntimeError(f"the mirror lacks {', '.join(missing)}: run `python tools/hub_mirror.py build`")
     if port is None:
-        from course_utils.env import free_port
+        from course_utils.net import free_port
 
         port = free_port()
     cfg = _olah_config(root, port)

@@ -40,7 +40,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
-from course_utils.env import free_port
+from course_utils.net import free_port
 
 ENGINES = ("ddp", "accelerate")
 #: Weights of the DDP model and of the one-process reference must agree to this (float32 sums

@@ -285,8 +285,8 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> d
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer
 
     import course_utils as cu
-    from course_utils.analysis import classification_metrics
-    from course_utils.env import quiet
+    from course_utils.logs import quiet
+    from course_utils.metrics import classification_metrics
 
     quiet()
     cu.seed_everything(args.seed)

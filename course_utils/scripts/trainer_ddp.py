@@ -105,7 +105,7 @@ def load_data_and_model(args: argparse.Namespace, verbose: bool) -> tuple[Any, A
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     import course_utils as cu
-    from course_utils.env import quiet
+    from course_utils.logs import quiet
 
     quiet()
     datasets.disable_progress_bars()
