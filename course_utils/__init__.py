@@ -33,6 +33,7 @@ from .models import (
     ENCODER,
     SENTIMENT,
     checkpoint_source,
+    quick_scale,
     resolve_checkpoint,
 )
 from .paths import cache_dir
@@ -59,6 +60,7 @@ __all__ = [
     "in_ci",
     "in_colab",
     "load_emotion",
+    "quick_scale",
     "resolve_checkpoint",
     "seed_everything",
     "setup",

@@ -494,6 +494,49 @@ def resolve_checkpoint(name: str, verbose: bool = True) -> str:
     return str(path)
 
 
+#: Non-embedding parameters of the encoder stand-in (all-MiniLM-L6-v2: 6 layers, hidden size 384),
+#: the model the quick profile's sizes were chosen on (tests/test_quick_scale.py recounts it).
+QUICK_REFERENCE_PARAMETERS = 10_795_392
+
+
+def compute_parameters(checkpoint: str) -> int:
+    """Parameters that cost compute for every token: all of ``checkpoint``'s but its embedding tables.
+
+    Counted on PyTorch's meta device from the checkpoint's config alone, so no weights are read or
+    downloaded. A forward pass costs about two multiply-adds per such parameter and token.
+    """
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    if not isinstance(checkpoint, str) or not checkpoint:
+        raise ValueError(f"checkpoint must be a Hub id or a local folder (a non-empty str), got {checkpoint!r}")
+    config = AutoConfig.from_pretrained(checkpoint)
+    with torch.device("meta"):
+        model = AutoModel.from_config(config)
+    return sum(
+        p.numel()
+        for module in model.modules()
+        if not isinstance(module, torch.nn.Embedding)
+        for p in module.parameters(recurse=False)
+    )
+
+
+def quick_scale(checkpoint: str, reference: int = QUICK_REFERENCE_PARAMETERS) -> float:
+    """How far to shrink the quick profile's sizes for ``checkpoint``: ``reference`` / its compute parameters, at most 1.
+
+    The quick profile's sizes (training texts, steps) are chosen so that a notebook runs in a few
+    minutes on a 2-core CPU with the offline stand-in. A checkpoint with four times the compute per
+    token (DistilBERT against the MiniLM stand-in) gets a quarter of those sizes, so the online
+    branch takes about as long. Rounded to two decimals; never above 1 and never below 0.05.
+    Use it as ``cu.by_profile(quick=round(5_000 * scale), full=16_000)``.
+
+    Taught in: 05 Fine-tuning, "Setup".
+    """
+    if not isinstance(reference, int) or isinstance(reference, bool) or reference <= 0:
+        raise ValueError(f"reference must be a positive number of parameters (int), got {reference!r}")
+    return max(0.05, min(1.0, round(reference / compute_parameters(checkpoint), 2)))
+
+
 #: Helpers that moved to :mod:`course_utils.paths`; the old path still works, with a DeprecationWarning.
 _MOVED = {"prefetch_dir": "course_utils.paths.prefetch_dir"}
 

@@ -402,7 +402,22 @@ def _name(path: Path) -> str:
     return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
 
 
-def rehearse(mode: str, notebooks: list[Path], port: int | None = None) -> int:
+def _run_all(
+    notebooks: list[Path], env: dict[str, str], work: Path, expected: dict, patterns: list, jobs: int = 1
+) -> list[dict]:
+    """Run the notebooks one at a time, or ``jobs`` at a time in forked processes with one torch thread each."""
+    if jobs == 1:
+        return [_run_one(path, env, work, expected, patterns) for path in notebooks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    env = {**env, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # two kernels on two cores: one thread each
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(_run_one, path, env, work, expected, patterns) for path in notebooks]
+        return [f.result() for f in futures]
+
+
+def rehearse(mode: str, notebooks: list[Path], port: int | None = None, jobs: int = 1) -> int:
     expected = load_expected()
     check_markers(notebooks, expected)  # before the mirror: a wrong tag costs nothing to find
     patterns = sanitizers()
@@ -420,14 +435,12 @@ def rehearse(mode: str, notebooks: list[Path], port: int | None = None) -> int:
         print(f"Hub mirror at {endpoint}; rehearsal caches in {work}", flush=True)
         if mode == "online":
             env = rehearsal_env(mode, work, endpoint)
-            for path in notebooks:
-                results.append(_run_one(path, env, work, expected, patterns))
+            results = _run_all(notebooks, env, work, expected, patterns, jobs)
         else:
             env = rehearsal_env(mode, work, None)
             t_prefetch = prefetch_through(endpoint, env)
     if mode == "prefetch":  # the mirror is stopped: the room has no network
-        for path in notebooks:
-            results.append(_run_one(path, env, work, expected, patterns))
+        results = _run_all(notebooks, env, work, expected, patterns, jobs)
     failed = [r for r in results if not r["ok"]]
     _table(mode, results, t_build, t_prefetch)
     if not failed:
@@ -530,6 +543,9 @@ def main(argv: list[str] | None = None) -> int:
         "notebooks", nargs="*", type=Path, help="notebooks to run (default: every chapter and solution)"
     )
     parser.add_argument("--port", type=int, default=None, help="the mirror's port (default: a free one)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, choices=(1, 2), help="notebooks at a time (2: one torch thread each)"
+    )
     args = parser.parse_args(argv)
     notebooks = [p.resolve() for p in args.notebooks] or all_notebooks()
     missing = [str(p) for p in notebooks if not p.is_file()]
@@ -540,7 +556,7 @@ def main(argv: list[str] | None = None) -> int:
     quiet()
     hub_mirror.stop_on_sigterm()  # so that the mirror and the kernels are stopped on `kill` too
     try:
-        return rehearse(args.mode, notebooks, port=args.port)
+        return rehearse(args.mode, notebooks, port=args.port, jobs=args.jobs)
     except RuntimeError as err:  # the mirror did not start, or the caches mixed
         print(f"rehearsal {args.mode}: {err}", file=sys.stderr)
         return 2
