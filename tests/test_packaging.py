@@ -56,17 +56,79 @@ def _norm(spec: str) -> str:
     return spec.replace(" ", "").lower()
 
 
-def test_environment_yml_lists_what_make_install_installs():
+#: What `make lab`, environment.yml and README's pip line install with the runtime.
+LAB_EXTRAS = ("lab",)
+#: The command that adds the offline stand-ins without make, and the notebook every path opens first.
+STANDIN_PIP = 'pip install -e ".[offline]" && pip install --no-deps $(python -m course_utils requirements)'
+FIRST_NOTEBOOK = "00_environment_and_tensors.ipynb"
+
+
+def test_environment_yml_installs_what_make_lab_installs():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
-    wanted = {_norm(s) for s in _runtime()} | {_norm(s) for e in INSTALLED_EXTRAS for s in _extras()[e]}
+    wanted = {_norm(s) for s in _runtime()} | {_norm(s) for e in LAB_EXTRAS for s in _extras()[e]}
     listed = [_norm(s) for s in pip if not s.startswith("-")]
     assert len(listed) == len(set(listed)), "environment.yml lists a package twice"
     assert set(listed) == wanted
     assert "-e ." in pip
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in pip  # the CPU build of torch on Linux
     makefile = (ROOT / "Makefile").read_text()
+    assert re.search(rf"^LAB_EXTRAS\s*:=\s*{','.join(LAB_EXTRAS)}$", makefile, re.M)
+    assert re.search(r"^OFFLINE_EXTRAS\s*:=\s*lab,offline$", makefile, re.M)
     assert re.search(rf"^EXTRAS\s*:=\s*{','.join(INSTALLED_EXTRAS)}$", makefile, re.M)
+
+
+def install_path_problems(environment: str, readme: str, makefile: str) -> list[str]:
+    """Where make, pip (README) or conda (environment.yml) does not say how to add the stand-ins and what to open."""
+    problems = []
+    if STANDIN_PIP not in environment:
+        problems.append("environment.yml does not name the command that adds the stand-ins")
+    if not re.search(rf"^#.*jupyter lab notebooks/.*{FIRST_NOTEBOOK}", environment, re.M):
+        problems.append(f"environment.yml does not say to open {FIRST_NOTEBOOK} with jupyter lab")
+    if STANDIN_PIP not in readme or "make offline" not in readme:
+        problems.append("README does not name make offline and the pip line that add the stand-ins")
+    if not re.search(
+        rf'pip install -e "\.\[{",".join(LAB_EXTRAS)}\]".*\n.*jupyter lab notebooks/.*{FIRST_NOTEBOOK}', readme
+    ):
+        problems.append(f"README's pip line is not followed by jupyter lab and {FIRST_NOTEBOOK}")
+    if f"Open `{FIRST_NOTEBOOK}`" not in readme:
+        problems.append(f"README does not say to open {FIRST_NOTEBOOK} after make lab")
+    if not re.search(r"^offline: .*\n\t\$\(PY\) -m course_utils standins$", makefile, re.M):
+        problems.append("make offline does not build the stand-ins")
+    if not re.search(r"^lab: .*\n\t\$\(VENV\)/bin/jupyter lab notebooks/", makefile, re.M):
+        problems.append("make lab does not open notebooks/ in JupyterLab")
+    return problems
+
+
+def test_every_install_path_names_the_stand_ins_and_the_next_step():
+    texts = [(ROOT / name).read_text(encoding="utf-8") for name in ("environment.yml", "README.md", "Makefile")]
+    assert install_path_problems(*texts) == []
+    environment, readme, makefile = texts
+    planted = [
+        (environment.replace(STANDIN_PIP, "pip install gguf"), readme, makefile),
+        (environment, readme.replace(f"Open `{FIRST_NOTEBOOK}`", "Open a notebook"), makefile),
+        (environment, readme, makefile.replace("\t$(PY) -m course_utils standins\n", "\t@true\n", 1)),
+    ]
+    for texts in planted:
+        assert len(install_path_problems(*texts)) == 1, install_path_problems(*texts)
+
+
+def test_make_lab_installs_no_test_tools_and_no_stand_ins(tmp_path):
+    venv = tmp_path / "venv"
+    lab = _make_n("lab", f"VENV={venv}")
+    installs = [line for line in lab.splitlines() if "uv pip install" in line]
+    assert installs and all('-e ".[lab]"' in line for line in installs), installs
+    assert "course_utils requirements" not in lab and "course_utils standins" not in lab
+    offline = _make_n("offline", f"VENV={venv}")
+    assert '-e ".[lab,offline]"' in offline and "course_utils requirements" in offline
+    assert "-m course_utils standins" in offline
+    # after make test (its stamp makes the other two current), make lab installs nothing and only opens the lab
+    venv.mkdir()
+    for stamp in (".course-installed", ".course-offline", ".course-lab"):
+        (venv / stamp).touch()
+    after = _make_n("lab", f"VENV={venv}")
+    assert after.splitlines() == [f"{venv}/bin/jupyter lab notebooks/" + (" --allow-root" if os.getuid() == 0 else "")]
+    assert len(_make_n("lab", f"VENV={tmp_path / 'fresh'}").splitlines()) > 1  # the wrong answer: a fresh venv installs
 
 
 def test_the_runtime_is_what_the_notebooks_import_and_the_rest_are_extras():
@@ -279,12 +341,13 @@ def test_readme_shows_the_two_commands_and_ci_runs_the_test_one_and_the_rehearsa
     assert re.search(r"^lab:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
 
 
-def test_readme_says_how_a_fork_sets_the_repository_and_how_to_rehearse_colab():
+def test_readme_says_how_a_fork_sets_the_repository_and_contributing_how_to_rehearse_colab():
     readme = (ROOT / "README.md").read_text()
     assert "REPO_URL" in readme and "tools/authoring.py" in readme and "make notebooks" in readme
-    assert authoring.INSTALL_URL_ENV in readme
+    assert f"git clone {authoring.REPO_URL}" in readme  # the clone command uses the fork's one place
     assert f"course-utils @ {authoring.install_url()}" in readme  # the command the Colab section quotes
-    assert "pytest tests/colab" in readme
+    contributing = (ROOT / "CONTRIBUTING.md").read_text()
+    assert authoring.INSTALL_URL_ENV in contributing and "pytest tests/colab" in contributing
 
 
 def test_readme_lists_every_notebook():
