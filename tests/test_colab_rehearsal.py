@@ -164,7 +164,9 @@ def test_colab_sample_covers_the_runtime_at_colab_pins():
     assert runtime - set(pins) == {"torch", "evaluate"}
     assert "pip" in pins and "ipykernel" in pins and "pytest" in pins
     assert not (set(pins) & {"jupyterlab", "nbval", "gguf"})  # the rehearsal checks the cell adds none
-    assert f"a sample of {len(cr.COLAB_PINS)} packages at Colab's own versions" in (ROOT / "README.md").read_text()
+    assert (
+        f"a sample of {len(cr.COLAB_PINS)} packages at Colab's own versions" in (ROOT / "CONTRIBUTING.md").read_text()
+    )
 
 
 def test_runtime_imports_cell_imports_every_runtime_distribution():

@@ -3,8 +3,9 @@
 1. No learner-facing file cites a document the learner does not have: the course's source notes
    ("Seed 000".."Seed 004", "the notes", "the learners' notes" and the like). Where a chapter
    corrects a common misreading, it states the misreading in its own words.
-2. Every figure README attributes to a notebook (in the notebook table, or in prose followed by the
-   notebook's number in brackets, "... 1.6x faster (04)") appears in that notebook's stored outputs.
+2. Every figure README.md or benchmarks/README.md (where the measured figures live) attributes to a
+   notebook (in the notebook table, or in prose followed by the notebook's number in brackets, "... 1.6x
+   faster (04)") appears in that notebook's stored outputs.
 
 Each check has a companion test that plants a wrong text and expects the check to catch it.
 """
@@ -76,7 +77,7 @@ def output_texts(cell: dict) -> list[str]:
 
 def english_files() -> list[Path]:
     files = sorted((NOTEBOOKS / "src").glob("*.py")) + sorted((NOTEBOOKS / "solutions" / "src").glob("*.py"))
-    files += [ROOT / name for name in ("README.md", "INSTRUCTOR.md", "GLOSSARY.md")]
+    files += [ROOT / name for name in ("README.md", "INSTRUCTOR.md", "GLOSSARY.md", "benchmarks/README.md")]
     files += sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) + sorted((NOTEBOOKS / "solutions").glob("[0-9][0-9]_*.ipynb"))
     return files
 
@@ -247,8 +248,13 @@ def figure_problems(readme: str) -> list[str]:
     return problems
 
 
-def test_readme_quotes_figures_that_its_notebooks_print():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+#: The documents that quote the notebooks' figures: README's notebook table, and the measured figures.
+QUOTING = ("README.md", "benchmarks/README.md")
+
+
+@pytest.mark.parametrize("name", QUOTING)
+def test_readme_quotes_figures_that_its_notebooks_print(name):
+    readme = (ROOT / name).read_text(encoding="utf-8")
     assert attributed_figures(readme), "found no figure attributed to a notebook: has README's form changed?"
     problems = figure_problems(readme)
     assert not problems, (
@@ -270,10 +276,11 @@ def test_the_attribution_is_parsed_as_documented():
     assert found == [("04", "1.6"), ("04", "3.3"), ("04", "2000"), ("04", "1.5"), ("08", "0.765"), ("08", "0.723")]
 
 
-def test_a_planted_wrong_figure_is_caught():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", QUOTING)
+def test_a_planted_wrong_figure_is_caught(name):
+    readme = (ROOT / name).read_text(encoding="utf-8")
     attributed = attributed_figures(readme)
-    for number, figure, where in (attributed[0], attributed[-1]):  # the notebook table's first, the prose's last
+    for number, figure, where in (attributed[0], attributed[-1]):  # the first and the last figure quoted
         numbers = stored_numbers(number)
         wrong = next(figure[:-1] + str(d) for d in range(10) if figure[:-1] + str(d) not in numbers)
         written = CANDIDATE.match(readme, where).group(0).removesuffix("x").rstrip(",")  # as README writes it

@@ -6,8 +6,8 @@
 ``build`` lays out one Sphinx source folder per edition under ``build/site-src/`` (``en``, ``zh``):
 the site's own files from ``site/`` (conf.py, the Sphinx extension, templates, static files, the
 sections' landing pages) and copies of what the course already has, with links rewritten for the
-site (the notebooks, README files, GLOSSARY.md, INSTRUCTOR files, CONTRIBUTING.md and
-``benchmarks/results/*.md``; the files in ``notebooks/`` are never changed). Then Sphinx + myst-nb
+site (the notebooks, README files, GLOSSARY.md, INSTRUCTOR files, CONTRIBUTING.md,
+``benchmarks/README.md`` and ``benchmarks/results/*.md``; the files in ``notebooks/`` are never changed). Then Sphinx + myst-nb
 + sphinx-book-theme build each edition with ``-W -n`` (a link to a page, file or image that does
 not exist fails the build) into ``build/site/en`` and ``build/site/zh``, ``site/index.html``
 becomes the root page that links both, and Pagefind indexes the article bodies of both editions
@@ -74,7 +74,7 @@ CHAPTER = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 #: What the site is built from: a change to one of these, uncommitted, is said on every chapter page.
 SOURCES = ("notebooks", "README.md", "README.zh.md", "INSTRUCTOR.md", "INSTRUCTOR.zh.md", "GLOSSARY.md",
-           "CONTRIBUTING.md", "benchmarks/results", "site")  # fmt: skip
+           "CONTRIBUTING.md", "benchmarks/README.md", "benchmarks/results", "site")  # fmt: skip
 SPHINX_FLAGS = ("-b", "html", "-W", "--keep-going", "-n", "-q", "-E")
 #: Inside the article bodies, what the search leaves out: heading permalinks ("#") and copy buttons.
 PAGEFIND_SKIP = ".headerlink, .copybtn"
@@ -126,6 +126,7 @@ def page_map(edition: str, with_solutions: bool = True, root: Path = ROOT) -> di
         "GLOSSARY.md": "glossary.md",
         ed["instructor"]: "instructor.md",
         "CONTRIBUTING.md": "contributing.md",
+        "benchmarks/README.md": "benchmarks.md",
         "benchmarks/results": "benchmarks.md",
     }
     pages.update({path: "benchmarks.md" for path in benchmark_files(root)})
@@ -374,6 +375,10 @@ def prepare(edition: str, dest: Path, with_solutions: bool, commit: str, root: P
     page(ed["instructor"], "instructor.md")
     page("CONTRIBUTING.md", "contributing.md")
     figures = (SITE / edition / "benchmarks.md").read_text(encoding="utf-8")
+    measured = links.rewrite(
+        (root / "benchmarks" / "README.md").read_text(encoding="utf-8"), "benchmarks/README.md", "benchmarks.md"
+    )
+    figures += "\n" + re.sub(r"^(#+ )", r"#\1", measured.split("\n", 1)[1], flags=re.M)  # under the page's title
     for path in benchmark_files(root):
         figures += f"\n## `{path.rsplit('/', 1)[1]}`\n\n" + links.rewrite(
             (root / path).read_text(encoding="utf-8"), path, "benchmarks.md"
