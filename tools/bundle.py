@@ -335,7 +335,8 @@ def build(
 ) -> dict:
     """Build a bundle in the new folder ``out`` (see the module doc); returns the figures printed.
 
-    ``solutions=False`` leaves the worked solutions out (:func:`drop_solutions`)."""
+    ``solutions=False`` leaves the worked solutions out (:func:`drop_solutions`). The bundle is
+    written to ``out.part`` and renamed to ``out`` when complete: an interrupted build leaves nothing."""
     target_name = target_name or host_target()
     if target_name not in TARGETS:
         raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {target_name!r}")
@@ -345,101 +346,15 @@ def build(
     if out.exists():
         raise ValueError(f"out must be a folder that does not exist yet, got {out} (remove it first)")
     cache = Path(cache or os.environ.get("COURSE_CACHE_DIR") or ROOT / "data" / "cache").resolve()
-    data_dir = (
-        Path(data_dir).resolve()
-        if data_dir
-        else (Path(os.environ["COURSE_DATA_DIR"]).resolve() if os.environ.get("COURSE_DATA_DIR") else None)
-    )
+    data_dir = data_dir or os.environ.get("COURSE_DATA_DIR") or None
+    data_dir = Path(data_dir).resolve() if data_dir else None
     t_all = time.perf_counter()
     part = out.with_name(out.name + ".part")
     shutil.rmtree(part, ignore_errors=True)
     part.mkdir(parents=True)
-    seconds = {}
+    seconds: dict[str, float] = {}
     try:
-        t0 = time.perf_counter()
-        copied = copy_checkout(ROOT, part / "course")
-        seconds["course"] = time.perf_counter() - t0
-        log(f"course: {copied} files from {ROOT}")
-        if not solutions:
-            log(f"course: worked solutions left out ({', '.join(drop_solutions(part / 'course')) or 'none found'})")
-        standins = run(
-            [sys.executable, "-m", "course_utils", "requirements"],
-            timeout=120,
-            cwd=ROOT,
-            what="python -m course_utils requirements",
-        ).split()
-        with tempfile.TemporaryDirectory(prefix="bundle-resolve-") as tmp:
-            t0 = time.perf_counter()
-            lock, pip_flags = resolve(part / "course", target, python_version, Path(tmp), log)
-            resolved = pins(lock)
-            seconds["resolve"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            download(lock, standins, target, python_version, part / "wheels", pip_flags, log)
-            seconds["download"] = time.perf_counter() - t0
-        wheels = []
-        for f in sorted((part / "wheels").iterdir()):
-            name, version = bi.wheel_name_version(f.name)
-            if not wheel_fits(f.name, target, python_version):
-                raise RehearsalError(
-                    f"pip downloaded {f.name}, which does not fit {target.name} / Python {python_version}"
-                )
-            wheels.append({"name": name, "version": version, "file": f"wheels/{f.name}"})
-        got = {w["name"]: w["version"] for w in wheels}
-        wrong = [f"{n}=={v} (got {got.get(n, 'nothing')})" for n, v in resolved.items() if got.get(n) != v]
-        if wrong:
-            raise RehearsalError("the wheelhouse lacks what uv resolved: " + ", ".join(wrong))
-        uv_pin = f"uv=={resolved['uv']}"
-        (part / "requirements.txt").write_text(
-            "# The stack, as resolved at build time (install.py installs it with --no-index from wheels/)\n"
-            + "".join(f"{n}=={v}\n" for n, v in sorted(resolved.items()) if n != "uv"),
-            encoding="utf-8",
-        )
-        t0 = time.perf_counter()
-        caches = copy_caches(cache, data_dir, part / "course" / "data" / "cache", log)
-        seconds["caches"] = time.perf_counter() - t0
-        shutil.copy2(Path(__file__).with_name("bundle_install.py"), part / "install.py")
-        built = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        for name, text in (("install.sh", INSTALL_SH), ("lab.sh", LAB_SH)):
-            (part / name).write_text(text, encoding="utf-8")
-            (part / name).chmod(0o755)
-        wheel_bytes = sum((part / w["file"]).stat().st_size for w in wheels)
-        (part / "README.txt").write_text(
-            README_TXT.format(
-                target=target.name,
-                python=python_version,
-                built=built,
-                install_hint=bi.human(bi.DISK_FACTOR * wheel_bytes * 0.8),
-                solutions=SOLUTIONS_IN if solutions else SOLUTIONS_OUT,
-            ),
-            encoding="utf-8",
-        )
-        t0 = time.perf_counter()
-        target_info = {
-            "name": target.name,
-            "system": target.system,
-            "machine": target.machine,
-            "implementation": "cpython",
-            "python": python_version,
-        }
-        if target.glibc:
-            target_info["glibc"] = target.glibc
-        if target.macos:
-            target_info["macos"] = target.macos
-        manifest = write_manifest(
-            part,
-            target_info,
-            wheels,
-            caches,
-            built=built,
-            install={
-                "requirements_file": "requirements.txt",
-                "extras": list(EXTRAS),
-                "uv": uv_pin,
-                "no_deps": sorted(standins),
-            },
-            solutions=solutions,
-        )
-        seconds["checksums"] = time.perf_counter() - t0
+        manifest = _fill(part, target, python_version, cache, data_dir, solutions, seconds, log)
         part.rename(out)
     except BaseException:
         shutil.rmtree(part, ignore_errors=True)
@@ -448,16 +363,127 @@ def build(
     figures = sizes(out, manifest)
     figures["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
     if archive:
-        t0 = time.perf_counter()
-        tar = out.with_name(out.name + ".tar")
-        run(["tar", "-cf", tar, "-C", out.parent, out.name], timeout=1800, what="tar")
-        figures["archive"] = {
-            "path": str(tar),
-            "bytes": tar.stat().st_size,
-            "seconds": round(time.perf_counter() - t0, 1),
-        }
+        figures["archive"] = _archive(out)
     log(summary(figures, manifest))
     return figures
+
+
+def _timed(seconds: dict[str, float], key: str, step, *args):
+    """``step(*args)``, its duration added to ``seconds[key]``."""
+    t0 = time.perf_counter()
+    try:
+        return step(*args)
+    finally:
+        seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - t0
+
+
+def _fill(
+    part: Path, target: Target, python_version: str, cache: Path, data_dir: Path | None, solutions: bool, seconds, log
+) -> dict:
+    """The bundle's steps, in order, into the folder ``part``: course, wheels, caches, launchers, manifest."""
+    copied = _timed(seconds, "course", copy_checkout, ROOT, part / "course")
+    log(f"course: {copied} files from {ROOT}")
+    if not solutions:
+        log(f"course: worked solutions left out ({', '.join(drop_solutions(part / 'course')) or 'none found'})")
+    wheels, resolved, standins = wheelhouse(part, target, python_version, seconds, log)
+    caches = _timed(seconds, "caches", copy_caches, cache, data_dir, part / "course" / "data" / "cache", log)
+    built = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    write_launchers(part, target, python_version, built, wheels, solutions)
+    uv_pin = f"uv=={resolved['uv']}"
+    install = {
+        "requirements_file": "requirements.txt",
+        "extras": list(EXTRAS),
+        "uv": uv_pin,
+        "no_deps": sorted(standins),
+    }
+    return _timed(
+        seconds,
+        "checksums",
+        lambda: write_manifest(
+            part, target_info(target, python_version), wheels, caches, built=built, install=install, solutions=solutions
+        ),
+    )
+
+
+def wheelhouse(
+    part: Path, target: Target, python_version: str, seconds: dict[str, float], log
+) -> tuple[list[dict], dict[str, str], list[str]]:
+    """Resolve the stack for ``target`` and download its wheels into ``part/wheels``; write ``requirements.txt``.
+
+    Returns the wheels (``{"name", "version", "file"}``), the resolved pins and the stand-in
+    packages installed with ``--no-deps``. Raises :class:`RehearsalError` when a wheel does not
+    fit the target or the wheelhouse lacks a resolved pin."""
+    standins = run(
+        [sys.executable, "-m", "course_utils", "requirements"],
+        timeout=120,
+        cwd=ROOT,
+        what="python -m course_utils requirements",
+    ).split()
+    with tempfile.TemporaryDirectory(prefix="bundle-resolve-") as tmp:
+        lock, pip_flags = _timed(seconds, "resolve", resolve, part / "course", target, python_version, Path(tmp), log)
+        resolved = pins(lock)
+        _timed(seconds, "download", download, lock, standins, target, python_version, part / "wheels", pip_flags, log)
+    wheels = []
+    for f in sorted((part / "wheels").iterdir()):
+        name, version = bi.wheel_name_version(f.name)
+        if not wheel_fits(f.name, target, python_version):
+            raise RehearsalError(f"pip downloaded {f.name}, which does not fit {target.name} / Python {python_version}")
+        wheels.append({"name": name, "version": version, "file": f"wheels/{f.name}"})
+    got = {w["name"]: w["version"] for w in wheels}
+    wrong = [f"{n}=={v} (got {got.get(n, 'nothing')})" for n, v in resolved.items() if got.get(n) != v]
+    if wrong:
+        raise RehearsalError("the wheelhouse lacks what uv resolved: " + ", ".join(wrong))
+    (part / "requirements.txt").write_text(
+        "# The stack, as resolved at build time (install.py installs it with --no-index from wheels/)\n"
+        + "".join(f"{n}=={v}\n" for n, v in sorted(resolved.items()) if n != "uv"),
+        encoding="utf-8",
+    )
+    return wheels, resolved, standins
+
+
+def write_launchers(
+    part: Path, target: Target, python_version: str, built: str, wheels: list[dict], solutions: bool
+) -> None:
+    """``install.py`` (tools/bundle_install.py), ``install.sh``, ``lab.sh`` and ``README.txt`` into ``part``."""
+    shutil.copy2(Path(__file__).with_name("bundle_install.py"), part / "install.py")
+    for name, text in (("install.sh", INSTALL_SH), ("lab.sh", LAB_SH)):
+        (part / name).write_text(text, encoding="utf-8")
+        (part / name).chmod(0o755)
+    wheel_bytes = sum((part / w["file"]).stat().st_size for w in wheels)
+    (part / "README.txt").write_text(
+        README_TXT.format(
+            target=target.name,
+            python=python_version,
+            built=built,
+            install_hint=bi.human(bi.DISK_FACTOR * wheel_bytes * 0.8),
+            solutions=SOLUTIONS_IN if solutions else SOLUTIONS_OUT,
+        ),
+        encoding="utf-8",
+    )
+
+
+def target_info(target: Target, python_version: str) -> dict:
+    """The manifest's ``target``: the platform and Python ``install.py`` checks before installing."""
+    info = {
+        "name": target.name,
+        "system": target.system,
+        "machine": target.machine,
+        "implementation": "cpython",
+        "python": python_version,
+    }
+    if target.glibc:
+        info["glibc"] = target.glibc
+    if target.macos:
+        info["macos"] = target.macos
+    return info
+
+
+def _archive(out: Path) -> dict:
+    """``out`` as one uncompressed ``out.tar`` beside it (wheels do not compress); its path, size and seconds."""
+    t0 = time.perf_counter()
+    tar = out.with_name(out.name + ".tar")
+    run(["tar", "-cf", tar, "-C", out.parent, out.name], timeout=1800, what="tar")
+    return {"path": str(tar), "bytes": tar.stat().st_size, "seconds": round(time.perf_counter() - t0, 1)}
 
 
 def write_manifest(

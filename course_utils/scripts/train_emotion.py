@@ -274,24 +274,10 @@ def _subset(dataset: Any, n: int | None, seed: int) -> Any:
     return dataset.shuffle(seed=seed).select(range(n))
 
 
-def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> dict[str, Any]:
-    """Fine-tune on emotion as ``argv`` says; write the model and ``results.json``; return the results.
-
-    ``callbacks`` (``TrainerCallback`` instances) are passed to ``Trainer``: the benchmark uses one to
-    stop a recipe at a time budget.
-    """
-    model_args, data_args, args = parse_args(argv)
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer
-
+def tokenized_splits(tokenizer: Any, data_args: DataArguments, seed: int) -> tuple[Any, Any, Any, float]:
+    """Step 1: emotion's train, validation and test splits (subsets as ``data_args`` says) tokenized, and the seconds it took."""
     import course_utils as cu
-    from course_utils.logs import quiet
-    from course_utils.metrics import classification_metrics
 
-    quiet()
-    cu.seed_everything(args.seed)
-    checkpoint = cu.resolve_checkpoint(model_args.model_name)
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     emotion = cu.load_emotion()
 
     def tokenize(batch: dict[str, list]) -> dict[str, list]:
@@ -302,13 +288,20 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> d
 
     def encode(split: str, n: int | None) -> Any:
         batch_size = None if data_args.padding == "dataset" else 1000
-        return _subset(emotion[split], n, args.seed).map(tokenize, batched=True, batch_size=batch_size)
+        return _subset(emotion[split], n, seed).map(tokenize, batched=True, batch_size=batch_size)
 
     start = time.perf_counter()
     train = encode("train", data_args.max_train_samples)
     validation = encode("validation", data_args.max_eval_samples)
     test = encode("test", data_args.max_eval_samples)
-    tokenize_seconds = time.perf_counter() - start
+    return train, validation, test, time.perf_counter() - start
+
+
+def classifier(checkpoint: str, model_args: ModelArguments) -> Any:
+    """Step 2: the encoder with a six-class head, embeddings frozen or LoRA adapters added as ``model_args`` says."""
+    from transformers import AutoModelForSequenceClassification
+
+    import course_utils as cu
 
     labels = list(cu.EMOTION_LABELS)
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -327,53 +320,43 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> d
         from peft import get_peft_model
 
         model = get_peft_model(model, lora_config(model, model_args.lora_rank, model_args.lora_alpha))
-    optimizer = None  # None: Trainer builds AdamW with args.learning_rate for every parameter
-    if model_args.head_learning_rate is not None:
-        groups = parameter_groups(model, args.learning_rate, model_args.head_learning_rate)
-        fused = args.device.type in ("cpu", "cuda")  # one kernel for all parameters: much faster steps on a CPU
-        optimizer = torch.optim.AdamW(groups, weight_decay=args.weight_decay, fused=fused)
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=train,
-        eval_dataset=validation,
-        processing_class=tokenizer,  # saved with the model; its padding gives the dynamic-padding collator
-        compute_metrics=classification_metrics,
-        optimizers=(optimizer, None),  # the scheduler (linear decay by default) is still Trainer's
-        callbacks=callbacks,
-    )
-    start = time.perf_counter()
-    train_output = trainer.train()
-    train_seconds = time.perf_counter() - start
-    results: dict[str, Any] = {
-        "checkpoint": model_args.model_name,
-        "device": str(args.device),
-        "threads": torch.get_num_threads(),
-        "recipe": {
-            "num_train_epochs": args.num_train_epochs,
-            "max_steps": args.max_steps,
-            "per_device_train_batch_size": args.per_device_train_batch_size,
-            "learning_rate": args.learning_rate,
-            "head_learning_rate": model_args.head_learning_rate,
-            "weight_decay": args.weight_decay,
-            "max_length": data_args.max_length,
-            "padding": data_args.padding,
-            "warmup_steps": args.warmup_steps,
-            "lr_scheduler_type": str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
-            "bf16": args.bf16,
-            "freeze_embeddings": model_args.freeze_embeddings,
-            "train_sampling_strategy": args.train_sampling_strategy,
-            "lora_rank": model_args.lora_rank,
-        },
-        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "train_examples": len(train),
-        "steps": train_output.global_step,
-        "epochs_done": round(trainer.state.epoch or 0.0, 3),
-        "tokenize_seconds": round(tokenize_seconds, 2),
-        "train_seconds": round(train_seconds, 1),
-        "seconds_per_step": round(train_seconds / max(train_output.global_step, 1), 4),
-        "train_loss": round(train_output.training_loss, 4),
+    return model
+
+
+def optimizer(model: Any, model_args: ModelArguments, args: Any) -> Any:
+    """Step 3: AdamW with the head at ``--head_learning_rate``, or None (Trainer's AdamW, one rate for all) without it."""
+    import torch
+
+    if model_args.head_learning_rate is None:
+        return None
+    groups = parameter_groups(model, args.learning_rate, model_args.head_learning_rate)
+    fused = args.device.type in ("cpu", "cuda")  # one kernel for all parameters: much faster steps on a CPU
+    return torch.optim.AdamW(groups, weight_decay=args.weight_decay, fused=fused)
+
+
+def recipe(model_args: ModelArguments, data_args: DataArguments, args: Any) -> dict[str, Any]:
+    """The options that decide a run's speed and result, as ``results.json`` records them."""
+    return {
+        "num_train_epochs": args.num_train_epochs,
+        "max_steps": args.max_steps,
+        "per_device_train_batch_size": args.per_device_train_batch_size,
+        "learning_rate": args.learning_rate,
+        "head_learning_rate": model_args.head_learning_rate,
+        "weight_decay": args.weight_decay,
+        "max_length": data_args.max_length,
+        "padding": data_args.padding,
+        "warmup_steps": args.warmup_steps,
+        "lr_scheduler_type": str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
+        "bf16": args.bf16,
+        "freeze_embeddings": model_args.freeze_embeddings,
+        "train_sampling_strategy": args.train_sampling_strategy,
+        "lora_rank": model_args.lora_rank,
     }
+
+
+def evaluated(trainer: Any, args: Any, validation: Any, test: Any) -> dict[str, Any]:
+    """Step 5: validation metrics with ``--do_eval``, test metrics with ``--do_predict`` (``results.json``'s keys)."""
+    results: dict[str, Any] = {}
     if args.do_eval:
         val = trainer.evaluate()
         results["validation"] = {"examples": len(validation), "accuracy": val["eval_accuracy"], "f1": val["eval_f1"]}
@@ -385,7 +368,61 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> d
             "accuracy": test_metrics["test_accuracy"],
             "f1": test_metrics["test_f1"],
         }
-    # Model + tokenizer into output_dir, reloadable with pipeline("text-classification", ...); under
+    return results
+
+
+def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> dict[str, Any]:
+    """Fine-tune on emotion as ``argv`` says; write the model and ``results.json``; return the results.
+
+    ``callbacks`` (``TrainerCallback`` instances) are passed to ``Trainer``: the benchmark uses one to
+    stop a recipe at a time budget.
+    """
+    model_args, data_args, args = parse_args(argv)
+    import torch
+    from transformers import AutoTokenizer, Trainer
+
+    import course_utils as cu
+    from course_utils.logs import quiet
+    from course_utils.metrics import classification_metrics
+
+    quiet()
+    cu.seed_everything(args.seed)
+    checkpoint = cu.resolve_checkpoint(model_args.model_name)
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    train, validation, test, tokenize_seconds = tokenized_splits(tokenizer, data_args, args.seed)
+    model = classifier(checkpoint, model_args)
+    trainer = Trainer(  # step 4: train
+        model=model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=validation,
+        processing_class=tokenizer,  # saved with the model; its padding gives the dynamic-padding collator
+        compute_metrics=classification_metrics,
+        optimizers=(
+            optimizer(model, model_args, args),
+            None,
+        ),  # the scheduler (linear decay by default) is still Trainer's
+        callbacks=callbacks,
+    )
+    start = time.perf_counter()
+    train_output = trainer.train()
+    train_seconds = time.perf_counter() - start
+    results: dict[str, Any] = {
+        "checkpoint": model_args.model_name,
+        "device": str(args.device),
+        "threads": torch.get_num_threads(),
+        "recipe": recipe(model_args, data_args, args),
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "train_examples": len(train),
+        "steps": train_output.global_step,
+        "epochs_done": round(trainer.state.epoch or 0.0, 3),
+        "tokenize_seconds": round(tokenize_seconds, 2),
+        "train_seconds": round(train_seconds, 1),
+        "seconds_per_step": round(train_seconds / max(train_output.global_step, 1), 4),
+        "train_loss": round(train_output.training_loss, 4),
+        **evaluated(trainer, args, validation, test),
+    }
+    # Step 6: model + tokenizer into output_dir, reloadable with pipeline("text-classification", ...); under
     # --lora_rank only the adapter and the head: reload with PeftModel.from_pretrained(base, output_dir),
     # base = AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels=6).
     trainer.save_model()
