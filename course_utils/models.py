@@ -96,7 +96,7 @@ def _standin_path(standin: StandIn) -> Path:
 # A Hub (or mirror) that answers but will not serve: a rate limit, a server error, a stall.
 #
 # Left alone, huggingface_hub retries these for a long time and then blames the connection:
-# measured against the local mirror with tools/fault_proxy.py, a 429 with ``Retry-After: 5`` took
+# measured against the local mirror with tests/fault_proxy.py, a 429 with ``Retry-After: 5`` took
 # 62 s ("We couldn't connect to ..."; with the Hub's usual 60 s it is about 10 minutes), a 503 on
 # the weights 51 s ("does not appear to have a file named pytorch_model.bin or model.safetensors"),
 # a download stalled half-way 71 s, a server that never answers 13 minutes. While the course

@@ -1,6 +1,6 @@
 """A Hub (or mirror) that is slow or refuses: 429, 5xx and stalls, injected between the course and olah.
 
-tools/fault_proxy.py sits between huggingface_hub and a real olah mirror of two tiny repositories
+tests/fault_proxy.py sits between huggingface_hub and a real olah mirror of two tiny repositories
 (``HuggingFaceTB/SmolLM2-135M``, a name with an offline stand-in: a config and 2 MB of "weights";
 ``dair-ai/emotion``: a few rows).
 Each case runs the course's loading code (``resolve_checkpoint``, ``load_emotion``) in a fresh
@@ -21,6 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT / "tests"))
 
 import fault_proxy  # noqa: E402
 import hub_mirror  # noqa: E402

@@ -61,47 +61,10 @@ WHEEL_DIRS = tuple(p for p in os.environ.get("COURSE_WHEEL_DIRS", "/opt/wheels")
 #: (commit a72407924822, 2026-08-19: the runtime with Python 3.13.15). Not every Colab package is
 #: here (Colab has about 640), and torch is the CPU build of the course's release, not Colab's
 #: 2.11.0 (whose CPU wheel comes from PyTorch's own index, which CI cannot reach).
-COLAB_PINS: dict[str, str] = {
-    # the Hugging Face stack
-    "transformers": "5.15.0",
-    "datasets": "4.0.0",
-    "huggingface_hub": "1.27.0",
-    "tokenizers": "0.22.2",
-    "safetensors": "0.8.0",
-    "accelerate": "1.14.0",
-    "peft": "0.20.0",
-    "sentence-transformers": "5.7.0",
-    "hf-xet": "1.6.0",
-    # scientific Python
-    "numpy": "2.1.3",
-    "pandas": "2.2.3",
-    "scikit-learn": "1.6.1",
-    "scipy": "1.16.3",
-    "matplotlib": "3.10.0",
-    "seaborn": "0.13.2",
-    "pyarrow": "18.1.0",
-    "PyYAML": "6.0.3",
-    "pillow": "11.3.0",
-    # plumbing
-    "fsspec": "2025.3.0",
-    "requests": "2.32.4",
-    "tqdm": "4.67.3",
-    "filelock": "3.32.3",
-    "packaging": "26.3",
-    "regex": "2025.11.3",
-    "httpx": "0.28.1",
-    "typer": "0.27.1",
-    "click": "8.4.2",
-    # Jupyter pieces and test tools (the course's lab and test extras must leave them alone)
-    "ipykernel": "6.17.1",
-    "ipython": "7.34.0",
-    "jupyter_client": "7.4.9",
-    "nbformat": "5.11.1",
-    "nbclient": "0.10.4",
-    "pytest": "8.4.2",
-    # the installer (Colab's setuptools 75.2.0 is left out: torch 2.13 requires setuptools>=77.0.3)
-    "pip": "24.1.2",
-}
+COLAB_PINS_FILE = Path(__file__).with_name("colab_pins.txt")
+COLAB_PINS: dict[str, str] = dict(
+    line.split("==", 1) for line in COLAB_PINS_FILE.read_text(encoding="utf-8").splitlines() if "==" in line
+)
 
 #: Distributions that only the extras bring and that the Colab cell must never add.
 NOT_FOR_COLAB: frozenset[str] = frozenset(

@@ -15,7 +15,7 @@ default); a stall applies to GET requests only. Other requests are forwarded as 
 Standard library only. The proxy stops itself after ``lifetime`` seconds, and :func:`running`
 stops it however its block ends; stopping wakes every stalled connection.
 
-    python tools/fault_proxy.py http://127.0.0.1:PORT --status 429 --retry-after 60   # a manual demo
+    python tests/fault_proxy.py http://127.0.0.1:PORT --status 429 --retry-after 60   # a manual demo
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ class FaultProxy:
                 if fault is not None and fault.kind == "status":
                     proxy._record(self.command, self.path, f"fault {fault.code}")
                     body = (
-                        f"{fault.code} {_REASONS.get(fault.code, 'Error')} (injected by tools/fault_proxy.py)".encode()
+                        f"{fault.code} {_REASONS.get(fault.code, 'Error')} (injected by tests/fault_proxy.py)".encode()
                     )
                     self.send_response(fault.code, _REASONS.get(fault.code))
                     if fault.retry_after is not None:
