@@ -123,6 +123,8 @@ def scaled_dot_product_attention(
     ``query (..., n_q, d)``, ``key (..., n_k, d)``, ``value (..., n_k, d_v)``. ``mask`` broadcasts to
     ``(..., n_q, n_k)``: boolean (True = may attend) or float (added to the scores, ``-inf`` blocks).
     ``scale`` defaults to ``1/sqrt(d)``. A row whose keys are all blocked gives NaN, as in torch.
+
+    Taught in: 06 Attention, "Scaled dot-product attention with `bmm`".
     """
     if scale is None:
         scale = 1.0 / math.sqrt(query.size(-1))
@@ -137,39 +139,57 @@ def scaled_dot_product_attention(
 
 @checked_by(_causal_mask_arguments)
 def causal_mask(n: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """Boolean ``(n, n)`` mask, True on and below the diagonal: position i may attend to j <= i."""
+    """Boolean ``(n, n)`` mask, True on and below the diagonal: position i may attend to j <= i.
+
+    Taught in: 06 Attention, "The causal mask".
+    """
     return ~torch.triu(torch.ones(n, n, dtype=torch.bool, device=device), diagonal=1)
 
 
 @checked_by(_padding_mask_arguments)
 def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
-    """Turn a tokenizer's ``attention_mask`` (batch, n_k) of 1/0 into a boolean (batch, 1, 1, n_k) key mask."""
+    """Turn a tokenizer's ``attention_mask`` (batch, n_k) of 1/0 into a boolean (batch, 1, 1, n_k) key mask.
+
+    Taught in: 06 Attention, "Padding".
+    """
     return attention_mask.bool()[:, None, None, :]
 
 
 @checked_by(_split_heads_arguments)
 def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
-    """``(batch, seq, heads*head_dim)`` -> ``(batch, heads, seq, head_dim)``."""
+    """``(batch, seq, heads*head_dim)`` -> ``(batch, heads, seq, head_dim)``.
+
+    Taught in: 06 Attention, "A decoder layer's attention by hand: RMSNorm, rotary positions, grouped-query attention".
+    """
     batch, seq, hidden = x.shape
     return x.view(batch, seq, num_heads, hidden // num_heads).transpose(1, 2)
 
 
 @checked_by(_merge_heads_arguments)
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """``(batch, heads, seq, head_dim)`` -> ``(batch, seq, heads*head_dim)`` (inverse of :func:`split_heads`)."""
+    """``(batch, heads, seq, head_dim)`` -> ``(batch, seq, heads*head_dim)`` (inverse of :func:`split_heads`).
+
+    Taught in: 06 Attention, "Multi-head attention, rebuilt from a pretrained encoder".
+    """
     batch, heads, seq, head_dim = x.shape
     return x.transpose(1, 2).reshape(batch, seq, heads * head_dim)
 
 
 @checked_by(_repeat_kv_arguments)
 def repeat_kv(x: torch.Tensor, n_rep: int) -> torch.Tensor:
-    """Grouped-query attention: repeat each of the ``kv_heads`` ``n_rep`` times along dim 1 (consecutive copies)."""
+    """Grouped-query attention: repeat each of the ``kv_heads`` ``n_rep`` times along dim 1 (consecutive copies).
+
+    Taught in: 06 Attention, "A decoder layer's attention by hand: RMSNorm, rotary positions, grouped-query attention".
+    """
     return x.repeat_interleave(n_rep, dim=1)
 
 
 @checked_by(_rotary_cos_sin_arguments)
 def rotary_cos_sin(positions: torch.Tensor, head_dim: int, base: float = 10_000.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """RoPE tables for integer ``positions`` (seq,): ``cos, sin`` of shape (seq, head_dim), halves repeated."""
+    """RoPE tables for integer ``positions`` (seq,): ``cos, sin`` of shape (seq, head_dim), halves repeated.
+
+    Taught in: 06 Attention, "A decoder layer's attention by hand: RMSNorm, rotary positions, grouped-query attention".
+    """
     inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
     angles = positions.to(torch.float32)[:, None] * inv_freq[None, :]  # (seq, head_dim/2)
     angles = torch.cat([angles, angles], dim=-1)  # the "rotate half" layout used by Llama
@@ -178,7 +198,10 @@ def rotary_cos_sin(positions: torch.Tensor, head_dim: int, base: float = 10_000.
 
 @checked_by(_apply_rotary_arguments)
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate ``x (..., seq, head_dim)`` by position: ``x·cos + rotate_half(x)·sin`` (Llama's layout)."""
+    """Rotate ``x (..., seq, head_dim)`` by position: ``x·cos + rotate_half(x)·sin`` (Llama's layout).
+
+    Taught in: 06 Attention, "A decoder layer's attention by hand: RMSNorm, rotary positions, grouped-query attention".
+    """
     half = x.shape[-1] // 2
     rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
     return x * cos + rotated * sin
@@ -202,6 +225,8 @@ def multi_head_attention(
     attention: k and v heads are shared by groups of query heads); optionally rotate q and k
     (``rotary=(cos, sin)``); attend with :func:`scaled_dot_product_attention`; merge the heads;
     apply ``o_proj`` unless it is None. ``weights`` is ``(batch, num_heads, seq, seq)``.
+
+    Taught in: 06 Attention, "Multi-head attention, rebuilt from a pretrained encoder".
     """
     num_kv_heads = num_heads if num_kv_heads is None else num_kv_heads
     q = split_heads(q_proj(x), num_heads)

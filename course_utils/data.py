@@ -28,7 +28,10 @@ def _missing_splits(folder: Path) -> list[str]:
 
 
 def emotion_files_present(root: Path) -> bool:
-    """True when ``root/emotion`` holds the three split files (``root``: a ``COURSE_DATA_DIR`` or a prefetch)."""
+    """True when ``root/emotion`` holds the three split files (``root``: a ``COURSE_DATA_DIR`` or a prefetch).
+
+    Course plumbing: not taught.
+    """
     return not _missing_splits(Path(root) / "emotion")
 
 
@@ -36,6 +39,8 @@ def emotion_dir() -> Path | None:
     """The local emotion mirror (``$COURSE_DATA_DIR/emotion``), or None when ``COURSE_DATA_DIR`` is unset.
 
     Raises ``FileNotFoundError`` when the variable is set but the folder lacks a split file.
+
+    Taught in: 04 Datasets, "`load_dataset`, argument by argument".
     """
     root = os.environ.get("COURSE_DATA_DIR")
     if not root:
@@ -52,13 +57,19 @@ def emotion_dir() -> Path | None:
 
 
 def emotion_revision() -> str:
-    """The emotion revision to load from the Hub: ``$COURSE_EMOTION_REVISION`` if set, else the pinned one."""
+    """The emotion revision to load from the Hub: ``$COURSE_EMOTION_REVISION`` if set, else the pinned one.
+
+    Course plumbing: not taught.
+    """
     value = os.environ.get(EMOTION_REVISION_VARIABLE, "").strip()
     return value or EMOTION_REVISION
 
 
 def emotion_features():
-    """The emotion ``Features``: ``text`` a string, ``label`` a ``ClassLabel`` of :data:`EMOTION_LABELS`."""
+    """The emotion ``Features``: ``text`` a string, ``label`` a ``ClassLabel`` of :data:`EMOTION_LABELS`.
+
+    Course plumbing: not taught.
+    """
     from datasets import ClassLabel, Features, Value
 
     return Features({"text": Value("string"), "label": ClassLabel(names=list(EMOTION_LABELS))})
@@ -79,6 +90,8 @@ def load_emotion(split: str | None = None):
     surprise. A Hub that answers 429, fails (5xx) or stalls raises
     :class:`~course_utils.models.HubFaultError` (what happened, what to do) unless a prefetched
     copy is there, which is then used.
+
+    Taught in: 01 Pipelines, "The options that change the answer".
     """
     if split is not None and split not in EMOTION_SPLITS:
         raise ValueError(f"split must be one of {EMOTION_SPLITS} or None, got {split!r}")

@@ -43,7 +43,10 @@ def _check_hidden_and_mask(last_hidden_state: torch.Tensor, attention_mask: torc
 
 
 def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Average of the token vectors where ``attention_mask`` is 1 (padding excluded): ``(b, s, h) -> (b, h)``."""
+    """Average of the token vectors where ``attention_mask`` is 1 (padding excluded): ``(b, s, h) -> (b, h)``.
+
+    Taught in: 03 Models and heads, "Config vs weights".
+    """
     _check_hidden_and_mask(last_hidden_state, attention_mask)
     mask = attention_mask.unsqueeze(-1).to(last_hidden_state.dtype)
     summed = (last_hidden_state * mask).sum(dim=1)
@@ -56,6 +59,8 @@ def cls_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> t
 
     With right padding (the encoders' default) that is column 0; with left padding the first
     column where ``attention_mask`` is 1.
+
+    Taught in: 10 Sentence embeddings, "bge and FlagEmbedding, with the Hub".
     """
     _check_hidden_and_mask(last_hidden_state, attention_mask)
     first = attention_mask.long().argmax(dim=1)
@@ -72,7 +77,10 @@ def embed(
     batch_size: int = 64,
     max_length: int = 256,
 ) -> torch.Tensor:
-    """Embed ``texts`` with tokenizer + ``AutoModel`` + pooling (+ L2 normalisation): a ``(len(texts), hidden)`` tensor."""
+    """Embed ``texts`` with tokenizer + ``AutoModel`` + pooling (+ L2 normalisation): a ``(len(texts), hidden)`` tensor.
+
+    Taught in: 10 Sentence embeddings, "The same thing with `sentence-transformers`, bit for bit".
+    """
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise ValueError("texts must be a sequence of strings (wrap a single text in a list)")
     if pooling not in POOLINGS:
@@ -112,6 +120,8 @@ def search(
     """Top-``k`` corpus rows per query by cosine similarity: ``(scores, indices)``, each ``(n_queries, k)``, best first.
 
     ``exclude_self=True`` is for queries that are the corpus itself (row ``i`` never returns ``i``).
+
+    Taught in: 10 Sentence embeddings, "Semantic search over the emotion texts".
     """
     if query_embeddings.dim() != 2 or corpus_embeddings.dim() != 2:
         raise ValueError("query_embeddings and corpus_embeddings must be 2-D (n, hidden) tensors")
@@ -146,6 +156,8 @@ def pair_scores(
 
     Like ``FlagReranker``, the pairs are tokenized once, sorted by length so that each batch pads
     little, scored, and returned in the original order.
+
+    Taught in: 10 Sentence embeddings, "Rerank, and measure whether it helps".
     """
     if isinstance(pairs, tuple) or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
         raise ValueError("pairs must be a sequence of (query, passage) pairs, e.g. [('q', 'p')]")
@@ -180,6 +192,8 @@ def mined_groups(
     candidates, one positive first, then negatives, all drawn at random from those neighbours. These
     are FlagEmbedding's training groups (``train_group_size``) with hard negatives: the confusable
     candidates the reranker will meet. ``anchors`` is ``(n,)``; ``candidates`` is ``(n, group_size)``.
+
+    Taught in: 10 Sentence embeddings, "Training groups, with negatives mined by the bi-encoder".
     """
     if corpus_labels.shape != (corpus_embeddings.shape[0],):
         raise ValueError(
@@ -224,6 +238,8 @@ def train_cross_encoder(
     ``optimizer`` (and ``scheduler``, stepped after it) belong to the caller, so that several calls
     continue one run. ``autocast_dtype`` (e.g. ``torch.bfloat16``) runs the forward pass under
     ``torch.autocast``. Returns the loss of every step; a last step with fewer groups is dropped.
+
+    Taught in: 10 Sentence embeddings, "Training groups, with negatives mined by the bi-encoder".
     """
     if isinstance(groups, tuple) or not all(
         isinstance(g, (tuple, list)) and len(g) == 2 and isinstance(g[0], str) and not isinstance(g[1], str)
@@ -266,7 +282,10 @@ def train_cross_encoder(
 
 
 def same_label(query_labels: torch.Tensor, corpus_labels: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-    """Boolean ``(n_queries, k)`` matrix: is the retrieved corpus row ``indices[i, j]`` of query ``i``'s label?"""
+    """Boolean ``(n_queries, k)`` matrix: is the retrieved corpus row ``indices[i, j]`` of query ``i``'s label?
+
+    Taught in: 10 Sentence embeddings, "Measuring it: precision@k and recall@k".
+    """
     if indices.dim() != 2 or query_labels.dim() != 1 or indices.shape[0] != query_labels.shape[0]:
         raise ValueError(
             "indices must be (n_queries, k) and query_labels (n_queries,), got "
@@ -285,13 +304,19 @@ def _check_relevance(relevant: torch.Tensor, k: int) -> None:
 
 
 def precision_at_k(relevant: torch.Tensor, k: int) -> float:
-    """Mean over queries of (relevant results among the first ``k``) / ``k``."""
+    """Mean over queries of (relevant results among the first ``k``) / ``k``.
+
+    Taught in: 10 Sentence embeddings, "Measuring it: precision@k and recall@k".
+    """
     _check_relevance(relevant, k)
     return relevant[:, :k].float().mean().item()
 
 
 def recall_at_k(relevant: torch.Tensor, n_relevant: torch.Tensor, k: int) -> float:
-    """Mean over queries of (relevant results among the first ``k``) / (relevant rows in the whole corpus)."""
+    """Mean over queries of (relevant results among the first ``k``) / (relevant rows in the whole corpus).
+
+    Taught in: 10 Sentence embeddings, "Measuring it: precision@k and recall@k".
+    """
     _check_relevance(relevant, k)
     n_relevant = torch.as_tensor(n_relevant)
     if n_relevant.shape != (relevant.shape[0],) or bool((n_relevant < 1).any()):

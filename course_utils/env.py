@@ -45,17 +45,26 @@ def _env_flag(name: str) -> bool:
 
 
 def in_colab() -> bool:
-    """True inside Google Colab."""
+    """True inside Google Colab.
+
+    Course plumbing: not taught.
+    """
     return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
 
 
 def in_ci() -> bool:
-    """True when the ``CI`` environment variable is set (GitHub Actions, GitLab, this repo's .ci/run)."""
+    """True when the ``CI`` environment variable is set (GitHub Actions, GitLab, this repo's .ci/run).
+
+    Course plumbing: not taught.
+    """
     return _env_flag("CI")
 
 
 def get_device() -> str:
-    """The best available device: ``"cuda"``, then ``"mps"`` (Apple silicon), then ``"cpu"``."""
+    """The best available device: ``"cuda"``, then ``"mps"`` (Apple silicon), then ``"cpu"``.
+
+    Taught in: 00 Environment and tensor basics, "Setup".
+    """
     import torch
 
     if torch.cuda.is_available():
@@ -70,6 +79,8 @@ def get_profile() -> Profile:
     """The compute profile: ``COURSE_PROFILE`` if set, else ``"full"`` with a CUDA GPU and ``"quick"`` without.
 
     ``quick`` uses small subsets and few steps (CI, a CPU laptop); ``full`` runs the real recipe.
+
+    Taught in: 00 Environment and tensor basics, "Setup".
     """
     value = os.environ.get("COURSE_PROFILE", "").strip()
     if value:
@@ -80,12 +91,18 @@ def get_profile() -> Profile:
 
 
 def by_profile(quick: T, full: T) -> T:
-    """Return ``quick`` or ``full`` according to :func:`get_profile`, e.g. ``by_profile(quick=2_000, full=16_000)``."""
+    """Return ``quick`` or ``full`` according to :func:`get_profile`, e.g. ``by_profile(quick=2_000, full=16_000)``.
+
+    Taught in: 00 Environment and tensor basics, "Setup".
+    """
     return quick if get_profile() == "quick" else full
 
 
 def seed_everything(seed: int = 0) -> int:
-    """Seed Python's ``random``, NumPy, torch (all devices) and transformers; return the seed."""
+    """Seed Python's ``random``, NumPy, torch (all devices) and transformers; return the seed.
+
+    Taught in: 03 Models and heads, "The body and its heads".
+    """
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     import numpy as np
@@ -110,6 +127,8 @@ def kept_random_state() -> Iterator[None]:
     Saves and restores Python's ``random``, NumPy's global generator and torch's default generators
     (CPU, every CUDA device, MPS), even after an exception. Building a stand-in runs inside it, so
     that a notebook's first run (which builds them) draws the same numbers as every later run.
+
+    Course plumbing: not taught.
     """
     import numpy as np
     import torch
@@ -137,7 +156,10 @@ BF16_MIN_CAPABILITY = (8, 0)
 
 
 def cpu_has_fast_bf16() -> bool:
-    """True when this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX; read from /proc/cpuinfo on Linux)."""
+    """True when this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX; read from /proc/cpuinfo on Linux).
+
+    Course plumbing: not taught.
+    """
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
@@ -158,6 +180,8 @@ def auto_precision(device: str | None = None) -> tuple[Precision, str]:
       torch 2.8 or newer);
     - CPU: ``"bf16"`` with bfloat16 instructions (AVX512-BF16 or AMX, about twice as fast per
       step), else ``"no"`` (emulated bf16 is slower than float32; fp16 autocast does not pay on a CPU).
+
+    Course plumbing: not taught.
     """
     device = get_device() if device is None else device
     if device == "cuda":
@@ -182,7 +206,10 @@ def auto_precision(device: str | None = None) -> tuple[Precision, str]:
 
 
 def hub_endpoint() -> str:
-    """The Hub that huggingface_hub talks to: ``HF_ENDPOINT`` (a mirror) or https://huggingface.co."""
+    """The Hub that huggingface_hub talks to: ``HF_ENDPOINT`` (a mirror) or https://huggingface.co.
+
+    Course plumbing: not taught.
+    """
     from huggingface_hub import constants
 
     return constants.ENDPOINT.rstrip("/")
@@ -218,6 +245,8 @@ def hub_status(timeout: float = 3.0) -> tuple[bool, str]:
     :func:`hub_endpoint`) for the course encoder's model info over HTTP, through huggingface_hub's
     session (so ``HTTPS_PROXY`` and friends apply), and counts it offline unless it answers 200
     within ``timeout`` seconds. The answer is cached per endpoint for the process.
+
+    Course plumbing: not taught.
     """
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
@@ -227,12 +256,18 @@ def hub_status(timeout: float = 3.0) -> tuple[bool, str]:
 
 
 def hub_available(timeout: float = 3.0) -> bool:
-    """True when :func:`hub_status` says the Hub is usable."""
+    """True when :func:`hub_status` says the Hub is usable.
+
+    Course plumbing: not taught.
+    """
     return hub_status(timeout)[0]
 
 
 def package_version(name: str) -> str:
-    """The installed version of distribution ``name``, or ``"not installed"``."""
+    """The installed version of distribution ``name``, or ``"not installed"``.
+
+    Course plumbing: not taught.
+    """
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -241,7 +276,10 @@ def package_version(name: str) -> str:
 
 @dataclass(frozen=True)
 class Environment:
-    """What :func:`setup` found; notebooks read ``env.device`` and ``env.profile``."""
+    """What :func:`setup` found; notebooks read ``env.device`` and ``env.profile``.
+
+    Taught in: 00 Environment and tensor basics, "Setup".
+    """
 
     device: str
     profile: Profile
@@ -312,6 +350,8 @@ def setup(seed: int = 0, verbose: bool = True) -> Environment:
 
         with cu.show_warnings():
             model = AutoModelForSequenceClassification.from_pretrained(ckpt, num_labels=1)
+
+    Taught in: 00 Environment and tensor basics, "Setup".
     """
     if not isinstance(verbose, bool):
         raise ValueError(f"verbose must be True or False, got {verbose!r}")

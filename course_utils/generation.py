@@ -81,13 +81,19 @@ def _sequence_logprob_arguments(model, sequences, prompt_length, eos_token_id=No
 
 @checked_by(_temperature_arguments)
 def temperature_transform(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Divide the logits by ``temperature`` (> 0): below 1 sharpens the distribution, above 1 flattens it."""
+    """Divide the logits by ``temperature`` (> 0): below 1 sharpens the distribution, above 1 flattens it.
+
+    Taught in: 07 Text generation, "Temperature, top-k, top-p: logits transforms".
+    """
     return logits / temperature
 
 
 @checked_by(_top_k_arguments)
 def top_k_transform(logits: torch.Tensor, k: int) -> torch.Tensor:
-    """Keep the ``k`` largest logits of each row (ties with the k-th are kept), set the rest to ``-inf``."""
+    """Keep the ``k`` largest logits of each row (ties with the k-th are kept), set the rest to ``-inf``.
+
+    Taught in: 07 Text generation, "Temperature, top-k, top-p: logits transforms".
+    """
     k = min(k, logits.size(-1))
     kth_largest = logits.topk(k, dim=-1).values[:, -1:]
     return logits.masked_fill(logits < kth_largest, float("-inf"))
@@ -99,6 +105,8 @@ def top_p_transform(logits: torch.Tensor, p: float, min_tokens_to_keep: int = 1)
 
     A token is dropped when the tokens more likely than it already reach ``p``. At least
     ``min_tokens_to_keep`` tokens survive. ``p`` is in (0, 1]; ``p=1`` keeps everything.
+
+    Taught in: 07 Text generation, "Temperature, top-k, top-p: logits transforms".
     """
     # Ascending order, as transformers does: the mass *at or below* a token is compared with 1 - p,
     # which is "the mass above it is at least p" without a second rounding-sensitive subtraction.
@@ -121,6 +129,8 @@ def sample_next_token(
     """Draw one token per row: temperature, then top-k, then top-p (transformers' order), softmax, multinomial.
 
     Returns ``(batch,)`` token ids. With ``generator=None`` it uses torch's global RNG, like ``generate``.
+
+    Taught in: 07 Text generation, "Temperature, top-k, top-p: logits transforms".
     """
     scores = logits.float()
     if temperature != 1.0:
@@ -150,6 +160,8 @@ def greedy_decode(
     ``eos_token_id`` is finished and is filled with ``pad_token_id`` (default: the EOS id); decoding
     stops when every row is finished or after ``max_new_tokens``. Returns prompt + new tokens, like
     ``model.generate(input_ids, do_sample=False, max_new_tokens=...)``.
+
+    Taught in: 07 Text generation, "Greedy decoding by hand, equal to `generate`".
     """
     if pad_token_id is None:
         pad_token_id = eos_token_id
@@ -187,6 +199,8 @@ def sequence_logprob(
 
     With ``eos_token_id`` a row counts up to and including its first EOS after the prompt (the
     padding that follows it is ignored).
+
+    Taught in: 07 Text generation, "Beam search".
     """
     logprobs = model(sequences, use_cache=False).logits[:, :-1].float().log_softmax(dim=-1)
     token_lp = logprobs.gather(-1, sequences[:, 1:, None]).squeeze(-1)[:, prompt_length - 1 :]

@@ -29,6 +29,8 @@ def quiet() -> None:
     raise with ``warnings.warn``, errors, huggingface_hub's logging, and the progress bars of
     ``Trainer`` and ``Dataset.map``. :func:`show_warnings` undoes all of the above but
     ``TOKENIZERS_PARALLELISM`` for one block.
+
+    Course plumbing: not taught.
     """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # Without ipywidgets, tqdm.auto warns (with a file path) that it falls back to text bars: fine.
@@ -66,6 +68,8 @@ def show_warnings(progress_bars: bool = True) -> contextlib.AbstractContextManag
     progress bars of transformers and huggingface_hub are on (unless ``HF_HUB_DISABLE_PROGRESS_BARS=1``
     forbids them). On exit, even after an exception, every one of these settings gets back the
     value it had on entry. ``TOKENIZERS_PARALLELISM`` is left as it is.
+
+    Taught in: 04 Datasets, "`map`: one example or a batch at a time".
     """
     if not isinstance(progress_bars, bool):
         raise ValueError(f"progress_bars must be True or False, got {progress_bars!r}")

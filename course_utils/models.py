@@ -34,7 +34,10 @@ BGE_RERANKER = "BAAI/bge-reranker-base"
 
 @dataclass(frozen=True)
 class StandIn:
-    """A local replacement for a Hub checkpoint when the Hub cannot be reached."""
+    """A local replacement for a Hub checkpoint when the Hub cannot be reached.
+
+    Course plumbing: not taught.
+    """
 
     key: str
     description: str
@@ -122,6 +125,8 @@ def stall_timeout() -> float:
 
     ``HF_HUB_DOWNLOAD_TIMEOUT`` (huggingface_hub's read timeout, default 10 s), or
     ``HF_HUB_ETAG_TIMEOUT`` if that is larger; set either before importing the libraries.
+
+    Course plumbing: not taught.
     """
     from huggingface_hub import constants
 
@@ -135,6 +140,8 @@ class HubFaultError(RuntimeError):
     wait the server asked for, if it said), ``"server error"`` (HTTP 5xx, ``status``), or
     ``"stalled"`` (nothing received for ``waited`` seconds). ``what`` names the checkpoint or
     dataset, ``endpoint`` the server, ``url`` the request that failed.
+
+    Course plumbing: not taught.
     """
 
     def __init__(
@@ -368,6 +375,8 @@ def explain_hub_faults(what: str, download: Callable[[], T], offline: str = "") 
     errors (a missing repository, no connection at all) pass through unchanged. The guard sees
     what goes through huggingface_hub's HTTP client: every request to a mirror, and on
     huggingface.co all but the transfer of files stored with Xet (hf_xet's own retries apply).
+
+    Course plumbing: not taught.
     """
     with _guarded_hub() as guard:
         try:
@@ -392,6 +401,8 @@ def checkpoint_source(name: str) -> str:
     Lets a notebook run a cell only with the real checkpoint, for example fill-mask, which the
     encoder stand-in (no masked-LM head) cannot do: ``if cu.checkpoint_source(cu.ENCODER) != "stand-in"``.
     ``"missing"``: offline, with neither a local copy nor a stand-in.
+
+    Taught in: 01 Pipelines, "Other tasks, and tasks that are gone".
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a checkpoint id such as {ENCODER!r}, got {name!r}")
@@ -414,7 +425,10 @@ def _offline_way(name: str) -> str:
 
 def probe_fault_hint(reason: str) -> str:
     """For a :func:`~course_utils.env.hub_status` reason: what a 429 or 5xx from the probe means and
-    what to do (``"; rate-limited: wait a minute, ..."``); ``""`` for any other reason."""
+    what to do (``"; rate-limited: wait a minute, ..."``); ``""`` for any other reason.
+
+    Course plumbing: not taught.
+    """
     match = re.search(r"answered HTTP (\d+)", reason)
     status = int(match.group(1)) if match else 0
     if status == 429:
@@ -447,6 +461,8 @@ def resolve_checkpoint(name: str, verbose: bool = True) -> str:
       ``make prefetch`` or the HF cache, is used instead when there is one);
     - Hub offline: a prefetched snapshot (``make prefetch`` or the HF cache), else the course's
       stand-in for ``name`` (built once per machine if needed), else ``LookupError``.
+
+    Taught in: 01 Pipelines, "One line: `pipeline()`".
     """
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a checkpoint id such as {ENCODER!r}, got {name!r}")
@@ -504,6 +520,8 @@ def compute_parameters(checkpoint: str) -> int:
 
     Counted on PyTorch's meta device from the checkpoint's config alone, so no weights are read or
     downloaded. A forward pass costs about two multiply-adds per such parameter and token.
+
+    Course plumbing: not taught.
     """
     import torch
     from transformers import AutoConfig, AutoModel

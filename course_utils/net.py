@@ -10,6 +10,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
     For a local server (JupyterLab, the Hub mirror) or a process group's ``MASTER_PORT``. Another
     process could take the port between this call and its use, so start the server soon after.
+
+    Course plumbing: not taught.
     """
     with socket.socket() as s:
         s.bind((host, 0))

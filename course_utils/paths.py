@@ -20,6 +20,8 @@ def cache_dir() -> Path:
 
     ``COURSE_CACHE_DIR`` if set; else ``data/cache`` in a source checkout; else ``~/.cache/hf-course``.
     The folder is created on first use.
+
+    Taught in: 07 Text generation, "Encoder-decoder models: `generate` with `AutoModelForSeq2SeqLM`".
     """
     env = os.environ.get("COURSE_CACHE_DIR")
     if env:
@@ -36,17 +38,25 @@ def prefetched_data_dir(cache: Path | None = None) -> Path:
     """Where ``make prefetch`` writes ``emotion/{train,validation,test}.jsonl``: ``<cache>/data``.
 
     ``cache`` defaults to :func:`cache_dir`; the workshop bundle passes the cache it copies into.
+
+    Course plumbing: not taught.
     """
     return (cache_dir() if cache is None else Path(cache)) / "data"
 
 
 def prefetch_dir() -> Path:
-    """Where ``make prefetch`` stores Hub snapshots (a Hugging Face cache layout inside the course cache)."""
+    """Where ``make prefetch`` stores Hub snapshots (a Hugging Face cache layout inside the course cache).
+
+    Taught in: 03 Models and heads, "Where the files live: the cache, and offline mode".
+    """
     return cache_dir() / "hub"
 
 
 def standins_dir() -> Path:
-    """Where built stand-ins live: ``<cache>/standins``."""
+    """Where built stand-ins live: ``<cache>/standins``.
+
+    Course plumbing: not taught.
+    """
     path = cache_dir() / "standins"
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -46,6 +46,8 @@ def show_heatmaps(
 
     ``titles`` has one entry per panel (row-major). Tick labels (for example the tokens) are
     written on the left column and the bottom row only; one colour bar serves all panels.
+
+    Taught in: 06 Attention, "What the heads look at".
     """
     arr = _to_numpy(matrices, "matrices")
     if arr.ndim == 2:
@@ -96,7 +98,10 @@ def plot_lines(
     logy: bool = False,
     figsize: tuple[float, float] = (6, 3.5),
 ):
-    """Plot named curves ``ys = {label: values}`` against ``x`` on one set of axes, with a legend."""
+    """Plot named curves ``ys = {label: values}`` against ``x`` on one set of axes, with a legend.
+
+    Taught in: 06 Attention, "Scaled dot-product attention with `bmm`".
+    """
     xs = _to_numpy(x, "x")
     if xs.ndim != 1:
         raise ValueError(f"x must be 1-D, got shape {xs.shape}")
@@ -129,7 +134,10 @@ def plot_bars(
     title: str | None = None,
     figsize: tuple[float, float] = (6, 3.5),
 ):
-    """Horizontal bars, first label on top (e.g. the most likely next tokens and their probabilities)."""
+    """Horizontal bars, first label on top (e.g. the most likely next tokens and their probabilities).
+
+    Taught in: 05 Fine-tuning, "Save, reload as a pipeline, classify new text".
+    """
     v = _to_numpy(values, "values")
     if v.ndim != 1:
         raise ValueError(f"values must be 1-D, got shape {v.shape}")
@@ -162,6 +170,8 @@ def plot_confusion_matrix(
     ``labels[i]`` names class id ``i``; rows are the true labels, columns the predictions. Draws on
     ``ax`` (a matplotlib ``Axes``, e.g. one panel of a side-by-side comparison) or on a new figure
     of size ``figsize``. Returns the matplotlib ``Figure``.
+
+    Taught in: 05 Fine-tuning, "The confusion matrix".
     """
     true = _class_ids(y_true, "y_true")
     pred = _class_ids(y_pred, "y_pred")

@@ -43,7 +43,10 @@ _RERUN = "or run `make prefetch` again later: what it fetched so far stays in th
 
 
 def fetch_emotion(root: Path | None = None) -> Path:
-    """Write the Hub's emotion splits as ``<root>/emotion/<split>.jsonl`` (skipped when present)."""
+    """Write the Hub's emotion splits as ``<root>/emotion/<split>.jsonl`` (skipped when present).
+
+    Course plumbing: not taught.
+    """
     root = Path(root) if root is not None else prefetched_data_dir()
     if emotion_files_present(root):
         return root
@@ -72,7 +75,10 @@ def fetch_emotion(root: Path | None = None) -> Path:
 
 
 def fetch_checkpoints(names: tuple[str, ...] = HUB_CHECKPOINTS) -> list[Path]:
-    """Download each checkpoint's config, tokenizer and safetensors into :func:`prefetch_dir`."""
+    """Download each checkpoint's config, tokenizer and safetensors into :func:`prefetch_dir`.
+
+    Course plumbing: not taught.
+    """
     ok, reason = hub_status()
     if not ok:
         raise RuntimeError(f"prefetch needs the Hub, which is offline ({reason})")
@@ -88,7 +94,10 @@ def fetch_checkpoints(names: tuple[str, ...] = HUB_CHECKPOINTS) -> list[Path]:
 
 
 def prefetch() -> None:
-    """Fetch every checkpoint and the emotion data; print what is where."""
+    """Fetch every checkpoint and the emotion data; print what is where.
+
+    Course plumbing: not taught.
+    """
     for name, path in zip(HUB_CHECKPOINTS, fetch_checkpoints()):
         print(f"{name}: {path}")
     print(f"emotion: {fetch_emotion() / 'emotion'}")

@@ -55,7 +55,10 @@ _FALSY = ("0", "off", "false", "no")
 
 
 def data_dir() -> Path:
-    """The folder of the record: ``$COURSE_PROGRESS_DIR``, else the user's data directory for ``hf-course``."""
+    """The folder of the record: ``$COURSE_PROGRESS_DIR``, else the user's data directory for ``hf-course``.
+
+    Course plumbing: not taught.
+    """
     if os.environ.get(DIR):
         return Path(os.environ[DIR]).expanduser()
     try:
@@ -73,6 +76,10 @@ def data_dir() -> Path:
 
 
 def record_path() -> Path:
+    """The file every verdict is appended to: :data:`RECORD` in :func:`data_dir`.
+
+    Course plumbing: not taught.
+    """
     return data_dir() / RECORD
 
 
@@ -83,6 +90,8 @@ def why_off(environ: Mapping[str, str] | None = None, modules: Iterable[str] | N
     ``PYTEST_CURRENT_TEST`` inherited by a notebook kernel that nbval started); CI (``CI`` set to
     anything but 0/false/no); a course rehearsal (tools/rehearse.py keeps its caches under a
     ``rehearsal`` folder; the Colab rehearsal sets ``COLAB_RELEASE_TAG=rehearsal``).
+
+    Course plumbing: not taught.
     """
     env = os.environ if environ is None else environ
     loaded = sys.modules if modules is None else modules
@@ -99,7 +108,10 @@ def why_off(environ: Mapping[str, str] | None = None, modules: Iterable[str] | N
 
 
 def learner() -> tuple[str, str]:
-    """``(name, id)``: the id is made once per data directory; the name is ``$COURSE_LEARNER``, else the id."""
+    """``(name, id)``: the id is made once per data directory; the name is ``$COURSE_LEARNER``, else the id.
+
+    Course plumbing: not taught.
+    """
     folder = data_dir()
     path = folder / IDENTITY
     uid = ""
@@ -124,7 +136,10 @@ def _now() -> str:
 
 def unanswered(args: Sequence[Any], kwargs: Mapping[str, Any]) -> bool:
     """True when every argument a checker got is the untouched placeholder: ``None``, or a dict,
-    list or tuple holding only ``None`` (``{"t.T": None, ...}`` in 00.3, ``None, None`` in 09.4)."""
+    list or tuple holding only ``None`` (``{"t.T": None, ...}`` in 00.3, ``None, None`` in 09.4).
+
+    Course plumbing: not taught.
+    """
     values = [*args, *kwargs.values()]
 
     def blank(value: Any) -> bool:
@@ -144,6 +159,8 @@ def record(exercise: str, ok: bool, hint: str = "", placeholder: bool = False) -
 
     Nothing is written for a placeholder, or when :func:`why_off` says so. Never raises: a full
     disk or a read-only home must not break a checker (the learner's verdict matters more).
+
+    Course plumbing: not taught.
     """
     try:
         if placeholder or why_off() is not None:
@@ -172,7 +189,10 @@ def record(exercise: str, ok: bool, hint: str = "", placeholder: bool = False) -
 
 @dataclass(frozen=True)
 class Entry:
-    """One verdict of a record."""
+    """One verdict of a record.
+
+    Course plumbing: not taught.
+    """
 
     learner: str
     id: str
@@ -187,7 +207,10 @@ _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
 
 
 def parse(line: str) -> Entry | str:
-    """The :class:`Entry` of one line, or why it was skipped (``"not JSON"``, ``"not a progress line"``...)."""
+    """The :class:`Entry` of one line, or why it was skipped (``"not JSON"``, ``"not a progress line"``...).
+
+    Course plumbing: not taught.
+    """
     try:
         obj = json.loads(line)
     except ValueError:
@@ -213,7 +236,10 @@ def parse(line: str) -> Entry | str:
 
 def read(paths: Iterable[Path]) -> tuple[list[Entry], list[str]]:
     """Every verdict in ``paths`` (files, or folders: their ``*.jsonl``), each once, oldest first,
-    and a line per problem (``FILE:LINE: why``): a problem is reported and skipped, never fatal."""
+    and a line per problem (``FILE:LINE: why``): a problem is reported and skipped, never fatal.
+
+    Course plumbing: not taught.
+    """
     entries: dict[tuple, Entry] = {}
     problems: list[str] = []
     files: list[Path] = []
@@ -243,7 +269,10 @@ def read(paths: Iterable[Path]) -> tuple[list[Entry], list[str]]:
 
 
 def course_exercises() -> list[str]:
-    """Every exercise id of the course (``"00.1"`` ...), read from the checkers' sources (no torch import)."""
+    """Every exercise id of the course (``"00.1"`` ...), read from the checkers' sources (no torch import).
+
+    Course plumbing: not taught.
+    """
     ids: set[str] = set()
     for path in (Path(__file__).parent / "check").glob("nb*.py"):
         ids.update(re.findall(r'@checker\(\s*"(\d\d\.\d)"', path.read_text(encoding="utf-8")))
@@ -256,7 +285,10 @@ def course_exercises() -> list[str]:
 
 @dataclass
 class Standing:
-    """One learner on one exercise."""
+    """One learner on one exercise.
+
+    Course plumbing: not taught.
+    """
 
     attempts: int = 0
     first_passed: str = ""  # time of the first pass (UTC, as recorded)
@@ -267,7 +299,10 @@ class Standing:
 
 
 def standings(entries: Iterable[Entry]) -> dict[str, dict[str, Standing]]:
-    """``{learner id: {exercise: Standing}}``."""
+    """``{learner id: {exercise: Standing}}``.
+
+    Course plumbing: not taught.
+    """
     out: dict[str, dict[str, Standing]] = {}
     for e in sorted(entries, key=lambda e: e.time):
         s = out.setdefault(e.id, {}).setdefault(e.exercise, Standing())
@@ -278,7 +313,10 @@ def standings(entries: Iterable[Entry]) -> dict[str, dict[str, Standing]]:
 
 
 def local_time(stamp: str) -> str:
-    """A recorded UTC time as this machine's local time, to the minute."""
+    """A recorded UTC time as this machine's local time, to the minute.
+
+    Course plumbing: not taught.
+    """
     try:
         when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
@@ -291,7 +329,10 @@ def _width(text: str) -> int:
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """Columns padded to their widest cell (wide characters count twice), two spaces apart."""
+    """Columns padded to their widest cell (wide characters count twice), two spaces apart.
+
+    Course plumbing: not taught.
+    """
     rows = [list(map(str, r)) for r in rows]
     widths = [max(_width(c) for c in col) for col in zip(headers, *rows)]
     lines = [[*headers], ["-" * w for w in widths], *rows]
@@ -299,7 +340,10 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 
 def learner_report(entries: Sequence[Entry], exercises: Sequence[str] | None = None) -> str:
-    """One learner's table: every exercise, passed or not, attempts, first time passed."""
+    """One learner's table: every exercise, passed or not, attempts, first time passed.
+
+    Course plumbing: not taught.
+    """
     exercises = list(exercises if exercises is not None else course_exercises())
     by_id = standings(entries)
     mine: dict[str, Standing] = {}
@@ -322,7 +366,10 @@ def learner_report(entries: Sequence[Entry], exercises: Sequence[str] | None = N
 
 
 def room_report(entries: Sequence[Entry], exercises: Sequence[str] | None = None) -> str:
-    """A room: per exercise, how many passed and who is stuck (tried, not passed); per learner, where they stand."""
+    """A room: per exercise, how many passed and who is stuck (tried, not passed); per learner, where they stand.
+
+    Course plumbing: not taught.
+    """
     exercises = list(exercises if exercises is not None else course_exercises())
     by_id = standings(entries)
     names = {e.id: e.learner for e in sorted(entries, key=lambda e: e.time)}  # the newest name wins
@@ -373,6 +420,8 @@ def export(path: Path | None = None, name: str | None = None, download: bool = T
     ``name`` replaces the learner's name on every line (a learner who never set ``COURSE_LEARNER``).
     Only well-formed lines are copied. In a Colab kernel the file is then downloaded to the
     learner's computer (``download=False`` keeps it in the runtime).
+
+    Course plumbing: not taught.
     """
     entries, _problems = read([record_path()]) if record_path().exists() else ([], [])
     if not entries:
@@ -401,7 +450,10 @@ def export(path: Path | None = None, name: str | None = None, download: bool = T
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m course_utils progress [--export [FILE] [--name NAME] | --merge PATH...]``."""
+    """``python -m course_utils progress [--export [FILE] [--name NAME] | --merge PATH...]``.
+
+    Course plumbing: not taught.
+    """
     import argparse
 
     parser = argparse.ArgumentParser(

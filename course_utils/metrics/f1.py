@@ -28,7 +28,10 @@ Example:
 
 
 class F1(evaluate.Metric):
-    """F1 score (sklearn's ``f1_score``); pass ``average="weighted"`` for more than two classes."""
+    """F1 score (sklearn's ``f1_score``); pass ``average="weighted"`` for more than two classes.
+
+    Taught in: 05 Fine-tuning, "`compute_metrics`".
+    """
 
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(

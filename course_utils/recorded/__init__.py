@@ -24,7 +24,10 @@ NAMES: tuple[str, ...] = ("emotion_finetune_quick_cpu", "emotion_finetune_full_c
 
 
 def load(name: str) -> dict[str, Any]:
-    """The recorded results ``name`` (``benchmarks/results/<name>.json``) as a dict; notebook 05, section 4.1."""
+    """The recorded results ``name`` (``benchmarks/results/<name>.json``) as a dict; notebook 05, section 4.1.
+
+    Taught in: 05 Fine-tuning, "Recipes on a CPU: the course's and the book's, over three seeds".
+    """
     if name not in NAMES:
         raise ValueError(f"name must be one of {NAMES}, got {name!r}")
     return json.loads(resources.files(__name__).joinpath(f"{name}.json").read_text(encoding="utf-8"))

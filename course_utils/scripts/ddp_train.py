@@ -49,7 +49,10 @@ EQUIVALENCE_ATOL = 1e-5
 
 
 def make_dataset(n_examples: int, n_features: int, n_classes: int, seed: int) -> TensorDataset:
-    """A synthetic classification set: Gaussian inputs labelled by a fixed random linear 'teacher'."""
+    """A synthetic classification set: Gaussian inputs labelled by a fixed random linear 'teacher'.
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
     if n_examples < 1 or n_features < 1 or n_classes < 2:
         raise ValueError(
             f"need n_examples >= 1, n_features >= 1, n_classes >= 2; got {n_examples}, {n_features}, {n_classes}"
@@ -61,7 +64,10 @@ def make_dataset(n_examples: int, n_features: int, n_classes: int, seed: int) ->
 
 
 def make_model(n_features: int, hidden: int, n_classes: int, seed: int) -> nn.Sequential:
-    """The MLP every process builds from the same seed (DDP also broadcasts rank 0's weights)."""
+    """The MLP every process builds from the same seed (DDP also broadcasts rank 0's weights).
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
     torch.manual_seed(seed)
     return nn.Sequential(
         nn.Linear(n_features, hidden),
@@ -73,7 +79,10 @@ def make_model(n_features: int, hidden: int, n_classes: int, seed: int) -> nn.Se
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options (``--help`` lists them)."""
+    """Command-line options (``--help`` lists them).
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--engine", choices=ENGINES, default="ddp", help="raw torch DDP or accelerate's Accelerator")
     p.add_argument("--batch-size", type=int, default=64, help="examples per process per step")
@@ -112,7 +121,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def dist_env() -> tuple[int, int, int]:
-    """(rank, local_rank, world_size) from the variables torchrun sets; (0, 0, 1) without a launcher."""
+    """(rank, local_rank, world_size) from the variables torchrun sets; (0, 0, 1) without a launcher.
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
     return (
         int(os.environ.get("RANK", 0)),
         int(os.environ.get("LOCAL_RANK", 0)),
@@ -156,7 +168,10 @@ class _Comm:
 
 
 def train(args: argparse.Namespace) -> dict[str, Any] | None:
-    """Train on this process's shard with ``--engine``; return the summary on rank 0 (None elsewhere)."""
+    """Train on this process's shard with ``--engine``; return the summary on rank 0 (None elsewhere).
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
     _single_process_env()
     return train_accelerate(args) if args.engine == "accelerate" else train_ddp(args)
 
@@ -166,7 +181,10 @@ def train(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def train_ddp(args: argparse.Namespace) -> dict[str, Any] | None:
-    """The loop of notebook 09's skeleton: raw ``torch.distributed``, one process per device."""
+    """The loop of notebook 09's skeleton: raw ``torch.distributed``, one process per device.
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
     rank, local_rank, world_size = dist_env()
     backend, device = init_process_group(local_rank)  # nccl on GPUs, gloo on CPUs
     assert dist.get_world_size() == world_size and dist.get_rank() == rank
@@ -200,7 +218,10 @@ def train_ddp(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def init_process_group(local_rank: int) -> tuple[str, torch.device]:
-    """Join the group torchrun describes: nccl and GPU ``LOCAL_RANK`` with GPUs, else gloo on the CPU."""
+    """Join the group torchrun describes: nccl and GPU ``LOCAL_RANK`` with GPUs, else gloo on the CPU.
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
     if torch.cuda.is_available():
         backend, device = "nccl", torch.device("cuda", local_rank)
         torch.cuda.set_device(device)  # one GPU per process, picked by LOCAL_RANK (not RANK)
@@ -211,7 +232,10 @@ def init_process_group(local_rank: int) -> tuple[str, torch.device]:
 
 
 def train_accelerate(args: argparse.Namespace) -> dict[str, Any] | None:
-    """The same loop with ``accelerate.Accelerator``: ``prepare`` wraps and shards, ``backward`` replaces ``loss.backward``."""
+    """The same loop with ``accelerate.Accelerator``: ``prepare`` wraps and shards, ``backward`` replaces ``loss.backward``.
+
+    Taught in: 09 Distributed training, "`accelerate`".
+    """
     from accelerate import Accelerator
 
     # cpu=True matters: without it, on a machine with no GPU, accelerate ignores the launcher's
@@ -261,7 +285,10 @@ def _check_not_empty(loader: DataLoader, args: argparse.Namespace, world_size: i
 
 
 class Reference:
-    """``--check-equivalence``: a plain copy of the model that steps on the global batch (every rank's examples)."""
+    """``--check-equivalence``: a plain copy of the model that steps on the global batch (every rank's examples).
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
 
     def __init__(self, model: nn.Module, lr: float) -> None:
         self.model = copy.deepcopy(model)
@@ -277,7 +304,10 @@ class Reference:
 
 
 class Record:
-    """What the loop records at each step: its time, the loss averaged over ranks, the reference's step."""
+    """What the loop records at each step: its time, the loss averaged over ranks, the reference's step.
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
 
     def __init__(self, args: argparse.Namespace, model: nn.Module, comm: _Comm, cuda: bool) -> None:
         self.steps_wanted, self.model, self.comm, self.cuda = args.steps, model, comm, cuda
@@ -302,7 +332,10 @@ def batches(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """``loader``'s batches on ``device``, epoch after epoch, until ``record`` holds ``--steps`` steps.
 
-    ``set_epoch(epoch)`` is called before each epoch; ``record`` also gets the epochs and the wall time."""
+    ``set_epoch(epoch)`` is called before each epoch; ``record`` also gets the epochs and the wall time.
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
     t_start = time.perf_counter()
     while record.steps < record.steps_wanted:
         set_epoch(record.epochs)
@@ -317,7 +350,10 @@ def batches(
 def summarize(
     args: argparse.Namespace, record: Record, backend: str, device: torch.device, world_size: int
 ) -> dict[str, Any]:
-    """The JSON summary; compares every rank's weights (a collective: all ranks call it)."""
+    """The JSON summary; compares every rank's weights (a collective: all ranks call it).
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
     flat = _flat(record.model)
     every_rank = record.comm.gather(flat).reshape(world_size, -1)
     across = (every_rank - every_rank[0]).abs().max().item()
@@ -353,7 +389,10 @@ def summarize(
 
 
 def save_on_rank_0(args: argparse.Namespace, rank: int, summary: dict[str, Any], model: nn.Module) -> None:
-    """Rank 0 writes the files (once, not once per process); every rank prints its line."""
+    """Rank 0 writes the files (once, not once per process); every rank prints its line.
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
     if rank == 0 and args.save_weights is not None:
         from safetensors.torch import save_file
 
@@ -374,7 +413,10 @@ def close_process_group() -> None:
     """Every rank waits here until all have finished their collectives, then leaves the group.
 
     A rank that tears down its gloo connections while a peer is still using them can abort the
-    peer at exit (measured: about one --spawn run in 25 on 2 cores without this barrier)."""
+    peer at exit (measured: about one --spawn run in 25 on 2 cores without this barrier).
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
@@ -393,7 +435,10 @@ def _spawn_worker(local_rank: int, world_size: int, port: int, argv: list[str]) 
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run under a launcher, alone, or spawn ``--spawn N`` processes."""
+    """Entry point: run under a launcher, alone, or spawn ``--spawn N`` processes.
+
+    Taught in: 09 Distributed training, "A correct DDP script".
+    """
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if args.spawn:

@@ -29,7 +29,10 @@ DEFAULT_CONFIG = Path(__file__).with_name("train_emotion.yaml")
 
 @dataclass
 class ModelArguments:
-    """Which checkpoint to fine-tune."""
+    """Which checkpoint to fine-tune.
+
+    Taught in: 05 Fine-tuning, "A training script: `HfArgumentParser`, YAML and flags".
+    """
 
     model_name: str = field(
         default="distilbert-base-uncased",
@@ -69,7 +72,10 @@ class ModelArguments:
 
 @dataclass
 class DataArguments:
-    """How much of emotion to use, and how to tokenize it."""
+    """How much of emotion to use, and how to tokenize it.
+
+    Taught in: 05 Fine-tuning, "A training script: `HfArgumentParser`, YAML and flags".
+    """
 
     max_train_samples: int | None = field(
         default=None, metadata={"help": "train on this many shuffled training examples (default: all 16,000)"}
@@ -111,6 +117,8 @@ def mixed_precision(choice: str = "auto", device: str | None = None) -> dict[str
     course's machine), float32 on other CPUs, where emulated bf16 is slower. On a CPU, bf16 needs
     ``use_cpu=True``; fp16 needs a GPU. An explicit ``"bf16"`` on a CUDA card without bfloat16
     units runs (emulated, slowly) with a warning.
+
+    Taught in: 05 Fine-tuning, "Setup".
     """
     if choice not in MIXED_PRECISION:
         raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got {choice!r}")
@@ -146,6 +154,8 @@ def autocast_dtype(choice: str = "auto", device: str | None = None, grad_scaler:
     float16 needs a loss scaler (``torch.amp.GradScaler``) that ``Trainer`` adds and a plain loop
     does not have, so ``"auto"`` gives float16 only with ``grad_scaler=True`` and None (float32)
     otherwise (a T4, Apple's MPS). bfloat16 needs no scaler. An explicit ``"fp16"`` gives float16.
+
+    Taught in: 08 Parameter-efficient fine-tuning with LoRA, "LoRA on a pretrained encoder: emotion, against full fine-tuning".
     """
     import torch
 
@@ -163,6 +173,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     ``mixed_precision`` (YAML key or ``--mixed_precision``: auto, no, bf16, fp16) is resolved here by
     :func:`mixed_precision` into ``bf16``/``fp16``/``use_cpu`` defaults; explicit ``--bf16`` or
     ``--fp16`` flags still win.
+
+    Taught in: 05 Fine-tuning, "A training script: `HfArgumentParser`, YAML and flags".
     """
     import yaml
     from transformers import HfArgumentParser, TrainingArguments
@@ -200,12 +212,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
 
 
 def is_head_parameter(name: str, base_model_prefix: str) -> bool:
-    """True for a parameter of the task head: outside the base model (``classifier.*``) or its pooler."""
+    """True for a parameter of the task head: outside the base model (``classifier.*``) or its pooler.
+
+    Taught in: 05 Fine-tuning, "A larger learning rate for the new head".
+    """
     return not name.startswith(base_model_prefix + ".") or ".pooler." in name
 
 
 def parameter_groups(model: Any, learning_rate: float, head_learning_rate: float) -> list[dict[str, Any]]:
-    """Two optimizer groups of the trainable parameters: the pretrained body at ``learning_rate``, the head at ``head_learning_rate``."""
+    """Two optimizer groups of the trainable parameters: the pretrained body at ``learning_rate``, the head at ``head_learning_rate``.
+
+    Taught in: 05 Fine-tuning, "A larger learning rate for the new head".
+    """
     if learning_rate <= 0 or head_learning_rate <= 0:
         raise ValueError(
             f"learning_rate and head_learning_rate must be positive, got {learning_rate} and {head_learning_rate}"
@@ -234,6 +252,8 @@ def head_module_names(model: Any) -> list[str]:
 
     BERT: ``['classifier', 'pooler']``; DistilBERT: ``['classifier', 'pre_classifier']``. These are
     new or effectively new for the task, so LoRA must train them in full, like full fine-tuning does.
+
+    Taught in: 08 Parameter-efficient fine-tuning with LoRA, "LoRA on a pretrained encoder: emotion, against full fine-tuning".
     """
     prefix = getattr(model, "base_model_prefix", "")
     if not prefix:
@@ -249,7 +269,10 @@ def head_module_names(model: Any) -> list[str]:
 
 
 def lora_config(model: Any, rank: int = 8, alpha: float | None = None, dropout: float = 0.1) -> Any:
-    """The ``peft.LoraConfig`` notebook 08 builds: rank ``rank`` on query and value, the head in ``modules_to_save``."""
+    """The ``peft.LoraConfig`` notebook 08 builds: rank ``rank`` on query and value, the head in ``modules_to_save``.
+
+    Taught in: 08 Parameter-efficient fine-tuning with LoRA, "LoRA on a pretrained encoder: emotion, against full fine-tuning".
+    """
     from peft import LoraConfig
 
     if rank < 1:
@@ -275,7 +298,10 @@ def _subset(dataset: Any, n: int | None, seed: int) -> Any:
 
 
 def tokenized_splits(tokenizer: Any, data_args: DataArguments, seed: int) -> tuple[Any, Any, Any, float]:
-    """Step 1: emotion's train, validation and test splits (subsets as ``data_args`` says) tokenized, and the seconds it took."""
+    """Step 1: emotion's train, validation and test splits (subsets as ``data_args`` says) tokenized, and the seconds it took.
+
+    Taught in: 05 Fine-tuning, "A training script: `HfArgumentParser`, YAML and flags".
+    """
     import course_utils as cu
 
     emotion = cu.load_emotion()
@@ -298,7 +324,10 @@ def tokenized_splits(tokenizer: Any, data_args: DataArguments, seed: int) -> tup
 
 
 def classifier(checkpoint: str, model_args: ModelArguments) -> Any:
-    """Step 2: the encoder with a six-class head, embeddings frozen or LoRA adapters added as ``model_args`` says."""
+    """Step 2: the encoder with a six-class head, embeddings frozen or LoRA adapters added as ``model_args`` says.
+
+    Taught in: 05 Fine-tuning, "A training script: `HfArgumentParser`, YAML and flags".
+    """
     from transformers import AutoModelForSequenceClassification
 
     import course_utils as cu
@@ -324,7 +353,10 @@ def classifier(checkpoint: str, model_args: ModelArguments) -> Any:
 
 
 def optimizer(model: Any, model_args: ModelArguments, args: Any) -> Any:
-    """Step 3: AdamW with the head at ``--head_learning_rate``, or None (Trainer's AdamW, one rate for all) without it."""
+    """Step 3: AdamW with the head at ``--head_learning_rate``, or None (Trainer's AdamW, one rate for all) without it.
+
+    Taught in: 05 Fine-tuning, "A training script: `HfArgumentParser`, YAML and flags".
+    """
     import torch
 
     if model_args.head_learning_rate is None:
@@ -335,7 +367,10 @@ def optimizer(model: Any, model_args: ModelArguments, args: Any) -> Any:
 
 
 def recipe(model_args: ModelArguments, data_args: DataArguments, args: Any) -> dict[str, Any]:
-    """The options that decide a run's speed and result, as ``results.json`` records them."""
+    """The options that decide a run's speed and result, as ``results.json`` records them.
+
+    Taught in: 05 Fine-tuning, "A training script: `HfArgumentParser`, YAML and flags".
+    """
     return {
         "num_train_epochs": args.num_train_epochs,
         "max_steps": args.max_steps,
@@ -355,7 +390,10 @@ def recipe(model_args: ModelArguments, data_args: DataArguments, args: Any) -> d
 
 
 def evaluated(trainer: Any, args: Any, validation: Any, test: Any) -> dict[str, Any]:
-    """Step 5: validation metrics with ``--do_eval``, test metrics with ``--do_predict`` (``results.json``'s keys)."""
+    """Step 5: validation metrics with ``--do_eval``, test metrics with ``--do_predict`` (``results.json``'s keys).
+
+    Taught in: 05 Fine-tuning, "A training script: `HfArgumentParser`, YAML and flags".
+    """
     results: dict[str, Any] = {}
     if args.do_eval:
         val = trainer.evaluate()
@@ -376,6 +414,8 @@ def main(argv: list[str] | None = None, callbacks: list[Any] | None = None) -> d
 
     ``callbacks`` (``TrainerCallback`` instances) are passed to ``Trainer``: the benchmark uses one to
     stop a recipe at a time budget.
+
+    Taught in: 05 Fine-tuning, "A training script: `HfArgumentParser`, YAML and flags".
     """
     model_args, data_args, args = parse_args(argv)
     import torch

@@ -26,7 +26,10 @@ from typing import Any
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options (``--help`` lists them)."""
+    """Command-line options (``--help`` lists them).
+
+    Taught in: 09 Distributed training, "`Trainer` under `torchrun`".
+    """
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out-dir", type=Path, required=True, help="each rank writes rank<RANK>.json here")
     p.add_argument("--examples", type=int, default=128, help="emotion training examples (one epoch)")
@@ -60,7 +63,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def weights_hash(model: Any) -> str:
-    """A short SHA-256 of every parameter's bytes: equal hashes mean bit-identical weights."""
+    """A short SHA-256 of every parameter's bytes: equal hashes mean bit-identical weights.
+
+    Taught in: 09 Distributed training, "`Trainer` under `torchrun`".
+    """
     h = hashlib.sha256()
     for name, p in sorted(model.named_parameters()):
         h.update(name.encode())
@@ -69,7 +75,10 @@ def weights_hash(model: Any) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Fine-tune the encoder on a slice of emotion with Trainer; write and return this rank's report."""
+    """Fine-tune the encoder on a slice of emotion with Trainer; write and return this rank's report.
+
+    Taught in: 09 Distributed training, "`Trainer` under `torchrun`".
+    """
     args = parse_args(argv)
     import torch
     from transformers import DataCollatorWithPadding, Trainer
@@ -99,7 +108,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def load_data_and_model(args: argparse.Namespace, verbose: bool) -> tuple[Any, Any, Any]:
-    """The tokenizer, ``--examples`` tokenized emotion texts and the encoder with a fresh 6-label head."""
+    """The tokenizer, ``--examples`` tokenized emotion texts and the encoder with a fresh 6-label head.
+
+    Taught in: 09 Distributed training, "`Trainer` under `torchrun`".
+    """
     import datasets
     from torch import nn
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -128,7 +140,10 @@ def load_data_and_model(args: argparse.Namespace, verbose: bool) -> tuple[Any, A
 
 def training_arguments(args: argparse.Namespace, use_cpu: bool, output_dir: str) -> tuple[Any, int | None]:
     """``TrainingArguments`` for one epoch, and the world size this process would see without ``use_cpu=True``
-    (None unless it runs on the CPU of a machine without GPUs)."""
+    (None unless it runs on the CPU of a machine without GPUs).
+
+    Taught in: 09 Distributed training, "`Trainer` under `torchrun`".
+    """
     import torch
     from transformers import TrainingArguments
 
@@ -161,7 +176,10 @@ def training_arguments(args: argparse.Namespace, use_cpu: bool, output_dir: str)
 
 
 def save(args: argparse.Namespace, rank: int, report: dict[str, Any], model: Any) -> None:
-    """Every rank writes ``rank<RANK>.json`` and prints its line; rank 0 also the weights (``--save-weights``)."""
+    """Every rank writes ``rank<RANK>.json`` and prints its line; rank 0 also the weights (``--save-weights``).
+
+    Taught in: 09 Distributed training, "`Trainer` under `torchrun`".
+    """
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / f"rank{rank}.json").write_text(json.dumps(report, indent=2))
     if rank == 0 and args.save_weights is not None:
