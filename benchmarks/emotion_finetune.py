@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> Path:
     )
     args = parser.parse_args(argv)
     profile, device = args.profile or cu.get_profile(), cu.get_device()
-    cu.env.quiet()
+    cu.logs.quiet()
     hub, reason = cu.hub_status()
     path = RESULTS / f"emotion_finetune_{profile}_{device}.json"
     old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}

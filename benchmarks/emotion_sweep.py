@@ -152,7 +152,7 @@ def main(names: list[str]) -> None:
     unknown = sorted(set(names) - set(CONFIGS))
     if unknown:
         raise SystemExit(f"unknown configuration(s) {unknown}; known: {', '.join(CONFIGS)}")
-    cu.env.quiet()
+    cu.logs.quiet()
     path = RESULTS / f"emotion_sweep_{cu.get_device()}.json"
     record = json.loads(path.read_text()) if path.exists() else {"runs": []}
     done = {r["name"] for r in record["runs"]}

@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course_utils import env as course_env  # noqa: E402
+from course_utils import logs as course_logs  # noqa: E402
 from course_utils.scripts import train_emotion  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -280,7 +281,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error("fp16 autocast needs a GPU; on a CPU use --precisions bf16 (or no)")
     if args.steps < 1 or args.new_tokens < 1:
         parser.error("--steps and --new-tokens must be positive")
-    course_env.quiet()
+    course_logs.quiet()
     record = run(device, precisions, args.steps, args.new_tokens)
     out = args.out or RESULTS / f"gpu_smoke_{device}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     if args.train_samples is not None and args.train_samples < 1:
         parser.error(f"--train-samples must be a positive integer, got {args.train_samples}")
-    cu.env.quiet()
+    cu.logs.quiet()
     hub, reason = cu.hub_status()
     suffix = "" if args.train_samples is None else f"_{args.train_samples}"
     path = RESULTS / f"lora_vs_full{suffix}_{cu.get_device()}.json"

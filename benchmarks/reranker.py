@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     if any(b <= a for a, b in zip(args.checkpoints, args.checkpoints[1:])) or args.checkpoints[0] < 1:
         parser.error(f"--checkpoints must be positive and increasing, got {args.checkpoints}")
-    cu.env.quiet()
+    cu.logs.quiet()
     hub, reason = cu.hub_status()
     data = prepare()
     tokenizer = AutoTokenizer.from_pretrained(data["checkpoint"])

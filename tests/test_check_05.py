@@ -26,7 +26,7 @@ from transformers import (
 )
 
 from course_utils import check, metrics
-from course_utils.analysis import classification_metrics
+from course_utils.metrics import classification_metrics
 from course_utils.check import nb05
 from course_utils.check._core import precision, tiny_model
 

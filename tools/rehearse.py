@@ -95,7 +95,7 @@ def workdir(mode: str, cache: Path | None = None) -> Path:
     """``<course cache>/rehearsal/<mode>``: everything the rehearsal downloads or writes."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    from course_utils.data import cache_dir
+    from course_utils.paths import cache_dir
 
     return (cache or cache_dir()) / "rehearsal" / mode
 
@@ -124,7 +124,7 @@ def rehearsal_env(mode: str, work: Path, endpoint: str | None, base: dict[str, s
 
 def _link_standins(work: Path) -> None:
     """Share the built offline stand-ins (never anything from the mirror) with the rehearsal's cache."""
-    from course_utils.standins import standins_dir
+    from course_utils.paths import standins_dir
 
     target = work / "course-cache" / "standins"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -551,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in notebooks if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
-    from course_utils.env import quiet
+    from course_utils.logs import quiet
 
     quiet()
     hub_mirror.stop_on_sigterm()  # so that the mirror and the kernels are stopped on `kill` too

@@ -93,7 +93,7 @@ def _metric_cases() -> Iterator[tuple[Any, Any, Any, str]]:
     "05.1",
     asks=N_("scikit-learn's own metrics"),
     off={
-        "classification_metrics()": "course_utils.analysis.classification_metrics",
+        "classification_metrics()": "course_utils.metrics.classification_metrics",
         N_("evaluate's compute()"): ("evaluate.EvaluationModule.compute", "course_utils.metrics.load"),
     },
 )

@@ -83,7 +83,7 @@ editable = json.loads(record or "{}").get("dir_info", {}).get("editable", False)
 in_env = Path(transformers.__file__).resolve().is_relative_to(Path(sysconfig.get_paths()["purelib"]).resolve())
 print("course_utils: editable install:", editable, "| transformers: copied into this environment:", in_env)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 cu_root = Path(cu.__file__).parent
 print("cu.setup is defined in course_utils/" + Path(inspect.getsourcefile(cu.setup)).relative_to(cu_root).as_posix())
 pipelines = Path(importlib.util.find_spec("transformers.pipelines").origin)
@@ -104,7 +104,7 @@ print("python -m course_utils requirements, run in another folder:", elsewhere.s
 # | 2-D · 1-D | matrix-vector product |
 # | N-D (N > 2) | batched: leading dimensions are broadcast |
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 cases = {
     "1-D (3) · 1-D (3)": (torch.randn(3), torch.randn(3)),
     "2-D (3,4) · 2-D (4,5)": (torch.randn(3, 4), torch.randn(4, 5)),
@@ -136,7 +136,7 @@ print("matmul rules verified")
 # `bmm` takes exactly two 3-D tensors with the same batch size, `(b, n, m) · (b, m, p) -> (b, n, p)`.
 # Attention uses it for `Q Kᵀ` and `weights · V` (notebook 06).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 q, k = torch.randn(10, 3, 4), torch.randn(10, 5, 4)
 scores = torch.bmm(q, k.transpose(1, 2))
 print(tuple(scores.shape))
@@ -153,7 +153,7 @@ except RuntimeError as err:
 # copy when it must. `transpose` swaps strides without moving data, so the result is not
 # *contiguous* and `view` refuses it.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 t = torch.arange(16.0).reshape(4, 4)
 b = t.view(2, 8)
 assert b.untyped_storage().data_ptr() == t.untyped_storage().data_ptr()  # same memory
@@ -176,7 +176,7 @@ print("reshape works:", tt.reshape(6).tolist(), "| so does contiguous().view:", 
 # the end). Slices take `start:stop:step` per dimension: `start` is included, `stop` is not, and
 # every part may be left out (`::2` is "from the start to the end, every second one").
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 x = torch.tensor([1, 2, 3, 4])
 print(x.unsqueeze(0).shape, x.unsqueeze(1).shape, torch.randn(3, 4).unsqueeze(-1).shape)
 g = torch.arange(16).view(4, 4)
@@ -194,12 +194,12 @@ assert g[:, 0::2].tolist() == g[:, [0, 2]].tolist()  # columns with index 0 and 
 # common reading calls them "the even columns, counting from 1", which is backwards (counted from
 # 1 they are columns 1 and 3). Another takes `[2:, ::2]` for the whole last two rows
 # `[[8, 9, 10, 11], [12, 13, 14, 15]]`; in fact the step applies to the columns too, and the
-# assertions above show `[[8, 10], [12, 14]]`.
+# printout above shows `[[8, 10], [12, 14]]`.
 #
 # A **list** slice is a new list (so `L[:]` copies a list), but a **tensor** slice is a view of the
 # same memory: writing into it changes the original. Call `.clone()` when you need a copy.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 numbers = [0, 1, 2, 3, 4]
 part = numbers[1:3]
 part[0] = 99
@@ -217,7 +217,7 @@ assert numbers[1] == 1 and tensor[1] == 99 and tensor[3] == 3  # the clone did n
 # `low` to `high - 1` (like `range` and NumPy's `randint`; Python's `random.randint(a, b)`,
 # by contrast, includes `b`).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 draws = torch.randint(0, 3, (10_000,), generator=torch.Generator().manual_seed(0))
 print("torch.randint(0, 3, ...) gives", sorted(draws.unique().tolist()))
 assert draws.min() == 0 and draws.max() == 2
@@ -248,7 +248,7 @@ assert torch.equal(vectors[0, 1], emb.weight[5]) and torch.equal(vectors[0, 1], 
 # future tokens, so the positions *above* the diagonal are the ones to block. NumPy's `np.triu`
 # has the same rule (its argument is called `k`) and applies to the last two axes of an N-D array.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 n = 5
 blocked = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
 print(blocked.int())
@@ -262,7 +262,7 @@ assert torch.equal(blocked, ~torch.tril(torch.ones(n, n, dtype=torch.bool)))
 # Row `i` of `weights` spreads attention evenly over positions `0..i` only: token `i` sees itself
 # and the past. Notebook 06 checks that a real language model's attention has exactly this shape.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 print(np.triu(np.arange(12).reshape(4, 3) + 1, k=1))
 print(np.triu(np.arange(3 * 4 * 5).reshape(3, 4, 5))[1])  # N-D: per matrix on the last two axes
 
@@ -280,7 +280,7 @@ print(np.triu(np.arange(3 * 4 * 5).reshape(3, 4, 5))[1])  # N-D: per matrix on t
 #
 # One batch with two padded positions, written both ways; both functions must ignore the padding:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 import torch.nn.functional as F
 
 attention_mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])  # Hugging Face: 1 = keep
@@ -332,7 +332,7 @@ print("the mask the wrong way round gives other outputs, and no error:", not tor
 #
 # **00.1** Without running it, write down the shape of `torch.randn(7, 1, 3, 4) @ torch.randn(2, 4, 6)`.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 my_shape = None  # e.g. (1, 2, 3)
 cu.check.exercise_00_1(my_shape)
 
@@ -341,7 +341,7 @@ cu.check.exercise_00_1(my_shape)
 # True where a position is padding (index ≥ length), the `key_padding_mask` convention of the table
 # above. Use `torch.arange` and broadcasting, no loops.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -352,7 +352,7 @@ cu.check.exercise_00_2(padding_mask)
 # **00.3** For `t = torch.randn(4, 6)`, which of `t.T`, `t[:, ::2]`, `t[1:]` are contiguous? Predict
 # first, then check with `is_contiguous()`. Replace each `None` with `True` or `False`.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 my_answers = {"t.T": None, "t[:, ::2]": None, "t[1:]": None}  # True or False each
 cu.check.exercise_00_3(my_answers)
 

@@ -71,7 +71,7 @@ print(type(same_class).__name__)  # the alias and the task name build the same c
 # %% [markdown]
 # The Hugging Face course prints `0.9598` and `0.9995` for these two sentences: those come from the
 # canonical checkpoint (DistilBERT fine-tuned on SST-2). Offline stand-in: a MiniLM fine-tuned by
-# the course on 3,000 Rotten Tomatoes snippets, which is right here but less sure of itself. The
+# the course on Rotten Tomatoes snippets, which is right here but less sure of itself. The
 # labels, not the exact scores, are what the checked cell above pins down.
 
 # %% [markdown]
@@ -98,7 +98,7 @@ print("postprocess ->", classifier.postprocess(step2)["label"])
 # `token_type_ids` (all 0 for a single text); DistilBERT's does not, because DistilBERT has no
 # segment embeddings.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 tokenizer = AutoTokenizer.from_pretrained(sentiment_ckpt)
 inputs = tokenizer(raw_inputs, padding=True, truncation=True, return_tensors="pt")
 print(list(inputs.keys()))
@@ -197,14 +197,14 @@ fig.tight_layout()
 # Read the printout rather than a rule of thumb. The longest text is more than twice the mean, so
 # a group of 32 almost surely holds a long one, and a large share of the positions it computes are
 # padding. Batching pays while the saved per-call overhead outweighs the padding: on a small CPU
-# (the stored run used the course's 2 cores) the compute for the padded positions soon dominates,
+# (the stored run used a 2-core CPU) the compute for the padded positions soon dominates,
 # so a middle batch size can be the fastest and a larger one slower; where the printed rate for 32
 # is below the rate for 8, that is what happened. On a GPU, which computes a whole batch in
 # parallel, larger batches usually win until memory runs out. Sorting the texts by length before
 # batching (as `sentence-transformers` does in notebook 10) cuts the padding and helps on both.
 # Exercise 01.3 counts the padded positions exactly.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 same_labels = all([r["label"] for r in results[bs]] == [r["label"] for r in results[1]] for bs in results)
 score_gap = max(abs(a["score"] - b["score"]) for bs in results for a, b in zip(results[bs], results[1]))
 print("same labels for every batch size:", same_labels, "| scores within 1e-5:", score_gap < 1e-5)
@@ -248,7 +248,7 @@ print(story)
 # The generation pipeline is a wrapper too: tokenize, call `model.generate`, decode. Its own
 # `tokenizer` and `model` reproduce the text exactly:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 gen_inputs = generator.tokenizer(prompt, return_tensors="pt").to(env.device)
 out_ids = generator.model.generate(**gen_inputs, max_new_tokens=15, do_sample=False)
 by_hand_story = generator.tokenizer.decode(out_ids[0], skip_special_tokens=True)
@@ -291,7 +291,7 @@ else:
 # `Text2TextGenerationPipeline` or `pipeline("summarization")`) fails at once with a message that
 # names the replacement: the `text-generation` pipeline with a chat model, as in section 5.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 for task in ("summarization", "translation", "question-answering", "text2text-generation"):
     try:
         pipeline(task)
@@ -384,7 +384,7 @@ else:
 # softmax → `topk`; the vocabulary, `tokenizer.decode([id])`, plays the part of `id2label`). While
 # the checker runs your function, the pipeline's call and `generate()` are switched off. Think: how does your most likely token compare with the first token of the greedy continuation?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def next_token_probs(prompt: str, k: int) -> list[tuple[str, float]]:
     raise NotImplementedError  # your code here
 
@@ -397,7 +397,7 @@ cu.check.exercise_01_1(next_token_probs)
 # Write `pair_scores(text, text_pair)`, which returns the same `{label: probability}` dict by
 # hand (the checker switches the pipeline off while it runs your function). Think: what would `tokenizer([text, text_pair])` give you instead?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def pair_scores(text: str, text_pair: str) -> dict[str, float]:
     raise NotImplementedError  # your code here
 
@@ -413,7 +413,7 @@ cu.check.exercise_01_2(pair_scores)
 # batch of very different lengths be slow, and what would sorting the texts by length change?
 # (Notebook 04 measures it.)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def padded_positions(texts: list[str], batch_size: int) -> int:
     raise NotImplementedError  # your code here
 
@@ -427,7 +427,7 @@ cu.check.exercise_01_3(padded_positions)
 # text for another seed. The checker draws with the same seed itself and compares, so the words
 # must come from the model. Think: why does `do_sample=False` need no seed at all?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def sample_story(prompt: str, seed: int) -> str:
     raise NotImplementedError  # your code here
 

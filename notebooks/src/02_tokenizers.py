@@ -35,7 +35,7 @@ env = cu.setup(seed=0)  # first, so that it also quiets the imports below
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
 # %% [markdown]
 # We load the tokenizer of `distilbert-base-uncased`, the course's encoder. It is a WordPiece
@@ -54,7 +54,7 @@ print(type(tokenizer).__name__, "| fast (Rust tokenizers backend):", tokenizer.i
 # `convert_tokens_to_ids` looks each token up. `encode` does both **and** adds the special tokens
 # `[CLS]` (101) and `[SEP]` (102).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 sentence = "I've been waiting for a HuggingFace course my whole life."
 tokens = tokenizer.tokenize(sentence)
 ids = tokenizer.convert_tokens_to_ids(tokens)
@@ -69,7 +69,7 @@ assert tokenizer.encode(sentence) == [tokenizer.cls_token_id] + ids + [tokenizer
 # ids `[7993, 170, 11303, ...]`: that is `bert-base-cased`, a different (cased) vocabulary. Ids only
 # mean something together with the vocabulary that produced them:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 print(tokenizer.tokenize("Using a Transformer network is simple"))
 print(tokenizer.encode("Using a Transformer network is simple", add_special_tokens=False))
 
@@ -81,7 +81,7 @@ print(tokenizer.encode("Using a Transformer network is simple", add_special_toke
 # because DistilBERT has no segment embeddings; offline stand-in: MiniLM is a BERT and keeps them.
 # `tokenizer.model_input_names` says which keys you get.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 encoded = tokenizer(sentence)
 print(tokenizer.model_input_names)
 for key, value in encoded.items():
@@ -92,7 +92,7 @@ for key, value in encoded.items():
 # the first segment and 1 for the second (how rerankers and question answering read their
 # inputs). Extra flags return more: the special-token positions and the length.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 pair = tokenizer("So have I!", "Me too.", return_special_tokens_mask=True, return_length=True)
 print(tokenizer.convert_ids_to_tokens(pair["input_ids"]))
 print("token_type_ids     ", pair["token_type_ids"])
@@ -111,7 +111,7 @@ print("special_tokens_mask", pair["special_tokens_mask"], "| length", pair["leng
 # | `tokenizer.batch_encode_plus(list(zip(a, b)))` | `tokenizer(a, b)` |
 # | `tokenizer.encode(text)` | still there: `tokenizer(text)["input_ids"]` |
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 for name in ("encode_plus", "batch_encode_plus", "prepare_for_model", "encode", "pad", "batch_decode"):
     print(f"{name:18s}", "present" if hasattr(tokenizer, name) else "removed")
 
@@ -122,7 +122,7 @@ for name in ("encode_plus", "batch_encode_plus", "prepare_for_model", "encode", 
 # sequences. Decoding is not an exact inverse: the text comes back lower-cased and with spaces
 # around the apostrophe, because the tokenizer normalised it on the way in.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 ids_with_special = encoded["input_ids"]
 print(tokenizer.convert_ids_to_tokens(ids_with_special))
 print(repr(tokenizer.decode(ids_with_special)))
@@ -141,7 +141,7 @@ print(decoded)
 # punctuation, with character offsets), the WordPiece **model** and a decoder. Each part can be
 # called on a plain string, which shows what the model's vocabulary actually sees:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 pieces = tokenizer.convert_ids_to_tokens(ids_with_special)
 assert tokenizer.decode(ids_with_special) == tokenizer.convert_tokens_to_string(pieces)
 print(repr(tokenizer.convert_tokens_to_string(["hugging", "##face", "course"])))
@@ -160,7 +160,7 @@ print(backend.pre_tokenizer.pre_tokenize_str("I've been waiting."))
 # are the tokenizer's. This English vocabulary knows only some Chinese characters (the others become
 # `[UNK]`, and `decode` loses them); the offsets still point at the original text:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 zh = "北京是中国的首都"
 zh_enc = tokenizer(zh, return_offsets_mapping=True)
 print(zh_enc.tokens())
@@ -174,7 +174,7 @@ print("from the offsets:", "".join(zh[start:end] for start, end in zh_enc["offse
 # the spaced string above. To join it back, remove the spaces that sit *between two CJK
 # characters*; a regular expression does it and keeps the spaces between Latin words:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 import re
 
 zh_corpus = ["北京是中国的首都", "上海是中国最大的城市", "我爱自然语言处理", "今天天气很好"]
@@ -212,7 +212,7 @@ print(repr(re.sub(between_cjk, "", "我 爱 hugging face 的 课 程")))
 # Padding never cuts: with `padding="max_length", max_length=8` alone, a 16-token text stays 16
 # tokens long. Ask for `truncation=True` too.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 sequences = [sentence, "So have I!"]
 cases = {
     "padding='longest'": dict(padding="longest"),
@@ -233,7 +233,7 @@ print(tokenizer.decode(tokenizer(sentence, truncation=True, max_length=8)["input
 # different lengths cannot form a tensor and the tokenizer says so. `"tf"` (TensorFlow) is no
 # longer accepted: transformers 5 is PyTorch-only.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 as_pt = tokenizer(sequences, padding=True, return_tensors="pt")
 as_np = tokenizer(sequences, padding=True, return_tensors="np")
 print(type(as_pt["input_ids"]).__name__, tuple(as_pt["input_ids"].shape), "|",
@@ -250,7 +250,7 @@ for kwargs in (dict(return_tensors="pt"), dict(padding=True, return_tensors="tf"
 # made earlier without padding, which is what `DataCollatorWithPadding` does per batch
 # (notebook 04).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 print(tokenizer("So have I!", padding="max_length", max_length=8, padding_side="left")["input_ids"])
 late = tokenizer.pad([tokenizer(s) for s in sequences], return_tensors="pt")
 print(torch.equal(late["input_ids"], as_pt["input_ids"]), torch.equal(late["attention_mask"], as_pt["attention_mask"]))
@@ -334,12 +334,15 @@ ax.set_title('"I hate this so much!" padded: how far its logits move')
 ax.legend()
 fig.tight_layout()
 assert max(gaps["with attention_mask"]) < 1e-4 and max(gaps["without attention_mask"][1:]) > 1e-2
+print(f"largest gap with the mask: {max(gaps['with attention_mask']):.0e} | without it: "
+      f"{max(gaps['without attention_mask'][1:]):.2f} | the unpadded logits: {[round(x, 2) for x in reference[0].tolist()]}")
 
 # %% [markdown]
 # The y-axis is logarithmic, so both curves fit on it: with the mask the gap stays at float32
-# rounding level (about 1e-7); without it, a few `[PAD]` tokens already move the logits millions
-# of times further (offline stand-in: by about 0.5, half the gap between its two logits). Always
-# pass the tokenizer's whole output: `model(**inputs)`.
+# rounding level (the first number printed, under a millionth); without it, a few `[PAD]`
+# tokens already move the logits millions of times further (the second number: compare it with the
+# distance between the two unpadded logits, which decides the label). Always pass the tokenizer's
+# whole output: `model(**inputs)`.
 
 # %% [markdown]
 # **1 means keep.** A common question is whether 1 and 0 in masks have one agreed meaning. They
@@ -394,7 +397,7 @@ finally:
 n_tokens = long_inputs["input_ids"].shape[1]
 print("tokens:", n_tokens, "| model_max_length:", tokenizer.model_max_length,
       "| max_position_embeddings:", model.config.max_position_embeddings)
-print("tokenizer warning:", warnings_seen[0].split(". ")[0])
+print("tokenizer warning:", warnings_seen[0])
 try:
     with torch.inference_mode():
         model(**long_inputs)
@@ -416,7 +419,7 @@ except IndexError as err:
 # Not every tokenizer knows its model's limit: when its files do not set one, `model_max_length`
 # is 1000000000000000019884624838656, a placeholder for "not set" (offline stand-in: SmolLM2's
 # tokenizer, rebuilt from a GGUF file, is such a case, while the model's config says 8,192
-# positions). Trust `model.config.max_position_embeddings`.
+# positions; section 8 prints both). Trust `model.config.max_position_embeddings`.
 #
 # Three ways out:
 # 1. **Truncate** (`truncation=True`): the model sees the first 512 tokens and nothing else.
@@ -430,7 +433,7 @@ except IndexError as err:
 #    (8,192 tokens, rotary positions), or a decoder such as SmolLM2 (8,192). Attention costs grow
 #    with the square of the length, so chunking a small model is often the cheaper choice on a CPU.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 chunked = tokenizer([long_text, "So have I!"], truncation=True, max_length=128, stride=16,
                     return_overflowing_tokens=True, padding=True, return_tensors="pt")
 mapping = chunked.pop("overflow_to_sample_mapping")
@@ -451,7 +454,7 @@ print("probabilities per text:", tuple(per_text.shape), "| rows sum to 1:", torc
 # `len(tokenizer)` also counts tokens added later. The model's embedding matrix needs one row per
 # id, so `len(tokenizer)` is the number that must fit.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 print(tokenizer.special_tokens_map)
 print(dict(zip(tokenizer.all_special_tokens, tokenizer.all_special_ids)))
 vocab = tokenizer.get_vocab()
@@ -469,7 +472,7 @@ print("vocab_size:", tokenizer.vocab_size, "| len(tokenizer):", len(tokenizer),
 #
 # We work on a copy so the rest of the notebook keeps the original vocabulary.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 extended = AutoTokenizer.from_pretrained(cu.resolve_checkpoint(cu.ENCODER, verbose=False))
 before = len(extended)
 extended.add_tokens(["huggingface"])
@@ -486,7 +489,7 @@ print(repr(extended.decode(extended(text)["input_ids"], skip_special_tokens=True
 # tokenizer finds them in the text before WordPiece runs, so they are never split): the
 # checkpoint's own special tokens and yours, with their ids. The ids from `vocab_size` up are new:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 print(extended.get_added_vocab())
 print("new ids:", {token: i for token, i in extended.get_added_vocab().items() if i >= extended.vocab_size})
 
@@ -518,7 +521,7 @@ with torch.inference_mode():
 # do not trust the number `add_tokens` returns to tell you: it counts tokens newly registered as
 # "added", not new ids. `len(tokenizer)` is the truth:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 reuse = AutoTokenizer.from_pretrained(cu.resolve_checkpoint(cu.ENCODER, verbose=False))
 returned = reuse.add_tokens(["[unused1]"], special_tokens=True)
 print("add_tokens returned", returned, "| len(tokenizer) changed:", len(reuse) != len(tokenizer),
@@ -533,12 +536,12 @@ print(reuse.tokenize("a [unused1] b"))
 # belongs to. Named-entity recognition and question answering use these to turn token
 # predictions back into spans of the original text.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 enc = tokenizer(sentence, return_offsets_mapping=True)
 for token, (start, end), word in zip(enc.tokens(), enc["offset_mapping"], enc.word_ids()):
     print(f"{token:10s} {start:3d}-{end:<3d} word {str(word):4s} {sentence[start:end]!r}")
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 for token, (start, end) in zip(enc.tokens(), enc["offset_mapping"]):
     if token not in tokenizer.all_special_tokens:
         assert sentence[start:end].lower() == token.removeprefix("##"), token
@@ -560,7 +563,7 @@ print("every span matches its token | 'HuggingFace' is tokens", tuple(enc.word_t
 
 # %%
 emotion = cu.load_emotion()
-corpus = list(emotion["train"]["text"])  # 16,000 tweets: training takes about a second
+corpus = list(emotion["train"]["text"])  # 16,000 tweets
 
 
 def batches(texts, size=1_000):
@@ -572,10 +575,13 @@ wordpiece_new = tokenizer.train_new_from_iterator(batches(corpus), vocab_size=5_
 smol = AutoTokenizer.from_pretrained(cu.resolve_checkpoint(cu.CAUSAL_LM))
 bpe_new = smol.train_new_from_iterator(batches(corpus), vocab_size=5_000, show_progress=False)
 print(len(corpus), "texts | new vocabularies:", len(wordpiece_new), "and", len(bpe_new))
+print(f"the originals: {len(tokenizer):,} and {len(smol):,} entries | SmolLM2's tokenizer: model_max_length",
+      smol.model_max_length, "| its config: max_position_embeddings",
+      AutoConfig.from_pretrained(cu.resolve_checkpoint(cu.CAUSAL_LM, verbose=False)).max_position_embeddings)
 
 # %% [markdown]
-# Compare the originals (about 30,000 and 49,000 entries, trained on general text) with the new
-# ones on words from inside the corpus's domain and from outside it:
+# Compare the originals (30,522 and 49,152 entries, printed above, trained on general text) with
+# the new ones on words from inside the corpus's domain and from outside it:
 
 # %%
 words = "i feel humiliated and irritated by this tokenizer"
@@ -648,7 +654,7 @@ for name, value in mean_len.items():
 # lose tokens (the question must stay whole). Think: what does `truncation=True` do to a long
 # question, and what does `truncation="only_first"` do here?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def truncate_pair(question: str, passage: str, max_length: int) -> list[int]:
     raise NotImplementedError  # your code here
 
@@ -662,7 +668,7 @@ cu.check.exercise_02_1(truncate_pair)
 # pre-tokenizer splits on spaces and punctuation. Think: an emoji becomes `[UNK]` in this
 # vocabulary (SmolLM2's byte-level BPE never needs `[UNK]`); where do its offsets point?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def word_span(text: str, token_index: int) -> tuple[int, int] | None:
     raise NotImplementedError  # your code here
 
@@ -675,7 +681,7 @@ cu.check.exercise_02_2(word_span)
 # checker passes a fresh tokenizer, a small model and lists in which some tokens are already in the
 # vocabulary or come twice.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def add_and_resize(tokenizer, model, new_tokens: list[str]) -> int:
     raise NotImplementedError  # your code here
 
@@ -691,7 +697,7 @@ cu.check.exercise_02_3(add_and_resize)
 # lists. Section 5 chunked one text; 02.1 truncated a pair. Think: why must every chunk carry the
 # question, and how would you pick one answer from several chunks?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def qa_chunks(question: str, context: str, max_length: int, stride: int) -> list[list[int]]:
     raise NotImplementedError  # your code here
 

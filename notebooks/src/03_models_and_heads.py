@@ -138,17 +138,21 @@ assert torch.equal(norm.weight, torch.ones(32)) and torch.equal(norm.bias, torch
 
 # %% [markdown]
 # The difference matters: the pretrained weights place related sentences close together, the
-# random ones do not. Mean-pooled sentence vectors and their cosine similarities:
+# random ones do not. Mean-pooled sentence vectors (the average of the last hidden states over the
+# real tokens, not the padding: notebook 10 explains it, and exercise 10.1 has you write it) and
+# their cosine similarities:
 
 # %%
+from course_utils.embeddings import mean_pool
+
+
 def sentence_vectors(model, texts):
-    """Mean of the last hidden states over real (non-padding) tokens."""
+    """Mean of the last hidden states over real (non-padding) tokens, scaled to length 1."""
     batch = tokenizer(texts, padding=True, return_tensors="pt")
     model.eval()
     with torch.no_grad():
         hidden = model(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1)
-    return torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+    return torch.nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1)
 
 
 texts = ["I loved this film.", "What a wonderful movie!", "The invoice is due on Friday."]
@@ -329,7 +333,7 @@ transformers.set_seed(1)
 clf_other = AutoModelForSequenceClassification.from_pretrained(ckpt, num_labels=len(labels))
 print("same head:", torch.equal(clf.classifier.weight, clf_other.classifier.weight))  # last head layer
 print("same body:", all(torch.equal(a, b) for a, b in zip(clf.base_model.parameters(), clf_other.base_model.parameters())))
-cu.seed_everything(0)
+_ = cu.seed_everything(0)  # it returns the seed
 
 # %% [markdown]
 # ### Six heads, one forward pass each
@@ -641,7 +645,7 @@ print("HF_HOME          ", shown(constants.HF_HOME))
 print("hub cache        ", shown(constants.HF_HUB_CACHE))
 print("datasets cache   ", shown(datasets.config.HF_DATASETS_CACHE))
 print("HF_HUB_OFFLINE   ", constants.HF_HUB_OFFLINE)
-for folder in (constants.HF_HUB_CACHE, cu.models.prefetch_dir()):
+for folder in (constants.HF_HUB_CACHE, cu.paths.prefetch_dir()):
     try:
         cache = scan_cache_dir(folder)
     except CacheNotFound:
@@ -740,18 +744,21 @@ else:
 # - **`save_pretrained` writes `model.safetensors`**, not `pytorch_model.bin` (folder listings that
 #   show the latter come from older versions). Load old `.bin` files only from sources you trust:
 #   they are pickles.
-# - **A hand-written safetensors reader** easily gets four things wrong: `dtype=int64` is undefined
-#   (use `int.from_bytes(b, "little")` or `np.frombuffer(b, "<u8")`); `np.frombuffer(3072, ...)`
-#   must receive the *bytes* read; offsets count from byte `8 + N`, so `seek` there instead of
-#   assuming the first tensor follows the header (in the stand-in's own file the first one is
-#   `embeddings.position_ids`, an int64 tensor); and the library call is
+# - **A hand-written safetensors reader** (exercise 03.2) easily gets four things wrong. Reading the
+#   header length with `np.frombuffer(f.read(8), dtype=int64)` raises a `NameError` (`int64` is
+#   not defined; NumPy's is `np.int64`), and the length is an unsigned little-endian number:
+#   use `int.from_bytes(b, "little")` or `np.frombuffer(b, "<u8")`.
+#   `np.frombuffer(3072, ...)`, given a byte count, fails too: it must receive the *bytes* read.
+#   The offsets count from byte `8 + N`, so `seek` there instead of assuming the first tensor
+#   follows the header (files differ in their first tensor: some checkpoints store an int64
+#   `embeddings.position_ids` before the weights). And the library call is
 #   `with safe_open(path, framework="np") as f: f.get_tensor(name)`, not `open(...)`.
 # - **`T5Config(json.load(...))`** passes the dict as one positional argument: use
 #   `T5Config(**json.load(f))` or `T5Config.from_json_file(path)`. (The class is
 #   `T5ForConditionalGeneration`.)
 # - **"Some weights ... are newly initialized"** is not an error: the head is random until you
-#   train it. For DistilBERT it is two layers (`pre_classifier`, `classifier`), four tensors; not
-#   "three layers". An `UNEXPECTED` key (for example BERT's `pooler` when loading a masked-LM) is
+#   train it. A common reading counts three layers in DistilBERT's head; in fact it is two
+#   (`pre_classifier`, `classifier`), four tensors. An `UNEXPECTED` key (for example BERT's `pooler` when loading a masked-LM) is
 #   a checkpoint tensor the class does not use.
 # - **QA answers are not two independent argmaxes** (`argmax(start)` to `argmax(end) + 1`):
 #   restrict to context tokens (`sequence_ids == 1`), require `start <= end` within a maximum
@@ -799,7 +806,7 @@ except RuntimeError as err:
 # checker uses other sizes, and switches off building a model and `num_parameters()` while your
 # function runs.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def llama_parameters(config) -> int:
     raise NotImplementedError  # your code here
 
@@ -813,7 +820,7 @@ cu.check.exercise_03_1(llama_parameters)
 # the checker switches off safetensors' own readers while your function runs.
 # You can test it on a file written by `model.to(torch.bfloat16).save_pretrained(...)`.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def read_tensor_pt(path, name) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -827,7 +834,7 @@ cu.check.exercise_03_2(read_tensor_pt)
 # `pre_classifier`, ReLU and `classifier`; `config.model_type` tells which). The checker calls it
 # on small random models of both kinds and refuses `model(**inputs)`.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def head_logits(model, inputs: dict) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -841,7 +848,7 @@ cu.check.exercise_03_3(head_logits)
 # `find_tied_parameters`). Think: why does loading the masked-LM
 # class on the stand-in list 6 missing tensors but no `cls.predictions.decoder.weight`?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def shares_embeddings(model) -> bool:
     raise NotImplementedError  # your code here
 

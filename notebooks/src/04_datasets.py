@@ -519,7 +519,8 @@ print("encoded train is stored in:", [re.sub("[0-9a-f]{16}", "<fingerprint>", Pa
 
 # %% [markdown]
 # ## 6 · Padding: everything to the longest, or each batch to its own longest
-# The book tokenizes with `padding=True` and `batch_size=None`. From
+# The O'Reilly book *Natural Language Processing with Transformers* (chapter 2) tokenizes emotion
+# with `padding=True` and `batch_size=None`. From
 # section 3 you know what that means: one batch holding the whole split, so **every text is
 # padded to the longest text of the split**, and each split gets its own width:
 
@@ -627,7 +628,8 @@ plt.show()
 # %% [markdown]
 # Padding everything to the split's longest text (87 tokens in emotion's training split) makes
 # most of the computed tokens padding; dynamic padding removes a good part of that waste, and
-# sorting by length removes almost all of it. The time follows the number of tokens computed. For
+# sorting by length removes almost all of it. The time falls with the tokens computed, and faster
+# than their count here (the widest batches also cost the most attention per token). For
 # training, use dynamic padding (`DataCollatorWithPadding`, the `Trainer` default with a
 # tokenizer); `train_sampling_strategy="group_by_length"` adds the sorting while keeping some
 # randomness.
@@ -686,7 +688,7 @@ print("without text:", {k: tuple(v.shape) for k, v in collator([dynamic[0], dyna
 # `map` and this notebook's `tokenizer`; keep the other columns. Then print the longest text of each
 # class of `train`.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def add_n_tokens(ds: Dataset) -> Dataset:
     raise NotImplementedError  # your code here
 
@@ -698,7 +700,7 @@ cu.check.exercise_04_1(add_n_tokens)
 # `validation` split (10 %) that keeps each class's share, reproducible with `seed`. Think: compare
 # the share of surprise in a split made without `stratify_by_column`.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def split_validation(ds: Dataset, seed: int) -> datasets.DatasetDict:
     raise NotImplementedError  # your code here
 
@@ -712,7 +714,7 @@ cu.check.exercise_04_2(split_validation)
 # `pad_sequence`, `DataCollatorWithPadding` and `tokenizer.pad`). Think: print it for
 # `lengths` (section 3) with batch sizes 8, 32 and 128, and explain the trend.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def padding_share(lengths: list[int], batch_size: int) -> float:
     raise NotImplementedError  # your code here
 
@@ -724,7 +726,7 @@ cu.check.exercise_04_3(padding_share)
 # and return it loaded back with `load_dataset("parquet", data_files=...)` as a `Dataset`. The
 # checker verifies that the rows and the `features` (the `ClassLabel` included) survived.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def parquet_roundtrip(ds: Dataset, path: str) -> Dataset:
     raise NotImplementedError  # your code here
 

@@ -30,6 +30,7 @@
 import math
 import sys
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -69,7 +70,7 @@ reference = F.scaled_dot_product_attention(q, k, v)  # torch's fused kernel
 torch.testing.assert_close(out, reference)
 print("max |ours - torch| =", (out - reference).abs().max().item())
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 print("output", tuple(out.shape), "| weights", tuple(weights.shape))
 print("weights >= 0:", bool((weights >= 0).all()), "| rows sum to 1:", torch.allclose(weights.sum(-1), torch.ones(2, 5)))
 scores = torch.bmm(q, k.transpose(1, 2)) / math.sqrt(16)
@@ -112,7 +113,7 @@ fig.axes[0].set_xscale("log")
 # The embedding of a token is no longer fixed: it is a mixture of its context. The loop below
 # computes that sum literally and matches the `bmm` version.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 w0, v0 = weights[0], v[0]  # first sequence: (5, 5) weights, (5, 32) values
 by_loop = torch.stack([sum(w0[i, j] * v0[j] for j in range(5)) for i in range(5)])
 torch.testing.assert_close(by_loop, out[0])
@@ -196,7 +197,7 @@ print(diffs)
 # (it also handles masks, grouped-query heads and rotary positions, used below). Later exercises
 # compare your code with it.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 with torch.no_grad():
     ref_context, ref_weights = att.multi_head_attention(
         x, self_attn.query, self_attn.key, self_attn.value, None, num_heads=h
@@ -270,12 +271,13 @@ fig = plots.show_heatmaps(last[:8].reshape(2, 4, *last.shape[-2:]), titles=[f"he
                           xticklabels=tokens[0], yticklabels=tokens[0], figsize=(9, 4.8))
 fig.suptitle(f"attention weights of the last layer (layer {cfg.num_hidden_layers - 1}), heads 0-7")
 fig.axes[-1].set_ylabel("attention weight (0 to 1)")  # the colour bar
+plt.show()
 
 # %% [markdown]
 # ### Contextual embeddings: "flies" and "apple"
 # In both sentences "flies" is the same token at the same position (index 2), so its input vector
 # is identical. Attention then mixes in the context ("time ... arrow" vs "fruit ... banana"), and
-# the two vectors drift apart layer by layer:
+# the two vectors drift apart over the layers (not evenly: a layer can leave them as they were):
 
 # %% tags=["nbval-check-output"]
 i_flies = tokens[0].index("flies")
@@ -328,7 +330,7 @@ print("every same-sense pair is closer than every cross-sense pair:", bool(same_
 # softmax, add `-inf` to the scores of padded keys; `exp(-inf) = 0`, so their weight is exactly 0
 # and the other weights still sum to 1.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 padded = tokenizer(["time flies like an arrow", "flies"], return_tensors="pt", padding=True)
 print(padded["input_ids"].tolist())
 print(padded["attention_mask"].tolist())
@@ -362,7 +364,7 @@ print("max |padded - alone| =", diffs["padded vs unpadded hidden states"])
 # transformers turns the 1/0 `attention_mask` into an additive mask using
 # `torch.finfo(dtype).min` rather than `-inf`. The two forms agree whenever a row has a real key:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 keep = att.padding_mask(padded["attention_mask"])  # (batch, 1, 1, seq), True = real token
 print("bool mask for the short sentence:", keep[1, 0, 0].tolist())
 additive = torch.zeros(keep.shape).masked_fill(~keep, torch.finfo(torch.float32).min)
@@ -382,7 +384,7 @@ print("-inf and finfo.min masks agree:", torch.allclose(out_bool, out_add))
 # below float32's spacing at that size; the softmax of equal numbers is uniform, and the output is
 # the plain average of the values. One query, three keys, all blocked:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 scores_row = torch.tensor([[2.0, -1.0, 0.5]])  # one query's scores for 3 keys
 values_row = torch.tensor([[1.0], [2.0], [6.0]])  # one number per key: the average is 3
 for name, block in (("-inf", float("-inf")), ("finfo.min", torch.finfo(torch.float32).min)):
@@ -399,7 +401,7 @@ print("0 x NaN =", (torch.tensor(0.0) * float("nan")).item())
 # positions are those **above** the diagonal: `torch.triu(ones, diagonal=1)` (notebook 00). Our
 # function with that mask equals torch's `is_causal=True`:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 n = 5
 blocked = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
 assert torch.equal(~blocked, att.causal_mask(n))
@@ -442,7 +444,7 @@ with torch.no_grad():
     lm_out = lm(**lm_batch, output_attentions=True, output_hidden_states=True)
 lm_hook.remove()
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 upper = torch.triu(torch.ones(len(lm_tokens), len(lm_tokens), dtype=torch.bool), diagonal=1)
 seq_len = batch["input_ids"].size(1)
 print(type(lm).__name__, "| layers", lm_cfg.num_hidden_layers, "| query heads", lm_cfg.num_attention_heads,
@@ -457,6 +459,7 @@ fig = plots.show_heatmaps(lm_out.attentions[middle][0, :4], titles=[f"layer {mid
                           xticklabels=lm_tokens, yticklabels=lm_tokens, figsize=(10, 3.6))
 fig.suptitle(f"{type(lm).__name__}: causal attention weights, heads 0-3 of layer {middle}")
 fig.axes[-1].set_ylabel("attention weight (0 to 1)")  # the colour bar
+plt.show()
 
 # %% [markdown]
 # Every row stops at the diagonal: each token attends only to itself and the tokens on its left.
@@ -478,7 +481,7 @@ fig.axes[-1].set_ylabel("attention weight (0 to 1)")  # the colour bar
 # modules, and with the functions of the file that defines the model's class (`modeling`, found
 # from the model itself). The sizes come from the model's config.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 modeling = sys.modules[type(lm).__module__]  # the file that defines the loaded model's class
 layer0 = lm.model.layers[0]
 sa = layer0.self_attn
@@ -503,7 +506,7 @@ assert diffs["RMSNorm, layer 0"] < 1e-5
 # `transpose` moves the heads before the positions. `k_proj` and `v_proj` have only
 # `num_key_value_heads × head_dim` outputs, so they split into fewer heads:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 n_batch, n_tok, _ = rms.shape
 with torch.no_grad():
     q_flat, k_flat, v_flat = sa.q_proj(rms), sa.k_proj(rms), sa.v_proj(rms)
@@ -561,7 +564,7 @@ torch.testing.assert_close(q_l, att.apply_rotary(q_heads, cos, sin))  # and cour
 # **`repeat_kv`.** Query head *h* uses key/value head `h // group`, with `group` query heads per
 # key/value head. Indexing the heads with that list copies each key/value head for its group:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 group = n_q // n_kv
 kv_of_head = torch.arange(n_q) // group  # the key/value head that each query head reads
 k_rep, v_rep = k_l[:, kv_of_head], v_heads[:, kv_of_head]  # (batch, n_q, seq, head_dim)
@@ -592,7 +595,7 @@ torch.testing.assert_close(attn_l, lm_captured["layer0"][0])
 # From here on the helper does the same in one call:
 # `att.multi_head_attention(..., num_kv_heads=..., mask=att.causal_mask(n), rotary=(cos, sin))`.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 print("weights equal the model's:", torch.allclose(w_l, lm_out.attentions[0], atol=1e-5))
 print("attention output equals the module's:", torch.allclose(attn_l, lm_captured["layer0"][0], atol=1e-5))
 print("weight above the diagonal:", w_l[..., above_diagonal].abs().max().item())
@@ -642,7 +645,7 @@ with torch.no_grad():
 # before *t* and is trained to predict token *t* (teacher forcing). Pass `labels=` alone and the
 # model shifts them for you.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 print("labels           ", labels.tolist())
 print("decoder_input_ids", decoder_input_ids.tolist())
 print("labels= alone builds the same decoder inputs:", torch.equal(s2s.logits, from_labels.logits))
@@ -669,7 +672,7 @@ print("cross-attention on padded source tokens:", max(a[~real_src].abs().max().i
 # same way, nothing else changes. Without positional information "dog bites man" and "man bites
 # dog" would be the same bag of vectors.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 perm = torch.tensor([3, 0, 4, 1, 2])
 xs = torch.randn(1, 5, 8)
 plain, _ = att.scaled_dot_product_attention(xs, xs, xs)
@@ -699,7 +702,7 @@ print("LayerNorm(word + position + segment) == layer 0's input:", torch.allclose
 # `att.rotary_cos_sin` computes the same tables for any positions. Shifting both positions by 100
 # leaves the score unchanged:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 cos_long, sin_long = att.rotary_cos_sin(torch.arange(200), hd, base=lm_cfg.rope_parameters["rope_theta"])
 print("course_utils' tables equal the ones by hand:", torch.equal(cos_long[:n_tok], cos) and torch.equal(sin_long[:n_tok], sin))
 qv, kv = q_l[0, 0, 0], k_l[0, 0, 0]  # any query and key vector
@@ -768,7 +771,7 @@ for name, value in diffs.items():
 # dimension `(batch * heads, seq, head_dim)`, attend, and merge back to `(batch, seq, hidden)` (no
 # output projection). Try it on `encoder.encoder.layer[0].attention.self` against `context` above.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def multi_head_attention_bmm(x: torch.Tensor, attn, num_heads: int) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -781,7 +784,7 @@ cu.check.exercise_06_1(multi_head_attention_bmm)
 # weights are exactly 0 and must count as 0. Think: apply it to `enc_out.attentions[-1]` and plot
 # it with `plots.plot_bars`; which heads are sharp (low entropy), which diffuse?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def head_entropy(weights: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -793,7 +796,7 @@ cu.check.exercise_06_2(head_entropy)
 # attend key *j*, for a causal window in which each token sees itself and the `window` tokens
 # before it (`window=3`: 4 keys). Use the convention of `F.scaled_dot_product_attention`.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def sliding_window_mask(n: int, window: int) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -806,7 +809,7 @@ cu.check.exercise_06_3(sliding_window_mask)
 # the cache a real model returns. Think: what is it for SmolLM2 (`lm_cfg`) at 2,048 tokens in
 # float32, and how much larger would it be without grouped-query attention (9 KV heads)?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def kv_cache_bytes(config, n_tokens: int, bytes_per_value: int = 4) -> int:
     raise NotImplementedError  # your code here
 

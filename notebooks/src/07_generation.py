@@ -33,6 +33,7 @@
 # %%
 import time
 
+import matplotlib.pyplot as plt
 import torch
 
 import course_utils as cu
@@ -58,7 +59,7 @@ tokenizer = AutoTokenizer.from_pretrained(lm_path)
 model = AutoModelForCausalLM.from_pretrained(lm_path, dtype=torch.float32).eval()
 EOS = tokenizer.eos_token_id
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 print(type(model).__name__, f"| {model.num_parameters():,} parameters | vocabulary {model.config.vocab_size:,}")
 print("eos:", repr(tokenizer.eos_token), EOS, "| pad:", repr(tokenizer.pad_token), tokenizer.pad_token_id)
 
@@ -85,6 +86,7 @@ print("their probabilities:", [round(p, 3) for p in top.values[0].tolist()])
 fig = plots.plot_bars([repr(t) for t in top_tokens], top.values[0], xlabel="probability (0 to 1)",
                       title="P(next token | 'Once upon a time')")
 fig.axes[0].set_ylabel("next token")
+plt.show()
 
 # %% [markdown]
 # ## 2 · Greedy decoding by hand, equal to `generate`
@@ -118,7 +120,7 @@ with torch.no_grad():
         out = model(next_id, cache=out.cache, use_cache=True)
 greedy_cache, cache = ids, out.cache
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 reference = model.generate(**prompt, max_new_tokens=N_NEW, do_sample=False)
 print("new tokens:", reference.shape[1] - prompt["input_ids"].shape[1])
 print("by hand, no cache == generate:", torch.equal(greedy_no_cache, reference))
@@ -145,7 +147,7 @@ print("max |cached - uncached| logit:", diffs["logits with vs without KV cache"]
 # of shape `(batch, key/value heads, tokens, head_dim)`. Thanks to grouped-query attention
 # (notebook 06) SmolLM2 caches 3 key/value heads instead of 9.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 cfg = model.config
 print(type(cache).__name__, "| layers:", len(cache.layers), "| tokens cached:", cache.get_seq_length())
 print("keys of layer 0:", tuple(cache.layers[0].keys.shape), "| values:", tuple(cache.layers[0].values.shape))
@@ -260,7 +262,7 @@ fig = plots.plot_lines(ranks, curves, xlabel="rank of the token (1 = most likely
 # %% [markdown]
 # **Top-k** keeps the `k` highest logits and sets the rest to `-inf` (probability 0).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def top_k_by_hand(logits, k):
     kth_value = logits.topk(k, dim=-1).values[:, -1:]  # the k-th largest logit of each row
     return logits.masked_fill(logits < kth_value, float("-inf"))
@@ -325,7 +327,7 @@ assert (chain_probs[0, by_cdf] > 0).all() and all((f - chain_probs[0]).abs().max
 # torch's global random generator. Seed it, and the loop below, with the transforms written
 # above, draws exactly the same tokens:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 settings = dict(temperature=0.7, top_k=50, top_p=0.9)
 torch.manual_seed(42)
 sampled = model.generate(**open_prompt, do_sample=True, max_new_tokens=N_NEW, **settings)
@@ -351,7 +353,7 @@ print("same seed, same text:", torch.equal(again, sampled), "| another seed, ano
 # From here on, `gen.sample_next_token(logits, temperature=..., top_k=..., top_p=...)` does those
 # lines in one call; with the same seed it draws the same token:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 same_draw = []
 for seed in range(20):
     torch.manual_seed(seed)
@@ -371,7 +373,7 @@ for name, seq in (("seed 42", sampled), ("seed 7", other)):
 # 0.36) beats "nice woman" (0.5 × 0.4 = 0.20). Beam search keeps the `num_beams` best partial
 # sequences at every step:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 tree = {  # P(next word | last word) of a toy model
     "The": {"nice": 0.5, "dog": 0.4, "car": 0.1},
     "nice": {"woman": 0.4, "house": 0.3, "guy": 0.3},
@@ -585,7 +587,7 @@ print("min_new_tokens=10:", repr(tokenizer.decode(outputs["min_new_tokens=10"]))
 #   `eos_token_id` only tells the loop which token ends a row; the model's scores do not change.
 #   For SmolLM2 it is moreover the same id.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 print("pad:", repr(tokenizer.pad_token), tokenizer.pad_token_id, "| eos:", repr(tokenizer.eos_token), EOS,
       "| pad_token_id == eos_token_id:", tokenizer.pad_token_id == tokenizer.eos_token_id)
 print("model.generation_config.pad_token_id:", model.generation_config.pad_token_id)
@@ -663,7 +665,7 @@ print(tokenizer.batch_decode(batch_new, skip_special_tokens=True))
 #
 # The third column is read from the installed library (its version is in the setup cell's report):
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 from transformers import GenerationConfig
 from transformers.generation.utils import GENERATION_MODES_MAPPING
 
@@ -689,7 +691,7 @@ print("public greedy_search / sample / beam_search / group_beam_search:",
 # (which also needs the Hub). This course never enables remote code; read the repository first
 # if you do.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 try:
     model.generate(**prompt, max_new_tokens=5, num_beams=4, num_beam_groups=2, diversity_penalty=1.0)
 except ValueError as err:
@@ -702,7 +704,7 @@ except ValueError as err:
 # the assistant's turn so that the model answers instead of continuing your message. (This
 # template also adds a default system message when there is none.)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 messages = [{"role": "user", "content": "Give me two tips for learning Python."}]
 print(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
 
@@ -758,7 +760,7 @@ zero_shot = instruction
 few_shot = instruction + "".join(query(text) + f" {label}\n" for text, label in demos)
 label_ids = [tokenizer(" " + name)["input_ids"] for name in names]
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 print("label tokens:", dict(zip(names, label_ids)))
 assert all(len(ids) == 1 for ids in label_ids)
 print(f"few-shot prompt, shortened:\n{instruction}[... {len(demos) - 1} more demonstrations ...]"
@@ -825,7 +827,7 @@ print("true labels:", {names[i]: int((gold == i).sum()) for i in range(len(names
 # not a description of SmolLM2. The price is concrete: every demonstration adds tokens, and the
 # attention scores grow with the square of the context length.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 query_len = tokenizer(query(texts[0]), return_tensors="pt")["input_ids"].size(1)
 n_zero = tokenizer(zero_shot, return_tensors="pt")["input_ids"].size(1) + query_len
 n_few = whole["input_ids"].size(1)
@@ -842,7 +844,7 @@ print(f"attention scores per head and layer: {n_zero ** 2:,} vs {n_few ** 2:,} (
 # Older examples run `fnlp/bart-base-chinese` (BART with a BERT-style Chinese vocabulary)
 # through `Text2TextGenerationPipeline`. transformers 5 removed that pipeline (notebook 01):
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 import transformers
 from transformers import pipeline
 
@@ -978,7 +980,7 @@ for name, value in diffs.items():
 # `min_p` times the top token's probability, set the others to `-inf`. Compare it with
 # `transformers.MinPLogitsWarper(min_p)(input_ids, logits)` on `next_logits`.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def min_p_transform(logits: torch.Tensor, min_p: float) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -991,7 +993,7 @@ cu.check.exercise_07_1(min_p_transform)
 # like `model.generate(input_ids=..., attention_mask=..., do_sample=False)`. Try it on two prompts
 # of different lengths with `model`.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def greedy_batch(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -1004,7 +1006,7 @@ cu.check.exercise_07_2(greedy_batch)
 # return the best one, shape `(1, prompt + new)`. It must equal
 # `generate(num_beams=..., early_stopping="never", length_penalty=0.0, do_sample=False)`.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def beam_search(model, input_ids: torch.Tensor, num_beams: int, max_new_tokens: int) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -1017,7 +1019,7 @@ cu.check.exercise_07_3(beam_search)
 # without the KV cache. The checker counts them with a forward hook. Think: why does the speed-up
 # of section 3 grow with the number of new tokens?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def tokens_read(prompt_len: int, new_tokens: int, use_cache: bool) -> int:
     raise NotImplementedError  # your code here
 

@@ -21,7 +21,7 @@
 # - save an adapter, load it back, and merge it into the base weights with identical outputs.
 #
 # **Prerequisites:** [05 · Fine-tuning](05_fine_tuning.ipynb), [07 · Generation](07_generation.ipynb).
-# **Run time:** 102 s on a 2-core CPU (quick profile: 2,000 training texts, 125 steps per
+# **Run time:** 102 s on a 2-core CPU (quick profile, offline stand-in: 2,000 training texts, 125 steps per
 # method, 12 LoRA steps on the chat model); the full profile (16,000 texts, 2 epochs each) is meant
 # for a GPU. [Glossary (EN/中文)](../GLOSSARY.md)
 
@@ -79,7 +79,7 @@ print("peft", peft.__version__)
 
 # %% [markdown]
 # ## 2 · LoRA on a small MLP, as in the PEFT example
-# PEFT's guide to custom models starts from a multilayer-perceptron example: a 3-layer MLP, LoRA on
+# PEFT's guide to custom models (huggingface.co/docs/peft, "Custom models") starts from a multilayer-perceptron example: a 3-layer MLP, LoRA on
 # the first two linear layers, and the last layer trained in full. `target_modules` and
 # `modules_to_save` take **module names**, the ones `named_modules()` lists:
 
@@ -194,7 +194,9 @@ print(f"max |by hand - PEFT| = {diff:.1e}")
 # ## 4 · LoRA on a pretrained encoder: emotion, against full fine-tuning
 # Now the real use: the encoder of notebook 05, classifying emotion into 6 labels. Two runs on the
 # same texts, in the same order, with the same loop and the same number of steps (quick profile:
-# 2,000 texts, one epoch of 125 steps of 16; full: 16,000 texts, two epochs of 32 per step):
+# 2,000 texts with the stand-in, one epoch of 125 steps of 16, and a quarter of that with
+# DistilBERT online, which computes four times as much per token (`cu.quick_scale`, notebook 05);
+# full: 16,000 texts, two epochs of 32 per step):
 #
 # - **full fine-tuning**: every weight trains, learning rate 1e-4 (notebook 05's);
 # - **LoRA**: rank 8 on the attention's query and value projections, plus the head trained in
@@ -210,8 +212,9 @@ print(f"max |by hand - PEFT| = {diff:.1e}")
 # %%
 ckpt = cu.resolve_checkpoint(cu.ENCODER)
 tokenizer = AutoTokenizer.from_pretrained(ckpt)
-N_TRAIN = cu.by_profile(quick=2_000, full=16_000)
-N_VAL = cu.by_profile(quick=400, full=2_000)
+SCALE = cu.quick_scale(ckpt)  # 1.0 for the stand-in, 0.25 for DistilBERT
+N_TRAIN = cu.by_profile(quick=round(2_000 * SCALE), full=16_000)
+N_VAL = cu.by_profile(quick=round(400 * SCALE), full=2_000)
 EPOCHS = cu.by_profile(quick=1, full=2)
 MAX_LEN = cu.by_profile(quick=64, full=128)
 BATCH = cu.by_profile(quick=16, full=32)
@@ -330,9 +333,9 @@ fig.tight_layout()
 #   activations still run through the whole frozen network; only the weight gradients and the
 #   optimizer update are saved. On a GPU the bigger win is memory (no gradients or Adam moments for
 #   the frozen weights), which is what lets large models fine-tune on one card.
-# - After the same 125 steps on the same 2,000 texts both have learned: the dashed line is the
-#   majority-class baseline (in the legend), and both are far above it. In the stored run
-#   (offline stand-in) LoRA is ahead: at this budget its larger learning rate moves the few
+# - After the same steps on the same texts (125 steps on 2,000 texts in the stored run, offline
+#   stand-in) both have learned: the dashed line is the majority-class baseline (in the legend),
+#   and both are far above it. In the stored run LoRA is ahead: at this budget its larger learning rate moves the few
 #   weights it has faster, and the head learns at that rate too. Neither is converged, so this
 #   says nothing yet about the end of training.
 #
@@ -595,7 +598,7 @@ print("same greedy answers after merging:", answers(merged) == after)
 # your function runs).
 # Think: what does it give for the emotion classifier with `r` = 1, 4 and 32?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def lora_trainable_params(model: nn.Module, r: int, target_modules) -> int:
     raise NotImplementedError  # your code here
 
@@ -612,7 +615,7 @@ cu.check.exercise_08_1(lora_trainable_params)
 # (`["query", "key", "value", "attention.output.dense"]`; DistilBERT's `q_lin`, `k_lin`, `v_lin`,
 # `out_lin`), and does the accuracy move with the extra projections?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def classifier_trainable_params(model: nn.Module, r: int, target_modules) -> int:
     raise NotImplementedError  # your code here
 
@@ -626,7 +629,7 @@ cu.check.exercise_08_2(classifier_trainable_params)
 # not 1 and compares the merged weights (PEFT's `merge`, `get_delta_weight` and the LoRA layer's
 # forward are switched off while your function runs).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def merge_lora(layer) -> nn.Linear:
     raise NotImplementedError  # your code here
 
@@ -642,7 +645,7 @@ cu.check.exercise_08_3(merge_lora)
 # gradients). Think: train a second adapter on the chat model (answers in French) and switch between
 # it and `pirate-lora` without loading the base model twice.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def adapter_outputs(base: nn.Module, adapters: dict[str, str], x: torch.Tensor) -> dict[str, torch.Tensor]:
     raise NotImplementedError  # your code here
 

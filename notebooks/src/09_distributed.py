@@ -278,7 +278,7 @@ fig.tight_layout()
 # %% [markdown]
 # **Why no speed-up here.** This machine has 2 CPU cores. One process already uses both (2 threads
 # in every matrix product). Two processes get 1 thread each: the same 2 cores do the same
-# arithmetic, and on top of it every step now all-reduces about 1.1 M gradients (4.5 MB) through
+# arithmetic, and on top of it every step now all-reduces the gradient of every weight through
 # gloo over the loopback network, and the two processes wait for each other at every step. Data
 # parallelism pays when each process brings **its own compute**: one GPU per process, where the
 # forward/backward time divides by the number of GPUs while the all-reduce (NCCL over NVLink or
@@ -356,8 +356,8 @@ print("identical weights on all ranks:", acc["ranks_identical"], "| equal to one
 
 # %% [markdown]
 # In a notebook, `accelerate.notebook_launcher(train_function, num_processes=2)` forks the kernel
-# into processes instead of starting new ones; on this CPU machine it works too (it prints
-# "Launching training on 2 CUDAs", misleadingly). Scripts and `torchrun` are easier to debug and
+# into processes instead of starting new ones; it works on a CPU machine too, where accelerate
+# 1.x announces "Launching training on 2 CUDAs", misleadingly (not run here). Scripts and `torchrun` are easier to debug and
 # are what a cluster runs, so the course uses them.
 
 # %% [markdown]
@@ -425,7 +425,7 @@ print("identical weights on all ranks:", acc["ranks_identical"], "| equal to one
 # one instead); then take every `world_size`-th index starting at `rank`. The checker compares with
 # `DistributedSampler` on 150 combinations (its iterator is switched off while your function runs).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def shard_indices(n: int, world_size: int, rank: int, shuffle: bool = True, seed: int = 0, epoch: int = 0,
                   drop_last: bool = False) -> list[int]:
     raise NotImplementedError  # your code here
@@ -439,7 +439,7 @@ cu.check.exercise_09_1(shard_indices)
 # the ranks' examples together (one flat tensor), right for unequal slices too (section 2).
 # Think: which part of your formula does DDP's all-reduce compute, and what makes the rest unnecessary?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def global_gradient(rank_grads: list[torch.Tensor], rank_sizes: list[int]) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -454,7 +454,7 @@ cu.check.exercise_09_2(global_gradient)
 # `shard_indices`, not with the sampler (switched off while the checker runs). Think: what does rank 0
 # read in 3 epochs of `range(10)` over 3 ranks with `seed=7`?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def epoch_reads(n: int, world_size: int, rank: int, seed: int, epochs: int, drop_last: bool = False) -> list[list[int]]:
     raise NotImplementedError  # your code here
 
@@ -470,7 +470,7 @@ cu.check.exercise_09_3(epoch_reads)
 # each), then pass its JSON summary (a dict) and its weights (`load_file`) to the checker. The checker
 # trains one process with the global batch of 64 here, in the notebook, and compares the weights.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 my_summary, my_weights = None, None
 cu.check.exercise_09_4(my_summary, my_weights)
 

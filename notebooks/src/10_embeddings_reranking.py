@@ -78,8 +78,9 @@ print("attention_mask of the short sentence:", batch["attention_mask"][1].tolist
 #
 # $$\text{embedding} = \frac{\sum_t m_t\,h_t}{\sum_t m_t}, \qquad m_t = \text{attention\_mask}_t$$
 #
-# `embeddings.mean_pool` is those two lines. The check: the padded sentence's embedding equals the
-# one it gets when encoded alone, without padding, only if the mask is used.
+# `embeddings.mean_pool` computes that formula (you write it yourself in exercise 10.1). The check:
+# the padded sentence's embedding equals the one it gets when encoded alone, without padding, only
+# if the mask is used.
 
 # %% tags=["nbval-check-output", "same-online"]
 pooled = embeddings.mean_pool(hidden, batch["attention_mask"])
@@ -370,9 +371,9 @@ assert diff < 1e-6
 # %% [markdown]
 # Now the real run, with the helper: a fresh model, 10 warm-up steps (the learning rate rises from
 # 0, as `Trainer`'s `warmup_steps` does), then a constant rate. Quick profile: 200 steps of 4
-# groups (800 of the groups above), about a minute on the course's 2-core CPU with bf16 (twice that
-# without); full profile: every group, 8 per step (on a GPU). Fewer steps are not enough: the
-# benchmark below shows where learning starts.
+# groups (800 of the groups above), a minute or two on a 2-core CPU with bf16 (the cell prints its
+# time; about twice that without bf16); full profile: every group, 8 per step (on a GPU). Fewer
+# steps are not enough: the benchmark below shows where learning starts.
 
 # %%
 steps, GROUPS_PER_STEP = cu.by_profile(quick=(200, 4), full=(len(train_groups) // 8, 8))
@@ -444,7 +445,7 @@ print(f"AUC of the score               {roc_auc_score(flat, bi_scores.reshape(-1
       f"{roc_auc_score(flat, ce_scores.reshape(-1).numpy()):.3f}")
 
 # %% [markdown]
-# **Reading the result.** After 200 steps (800 groups, about a minute on 2 cores) the reranked
+# **Reading the result.** After 200 steps (800 groups) the reranked
 # order of the run above puts a same-emotion text first more often than the cosine does, and the
 # same holds at @3 and @5; its AUC is higher too. But the loss is noisy: its moving mean can dip
 # under `ln 4` and come back before it leaves for good (the line printed with the plot gives the
@@ -576,7 +577,7 @@ else:
 # %% [markdown]
 # ## Common pitfalls
 # - **Mean pooling without the mask** averages padding vectors in: a text's embedding then depends
-#   on what else is in its batch. Use `(h * m).sum(1) / m.sum(1)` (section 1).
+#   on what else is in its batch. Weight each position by its mask (the formula of section 1).
 # - **The wrong pooling for the model.** all-MiniLM uses mean pooling, bge uses `[CLS]`; the
 #   checkpoint's `1_Pooling/config.json` says which. `SentenceTransformer` reads it; by hand, you must.
 # - **Forgetting normalisation** makes the dot product prefer long vectors; normalise, or use
@@ -618,7 +619,7 @@ else:
 # Think: embed the queries and the corpus with `embeddings.embed(..., pooling="cls")` and measure
 # precision@1 and @10 as in section 3: does it agree with the recipe in `st_model[1].pooling_mode`?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -637,7 +638,7 @@ cu.check.exercise_10_1(mean_pool, cls_pool)
 # `(n_queries, n_corpus)` similarity matrix, returning one float (rank the rows yourself). Think:
 # on `val_emb @ corpus_emb.T`, compare MRR@10 with precision@1 of section 3: why can it never be smaller?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def mrr_at_k(similarity: torch.Tensor, query_labels: torch.Tensor, corpus_labels: torch.Tensor, k: int) -> float:
     raise NotImplementedError  # your code here
 
@@ -651,7 +652,7 @@ cu.check.exercise_10_2(mrr_at_k)
 # `ce_scores.argsort(...)` in section 5). Think: with `bi_scores`, `ce_scores` and `before` from
 # section 5, does any `lam` beat both stages on precision@1 (`before.gather(1, order)`)?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def hybrid_order(cosine: torch.Tensor, logits: torch.Tensor, lam: float) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -669,7 +670,7 @@ cu.check.exercise_10_3(hybrid_order)
 # is it section 4's loss? What does adding a constant to all scores of a group change? And why
 # count all the positives of a group together rather than train on one?
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def multi_positive_loss(scores: torch.Tensor, is_positive: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError  # your code here
 

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from course_utils.env import free_port
+from course_utils.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "build" / "site"

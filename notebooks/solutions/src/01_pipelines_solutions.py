@@ -57,7 +57,7 @@ assert cu.check.exercise_01_1(next_token_probs)
 # what the pipeline does with `{"text", "text_pair"}`. `tokenizer([text, text_pair])` would be a
 # *batch* of two separate texts, and two results.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def pair_scores(text: str, text_pair: str) -> dict[str, float]:
     inputs = tokenizer(text, text_pair, truncation=True, return_tensors="pt").to(env.device)
     with torch.inference_mode():
@@ -77,7 +77,7 @@ assert cu.check.exercise_01_2(pair_scores)
 # in it as long, and those padding positions cost as much compute as real tokens. Sorting the
 # texts by length first puts similar lengths together, so little padding is left.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def padded_positions(texts: list[str], batch_size: int) -> int:
     lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
     groups = [lengths[i : i + batch_size] for i in range(0, len(lengths), batch_size)]

@@ -27,7 +27,7 @@ tokenizer = AutoTokenizer.from_pretrained(cu.resolve_checkpoint(cu.ENCODER))
 # loses tokens too (here its `?`). `"only_first"` would cut the question, and when the question
 # alone cannot make room it raises an error.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def truncate_pair(question: str, passage: str, max_length: int) -> list[int]:
     return tokenizer(question, passage, truncation="only_second", max_length=max_length)["input_ids"]
 
@@ -50,7 +50,7 @@ assert cu.check.exercise_02_1(truncate_pair)
 # vocabulary, but its offsets still point at the emoji in the original text: the span recovers
 # what the id lost.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def word_span(text: str, token_index: int) -> tuple[int, int] | None:
     enc = tokenizer(text, return_offsets_mapping=True)
     words = enc.word_ids()
@@ -74,7 +74,7 @@ assert cu.check.exercise_02_2(word_span)
 # `add_tokens` returns is the right size: below, `"course"` is already in the vocabulary, so the
 # tokenizer gains one id although `add_tokens` reports two.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def add_and_resize(tokenizer, model, new_tokens: list[str]) -> int:
     tokenizer.add_tokens(new_tokens)
     model.resize_token_embeddings(len(tokenizer))
@@ -98,7 +98,7 @@ assert cu.check.exercise_02_3(add_and_resize)
 # chunk then gives its best span (03's `best_span`), and the answer is the span with the highest
 # start + end score over all chunks, mapped back to characters with `offset_mapping`.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def qa_chunks(question: str, context: str, max_length: int, stride: int) -> list[list[int]]:
     return tokenizer(question, context, truncation="only_second", max_length=max_length, stride=stride,
                      return_overflowing_tokens=True)["input_ids"]

@@ -26,7 +26,7 @@ from transformers import EvalPrediction, TrainerCallback
 # weights each class's F1 by its share of the true labels. (Macro F1 would count every class the
 # same and show the rare ones, love and surprise, more harshly; accuracy alone hides them.)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def my_compute_metrics(pred: EvalPrediction) -> dict:
     logits = pred.predictions[0] if isinstance(pred.predictions, tuple) else pred.predictions
     predicted = np.asarray(logits).argmax(axis=-1)
@@ -91,7 +91,7 @@ assert cu.check.exercise_05_3(per_example_loss)
 # batch 8 makes 625 steps in one epoch where batch 32 makes 157: on a small budget the number of
 # updates matters more than their size, as long as each one is cheap.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def optimizer_steps(n_examples: int, batch_size: int, epochs: int, grad_accum: int, drop_last: bool = False) -> int:
     batches = n_examples // batch_size if drop_last else math.ceil(n_examples / batch_size)
     return math.ceil(batches / grad_accum) * epochs

@@ -52,7 +52,7 @@ with torch.no_grad():
     ours = multi_head_attention_bmm(enc_out.hidden_states[0], sa, h)
     reference, _ = att.multi_head_attention(enc_out.hidden_states[0], sa.query, sa.key, sa.value, None, num_heads=h)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 print("bmm version equals the reference on layer 0:", torch.allclose(ours, reference, atol=1e-5))
 assert cu.check.exercise_06_1(multi_head_attention_bmm)
 
@@ -62,7 +62,7 @@ assert cu.check.exercise_06_1(multi_head_attention_bmm)
 # a mask puts exact zeros in the weights (`w * w.log()` gives NaN there). The maximum possible
 # entropy is `log(n_keys)`, a uniform row.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def head_entropy(weights: torch.Tensor) -> torch.Tensor:
     return -torch.special.xlogy(weights, weights).sum(dim=-1).mean(dim=(0, 2))
 
@@ -80,7 +80,7 @@ assert cu.check.exercise_06_2(head_entropy)
 # means "may attend", the convention of `F.scaled_dot_product_attention`, so the mask goes in as
 # `attn_mask` unchanged, and the weights outside the window are exactly 0:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def sliding_window_mask(n: int, window: int) -> torch.Tensor:
     i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
     return (j <= i) & (i - j <= window)
@@ -99,7 +99,7 @@ assert cu.check.exercise_06_3(sliding_window_mask)
 # `2 · layers · kv_heads · head_dim · tokens · bytes`. SmolLM2 (30 layers, 3 KV heads of 64)
 # at 2,048 tokens in float32, and the same model without grouped-query attention:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 from transformers import AutoConfig
 
 

@@ -28,7 +28,7 @@ model = AutoModelForCausalLM.from_pretrained(lm_path, dtype=torch.float32).eval(
 # **07.1** The threshold is relative: `min_p` times the probability of the most likely token, per
 # row. Compare probabilities, but return the logits, with `-inf` where a token is removed.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def min_p_transform(logits: torch.Tensor, min_p: float) -> torch.Tensor:
     probs = logits.softmax(dim=-1)
     threshold = min_p * probs.max(dim=-1, keepdim=True).values
@@ -51,7 +51,7 @@ assert cu.check.exercise_07_1(min_p_transform)
 # whole batch at every step keeps the code short; the cache version passes `cache=out.cache` and
 # only the new column.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 @torch.no_grad()
 def greedy_batch(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
     for _ in range(max_new_tokens):
@@ -73,7 +73,7 @@ assert cu.check.exercise_07_2(greedy_batch)
 # add every token's log-probability to its beam's score, keep the `num_beams` best of all
 # `beams × vocabulary` candidates, and remember which beam each came from.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 @torch.no_grad()
 def beam_search(model, input_ids: torch.Tensor, num_beams: int, max_new_tokens: int) -> torch.Tensor:
     seqs, scores = input_ids, torch.zeros(1)
@@ -98,7 +98,7 @@ assert cu.check.exercise_07_3(beam_search)
 # the cache, step `k` re-reads `p + k` positions: `n·p + n(n-1)/2` in all, quadratic in `n`, which is
 # why the speed-up grows with the length (and the cache's memory grows only linearly).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-check-output", "same-online"]
 def tokens_read(prompt_len: int, new_tokens: int, use_cache: bool) -> int:
     if use_cache:
         return prompt_len + new_tokens - 1
