@@ -47,7 +47,10 @@ def _normalise(value: str) -> str | None:
 
 
 def edition(folder: str | os.PathLike[str]) -> str:
-    """``"zh"`` when ``folder`` is the Chinese edition's (``…/notebooks/zh`` or ``…/notebooks/zh/solutions``), else ``"en"``."""
+    """``"zh"`` when ``folder`` is the Chinese edition's (``…/notebooks/zh`` or ``…/notebooks/zh/solutions``), else ``"en"``.
+
+    Course plumbing: not taught.
+    """
     parts = Path(folder).parts
     if parts and parts[-1] == "solutions":
         parts = parts[:-1]
@@ -55,7 +58,10 @@ def edition(folder: str | os.PathLike[str]) -> str:
 
 
 def language() -> str:
-    """The language of the messages now: ``COURSE_LANG``, else the edition of the working directory's notebooks, else English."""
+    """The language of the messages now: ``COURSE_LANG``, else the edition of the working directory's notebooks, else English.
+
+    Course plumbing: not taught.
+    """
     chosen = _normalise(os.environ.get(ENV, ""))
     if chosen is not None:
         return chosen
@@ -67,7 +73,10 @@ def language() -> str:
 
 @functools.lru_cache(maxsize=len(LANGUAGES))
 def catalogue(lang: str) -> gettext.NullTranslations:
-    """The compiled catalogue of ``lang`` (English: the messages as written)."""
+    """The compiled catalogue of ``lang`` (English: the messages as written).
+
+    Course plumbing: not taught.
+    """
     if lang == "en":
         return gettext.NullTranslations()
     return gettext.translation(DOMAIN, localedir=LOCALE_DIR, languages=[lang], fallback=True)
@@ -80,5 +89,8 @@ def _(message: str) -> str:
 
 def N_(message: str) -> str:
     """Mark ``message`` for the catalogue without translating it now (a table built at import): translate it with
-    :func:`_` where it is shown."""
+    :func:`_` where it is shown.
+
+    Course plumbing: not taught.
+    """
     return message

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "course_utils" / "README.md"
 #: Modules whose helpers are not indexed: the checkers (their own issue) and the message catalogue.
-SKIPPED = ("course_utils/check/", "course_utils/i18n.py")
+SKIPPED = ("course_utils/check/",)
 TAUGHT = re.compile(r'^Taught in: (\d\d) ([^,"]+), "([^"]+)"\.$')
 PLUMBING = "Course plumbing: not taught."
 _NUMBER = re.compile(r"^(\d+(\.\d+)*)\s*(·\s*)?")
