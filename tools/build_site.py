@@ -378,7 +378,7 @@ def prepare(edition: str, dest: Path, with_solutions: bool, commit: str, root: P
     measured = links.rewrite(
         (root / "benchmarks" / "README.md").read_text(encoding="utf-8"), "benchmarks/README.md", "benchmarks.md"
     )
-    figures += "\n" + re.sub(r"^(#+ )", r"#\1", measured.split("\n", 1)[1], flags=re.M)  # under the page's title
+    figures += "\n" + measured.split("\n", 1)[1]  # its sections under the page's title
     for path in benchmark_files(root):
         figures += f"\n## `{path.rsplit('/', 1)[1]}`\n\n" + links.rewrite(
             (root / path).read_text(encoding="utf-8"), path, "benchmarks.md"
