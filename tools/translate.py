@@ -72,11 +72,11 @@ PROSE = re.compile(r"[A-Za-z]{2,} [A-Za-z]{2,}")
 PLACEHOLDER = re.compile(r"\{run_time(?::(\d\d|all)(/solutions)?)?\}")
 LINK = re.compile(r"(\]\()([^)\s]+)(\))")
 CODE_SPAN = re.compile(r"(```.*?```|`[^`]*`)", re.S)
-#: README's sections for learners; the rest (figures, tests, kit, maintenance) stays in English.
+#: README's sections (all of it is for learners: figures, tests and the kit live in other documents).
 README_SECTIONS = ("", "Start", "The notebooks", "Profiles", "Online and offline", "Colab")
 README_TAIL = (
-    "测量数据、测试、工作坊工具包（workshop kit）、如何添加一个笔记本、目录结构与许可证等面向维护者的章节，"
-    "见英文版 [README.md](README.md)。"
+    "面向维护者的内容（测试、排练、添加笔记本、目录结构）见 [CONTRIBUTING.md](CONTRIBUTING.md)；"
+    "实测数据见 [benchmarks/README.md](benchmarks/README.md)；工作坊工具包见 [INSTRUCTOR.zh.md](INSTRUCTOR.zh.md)。"
 )
 GENERATED = "<!-- 由 tools/translate.py 从 {source} 生成，请勿直接编辑：修改 {translation}。 -->\n\n"
 
