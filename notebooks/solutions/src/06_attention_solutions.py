@@ -62,7 +62,7 @@ assert cu.check.exercise_06_1(multi_head_attention_bmm)
 # a mask puts exact zeros in the weights (`w * w.log()` gives NaN there). The maximum possible
 # entropy is `log(n_keys)`, a uniform row.
 
-# %% tags=["nbval-check-output", "same-online"]
+# %% tags=["nbval-check-output"]
 def head_entropy(weights: torch.Tensor) -> torch.Tensor:
     return -torch.special.xlogy(weights, weights).sum(dim=-1).mean(dim=(0, 2))
 
