@@ -17,7 +17,7 @@ why these tools, and how a fork publishes the site.
 Pages per edition: the landing page (README.md / README.zh.md) with the table of contents, the
 eleven chapters in order, the worked solutions (left out with ``--no-solutions``, as the workshop
 bundle's ``BUNDLE_SOLUTIONS=no``: links to them then become plain text), the glossary, the
-instructor's guide, CONTRIBUTING.md and the benchmark figures. Under each notebook's title the
+instructor's guide, CONTRIBUTING.md, the helper index (course_utils/README.md) and the benchmark figures. Under each notebook's title the
 site adds one line: a download link to the ``.ipynb`` as committed, a link to the same chapter in
 the other edition, and where its stored outputs came from (read from the notebook's setup report)
 with the commit the site was built from. Links to files outside the site (``course_utils/...``,
@@ -74,7 +74,7 @@ CHAPTER = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 #: What the site is built from: a change to one of these, uncommitted, is said on every chapter page.
 SOURCES = ("notebooks", "README.md", "README.zh.md", "INSTRUCTOR.md", "INSTRUCTOR.zh.md", "GLOSSARY.md",
-           "CONTRIBUTING.md", "benchmarks/README.md", "benchmarks/results", "site")  # fmt: skip
+           "CONTRIBUTING.md", "course_utils/README.md", "benchmarks/README.md", "benchmarks/results", "site")  # fmt: skip
 SPHINX_FLAGS = ("-b", "html", "-W", "--keep-going", "-n", "-q", "-E")
 #: Inside the article bodies, what the search leaves out: heading permalinks ("#") and copy buttons.
 PAGEFIND_SKIP = ".headerlink, .copybtn"
@@ -126,6 +126,7 @@ def page_map(edition: str, with_solutions: bool = True, root: Path = ROOT) -> di
         "GLOSSARY.md": "glossary.md",
         ed["instructor"]: "instructor.md",
         "CONTRIBUTING.md": "contributing.md",
+        "course_utils/README.md": "helpers.md",
         "benchmarks/README.md": "benchmarks.md",
         "benchmarks/results": "benchmarks.md",
     }
@@ -368,12 +369,19 @@ def prepare(edition: str, dest: Path, with_solutions: bool, commit: str, root: P
 
     notebooks = {"chapters": chapters(edition, root), "solutions": solutions(edition, root) if with_solutions else []}
     entries = [f"notebooks/{p.rsplit('/', 1)[1][:-6]}" for p in notebooks["chapters"]]
-    reference = (["solutions"] if with_solutions else []) + ["glossary", "instructor", "benchmarks", "contributing"]
+    reference = (["solutions"] if with_solutions else []) + [
+        "glossary",
+        "helpers",
+        "instructor",
+        "benchmarks",
+        "contributing",
+    ]
     tocs = toctree(strings["caption_chapters"], entries) + toctree(strings["caption_reference"], reference)
     page(ed["readme"], "index.md", "\n\n" + tocs)
     page("GLOSSARY.md", "glossary.md")
     page(ed["instructor"], "instructor.md")
     page("CONTRIBUTING.md", "contributing.md")
+    page("course_utils/README.md", "helpers.md")  # the helper index (English in both editions, as the code is)
     figures = (SITE / edition / "benchmarks.md").read_text(encoding="utf-8")
     measured = links.rewrite(
         (root / "benchmarks" / "README.md").read_text(encoding="utf-8"), "benchmarks/README.md", "benchmarks.md"

@@ -301,7 +301,8 @@ print("the mask the wrong way round gives other outputs, and no error:", not tor
 
 # %% [markdown]
 # A mask the wrong way round raises no error: row 1 then attends to its two padding positions
-# only, and row 2, which has no padding, to nothing at all. Only a check like the one above
+# only, and row 2, which has no padding, to nothing at all (the cell prints only that the outputs
+# differ; printing `flipped` shows the rows). Only a check like the one above
 # catches it. Exercise 00.2 builds `is_padding` from sequence lengths.
 
 # %% [markdown]

@@ -358,7 +358,7 @@ else:
 # %% [markdown]
 # ## Common pitfalls
 # - `pipeline("sentiment-analysis")` without `model=`: a version-dependent default checkpoint (for
-#   `text-generation` it is now a 3-billion-parameter model). Name the checkpoint.
+#   `text-generation` it is now a model of billions of parameters). Name the checkpoint.
 # - `return_all_scores=True` is gone and silently ignored: use `top_k=None`.
 # - `pipeline("summarization" | "translation" | "question-answering" | "text2text-generation")`
 #   and `Text2TextGenerationPipeline` were removed in transformers 5: use `"text-generation"` with

@@ -212,8 +212,8 @@ assert len(whole) > tokenizer.model_max_length == len(cut)
 # %% [markdown]
 # `map(num_proc=n)` cuts the dataset into `n` shards, maps them in `n` processes and joins the
 # results in the original order: the same rows as `num_proc=1`. It pays off for slow Python
-# functions on many cores; for a fast tokenizer on 2,000 texts, starting the processes costs
-# about as much as it saves. (`load_dataset(num_proc=...)`, below, is something else: processes
+# functions on many cores; for a fast tokenizer on 2,000 texts, starting the processes can cost
+# about as much as it saves (not timed here: time both on your machine). (`load_dataset(num_proc=...)`, below, is something else: processes
 # that *prepare* the data files.)
 
 # %% tags=["nbval-check-output", "same-online"]

@@ -769,7 +769,7 @@ print(f"few-shot prompt, shortened:\n{instruction}[... {len(demos) - 1} more dem
 # %% [markdown]
 # The instruction and demonstrations are the same for every text, so their keys and values are
 # computed once and kept in a KV cache (section 3); each text then costs a forward pass over its
-# own 20-odd tokens, and `crop` drops them again. Each query starts with a newline, where the
+# own tokens only, and `crop` drops them again. Each query starts with a newline, where the
 # tokenizer cuts the whole prompt too, so the tokens and the result equal reading the whole prompt:
 
 # %%
@@ -814,7 +814,7 @@ print("true labels:", {names[i]: int((gold == i).sum()) for i in range(len(names
 # A 135M model is a weak, fickle in-context learner: compare how often it answers each label, and
 # change the seed that orders the demonstrations to see the few-shot accuracy move (Zhao et al.
 # 2021, "Calibrate before use", arXiv 2102.09690, measured such majority-label and recency biases in
-# GPT-3). Larger models gain much more from demonstrations.
+# GPT-3). Larger models gain much more from demonstrations (reported for GPT-3; not measured here).
 #
 # **What attention compares.** A common reading is that a transformer predicts a label from the
 # similarity between *samples*. More precisely, attention compares the **tokens of one context**:

@@ -331,7 +331,8 @@ print(f"train_loss {ranks[0]['train_loss']:.3f} | train_runtime {ranks[0]['train
 # `accelerate` lets a plain PyTorch loop run anywhere: `Accelerator().prepare(model, optimizer,
 # loader)` wraps the model in DDP and shards the loader, and `accelerator.backward(loss)` replaces
 # `loss.backward()`. The script's `--engine accelerate` is the same loop written that way. On
-# this CPU machine what works is checked, not assumed:
+# a machine without GPUs, what each launch starts (the first row is run below; the others were
+# checked by hand with accelerate 1.x):
 #
 # | command (no accelerate config file) | processes started |
 # |---|---|
