@@ -135,6 +135,9 @@ include kit.mk
 #   NB="notebooks/01_pipelines.ipynb ..." limits either to some notebooks.
 HUB_VENV ?= .venv-hub
 OLAH     ?= olah==0.5.4
+# Notebooks at a time in test-online: 2 kernels with one torch thread each finished 13 notebooks in
+# 212 s where one at a time with two threads took 340 s (this 2-core machine; benchmarks/README.md).
+ONLINE_JOBS ?= 2
 REHEARSE := COURSE_DATA_DIR=$(abspath $(COURSE_DATA_DIR)) OLAH_PYTHON=$(abspath $(HUB_VENV))/bin/python $(PY) tools/rehearse.py
 
 .PHONY: mirror-deps mirror test-online test-prefetch
@@ -150,7 +153,7 @@ mirror: mirror-deps standins data ## build the local Hub mirror in data/cache/hu
 	COURSE_DATA_DIR=$(abspath $(COURSE_DATA_DIR)) $(PY) tools/hub_mirror.py build
 
 test-online: mirror ## every notebook (NB=...) through the local Hub mirror, HF_HUB_OFFLINE unset
-	$(REHEARSE) online $(NB)
+	$(REHEARSE) --jobs $(ONLINE_JOBS) online $(NB)
 
 test-prefetch: mirror ## make prefetch through the mirror, then every notebook (NB=...) offline
 	$(REHEARSE) prefetch $(NB)
