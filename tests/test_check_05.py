@@ -26,9 +26,9 @@ from transformers import (
 )
 
 from course_utils import check, metrics
-from course_utils.metrics import classification_metrics
 from course_utils.check import nb05
 from course_utils.check._core import precision, tiny_model
+from course_utils.metrics import classification_metrics
 
 my_compute_metrics, TimeLimitCallback, per_example_loss, optimizer_steps = solution(
     "05", "my_compute_metrics", "TimeLimitCallback", "per_example_loss", "optimizer_steps"
