@@ -337,7 +337,7 @@ def test_editions_have_their_language_the_chapters_in_order_and_the_same_anchors
         assert zh == build_site.anchors(en_nb, zh_nb), rel
         assert not [i for i in zh if re.fullmatch(r"id\d+", i)], f"zh/{rel}: counter anchors {zh}"
     for edition in ("en", "zh"):  # the Markdown pages: no counters either (GitHub-style slugs of Chinese headings)
-        for name in ("index", "instructor", "glossary", "benchmarks", "contributing"):
+        for name in ("index", "instructor", "glossary", "helpers", "benchmarks", "contributing"):
             ids = site["pages"][SITE / edition / f"{name}.html"].section_ids
             assert ids and not [i for i in ids if re.fullmatch(r"id\d+", i)], f"{edition}/{name}.html: {ids}"
 
@@ -347,8 +347,8 @@ def test_solutions_follow_the_build_option_and_search_has_both_languages(site):
     has = (SITE / "en" / "solutions.html").is_file()
     assert has == site["build"]["solutions"] == (SITE / "zh" / "solutions.html").is_file()
     entry = json.loads((SITE / "pagefind" / "pagefind-entry.json").read_text())
-    # landing, glossary, instructor, benchmarks, contributing; the chapters; the solutions page and notebooks
-    per_edition = 5 + 11 + (12 if has else 0)
+    # landing, glossary, helpers, instructor, benchmarks, contributing; the chapters; the solutions page and notebooks
+    per_edition = 6 + 11 + (12 if has else 0)
     assert {k: v["page_count"] for k, v in entry["languages"].items()} == {"en": per_edition, "zh-cn": per_edition}
 
 
