@@ -21,7 +21,7 @@
 #   `FlagReranker`) is a tokenizer plus a model, by computing the same scores without it.
 #
 # **Prerequisites:** [00 · Environment and tensors](00_environment_and_tensors.ipynb).
-# **Run time:** 11 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
+# **Run time:** 12 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
 # ## Setup

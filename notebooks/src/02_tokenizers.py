@@ -22,7 +22,7 @@
 # - map tokens back to characters with offsets, and train a new tokenizer on your own corpus.
 #
 # **Prerequisites:** [01 · Pipelines](01_pipelines.ipynb).
-# **Run time:** 9 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
+# **Run time:** 10 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
 # ## Setup

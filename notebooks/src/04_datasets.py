@@ -21,7 +21,7 @@
 # - measure dynamic padding against padding the whole dataset: wasted tokens and speed.
 #
 # **Prerequisites:** [02 · Tokenizers](02_tokenizers.ipynb), [03 · Models and heads](03_models_and_heads.ipynb).
-# **Run time:** 26 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
+# **Run time:** 30 s on a 2-core CPU (quick profile). [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
 # ## Setup

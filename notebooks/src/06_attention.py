@@ -20,7 +20,7 @@
 #   cross-attention (on a tiny random BART).
 #
 # **Prerequisites:** [00 · Environment and tensors](00_environment_and_tensors.ipynb) (`matmul`, `bmm`,
-# `view`, `triu`). **Run time:** 9 s on a 2-core CPU (quick profile).
+# `view`, `triu`). **Run time:** 8 s on a 2-core CPU (quick profile).
 # [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]

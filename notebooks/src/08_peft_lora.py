@@ -21,7 +21,7 @@
 # - save an adapter, load it back, and merge it into the base weights with identical outputs.
 #
 # **Prerequisites:** [05 · Fine-tuning](05_fine_tuning.ipynb), [07 · Generation](07_generation.ipynb).
-# **Run time:** 102 s on a 2-core CPU (quick profile, offline stand-in: 2,000 training texts, 125 steps per
+# **Run time:** 114 s on a 2-core CPU (quick profile, offline stand-in: 2,000 training texts, 125 steps per
 # method, 12 LoRA steps on the chat model); the full profile (16,000 texts, 2 epochs each) is meant
 # for a GPU. [Glossary (EN/中文)](../GLOSSARY.md)
 

@@ -21,7 +21,7 @@
 # - measure 1 vs 2 processes, explain the result, and scale the same command to N GPUs and nodes.
 #
 # **Prerequisites:** [05 · Fine-tuning](05_fine_tuning.ipynb).
-# **Run time:** 32 s on a 2-core CPU (quick profile; most of it is starting processes: each one imports torch).
+# **Run time:** 35 s on a 2-core CPU (quick profile; most of it is starting processes: each one imports torch).
 # [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]

@@ -22,7 +22,7 @@
 # - use bge models and `FlagReranker` online, and write their transformers equivalent.
 #
 # **Prerequisites:** tokenizers and `AutoModel` heads (notebooks 02-03), a training loop (notebook
-# 05). **Run time:** 119 s on a 2-core CPU (quick profile).
+# 05). **Run time:** 2.1 min on a 2-core CPU (quick profile).
 # [Glossary (EN/中文)](../GLOSSARY.md)
 
 # %% [markdown]
