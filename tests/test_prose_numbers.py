@@ -13,7 +13,6 @@ separators are not checked (they are mostly section numbers, counts the code set
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -154,4 +153,3 @@ def test_the_exceptions_are_still_in_the_text():
         texts[p.name[:2]] = texts.get(p.name[:2], "") + "\n".join(c.source for c in cells if c.cell_type == "markdown")
     stale = [key for key in NOT_MEASURED if key[1] not in texts.get(key[0], "")]
     assert not stale, stale
-    assert json.loads(json.dumps(sorted(NOT_MEASURED)))  # plain data
