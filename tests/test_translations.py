@@ -196,7 +196,7 @@ def test_fenced_code_in_documents_keeps_its_code_and_translates_its_comments(doc
 def test_fence_comments_skip_quotes_and_urls():
     block = "```bash\nexport A=x   # one\necho '# not' \"#no\"  # two\ncurl https://x/#anchor\n# three\n```"
     assert [t for _, _, t in translate.fence_comments(block)] == ["# one", "# two", "# three"]
-    out = translate.with_fence_comments(block, ["# 一", "# 二", "# 三"])
+    out = translate.with_comments(block, ["# 一", "# 二", "# 三"], fenced=True)
     assert out.splitlines()[1] == "export A=x   # 一" and out.splitlines()[4] == "# 三"
 
 

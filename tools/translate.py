@@ -31,23 +31,24 @@ are not translated: ``{run_time}`` (the chapter's) and ``{run_time:05}``, ``{run
 ``{run_time:all}`` in the documents are filled in from ``notebooks/timings.json``, so ``make timings``
 changes no fingerprint.
 
-Updating after an English change: ``make zh`` (or ``status``) names each stale unit and prints its
-English text now; edit the Chinese, run ``stamp FILE KEY`` and ``make zh``.
+Updating after an English change: ``make zh`` (or ``status --show``) names each stale unit; edit
+the Chinese, run ``stamp FILE KEY`` and ``make zh`` (translations/README.md, step by step).
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import difflib
 import hashlib
 import io
 import os
 import re
+import subprocess
 import sys
+import tempfile
 import tokenize
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 
@@ -81,27 +82,8 @@ README_TAIL = (
 GENERATED = "<!-- 由 tools/translate.py 从 {source} 生成，请勿直接编辑：修改 {translation}。 -->\n\n"
 
 
-def fingerprint(text: str) -> str:
-    """The first 12 hex digits of the sha256 of ``text`` without surrounding blank space."""
-    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:12]
-
-
-@dataclass(frozen=True)
-class Unit:
-    """One thing to translate: ``key`` (cell id or block number), ``kind`` and the English ``text``."""
-
-    key: str
-    kind: str
-    text: str
-
-    @property
-    def sha(self) -> str:
-        return fingerprint(self.text)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One unit of a translation file: the fingerprint it was translated from and the Chinese ``text``."""
+class Unit(NamedTuple):
+    """An English unit (``key``: cell id or block number) or its translation: ``sha`` is the English text's fingerprint."""
 
     key: str
     kind: str
@@ -109,18 +91,25 @@ class Entry:
     text: str
 
 
-@dataclass(frozen=True)
-class Problem:
+def english_unit(key: str, kind: str, text: str) -> Unit:
+    """English ``text`` as a unit; its fingerprint is the first 12 hex digits of the sha256 of the stripped text."""
+    return Unit(key, kind, hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:12], text)
+
+
+class Problem(NamedTuple):
     """What keeps a unit from being current: ``what`` is stale, missing, untranslated, obsolete or invalid."""
 
     file: Path
     key: str
     what: str
-    detail: str = ""
+    detail: str
 
     def __str__(self) -> str:
-        rel = self.file.relative_to(ROOT) if self.file.is_relative_to(ROOT) else self.file
-        return f"{rel}: {self.key} {self.what}" + (f": {self.detail}" if self.detail else "")
+        return f"{_rel(self.file)}: {self.key} {self.what}: {self.detail}"
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
 
 
 # ----------------------------------------------------------------------------------- comments
@@ -129,42 +118,21 @@ class Problem:
 def comments(source: str, prose_only: bool = True) -> list[tuple[int, int, str]]:
     """The translatable comments of code ``source``: ``(line, column, text)``, directives left out.
 
-    With ``prose_only`` (the default) a comment counts only if it has a Latin letter: the English
-    side of a unit. Without it, every comment but the directives (for the Chinese side too).
-
-    Lines that are IPython magics or shell escapes (``%timeit``, ``!pip``) are not Python; they are
-    blanked before tokenizing, so they keep no comment of theirs.
+    With ``prose_only`` (the default) only those with a Latin letter (the English side of a unit).
+    IPython magics and shell escapes (``%timeit``, ``!pip``) are not Python: they are blanked first.
     """
-    lines = source.splitlines()
-    masked = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines) + "\n"
-    out = []
-    for tok in tokenize.generate_tokens(io.StringIO(masked).readline):
-        if (
-            tok.type == tokenize.COMMENT
-            and not DIRECTIVE.match(tok.string)
-            and (not prose_only or re.search("[A-Za-z]", tok.string))
-        ):
-            out.append((tok.start[0] - 1, tok.start[1], tok.string))
-    return out
+    masked = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()) + "\n"
+    tokens = tokenize.generate_tokens(io.StringIO(masked).readline)
+    found = [t for t in tokens if t.type == tokenize.COMMENT and not DIRECTIVE.match(t.string)]
+    return [(t.start[0] - 1, t.start[1], t.string) for t in found if not prose_only or re.search("[A-Za-z]", t.string)]
 
 
 def strip_comments(source: str) -> str:
     """``source`` without its translatable comments and trailing blanks: what both editions share."""
     lines = source.splitlines()
-    for row, col, _ in reversed(comments(source, prose_only=False)):
+    for row, col, _ in comments(source, prose_only=False):
         lines[row] = lines[row][:col]
     return "\n".join(line.rstrip() for line in lines)
-
-
-def with_comments(source: str, translated: list[str]) -> str:
-    """``source`` with its translatable comments replaced, in order, by ``translated``."""
-    found = comments(source)
-    if len(found) != len(translated):
-        raise ValueError(f"the cell has {len(found)} comments, the translation {len(translated)}")
-    lines = source.splitlines()
-    for (row, col, _), text in reversed(list(zip(found, translated))):
-        lines[row] = lines[row][:col] + text
-    return "\n".join(lines)
 
 
 def fence_comments(block: str) -> list[tuple[int, int, str]]:
@@ -188,72 +156,49 @@ def fence_comments(block: str) -> list[tuple[int, int, str]]:
     return out
 
 
-def with_fence_comments(block: str, translated: list[str]) -> str:
-    """Fenced ``block`` with its comments (:func:`fence_comments`) replaced, in order, by ``translated``."""
-    found = fence_comments(block)
+def with_comments(source: str, translated: list[str], fenced: bool = False) -> str:
+    """Code ``source`` (a document's fenced block if ``fenced``) with its comments replaced, in order, by ``translated``."""
+    found = fence_comments(source) if fenced else comments(source)
     if len(found) != len(translated):
-        raise ValueError(f"the block has {len(found)} comments, the translation {len(translated)}")
-    lines = block.splitlines()
+        what = "block" if fenced else "cell"
+        raise ValueError(f"the {what} has {len(found)} comments, the translation {len(translated)}")
+    lines = source.splitlines()
     for (row, col, _), text in zip(found, translated):
         lines[row] = lines[row][:col] + text
     return "\n".join(lines)
 
 
+def _comments_unit(key: str, found: list[tuple[int, int, str]]) -> Unit:
+    return english_unit(key, "comments", "\n".join(text for _, _, text in found))
+
+
 # ---------------------------------------------------------------------------------- documents
 
 
-def _neutral_notebook(text: str) -> str:
-    return timings.HEADER.sub(lambda m: m[1] + "{run_time}" + m[2], text)
-
-
 def _neutral_doc(text: str) -> str:
-    text = timings.README_ROW.sub(lambda m: m[1] + "{run_time:" + m[2] + "}" + m[4], text)
-    text = timings.INSTRUCTOR_ROW.sub(
-        lambda m: m[1] + "{run_time:" + m[2] + "}" + m[4] + "{run_time:" + m[2] + "/solutions}" + m[6], text
-    )
-    return timings.INSTRUCTOR_ALL.sub(
-        lambda m: m[1] + "{run_time:all}" + m[3] + "{run_time:all/solutions}" + m[5], text
-    )
+    """``text`` with its run times replaced by placeholders (see the module's docstring)."""
+    text = timings.README_ROW.sub(r"\1{run_time:\2}\4", text)
+    text = timings.INSTRUCTOR_ROW.sub(r"\1{run_time:\2}\4{run_time:\2/solutions}\6", text)
+    return timings.INSTRUCTOR_ALL.sub(r"\1{run_time:all}\3{run_time:all/solutions}\5", text)
 
 
 def blocks(text: str) -> list[str]:
     """Markdown ``text`` as blocks: runs of non-blank lines, and fenced code (blank lines and all)."""
-    out: list[str] = []
-    current: list[str] = []
+    out: list[list[str]] = [[]]
     fence = False
     for line in text.splitlines():
+        if not fence and (line.startswith("```") or not line.strip()):
+            out.append([])  # an opening fence or a blank line ends the block before it
+        if fence or line.strip():
+            out[-1].append(line)
         if line.startswith("```"):
-            if not fence and current:
-                out.append("\n".join(current))
-                current = []
-            current.append(line)
             fence = not fence
             if not fence:
-                out.append("\n".join(current))
-                current = []
-        elif fence or line.strip():
-            current.append(line)
-        elif current:
-            out.append("\n".join(current))
-            current = []
-    if current:
-        out.append("\n".join(current))
-    return out
+                out.append([])
+    return ["\n".join(block) for block in out if block]
 
 
-def readme_course_part(text: str) -> str:
-    """README's sections listed in :data:`README_SECTIONS` (the part before the first heading is "")."""
-    parts = re.split(r"^(?=## )", text, flags=re.M)
-    keep = []
-    for part in parts:
-        heading = part.splitlines()[0][3:].strip() if part.startswith("## ") else ""
-        if heading in README_SECTIONS:
-            keep.append(part.strip("\n"))
-    return "\n\n".join(keep)
-
-
-@dataclass(frozen=True)
-class Document:
+class Document(NamedTuple):
     """An English document, its translation file and the Chinese edition built from them."""
 
     english: Path
@@ -267,32 +212,35 @@ class Document:
         return self.english.suffix == ".ipynb"
 
     def english_text(self) -> str:
+        """The English text; README's only its sections in :data:`README_SECTIONS` (the part before the first is "")."""
         text = self.english.read_text(encoding="utf-8")
-        return readme_course_part(text) if self.english.name == "README.md" else text
+        if self.english.name != "README.md":
+            return text
+        keep = []
+        for part in re.split(r"^(?=## )", text, flags=re.M):
+            heading = part.splitlines()[0][3:].strip() if part.startswith("## ") else ""
+            if heading in README_SECTIONS:
+                keep.append(part.strip("\n"))
+        return "\n\n".join(keep)
 
     def units(self) -> list[Unit]:
         """The English units, in order."""
+        out = []
         if not self.is_notebook:
-            units = []
             for i, block in enumerate(blocks(_neutral_doc(self.english_text()))):
                 if not block.startswith("```"):
-                    units.append(Unit(f"b{i:03d}", "block", block))
-                elif fence_comments(block):
-                    units.append(Unit(f"b{i:03d}", "comments", "\n".join(t for _, _, t in fence_comments(block))))
-            return units
-        nb = nbformat.read(self.english, as_version=4)
-        out = []
-        for i, cell in enumerate(nb.cells):
+                    out.append(english_unit(f"b{i:03d}", "block", block))
+                elif found := fence_comments(block):
+                    out.append(_comments_unit(f"b{i:03d}", found))
+            return out
+        badge = "\n\n" + authoring.colab_badge(self.repo_path or _rel(self.english))
+        for i, cell in enumerate(nbformat.read(self.english, as_version=4).cells):
             if cell.cell_type == "markdown":
-                text = cell.source
-                if i == 0:
-                    repo_path = self.repo_path or self.english.relative_to(ROOT).as_posix()
-                    text = text.removesuffix("\n\n" + authoring.colab_badge(repo_path))
-                out.append(Unit(cell.id, "markdown", _neutral_notebook(text)))
+                text = cell.source.removesuffix(badge) if i == 0 else cell.source
+                out.append(english_unit(cell.id, "markdown", timings.HEADER.sub(r"\1{run_time}\2", text)))
             elif cell.cell_type == "code" and not cell.source.startswith(authoring.COLAB_MARKER):
-                found = comments(cell.source)
-                if found:
-                    out.append(Unit(cell.id, "comments", "\n".join(text for _, _, text in found)))
+                if found := comments(cell.source):
+                    out.append(_comments_unit(cell.id, found))
         return out
 
 
@@ -320,54 +268,46 @@ def document_for(path: Path) -> Document:
 # ---------------------------------------------------------------------------- translation files
 
 
-def read_entries(path: Path) -> list[Entry]:
+def read_entries(path: Path) -> list[Unit]:
     """The units of translation file ``path`` (an empty list if it does not exist)."""
     if not path.is_file():
         return []
     text = path.read_text(encoding="utf-8")
     marks = list(MARKER.finditer(text))
-    out = []
-    for mark, nxt in zip(marks, [*marks[1:], None]):
-        body = text[mark.end() : nxt.start() if nxt else len(text)].strip("\n")
-        out.append(Entry(mark["key"], mark["kind"], mark["sha"], body.rstrip()))
-    return out
+    ends = [m.start() for m in marks[1:]] + [len(text)]
+    return [
+        Unit(m["key"], m["kind"], m["sha"], text[m.end() : end].strip("\n").rstrip()) for m, end in zip(marks, ends)
+    ]
 
 
-def write_entries(doc: Document, entries: list[Entry]) -> None:
+def write_entries(doc: Document, entries: list[Unit]) -> None:
     """Write ``entries`` as ``doc``'s translation file."""
     doc.translation.parent.mkdir(parents=True, exist_ok=True)
     parts = [FILE_HEADER.format(english=doc.repo_path or _rel(doc.english))]
-    for e in entries:
-        parts.append(f"<!-- {e.key} {e.kind} {e.sha} -->\n{e.text}\n")
+    parts += [f"<!-- {e.key} {e.kind} {e.sha} -->\n{e.text}\n" for e in entries]
     doc.translation.write_text("\n".join(parts), encoding="utf-8")
 
 
-def match(doc: Document) -> tuple[list[tuple[Unit, Entry | None]], list[Entry]]:
+def match(doc: Document) -> tuple[list[tuple[Unit, Unit | None]], list[Unit]]:
     """Pair each English unit with its entry, and return the entries left over.
 
     An entry goes first to the unit with its fingerprint (a moved cell keeps its translation); the
     units left then take the entry with their key (that English changed: the entry is stale).
     """
-    entries = read_entries(doc.translation)
     units = doc.units()
-    by_sha: dict[tuple[str, str], list[Entry]] = {}
-    for e in entries:
-        by_sha.setdefault((e.kind, e.sha), []).append(e)
-    used: set[int] = set()
-    found: list[Entry | None] = []
+    left = read_entries(doc.translation)
+    found: list[Unit | None] = []
     for unit in units:
-        entry = next((e for e in by_sha.get((unit.kind, unit.sha), []) if id(e) not in used), None)
-        if entry is not None:
-            used.add(id(entry))
-        found.append(entry)
-    by_key = {(e.kind, e.key): e for e in entries if id(e) not in used}
+        found.append(next((e for e in left if (e.kind, e.sha) == (unit.kind, unit.sha)), None))
+        if found[-1] is not None:
+            left.remove(found[-1])
+    by_key = {(e.kind, e.key): e for e in left}
     for i, unit in enumerate(units):
-        if found[i] is None:
-            entry = by_key.get((unit.kind, unit.key))
-            if entry is not None and id(entry) not in used:
-                used.add(id(entry))
-                found[i] = entry
-    return list(zip(units, found)), [e for e in entries if id(e) not in used]
+        entry = by_key.get((unit.kind, unit.key))
+        if found[i] is None and entry in left:
+            found[i] = entry
+            left.remove(entry)
+    return list(zip(units, found)), left
 
 
 def _placeholders(text: str) -> list[str]:
@@ -378,41 +318,25 @@ def problems(doc: Document) -> list[Problem]:
     """Everything that keeps ``doc``'s translation from being complete and current."""
     pairs, leftover = match(doc)
     out = []
+    missing = f"run `python tools/translate.py template {_rel(doc.translation)}`"
     for unit, entry in pairs:
         if entry is None:
-            out.append(
-                Problem(
-                    doc.translation,
-                    unit.key,
-                    "missing",
-                    f"run `python tools/translate.py template {_rel(doc.translation)}`",
-                )
-            )
+            out.append(Problem(doc.translation, unit.key, "missing", missing))
             continue
         if entry.sha != unit.sha:
             out.append(Problem(doc.translation, unit.key, "stale", "the English changed since it was translated"))
-        if unit.kind == "comments":
-            lines = entry.text.splitlines()
-            n = unit.text.count("\n") + 1
-            if len(lines) != n or not all(line.startswith("#") for line in lines):
-                out.append(Problem(doc.translation, unit.key, "invalid", f"needs {n} comment lines starting with '#'"))
-            elif PROSE.search(unit.text) and not CJK.search(entry.text):
-                out.append(Problem(doc.translation, unit.key, "untranslated", "no Chinese in its comments"))
-        elif not CJK.search(entry.text) and PROSE.search(unit.text):
-            out.append(Problem(doc.translation, unit.key, "untranslated", "no Chinese in it"))
+        lines = entry.text.splitlines()
+        n = unit.text.count("\n") + 1
+        if unit.kind == "comments" and (len(lines) != n or not all(line.startswith("#") for line in lines)):
+            out.append(Problem(doc.translation, unit.key, "invalid", f"needs {n} comment lines starting with '#'"))
+        elif PROSE.search(unit.text) and not CJK.search(entry.text):
+            where = "its comments" if unit.kind == "comments" else "it"
+            out.append(Problem(doc.translation, unit.key, "untranslated", f"no Chinese in {where}"))
         if _placeholders(entry.text) != _placeholders(unit.text):
-            out.append(
-                Problem(
-                    doc.translation, unit.key, "invalid", f"run-time placeholders {_placeholders(unit.text)} expected"
-                )
-            )
-    for e in leftover:
-        out.append(Problem(doc.translation, e.key, "obsolete", "no English unit has its key or fingerprint"))
-    return out
-
-
-def _rel(path: Path) -> str:
-    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+            expected = f"run-time placeholders {_placeholders(unit.text)} expected"
+            out.append(Problem(doc.translation, unit.key, "invalid", expected))
+    obsolete = "no English unit has its key or fingerprint"
+    return out + [Problem(doc.translation, e.key, "obsolete", obsolete) for e in leftover]
 
 
 # ------------------------------------------------------------------------------------- building
@@ -463,19 +387,10 @@ def _fill_run_times(text: str, number: str | None) -> str:
     return PLACEHOLDER.sub(value, text)
 
 
-def _zh_path(target: Path) -> Path | None:
-    """The Chinese edition of English file or folder ``target``, if there is one."""
-    for doc in documents():
-        if target == doc.english:
-            return doc.chinese
-    for folder in (NOTEBOOKS, NOTEBOOKS / "solutions"):
-        if target == folder:
-            return ZH_NOTEBOOKS / folder.relative_to(NOTEBOOKS)
-    return None
-
-
 def relink(text: str, english: Path, chinese: Path) -> str:
     """Re-point ``text``'s relative links from ``english``'s folder to ``chinese``'s, to Chinese editions where they exist."""
+    zh = {doc.english: doc.chinese for doc in documents()}
+    zh |= {NOTEBOOKS: ZH_NOTEBOOKS, NOTEBOOKS / "solutions": ZH_NOTEBOOKS / "solutions"}
 
     def sub(m: re.Match) -> str:
         target = m[2]
@@ -483,7 +398,7 @@ def relink(text: str, english: Path, chinese: Path) -> str:
             return m[0]
         path, _, anchor = target.partition("#")
         resolved = Path(os.path.normpath(english.parent / path))
-        new = _zh_path(resolved) or resolved
+        new = zh.get(resolved, resolved)
         if new == chinese:  # a link to the English original from its own translation stays English
             new = resolved
         rel = os.path.relpath(new, chinese.parent).replace(os.sep, "/")
@@ -500,29 +415,26 @@ def render(doc: Document) -> str:
     found = problems(doc)
     if found:
         raise ValueError("\n".join(map(str, found)))
-    pairs, _ = match(doc)
-    zh = {unit.key: entry.text for unit, entry in pairs if entry is not None}
-    number = doc.english.name[:2] if doc.is_notebook else None
-    header = GENERATED.format(source=_rel(doc.english), translation=_rel(doc.translation))
+    zh = {unit.key: entry.text for unit, entry in match(doc)[0] if entry is not None}
     if not doc.is_notebook:
         out = []
         for i, block in enumerate(blocks(_neutral_doc(doc.english_text()))):
             key = f"b{i:03d}"
             if block.startswith("```"):
-                text = with_fence_comments(block, zh[key].splitlines()) if key in zh else block
+                text = with_comments(block, zh[key].splitlines(), fenced=True) if key in zh else block
             else:
                 text = join_lines(zh[key])
             out.append(relink(_fill_run_times(text, None), doc.english, doc.chinese))
         if doc.english.name == "README.md":
             out.append(README_TAIL)
-        return header + "\n\n".join(out) + "\n"
-    nb = copy.deepcopy(nbformat.read(doc.english, as_version=4))
+        return GENERATED.format(source=_rel(doc.english), translation=_rel(doc.translation)) + "\n\n".join(out) + "\n"
+    nb = nbformat.read(doc.english, as_version=4)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            text = relink(_fill_run_times(join_lines(zh[cell.id]), number), doc.english, doc.chinese)
+            text = _fill_run_times(join_lines(zh[cell.id]), doc.english.name[:2])
+            cell.source = relink(text, doc.english, doc.chinese)
             if i == 0:
-                text += "\n\n" + authoring.colab_badge(_rel(doc.chinese))
-            cell.source = text
+                cell.source += "\n\n" + authoring.colab_badge(_rel(doc.chinese))
         elif cell.id in zh:
             cell.source = with_comments(cell.source, zh[cell.id].splitlines())
     return nbformat.writes(nb) + "\n"
@@ -548,39 +460,26 @@ def build(check: bool = False) -> list[str]:
 def template(doc: Document) -> int:
     """Rewrite ``doc``'s translation file in English order, adding missing units as English text; return how many."""
     pairs, leftover = match(doc)
-    entries, added = [], 0
-    for unit, entry in pairs:
-        if entry is None:
-            entry = Entry(unit.key, unit.kind, unit.sha, unit.text)
-            added += 1
-        elif entry.key != unit.key and entry.sha == unit.sha:  # the cell moved: its key follows it
-            entry = Entry(unit.key, entry.kind, entry.sha, entry.text)
-        entries.append(entry)
     for e in leftover:
         print(f"{_rel(doc.translation)}: dropped obsolete unit {e.key}")
-    write_entries(doc, entries)
-    return added
+    # a unit with no entry arrives in English; an entry whose cell moved takes the cell's new key
+    write_entries(doc, [unit if entry is None else entry._replace(key=unit.key) for unit, entry in pairs])
+    return sum(entry is None for _, entry in pairs)
 
 
 def stamp(doc: Document, keys: list[str]) -> None:
     """Record the current English fingerprint of units ``keys`` (their text has been updated)."""
     pairs, leftover = match(doc)
-    known = {unit.key: unit for unit, _ in pairs}
+    known = [unit.key for unit, _ in pairs]
     unknown = [k for k in keys if k not in known]
     if unknown:
         raise ValueError(f"keys must be units of {_rel(doc.english)} ({', '.join(known)}), got {unknown}")
-    entries = []
-    for unit, entry in pairs:
-        if entry is not None:
-            entries.append(Entry(entry.key, entry.kind, unit.sha, entry.text) if unit.key in keys else entry)
+    entries = [e._replace(sha=u.sha) if u.key in keys else e for u, e in pairs if e is not None]
     write_entries(doc, entries + leftover)
 
 
 def english_then(doc: Document, sha: str, commits: int = 40) -> str | None:
     """The English text with fingerprint ``sha``, from the last ``commits`` commits of ``doc``'s English file (git)."""
-    import subprocess
-    import tempfile
-
     rel = _rel(doc.english)
     log = subprocess.run(
         ["git", "log", f"-n{commits}", "--format=%H", "--", rel], cwd=ROOT, capture_output=True, text=True
@@ -599,11 +498,9 @@ def english_then(doc: Document, sha: str, commits: int = 40) -> str | None:
     return None
 
 
-def _show(doc: Document, problem: Problem, units: dict[str, Unit], entries: dict[str, Entry]) -> str:
+def _show(doc: Document, problem: Problem) -> str:
     """What ``status --show`` prints under a problem: how the English changed, or the English now."""
-    import difflib
-
-    unit, entry = units.get(problem.key), entries.get(problem.key)
+    unit, entry = next(((u, e) for u, e in match(doc)[0] if u.key == problem.key), (None, None))
     if unit is None:
         return ""
     then = english_then(doc, entry.sha) if problem.what == "stale" and entry is not None else None
@@ -615,20 +512,13 @@ def _show(doc: Document, problem: Problem, units: dict[str, Unit], entries: dict
     return "    English now:\n" + "\n".join("    | " + line for line in unit.text.splitlines())
 
 
-def _iter_docs(paths: list[Path]) -> Iterator[Document]:
-    yield from (document_for(p) for p in paths) if paths else documents()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python tools/translate.py", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("status", help="report stale, missing and untranslated units")
     s.add_argument("files", nargs="*", type=Path)
-    s.add_argument(
-        "--show",
-        action="store_true",
-        help="print how the English changed (git) or its text, for each unit that needs work",
-    )
+    show = "print how the English changed (git) or its text, for each unit that needs work"
+    s.add_argument("--show", action="store_true", help=show)
     b = sub.add_parser("build", help="write the Chinese edition")
     b.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything is out of date")
     t = sub.add_parser("template", help="add missing units to translation files, in English")
@@ -640,16 +530,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "status":
         bad = 0
-        for doc in _iter_docs(args.files):
+        for doc in map(document_for, args.files) if args.files else documents():
             found = problems(doc)
             bad += len(found)
-            pairs, _ = match(doc) if args.show else ([], [])
-            units = {u.key: u for u, _ in pairs}
-            entries = {u.key: e for u, e in pairs if e is not None}
             for problem in found:
                 print(problem)
                 if args.show:
-                    print(_show(doc, problem, units, entries))
+                    print(_show(doc, problem))
         print(f"{bad} unit(s) need work" if bad else "every translation is current")
         return 1 if bad else 0
     if args.command == "build":
