@@ -7,15 +7,11 @@ it uses the standard library only, so any Python 3.8+ can run it far enough to s
     python3 install.py --no-lab   the same without opening JupyterLab (tests; ./lab.sh opens it later)
     python3 install.py --verify   only verify (platform, Python, wheels, every file's size and sha256)
 
-Before anything is created it checks, in this order: the bundle's manifest (``MANIFEST.json``,
-written last at build time: without it the bundle is incomplete); this machine's operating system,
-processor, Python and C library against the ones the bundle was built for; that every wheel the
-build resolved is present (naming the package otherwise); and the size and sha256 of every file
-(a half-copied or damaged bundle). Then it creates ``venv/`` beside itself and installs from
-``wheels/`` only: every pip and uv call gets ``--no-index`` / ``--offline``, with ``PIP_NO_INDEX``,
-``UV_OFFLINE`` and a null pip configuration set too, so nothing is ever downloaded. ``course.env``
-points the course at the bundled caches (``COURSE_CACHE_DIR``, ``COURSE_DATA_DIR``) and sets
-``HF_HUB_OFFLINE=1``; ``lab.sh`` sources it and starts JupyterLab.
+Before anything is created, :func:`verify` refuses a bundle without its manifest (written last: a
+half-copy), one built for another system, processor, Python, C library or macOS, one missing a wheel
+(naming the package) and one with a file of the wrong size or sha256. Then :func:`install` creates
+``venv/`` from ``wheels/`` only (``--no-index`` / ``--offline`` on every call, and :func:`offline_env`),
+and ``course.env`` points the course at the bundled caches with ``HF_HUB_OFFLINE=1`` (``lab.sh`` sources it).
 """
 
 from __future__ import annotations
@@ -25,6 +21,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import subprocess
@@ -50,30 +47,23 @@ def say(msg: str) -> None:
 
 
 def human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+    """Bytes in decimal units: ``512 B``, ``1.3 GB``."""
+    for unit in ("B", "KB", "MB"):
+        if abs(n) < 1000:
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} GB"
 
 
 def sha256(path: Path) -> str:
-    """The sha256 of the file ``path`` (read in 1 MB blocks)."""
-    h = hashlib.sha256()
+    """The sha256 of the file ``path`` (Python 3.11+: :func:`verify` checks the Python first)."""
     with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def canonical(name: str) -> str:
     """A distribution name as PEP 503 compares them (``Foo_bar`` and ``foo-bar`` are the same)."""
-    out = name.lower()
-    for ch in "_.":
-        out = out.replace(ch, "-")
-    while "--" in out:
-        out = out.replace("--", "-")
-    return out
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def wheel_name_version(filename: str) -> tuple[str, str]:
@@ -128,13 +118,8 @@ def describe(target: dict) -> str:
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
-    parts = []
-    for piece in text.split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts)
+    """``(2, 28)`` from ``"2.28"``; ``()`` when ``text`` holds no number."""
+    return tuple(int(n) for n in re.findall(r"\d+", text))
 
 
 def check_target(target: dict, here: dict) -> None:
@@ -221,6 +206,13 @@ def damaged_files(bundle: Path, manifest: dict, hashes: bool = True) -> list[str
     return bad
 
 
+def _refuse(problems: list[str], what: str, sep: str, fix: str) -> None:
+    """:class:`BundleError` listing the first ten ``problems`` (``N what: a, b ... fix``), if there are any."""
+    if problems:
+        listed = sep.join(problems[:10]) + (" ..." if len(problems) > 10 else "")
+        raise BundleError(f"{len(problems)} {what}: {listed}. {fix}")
+
+
 def verify(bundle: Path, here: dict | None = None, log=say) -> dict:
     """Every check that runs before anything is created; returns the manifest or raises :class:`BundleError`."""
     bundle = Path(bundle)
@@ -228,22 +220,12 @@ def verify(bundle: Path, here: dict | None = None, log=say) -> dict:
     check_target(manifest["target"], host() if here is None else here)
     log(f"built for {describe(manifest['target'])}; this machine fits")
     gone = missing_wheels(bundle, manifest)
-    if gone:
-        raise BundleError(
-            f"{len(gone)} wheel(s) that the build resolved are missing from {bundle / 'wheels'}: "
-            + ", ".join(gone[:10])
-            + (" ..." if len(gone) > 10 else "")
-            + ". Copy the bundle again (or rebuild it with make bundle)."
-        )
+    what = f"wheel(s) that the build resolved are missing from {bundle / 'wheels'}"
+    _refuse(gone, what, ", ", "Copy the bundle again (or rebuild it with make bundle).")
     t0 = time.perf_counter()
     bad = damaged_files(bundle, manifest, hashes=False) or damaged_files(bundle, manifest, hashes=True)
-    if bad:
-        raise BundleError(
-            f"{len(bad)} file(s) of the bundle are missing or damaged (a half-copied bundle?): "
-            + "; ".join(bad[:10])
-            + (" ..." if len(bad) > 10 else "")
-            + ". Copy the whole bundle folder again."
-        )
+    what = "file(s) of the bundle are missing or damaged (a half-copied bundle?)"
+    _refuse(bad, what, "; ", "Copy the whole bundle folder again.")
     total = sum(size for size, _ in manifest["files"].values())
     log(
         f"{len(manifest['files'])} files ({human(total)}) match their sha256 "
@@ -265,31 +247,19 @@ def offline_env(bundle: Path) -> dict:
     }
     wheels = str(Path(bundle) / "wheels")
     env.update(
-        {
-            "PIP_NO_INDEX": "1",
-            "PIP_FIND_LINKS": wheels,
-            "PIP_CONFIG_FILE": os.devnull,
-            "PIP_NO_INPUT": "1",
-            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-            "PIP_NO_CACHE_DIR": "1",
-            "UV_OFFLINE": "1",
-            "UV_NO_INDEX": "1",
-            "UV_FIND_LINKS": wheels,
-            "UV_PYTHON_DOWNLOADS": "never",
-            "UV_NO_CONFIG": "1",
-            "UV_CACHE_DIR": str(Path(bundle) / ".install-cache"),
-            "UV_NO_PROGRESS": "1",
-        }
+        dict.fromkeys(("PIP_NO_INDEX", "PIP_NO_INPUT", "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_NO_CACHE_DIR"), "1")
     )
+    env.update(dict.fromkeys(("UV_OFFLINE", "UV_NO_INDEX", "UV_NO_CONFIG", "UV_NO_PROGRESS"), "1"))
+    env.update(PIP_FIND_LINKS=wheels, PIP_CONFIG_FILE=os.devnull, UV_FIND_LINKS=wheels, UV_PYTHON_DOWNLOADS="never")
+    env["UV_CACHE_DIR"] = str(Path(bundle) / ".install-cache")
     return env
 
 
-def _step(cmd: list, env: dict, what: str, cwd: Path | None = None) -> float:
+def _step(cmd: list, env: dict, what: str) -> float:
+    """Run ``cmd`` (shown first) with ``env``; its seconds, or :class:`BundleError` with the output's tail."""
     say(f"{what}: {' '.join(shlex.quote(str(c)) for c in cmd)}")
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        [str(c) for c in cmd], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    proc = subprocess.run([str(c) for c in cmd], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.strip().splitlines()[-30:])
         raise BundleError(f"{what} failed (exit {proc.returncode}):\n{tail}")
@@ -300,15 +270,12 @@ def _step(cmd: list, env: dict, what: str, cwd: Path | None = None) -> float:
 
 def folder_size(path: Path) -> int:
     """Bytes of the regular files under ``path`` (hard links counted once)."""
-    seen, total = set(), 0
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            st = os.lstat(os.path.join(dirpath, f))
-            if (st.st_dev, st.st_ino) in seen or not os.path.isfile(os.path.join(dirpath, f)):
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            total += st.st_size
-    return total
+    sizes = {}
+    for p in Path(path).rglob("*"):
+        if p.is_file() and not p.is_symlink():
+            st = p.stat()
+            sizes[st.st_dev, st.st_ino] = st.st_size
+    return sum(sizes.values())
 
 
 def write_env_file(bundle: Path, manifest: dict) -> Path:
@@ -357,32 +324,14 @@ def install(bundle: Path, manifest: dict, force: bool = False) -> dict:
     wheels = bundle / "wheels"
     seconds["venv"] = _step([sys.executable, "-m", "venv", venv], env, "create the virtual environment")
     spec = manifest["install"]
-    seconds["uv"] = _step(
-        [python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", wheels, spec["uv"]],
-        env,
-        "install uv from the bundle",
-    )
-    uv = [
-        venv / "bin" / "uv",
-        "pip",
-        "install",
-        "--offline",
-        "--no-index",
-        "--find-links",
-        wheels,
-        "--python",
-        python,
-        "--compile-bytecode",
-        "--quiet",
-    ]
-    requirements = bundle / spec["requirements_file"]
+    pip = [python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", wheels, spec["uv"]]
+    seconds["uv"] = _step(pip, env, "install uv from the bundle")
+    uv = [venv / "bin" / "uv", "pip", "install", "--offline", "--no-index", "--find-links", wheels]
+    uv += ["--python", python, "--compile-bytecode", "--quiet"]
     extras = ",".join(spec["extras"])
+    stack = [*uv, "-r", bundle / spec["requirements_file"], "-e", f"{bundle / 'course'}[{extras}]"]
     try:
-        seconds["stack"] = _step(
-            [*uv, "-r", requirements, "-e", f"{bundle / 'course'}[{extras}]"],
-            env,
-            "install the course and its stack (torch included)",
-        )
+        seconds["stack"] = _step(stack, env, "install the course and its stack (torch included)")
         if spec.get("no_deps"):
             seconds["standins"] = _step([*uv, "--no-deps", *spec["no_deps"]], env, "install the stand-in packages")
     finally:
@@ -422,7 +371,6 @@ def main(argv: list[str] | None = None) -> int:
     say("opening JupyterLab (./lab.sh; Ctrl+C stops it)")
     lab = bundle / "lab.sh"
     os.execv("/bin/sh", ["/bin/sh", str(lab)])
-    return 0  # not reached
 
 
 if __name__ == "__main__":
