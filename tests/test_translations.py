@@ -450,3 +450,18 @@ def test_a_chinese_deck_builds(tmp_path):
     title = nbformat.read(doc.chinese, as_version=4).cells[0].source.splitlines()[0].removeprefix("# ")
     assert deck.name == doc.chinese.name.replace(".ipynb", ".slides.html")
     assert title in deck.read_text(encoding="utf-8") and translate.CJK.search(title)
+
+
+def test_status_show_finds_the_english_then_for_a_copy_outside_the_repository(tmp_path):
+    """``english_then`` reads git history by the document's repository path, so a scratch copy finds it too."""
+    import subprocess
+
+    committed = subprocess.run(["git", "show", "HEAD:INSTRUCTOR.md"], cwd=ROOT, capture_output=True, text=True)
+    assert committed.returncode == 0, committed.stderr
+    (tmp_path / "INSTRUCTOR.md").write_text(committed.stdout, encoding="utf-8")
+    copy = translate.Document(tmp_path / "INSTRUCTOR.md", tmp_path / "t.md", tmp_path / "zh.md", "INSTRUCTOR.md")
+    unit = copy.units()[0]
+    assert translate.english_then(copy, unit.sha, commits=1) == unit.text
+    assert translate.english_then(copy, "0" * len(unit.sha), commits=1) is None  # a text no commit had
+    unnamed = copy._replace(repo_path="")  # without its repository path the copy has no history
+    assert translate.english_then(unnamed, unit.sha, commits=1) is None

@@ -480,7 +480,7 @@ def stamp(doc: Document, keys: list[str]) -> None:
 
 def english_then(doc: Document, sha: str, commits: int = 40) -> str | None:
     """The English text with fingerprint ``sha``, from the last ``commits`` commits of ``doc``'s English file (git)."""
-    rel = _rel(doc.english)
+    rel = doc.repo_path or _rel(doc.english)  # a copy outside the repository names its English file
     log = subprocess.run(
         ["git", "log", f"-n{commits}", "--format=%H", "--", rel], cwd=ROOT, capture_output=True, text=True
     )
