@@ -49,6 +49,12 @@ def seconds_of(table: dict, number: str, solutions: bool = False) -> float:
     return hits[0]
 
 
+def total(table: dict, solutions: bool = False) -> str:
+    """The chapters' (or the solutions') run times added up, in minutes as the course writes them."""
+    seconds = sum(v["seconds"] for k, v in table["notebooks"].items() if ("/solutions/" in k) == solutions)
+    return f"{seconds / 60:.1f} min"
+
+
 def rendered(table: dict) -> dict[Path, str]:
     """Every file whose times come from ``table``, with the text it should have."""
     out: dict[Path, str] = {}
@@ -64,10 +70,8 @@ def rendered(table: dict) -> dict[Path, str]:
         lambda m: m[1] + fmt(seconds_of(table, m[2])) + m[4] + fmt(seconds_of(table, m[2], solutions=True)) + m[6],
         instructor,
     )
-    chapters = sum(v["seconds"] for k, v in table["notebooks"].items() if "/solutions/" not in k)
-    solutions = sum(v["seconds"] for k, v in table["notebooks"].items() if "/solutions/" in k)
     out[ROOT / "INSTRUCTOR.md"] = INSTRUCTOR_ALL.sub(
-        lambda m: m[1] + f"{chapters / 60:.1f} min" + m[3] + f"{solutions / 60:.1f} min" + m[5], instructor
+        lambda m: m[1] + total(table) + m[3] + total(table, solutions=True) + m[5], instructor
     )
     return out
 

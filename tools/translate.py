@@ -380,8 +380,7 @@ def _fill_run_times(text: str, number: str | None) -> str:
         if which is None:
             raise ValueError("{run_time} outside a chapter")
         if which == "all":
-            secs = sum(v["seconds"] for k, v in table["notebooks"].items() if ("/solutions/" in k) == solutions)
-            return f"{secs / 60:.1f} min"
+            return timings.total(table, solutions)
         return timings.fmt(timings.seconds_of(table, which, solutions=solutions))
 
     return PLACEHOLDER.sub(value, text)
