@@ -1,7 +1,10 @@
-"""tools/colab_rehearsal.py's parts, quickly (the rehearsal itself: tests/colab, run by CI)."""
+"""The Colab rehearsal's parts (tests/colab/rehearsal.py, tools/plumbing.py), quickly (the rehearsal itself:
+tests/colab, run by CI)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -15,7 +18,9 @@ from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
-import colab_rehearsal as cr  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests" / "colab"))
+import plumbing  # noqa: E402
+import rehearsal as cr  # noqa: E402
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -116,13 +121,20 @@ def test_result_sorts_changes_by_version_not_by_text():
     assert result.added == {"new": "0.1"} and result.removed == {"gone": "1.0"}
     assert result.changed == {"a": ("1.9", "1.10"), "b": ("2.0", "1.10")}
     assert result.downgraded == {"b": ("2.0", "1.10")}
+    # the summary (printed by hand runs and by tests/colab's conftest from report.json) names the changes
+    report = json.loads(json.dumps(cr.report(result)))
+    assert report["changed"] == {"a": ["1.9", "1.10"], "b": ["2.0", "1.10"]}
+    text = cr.summary(report)
+    assert "changed: a 1.9 -> 1.10, b 2.0 -> 1.10\n" in text and "added:   new 0.1\n" in text
+    unchanged = cr.summary(cr.report(dataclasses.replace(result, after=result.before)))
+    assert "changed: nothing\n" in unchanged and "added:   nothing\n" in unchanged
 
 
 def test_run_stops_the_whole_process_group_on_timeout(tmp_path):
     pidfile = tmp_path / "pid"
     t0 = time.monotonic()
-    with pytest.raises(cr.RehearsalError, match="slow step: stopped after 1 s"):
-        cr.run(["bash", "-c", f"sleep 60 & echo $! > {pidfile}; wait"], timeout=1, what="slow step")
+    with pytest.raises(plumbing.RehearsalError, match="slow step: stopped after 1 s"):
+        plumbing.run(["bash", "-c", f"sleep 60 & echo $! > {pidfile}; wait"], timeout=1, what="slow step")
     assert time.monotonic() - t0 < 30
     pid = int(pidfile.read_text())
     for _ in range(50):  # the grandchild must be gone (or a zombie about to be reaped by init)
@@ -139,21 +151,21 @@ def test_run_stops_the_whole_process_group_on_timeout(tmp_path):
 
 
 def test_run_reports_failures_and_rejects_bad_arguments():
-    with pytest.raises(cr.RehearsalError, match=r"the step failed \(exit 3\)[\s\S]*boom"):
-        cr.run(["bash", "-c", "echo boom; exit 3"], timeout=30, what="the step")
-    assert cr.run([sys.executable, "-c", "print('hi')"], timeout=30, what="ok").strip() == "hi"
+    with pytest.raises(plumbing.RehearsalError, match=r"the step failed \(exit 3\)[\s\S]*boom"):
+        plumbing.run(["bash", "-c", "echo boom; exit 3"], timeout=30, what="the step")
+    assert plumbing.run([sys.executable, "-c", "print('hi')"], timeout=30, what="ok").strip() == "hi"
     with pytest.raises(ValueError, match="cmd must be a non-empty list"):
-        cr.run([], timeout=5, what="x")
+        plumbing.run([], timeout=5, what="x")
     with pytest.raises(ValueError, match="timeout positive"):
-        cr.run(["true"], timeout=0, what="x")
+        plumbing.run(["true"], timeout=0, what="x")
 
 
 def test_torch_comes_from_a_local_wheel_else_from_the_cpu_index(tmp_path, monkeypatch):
-    monkeypatch.setattr(cr, "WHEEL_DIRS", (str(tmp_path),))
-    assert cr.torch_requirement() == (f"torch=={cr.TORCH_VERSION}", ["--torch-backend=cpu"])
-    wheel = tmp_path / f"torch-{cr.TORCH_VERSION}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
+    monkeypatch.setattr(plumbing, "WHEEL_DIRS", (str(tmp_path),))
+    assert plumbing.torch_requirement() == (f"torch=={plumbing.TORCH_VERSION}", ["--torch-backend=cpu"])
+    wheel = tmp_path / f"torch-{plumbing.TORCH_VERSION}+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
     wheel.write_bytes(b"")
-    req, flags = cr.torch_requirement()
+    req, flags = plumbing.torch_requirement()
     assert flags == [] and Requirement(req).url == wheel.as_uri()
 
 

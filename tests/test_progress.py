@@ -212,7 +212,7 @@ def test_this_test_run_writes_no_record(tmp_path, monkeypatch, capsys):
         ({"CI": "true"}, False),
         ({"CI": "false"}, True),
         ({"COURSE_CACHE_DIR": "/x/data/cache/rehearsal/online/course-cache"}, False),  # tools/rehearse.py
-        ({"COLAB_RELEASE_TAG": "rehearsal"}, False),  # tools/colab_rehearsal.py
+        ({"COLAB_RELEASE_TAG": "rehearsal"}, False),  # tests/colab/rehearsal.py
     ],
 )
 def test_the_off_variable_ci_and_rehearsals(tmp_path, extra, written):
@@ -327,6 +327,6 @@ def test_the_rehearsals_are_recognised_as_they_run():
     for mode in rehearse.MODES:
         env = rehearse.rehearsal_env(mode, rehearse.workdir(mode), None, base={"HOME": "/home/x"})
         assert "rehearsals" in (progress.why_off(env, modules=()) or ""), mode
-    assert '"COLAB_RELEASE_TAG": "rehearsal"' in (ROOT / "tools" / "colab_rehearsal.py").read_text()
+    assert '"COLAB_RELEASE_TAG": "rehearsal"' in (ROOT / "tests" / "colab" / "rehearsal.py").read_text()
     assert 'os.environ["COURSE_PROGRESS"] = "0"' in (ROOT / "conftest.py").read_text()
     assert progress.why_off({"HOME": "/home/x"}, modules=()) is None  # a learner's kernel records

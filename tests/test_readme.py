@@ -9,7 +9,7 @@
 2. Every target in a .PHONY line of Makefile, kit.mk and bundle.mk has a `## what it does` comment beside it,
    and `make help` prints it.
 3. CONTRIBUTING.md's "Layout" lists every top-level entry of the repository and every tools/*.py, and
-   nothing that is not there.
+   nothing that is not there: each file or folder it names as an entry under tools/ or tests/ exists there.
 
 Each check has a companion test that plants a fault (a missing target, path, extra or comment) and expects
 the check to name it.
@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
@@ -302,15 +302,41 @@ def tracked(root: Path = ROOT) -> list[str]:
     return out.stdout.splitlines()
 
 
+#: How the layout names a file (with its extension) or a folder (with its slash) as an entry under a folder.
+NAMED = re.compile(r"[\w.-]+(?:/[\w.-]+)*(?:\.\w+|/)")
+
+
+def layout_sections(block: str) -> dict[str, list[str]]:
+    """Each top-level entry of ``block`` and its lines (its own, then the indented ones under it)."""
+    sections: dict[str, list[str]] = {}
+    lines: list[str] = []
+    for line in block.splitlines():
+        if line and not line[0].isspace():
+            lines = sections.setdefault(line.split()[0], [])
+        lines.append(line)
+    return sections
+
+
+def named_under(section: list[str]) -> set[str]:
+    """The files and folders that a folder's indented lines name first (``authoring.py``, ``spawn/``)."""
+    firsts = [line.split()[0] for line in section[1:] if line.strip()]
+    return {name for name in firsts if NAMED.fullmatch(name)}
+
+
 def layout_problems(block: str, files: list[str]) -> list[str]:
-    """Top-level entries and tools/*.py among ``files`` (repository paths) that ``block`` leaves out, and back."""
+    """Top-level entries and tools/*.py among ``files`` (repository paths) that ``block`` leaves out, and
+    the entries (top-level, or named under tools/ or tests/) that ``block`` lists but ``files`` lacks."""
+    sections = layout_sections(block)
     top = {f.split("/", 1)[0] + ("/" if "/" in f else "") for f in files} - NOT_LISTED
     tools = {f.split("/", 1)[1] for f in files if re.fullmatch(r"tools/[\w.-]+\.py", f)}
-    listed = {line.split()[0] for line in block.splitlines() if line and not line[0].isspace()}
-    words = set(re.findall(r"[\w.-]+\.py\b", block))
-    problems = [f"the layout does not list {entry}" for entry in sorted(top - listed)]
-    problems += [f"the layout lists {entry}, which is not in the repository" for entry in sorted(listed - top)]
-    problems += [f"the layout does not list tools/{name}" for name in sorted(tools - words)]
+    problems = [f"the layout does not list {entry}" for entry in sorted(top - set(sections))]
+    problems += [f"the layout lists {entry}, which is not in the repository" for entry in sorted(set(sections) - top)]
+    problems += [f"the layout does not list tools/{name}" for name in sorted(tools - named_under(sections["tools/"]))]
+    for folder in ("tools/", "tests/"):
+        inside = [PurePosixPath(f[len(folder) :]) for f in files if f.startswith(folder)]
+        present = {p.as_posix() for p in inside} | {d.as_posix() + "/" for p in inside for d in p.parents if d.parts}
+        stale = named_under(sections.get(folder, [])) - present
+        problems += [f"the layout lists {folder}{name}, which is not in the repository" for name in sorted(stale)]
     return problems
 
 
@@ -328,3 +354,35 @@ def test_a_planted_missing_entry_is_caught():
     ]
     without = "\n".join(line for line in block.splitlines() if not line.startswith("kit.mk"))
     assert layout_problems(without, tracked()) == ["the layout does not list kit.mk"]
+    # a tool named only inside another entry's description is not listed
+    without = "\n".join(line for line in block.splitlines() if not line.strip().startswith("bundle.py "))
+    assert "bundle.py" in without
+    assert layout_problems(without, tracked()) == ["the layout does not list tools/bundle.py"]
+
+
+@pytest.mark.parametrize(
+    "gone, problem",
+    [
+        ("tools/timings.py", "tools/timings.py"),
+        ("tools/spawn/", "tools/spawn/"),
+        ("tests/fault_proxy.py", "tests/fault_proxy.py"),
+        ("tests/colab/rehearsal.py", "tests/colab/rehearsal.py"),
+        ("benchmarks/", "benchmarks/"),
+    ],
+)
+def test_a_planted_stale_entry_is_caught(gone, problem):
+    block = layout_block((ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8"))
+    files = [f for f in tracked() if not f.startswith(gone)]
+    assert len(files) < len(tracked())
+    assert layout_problems(block, files) == [f"the layout lists {problem}, which is not in the repository"]
+
+
+def test_a_planted_stale_name_under_tools_and_tests_is_caught():
+    block = layout_block((ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8"))
+    planted = block.replace("\ntools/ ", "\n                  fixtures.py      planted\ntools/ ", 1)
+    planted = planted.replace("\ntranslations/ ", "\n                  old_tool.py      planted\ntranslations/ ", 1)
+    assert planted.count("planted") == 2
+    assert layout_problems(planted, tracked()) == [
+        "the layout lists tools/old_tool.py, which is not in the repository",
+        "the layout lists tests/fixtures.py, which is not in the repository",
+    ]

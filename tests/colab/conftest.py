@@ -10,22 +10,17 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPORT = HERE.parent.parent / "build" / "colab" / "report.json"
+from rehearsal import DEFAULT_OUT, summary
+
+REPORT = DEFAULT_OUT / "report.json"
 _LOADED = time.time()  # a report older than this run is not shown
 
 
 def pytest_terminal_summary(terminalreporter):
     if not REPORT.is_file() or REPORT.stat().st_mtime < _LOADED:
         return
-    report = json.loads(REPORT.read_text())
-    tr = terminalreporter
-    tr.section("Colab install rehearsal")
-    changed = ", ".join(f"{n} {a} -> {b}" for n, (a, b) in sorted(report["changed"].items())) or "nothing"
-    added = ", ".join(f"{n} {v}" for n, v in sorted(report["added"].items())) or "nothing"
-    tr.write_line(f"python {report['python']}; upgraded: {changed}")
-    tr.write_line(f"added: {added}")
-    tr.write_line("seconds: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items()))
-    tr.write_line(f"details: {REPORT} (and freeze-before.txt, freeze-after.txt beside it)")
+    terminalreporter.section("Colab install rehearsal")
+    for line in summary(json.loads(REPORT.read_text())).splitlines():
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"details: {REPORT} (and freeze-before.txt, freeze-after.txt beside it)")

@@ -1,5 +1,5 @@
 """The Colab install cell, rehearsed: a fake Colab runtime installs the course from a snapshot of this
-checkout (tools/colab_rehearsal.py says how), then runs notebook 00's setup cell.
+checkout (rehearsal.py, beside this file, says how), then runs notebook 00's setup cell.
 
 Run with ``.venv/bin/python -m pytest tests/colab`` (CI does, after ``make test``); about a minute
 on the course's 2-core CI machine. Everything it builds is removed at the end, whatever happens.
@@ -16,8 +16,8 @@ import pytest
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
-import colab_rehearsal as cr  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests" / "colab"))
+import rehearsal as cr  # noqa: E402
 
 
 @pytest.fixture(scope="module")
