@@ -3,26 +3,11 @@
     python tools/build_site.py build [--no-solutions] [--out build/site]   # make site
     python tools/build_site.py serve [--port 8000] [--out build/site]      # make site-serve
 
-``build`` lays out one Sphinx source folder per edition under ``build/site-src/`` (``en``, ``zh``):
-the site's own files from ``site/`` (conf.py, the Sphinx extension, templates, static files, the
-sections' landing pages) and copies of what the course already has, with links rewritten for the
-site (the notebooks, README files, GLOSSARY.md, INSTRUCTOR files, CONTRIBUTING.md,
-``benchmarks/README.md`` and ``benchmarks/results/*.md``; the files in ``notebooks/`` are never changed). Then Sphinx + myst-nb
-+ sphinx-book-theme build each edition with ``-W -n`` (a link to a page, file or image that does
-not exist fails the build) into ``build/site/en`` and ``build/site/zh``, ``site/index.html``
-becomes the root page that links both, and Pagefind indexes the article bodies of both editions
-(one index per language) into ``build/site/pagefind/``. CONTRIBUTING.md ("Course website") says
-why these tools, and how a fork publishes the site.
-
-Pages per edition: the landing page (README.md / README.zh.md) with the table of contents, the
-eleven chapters in order, the worked solutions (left out with ``--no-solutions``, as the workshop
-bundle's ``BUNDLE_SOLUTIONS=no``: links to them then become plain text), the glossary, the
-instructor's guide, CONTRIBUTING.md, the helper index (course_utils/README.md) and the benchmark figures. Under each notebook's title the
-site adds one line: a download link to the ``.ipynb`` as committed, a link to the same chapter in
-the other edition, and where its stored outputs came from (read from the notebook's setup report)
-with the commit the site was built from. Links to files outside the site (``course_utils/...``,
-``translations/README.md``) point at tools/authoring.py's ``REPO_URL`` on its ``BRANCH``.
-Section anchors are stable in both editions (``site/course_site.py`` says how).
+CONTRIBUTING.md ("Course website") says what goes on the site, how ``build`` lays out each edition's
+Sphinx sources in ``build/site-src/`` and rewrites their links, why these tools, the stable section
+anchors, and how a fork publishes the site. Under each notebook's title the site adds one line: a
+download link to the ``.ipynb`` as committed, the same chapter in the other edition, and where its
+stored outputs came from (the notebook's setup report), with the commit the site was built from.
 """
 
 from __future__ import annotations
@@ -30,7 +15,6 @@ from __future__ import annotations
 import argparse
 import ast
 import functools
-import http.server
 import json
 import os
 import posixpath
@@ -68,8 +52,6 @@ OUT = ROOT / "build" / "site"
 EDITIONS: dict[str, dict] = json.loads((SITE / "editions.json").read_text(encoding="utf-8"))
 #: What each edition's source folder gets from site/ (copied as they are).
 SITE_FILES = ("conf.py", "course_site.py", "_templates", "_static")
-#: The site's own pages beside the ones generated from the course: site/<edition>/<name>.
-SECTION_PAGES = ("solutions.md", "benchmarks.md")
 CHAPTER = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 #: What the site is built from: a change to one of these, uncommitted, is said on every chapter page.
@@ -78,6 +60,9 @@ SOURCES = ("notebooks", "README.md", "README.zh.md", "INSTRUCTOR.md", "INSTRUCTO
 SPHINX_FLAGS = ("-b", "html", "-W", "--keep-going", "-n", "-q", "-E")
 #: Inside the article bodies, what the search leaves out: heading permalinks ("#") and copy buttons.
 PAGEFIND_SKIP = ".headerlink, .copybtn"
+#: Unused in the built site: Sphinx's sources, search index and inventory (Pagefind searches instead); build()
+#: also drops the themes' Jinja macros, which Sphinx copies into _static/ as if they were static files.
+LEFTOVERS = ("_sources", ".buildinfo", "objects.inv", "searchindex.js")
 SETUP_LINE = re.compile(r"device: (?P<device>\S+) \| profile: (?P<profile>\w+)")
 HUB_LINE = re.compile(r"^Hub: (?P<hub>\w+)", re.M)
 VERSIONS = re.compile(r"torch (?P<torch>[^,\s]+), transformers (?P<transformers>[^,\s]+)")
@@ -95,22 +80,19 @@ def log(msg: str) -> None:
     print(f"site: {msg}", flush=True)
 
 
-# ------------------------------------------------------------------------------------------------
-# What goes where: repository paths -> pages of an edition
+# ---- What goes where: repository paths -> pages of an edition
 
 
 def chapters(edition: str, root: Path = ROOT) -> list[str]:
     """The chapter notebooks of an edition, as repository paths, in order."""
-    folder = root / EDITIONS[edition]["notebooks"]
-    return [
-        f"{EDITIONS[edition]['notebooks']}/{p.name}" for p in sorted(folder.glob("*.ipynb")) if CHAPTER.match(p.name)
-    ]
+    folder = EDITIONS[edition]["notebooks"]
+    return [f"{folder}/{p.name}" for p in sorted((root / folder).glob("*.ipynb")) if CHAPTER.match(p.name)]
 
 
 def solutions(edition: str, root: Path = ROOT) -> list[str]:
     """The worked-solution notebooks of an edition, as repository paths, in order."""
-    folder = root / EDITIONS[edition]["notebooks"] / "solutions"
-    return [f"{EDITIONS[edition]['notebooks']}/solutions/{p.name}" for p in sorted(folder.glob("[0-9][0-9]_*.ipynb"))]
+    folder = f"{EDITIONS[edition]['notebooks']}/solutions"
+    return [f"{folder}/{p.name}" for p in sorted((root / folder).glob("[0-9][0-9]_*.ipynb"))]
 
 
 def benchmark_files(root: Path = ROOT) -> list[str]:
@@ -138,11 +120,6 @@ def page_map(edition: str, with_solutions: bool = True, root: Path = ROOT) -> di
     return pages
 
 
-def withheld(with_solutions: bool) -> tuple[str, ...]:
-    """Repository folders whose files are not on the site (their links become plain text)."""
-    return () if with_solutions else tuple(f"{ed['notebooks']}/solutions" for ed in EDITIONS.values())
-
-
 def html_name(page: str) -> str:
     return page.rsplit(".", 1)[0] + ".html"
 
@@ -151,12 +128,12 @@ class Links:
     """Rewrites the links of one edition's pages: see :meth:`resolve`."""
 
     def __init__(self, edition: str, with_solutions: bool = True, root: Path = ROOT):
-        self.edition, self.root = edition, root
-        self.other = EDITIONS[edition]["other"]
+        self.root, self.other = root, EDITIONS[edition]["other"]
         self.own = page_map(edition, with_solutions, root)
         self.own.pop(EDITIONS[edition]["notebooks"])  # its own notebooks folder: the folder on GitHub, not the landing
         self.theirs = page_map(self.other, with_solutions, root)
-        self.withheld = withheld(with_solutions)
+        # Repository folders whose files are not on the site (their links become plain text).
+        self.withheld = () if with_solutions else tuple(f"{ed['notebooks']}/solutions" for ed in EDITIONS.values())
 
     def resolve(self, target: str, doc_repo: str, doc_page: str) -> tuple[str, str | None]:
         """What a link ``target`` written in the repository file ``doc_repo`` becomes on page ``doc_page``.
@@ -167,12 +144,10 @@ class Links:
         label stays, the link goes); ``("keep", target)`` a URL, an anchor, or a path that is in
         neither: kept, so that Sphinx reports it if it is broken.
         """
-        if not target or target.startswith("#") or re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):
-            return "keep", target
         path, _, fragment = target.partition("#")
-        here = posixpath.dirname(doc_repo)
-        repo_path = posixpath.normpath(posixpath.join(here, path)).rstrip("/")
-        if repo_path.startswith(".."):
+        repo_path = posixpath.normpath(posixpath.join(posixpath.dirname(doc_repo), path)).rstrip("/")
+        # An anchor on the same page, a URL, or a path outside the repository.
+        if not path or re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I) or repo_path.startswith(".."):
             return "keep", target
         anchor = f"#{fragment}" if fragment else ""
         page_dir = posixpath.dirname(doc_page) or "."
@@ -209,27 +184,20 @@ class Links:
 
         out, fenced = [], False
         for line in text.splitlines(keepends=True):
-            if FENCE.match(line.lstrip()):
-                fenced = not fenced
-                out.append(line)
-            else:
-                out.append(line if fenced else INLINE.sub(link, line))
+            fence = bool(FENCE.match(line.lstrip()))
+            out.append(line if fenced or fence else INLINE.sub(link, line))
+            fenced ^= fence  # a fence line opens or closes a code block
         return "".join(out)
 
 
-# ------------------------------------------------------------------------------------------------
-# Stable section anchors (site/course_site.py applies them)
+# ---- Stable section anchors (site/course_site.py applies them)
 
 
 def heading_texts(markdown: str) -> list[str]:
     """The plain text of each heading in ``markdown``, in order (code spans kept, markup dropped)."""
     tokens = _MD.parse(markdown)
-    texts = []
-    for i, token in enumerate(tokens):
-        if token.type == "heading_open":
-            inline = tokens[i + 1]
-            texts.append("".join(c.content for c in inline.children or [] if c.type in ("text", "code_inline")))
-    return texts
+    contents = [tokens[i + 1].children or [] for i, token in enumerate(tokens) if token.type == "heading_open"]
+    return ["".join(c.content for c in children if c.type in ("text", "code_inline")) for children in contents]
 
 
 def slug(text: str) -> str:
@@ -250,63 +218,52 @@ def anchors(english: dict, edition_nb: dict) -> list[str]:
     (``s-<cell id>-<n>``): neither kind changes when the text around it is reworded.
     """
     english_cells = {c.get("id"): heading_texts(_source(c)) for c in english["cells"] if c["cell_type"] == "markdown"}
-    taken: set[str] = set()
-    ids = []
-    for cell in edition_nb["cells"]:
-        if cell["cell_type"] != "markdown":
-            continue
+    ids: list[str] = []
+    for cell in (c for c in edition_nb["cells"] if c["cell_type"] == "markdown"):
         own = heading_texts(_source(cell))
         twin = english_cells.get(cell.get("id"))
         for n, _text in enumerate(own):
             base = slug(twin[n]) if twin is not None and len(twin) == len(own) else ""
             base = base or f"s-{cell.get('id', 'cell')}-{n + 1}"
             candidate, k = base, 1
-            while candidate in taken:
+            while candidate in ids:
                 candidate, k = f"{base}-{k}", k + 1
-            taken.add(candidate)
             ids.append(candidate)
     return ids
 
 
-# ------------------------------------------------------------------------------------------------
-# One edition's source folder
+# ---- One edition's source folder
 
 
 def git_commit(root: Path = ROOT) -> str:
     """The short commit the site is built from, said plainly when the sources have uncommitted changes."""
+    git = functools.partial(subprocess.run, cwd=root, capture_output=True, text=True, check=True)
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                                check=True).stdout.strip()  # fmt: skip
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", *SOURCES], cwd=root, capture_output=True,
-                               text=True, check=True).stdout.strip()  # fmt: skip
+        commit = git(["git", "rev-parse", "--short", "HEAD"]).stdout.strip()
+        dirty = git(["git", "status", "--porcelain", "--", *SOURCES]).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{commit}+" if dirty else commit
 
 
+def shown_commit(commit: str, strings: dict) -> str:
+    """``commit`` as the site says it: a trailing ``+`` (uncommitted changes) in the edition's words."""
+    return strings["dirty"].format(commit=commit[:-1]) if commit.endswith("+") else commit
+
+
 def provenance(nb: dict, strings: dict, commit: str) -> str:
     """The sentence that says where the stored outputs of ``nb`` came from (its setup report) and the commit."""
-    shown = strings["dirty"].format(commit=commit[:-1]) if commit.endswith("+") else commit
-    report = ""
-    for cell in nb["cells"]:
-        for output in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
-            text = "".join(output.get("text", ""))
-            if SETUP_LINE.search(text):
-                report = text
-                break
-        if report:
-            break
-    if not report:
-        return strings["provenance_missing"].format(commit=shown)
+    shown = shown_commit(commit, strings)
+    texts = ("".join(o.get("text", "")) for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))
+    report = next((text for text in texts if SETUP_LINE.search(text)), "")
     setup = SETUP_LINE.search(report)
-    parts = []
+    if not setup:
+        return strings["provenance_missing"].format(commit=shown)
+    device = setup["device"].upper() if setup["device"] == "cpu" else setup["device"]
+    parts = [strings["device"].format(device=device), strings["profile"].format(profile=setup["profile"])]
     hub = HUB_LINE.search(report)
     if hub:
-        parts.append(strings["offline" if hub["hub"] == "offline" else "online"])
-    parts.append(
-        strings["device"].format(device=setup["device"].upper() if setup["device"] == "cpu" else setup["device"])
-    )
-    parts.append(strings["profile"].format(profile=setup["profile"]))
+        parts.insert(0, strings["offline" if hub["hub"] == "offline" else "online"])
     versions = VERSIONS.search(report)
     if versions:
         parts.append(strings["versions"].format(**versions.groupdict()))
@@ -315,12 +272,9 @@ def provenance(nb: dict, strings: dict, commit: str) -> str:
 
 
 def title_of(nb: dict) -> str:
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "markdown":
-            texts = heading_texts(_source(cell))
-            if texts:
-                return texts[0]
-    return ""
+    """The text of the notebook's first heading ("" if it has none)."""
+    headings = (heading_texts(_source(c)) for c in nb["cells"] if c["cell_type"] == "markdown")
+    return next((texts[0] for texts in headings if texts), "")
 
 
 def info_cell(edition: str, page: str, nb: dict, twin_title: str, commit: str) -> dict:
@@ -331,15 +285,9 @@ def info_cell(edition: str, page: str, nb: dict, twin_title: str, commit: str) -
     there = posixpath.relpath(f"../{other}/{html_name(page)}", posixpath.dirname(page))
     download = f'<a href="{escape(name)}" download>{escape(name)}</a>'
     switch = f'<a href="{escape(there)}" hreflang="{EDITIONS[other]["html_lang"]}" data-course-switch>{escape(twin_title)}</a>'
-    lines = [
-        strings["download"].format(link=download) + " · " + strings["other_edition"].format(link=switch),
-        escape(provenance(nb, strings, commit)),
-    ]
-    html = (
-        '<div class="course-chapter-info" data-pagefind-ignore>\n'
-        + "\n".join(f"<p>{x}</p>" for x in lines)
-        + "\n</div>"
-    )
+    links = strings["download"].format(link=download) + " · " + strings["other_edition"].format(link=switch)
+    origin = escape(provenance(nb, strings, commit))
+    html = f'<div class="course-chapter-info" data-pagefind-ignore>\n<p>{links}</p>\n<p>{origin}</p>\n</div>'
     return {"cell_type": "markdown", "id": "course-site-info", "metadata": {}, "source": html}
 
 
@@ -356,54 +304,46 @@ def _write(path: Path, text: str) -> None:
 def prepare(edition: str, dest: Path, with_solutions: bool, commit: str, root: Path = ROOT) -> dict:
     """Write ``edition``'s Sphinx source folder into ``dest``; returns what it holds (for BUILD.json)."""
     ed, strings = EDITIONS[edition], EDITIONS[edition]["strings"]
-    other = ed["other"]
     links = Links(edition, with_solutions, root)
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     for name in SITE_FILES:
         (shutil.copytree if (SITE / name).is_dir() else shutil.copy2)(SITE / name, dest / name)
 
-    def page(repo_path: str, name: str, extra: str = "", text: str | None = None) -> None:
-        body = (root / repo_path).read_text(encoding="utf-8") if text is None else text
-        _write(dest / name, links.rewrite(body, repo_path, name) + extra)
+    def rewritten(repo_path: str, name: str) -> str:
+        return links.rewrite((root / repo_path).read_text(encoding="utf-8"), repo_path, name)
 
     notebooks = {"chapters": chapters(edition, root), "solutions": solutions(edition, root) if with_solutions else []}
-    entries = [f"notebooks/{p.rsplit('/', 1)[1][:-6]}" for p in notebooks["chapters"]]
-    reference = (["solutions"] if with_solutions else []) + [
-        "glossary",
-        "helpers",
-        "instructor",
-        "benchmarks",
-        "contributing",
-    ]
+    entries = [links.own[p][: -len(".ipynb")] for p in notebooks["chapters"]]
+    reference = ["glossary", "helpers", "instructor", "benchmarks", "contributing"]
+    if with_solutions:
+        reference.insert(0, "solutions")
     tocs = toctree(strings["caption_chapters"], entries) + toctree(strings["caption_reference"], reference)
-    page(ed["readme"], "index.md", "\n\n" + tocs)
-    page("GLOSSARY.md", "glossary.md")
-    page(ed["instructor"], "instructor.md")
-    page("CONTRIBUTING.md", "contributing.md")
-    page("course_utils/README.md", "helpers.md")  # the helper index (English in both editions, as the code is)
-    figures = (SITE / edition / "benchmarks.md").read_text(encoding="utf-8")
-    measured = links.rewrite(
-        (root / "benchmarks" / "README.md").read_text(encoding="utf-8"), "benchmarks/README.md", "benchmarks.md"
-    )
-    figures += "\n" + measured.split("\n", 1)[1]  # its sections under the page's title
-    for path in benchmark_files(root):
-        figures += f"\n## `{path.rsplit('/', 1)[1]}`\n\n" + links.rewrite(
-            (root / path).read_text(encoding="utf-8"), path, "benchmarks.md"
-        )
-    _write(dest / "benchmarks.md", figures)
+    _write(dest / "index.md", rewritten(ed["readme"], "index.md") + "\n\n" + tocs)
+    _write(dest / "glossary.md", rewritten("GLOSSARY.md", "glossary.md"))
+    _write(dest / "instructor.md", rewritten(ed["instructor"], "instructor.md"))
+    _write(dest / "contributing.md", rewritten("CONTRIBUTING.md", "contributing.md"))
+    # The helper index: English in both editions, as the code is.
+    _write(dest / "helpers.md", rewritten("course_utils/README.md", "helpers.md"))
+    figures = [
+        (SITE / edition / "benchmarks.md").read_text(encoding="utf-8"),
+        rewritten("benchmarks/README.md", "benchmarks.md").split("\n", 1)[1],  # its sections under the page's title
+        *(f"## `{path.rsplit('/', 1)[1]}`\n\n" + rewritten(path, "benchmarks.md") for path in benchmark_files(root)),
+    ]
+    _write(dest / "benchmarks.md", "\n".join(figures))
     if with_solutions:
         intro = (SITE / edition / "solutions.md").read_text(encoding="utf-8")
-        names = [f"notebooks/solutions/{p.rsplit('/', 1)[1][:-6]}" for p in notebooks["solutions"]]
+        names = [links.own[p][: -len(".ipynb")] for p in notebooks["solutions"]]
         _write(dest / "solutions.md", intro + "\n" + toctree(None, names, hidden=False))
 
     planned: dict[str, list[str]] = {}
     for repo_path in notebooks["chapters"] + notebooks["solutions"]:
         site_page = links.own[repo_path]
         nb = json.loads((root / repo_path).read_text(encoding="utf-8"))
-        english = nb if edition == "en" else json.loads((root / _english(repo_path)).read_text(encoding="utf-8"))
-        twin_path = _twin(repo_path, edition)
-        twin = json.loads((root / twin_path).read_text(encoding="utf-8")) if (root / twin_path).exists() else english
+        # The same notebook in the other edition; the English one gives the section anchors.
+        twin_path = root / (EDITIONS[ed["other"]]["notebooks"] + repo_path[len(ed["notebooks"]) :])
+        english = nb if edition == "en" else json.loads(twin_path.read_text(encoding="utf-8"))
+        twin = json.loads(twin_path.read_text(encoding="utf-8")) if twin_path.exists() else english
         for cell in nb["cells"]:
             if cell["cell_type"] == "markdown":
                 cell["source"] = links.rewrite(_source(cell), repo_path, site_page)
@@ -413,38 +353,24 @@ def prepare(edition: str, dest: Path, with_solutions: bool, commit: str, root: P
         (dest / "_extra" / site_page).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / repo_path, dest / "_extra" / site_page)  # the download: the notebook as committed
 
-    repo_line = f"{REPO_URL}/tree/{BRANCH}"
-    shown = strings["dirty"].format(commit=commit[:-1]) if commit.endswith("+") else commit
+    footer = strings["footer"].format(
+        commit=escape(shown_commit(commit, strings)), repo=escape(f"{REPO_URL}/tree/{BRANCH}")
+    )
     config = {
         "edition": edition,
-        "title": ed["title"],
+        **{key: ed[key] for key in ("title", "sphinx_language", "html_lang", "other", "other_lang", "strings")},
         "author": "the course's authors",
         "copyright": "",
-        "sphinx_language": ed["sphinx_language"],
-        "html_lang": ed["html_lang"],
-        "other": other,
-        "other_lang": ed["other_lang"],
-        "strings": strings,
         "commit": commit,
         "repo_url": REPO_URL,
-        "footer": strings["footer"].format(commit=escape(shown), repo=escape(repo_line)),
+        "footer": footer,
         "anchors": planned,
     }
     _write(dest / "_site.json", json.dumps(config, ensure_ascii=False, indent=1))
-    return {"chapters": notebooks["chapters"], "solutions": notebooks["solutions"]}
+    return notebooks
 
 
-def _english(repo_path: str) -> str:
-    return repo_path.replace("notebooks/zh/", "notebooks/", 1)
-
-
-def _twin(repo_path: str, edition: str) -> str:
-    """The same notebook in the other edition."""
-    return _english(repo_path) if edition == "zh" else repo_path.replace("notebooks/", "notebooks/zh/", 1)
-
-
-# ------------------------------------------------------------------------------------------------
-# Build and serve
+# ---- Build and serve
 
 
 def sphinx(src: Path, work: Path) -> subprocess.Popen:
@@ -470,29 +396,18 @@ def build(out: Path = OUT, src: Path = SRC, with_solutions: bool = True, root: P
         f"({time.monotonic() - start:.1f} s); Sphinx builds both editions")  # fmt: skip
     # The two editions build side by side (one Sphinx process each: about 6 s apiece on 2 cores).
     runs = {ed: sphinx(src / ed, src / f"_work-{ed}") for ed in EDITIONS}
-    failed = [ed for ed, proc in runs.items() if proc.wait() != 0]
-    for ed in failed:
-        print((src / f"_work-{ed}" / "sphinx.log").read_text(encoding="utf-8"), file=sys.stderr)
-    if failed:
+    if failed := [ed for ed, proc in runs.items() if proc.wait() != 0]:
+        for ed in failed:
+            print((src / f"_work-{ed}" / "sphinx.log").read_text(encoding="utf-8"), file=sys.stderr)
         raise SystemExit(f"site: Sphinx failed for {', '.join(failed)} (warnings are errors: see above)")
     out.mkdir(parents=True)
     for ed in EDITIONS:
         (src / f"_work-{ed}" / "html").rename(out / ed)
-        # Unused here: Sphinx's search index and inventory, and the themes' Jinja macros copied as static files.
-        leftovers = [
-            "_sources",
-            ".buildinfo",
-            "objects.inv",
-            "searchindex.js",
-            *(out / ed / "_static").glob("*macros.html"),
-        ]
-        for leftover in leftovers:
-            path = out / ed / leftover
+        for path in [*(out / ed / name for name in LEFTOVERS), *(out / ed / "_static").glob("*macros.html")]:
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    shown = f"{commit[:-1]} plus uncommitted changes" if commit.endswith("+") else commit
     root_page = (SITE / "index.html").read_text(encoding="utf-8")
-    (out / "index.html").write_text(root_page.replace("COURSE_BUILD_LINE", f"Built from commit {escape(shown)}."),
-                                    encoding="utf-8")  # fmt: skip
+    build_line = f"Built from commit {escape(shown_commit(commit, EDITIONS['en']['strings']))}."
+    _write(out / "index.html", root_page.replace("COURSE_BUILD_LINE", build_line))
     (out / ".nojekyll").write_text("")  # GitHub Pages: serve _static/ and _images/ as they are
     log(f"Sphinx done ({time.monotonic() - start:.1f} s); Pagefind indexes the article bodies")
     index = subprocess.run([sys.executable, "-m", "pagefind", "--site", str(out), "--exclude-selectors", PAGEFIND_SKIP],
@@ -515,15 +430,11 @@ def build(out: Path = OUT, src: Path = SRC, with_solutions: bool = True, root: P
 
 
 def serve(out: Path = OUT, port: int = 8000) -> None:
+    """Serve the built site on 127.0.0.1: this process becomes the standard library's ``http.server`` (Ctrl+C stops)."""
     if not (out / "index.html").is_file():
         raise SystemExit(f"site: nothing in {out}: run `make site` first")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
-        print(f"site: http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C stops; search needs http, not file://)")
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
+    print(f"site: http://127.0.0.1:{port}/ (Ctrl+C stops; search needs http, not file://)", flush=True)
+    os.execv(sys.executable, [sys.executable, "-m", "http.server", "-b", "127.0.0.1", "-d", str(out), str(port)])
 
 
 def main(argv: list[str] | None = None) -> None:
