@@ -1,22 +1,12 @@
 """Latest-releases check: does the course still pass with the newest transformers, datasets, peft,
 accelerate and evaluate, ignoring the upper bounds in pyproject.toml? Catches API removals before
-learners who `pip install -U` hit them.
+learners who `pip install -U` hit them. CONTRIBUTING.md ("Kit tools") says what it does, step by step.
 
     python3 tools/latest_check.py [--pre] [--always]      (or: make latest-check [LATEST_FLAGS=--pre])
 
-1. makes or reuses a separate venv (.venv-latest; the course's .venv is not touched) and installs
-   the course there as `make install` does;
-2. upgrades the five packages to their newest releases (`pip install -U`, dependencies upgraded
-   only where a new release needs it; --pre also takes pre-releases);
-3. compares their versions with .venv's in a table; if none differs it says so and stops
-   (--always: test anyway);
-4. runs `make test` (unit tests + every notebook, offline, quick profile) in that venv, pytest
-   writing a JUnit XML report (build/latest-check/junit.xml);
-5. reports pip check and, read from that report, the test counts and the failures' first lines.
-
 Exit status: 0 nothing new or all passed, 1 tests failed, 2 set-up failed (or a bad argument).
 Environment: LATEST_VENV (default .venv-latest), VENV (the course's venv, .venv), PYTHON (python3),
-MAKE (make). Logs and the report go to build/latest-check/.
+MAKE (make). Logs and the JUnit report go to build/latest-check/.
 """
 
 from __future__ import annotations
@@ -53,18 +43,15 @@ for name in sys.argv[1:]:
 """
 
 
-# ---------------------------------------------------------------------------------------------
-# The pure parts (tests/test_latest_check.py): version table, pip check filter, JUnit summary.
+# ---- The pure parts (tests/test_latest_check.py): version table, pip check filter, JUnit summary.
 
 
 def newer(base: str, latest: str) -> str:
     """The table's "newer?" cell for one package: yes, no, older (below the course's) or missing."""
     if latest == base:
         return "no"
-    if latest == MISSING:
-        return "missing"
-    if base == MISSING:
-        return "yes"
+    if MISSING in (base, latest):
+        return "missing" if latest == MISSING else "yes"
     try:
         from packaging.version import Version
 
@@ -75,12 +62,8 @@ def newer(base: str, latest: str) -> str:
 
 def version_rows(base: Mapping[str, str] | None, latest: Mapping[str, str]) -> list[tuple[str, str, str, str]]:
     """(package, course venv, latest venv, newer?) per package of ``latest``; ``base`` None: no course venv."""
-    base = base or {}
-    rows = []
-    for name, version in latest.items():
-        old = base.get(name, MISSING)
-        rows.append((name, old, version, newer(old, version)))
-    return rows
+    old = {name: (base or {}).get(name, MISSING) for name in latest}
+    return [(name, old[name], version, newer(old[name], version)) for name, version in latest.items()]
 
 
 def format_table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]], indent: str = "   ") -> str:
@@ -92,13 +75,9 @@ def format_table(header: tuple[str, ...], rows: Iterable[tuple[str, ...]], inden
     return "\n".join(indent + line for line in text)
 
 
-def anything_differs(
-    base: Mapping[str, str] | None, latest: Mapping[str, str], packages: Iterable[str] = PACKAGES
-) -> bool:
-    """True when any of ``packages`` has another version in the latest venv (or there is no course venv)."""
-    if base is None:
-        return True
-    return any(base.get(p, MISSING) != latest.get(p, MISSING) for p in packages)
+def anything_differs(base: Mapping[str, str] | None, latest: Mapping[str, str]) -> bool:
+    """True when one of :data:`PACKAGES` has another version in the latest venv (or there is no course venv)."""
+    return base is None or any(base.get(p, MISSING) != latest.get(p, MISSING) for p in PACKAGES)
 
 
 def _canonical(name: str) -> str:
@@ -111,11 +90,8 @@ def pip_check_problems(output: str, ignore: Iterable[str] = ()) -> list[str]:
     The stand-in packages are installed --no-deps on purpose, so their missing dependencies are expected.
     """
     skip = {_canonical(n) for n in ignore}
-    return [
-        line
-        for line in output.splitlines()
-        if line.strip() and not line.startswith("No broken requirements") and _canonical(line.split()[0]) not in skip
-    ]
+    lines = [line for line in output.splitlines() if line.strip() and not line.startswith("No broken requirements")]
+    return [line for line in lines if _canonical(line.split()[0]) not in skip]
 
 
 @dataclass
@@ -133,11 +109,8 @@ class JUnitSummary:
 
 
 def _first_line(element: ET.Element) -> str:
-    for text in (element.get("message"), element.text):
-        for line in (text or "").splitlines():
-            if line.strip():
-                return line.strip()
-    return "(no message)"
+    lines = f"{element.get('message') or ''}\n{element.text or ''}".splitlines()
+    return next((line.strip() for line in lines if line.strip()), "(no message)")
 
 
 def read_junit(path: Path) -> JUnitSummary:
@@ -174,19 +147,16 @@ def summary_lines(summary: JUnitSummary, most: int = 30) -> list[str]:
     lines = [f"{kind} {test_id}: {first}" for kind, test_id, first in summary.problems[:most]]
     if len(summary.problems) > most:
         lines.append(f"... and {len(summary.problems) - most} more")
-    repeated = [(n, first) for first, n in Counter(f for *_, f in summary.problems).most_common(5) if n > 1]
-    lines += [f"{n:4d} x {first}" for n, first in repeated]
-    lines.append(
-        f"{summary.passed} passed, {summary.failed} failed, {summary.errors} errors, "
-        f"{summary.skipped} skipped in {summary.seconds:.0f} s"
-    )
+    repeated = Counter(first for *_, first in summary.problems).most_common(5)
+    lines += [f"{n:4d} x {first}" for first, n in repeated if n > 1]
+    counts = f"{summary.passed} passed, {summary.failed} failed, {summary.errors} errors, {summary.skipped} skipped"
+    lines.append(f"{counts} in {summary.seconds:.0f} s")
     if summary.notebook_cells:
         lines.append(f"notebooks: {summary.notebook_cells} cells in {summary.notebook_seconds:.0f} s")
     return lines
 
 
-# ---------------------------------------------------------------------------------------------
-# The steps.
+# ---- The steps.
 
 
 def versions(python: Path) -> dict[str, str]:
@@ -208,9 +178,9 @@ def setup_failed(what: str, log: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    intro, _, steps = __doc__.split("\n\n", 2)
+    intro, _, usage = __doc__.partition("\n\n")
     parser = argparse.ArgumentParser(
-        description=intro, epilog=steps, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=intro, epilog=usage, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--pre", action="store_true", help="also take pre-releases")
     parser.add_argument("--always", action="store_true", help="run the tests even when nothing is newer")
@@ -222,13 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(ROOT)
     latest_venv = Path(os.environ.get("LATEST_VENV", ".venv-latest"))
     base_venv = Path(os.environ.get("VENV", ".venv"))
-    python_cmd = os.environ.get("PYTHON", "python3")
-    make = [
-        *shlex.split(os.environ.get("MAKE", "make")),
-        "--no-print-directory",
-        f"VENV={latest_venv}",
-        f"PYTHON={python_cmd}",
-    ]
+    make_vars = [f"VENV={latest_venv}", f"PYTHON={os.environ.get('PYTHON', 'python3')}"]
+    make = [*shlex.split(os.environ.get("MAKE", "make")), "--no-print-directory", *make_vars]
     py = latest_venv / "bin" / "python"
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
@@ -277,8 +242,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("== 5. report")
     if junit.is_file():
-        summary = read_junit(junit)
-        print("\n".join(f"   {line}" for line in summary_lines(summary)))
+        print("\n".join(f"   {line}" for line in summary_lines(read_junit(junit))))
     else:
         print("\n".join(f"   {line}" for line in log.read_text(errors="replace").splitlines()[-20:]))
         print("   (no JUnit report: make test stopped before pytest ran)")
