@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gettext
 import importlib
 import importlib.util
 import inspect
@@ -66,19 +67,59 @@ def test_the_chinese_catalogue_is_complete_and_current():
     assert len(catalogue) > 400  # hints of 43 exercises, the setup report, the progress tables
 
 
+def _gettext_reads(mo: Path, msgids: list[str]) -> tuple[str, str | None, dict[str, str]]:
+    """What Python's gettext reads from ``mo``: its charset, its plural forms and the translation of each msgid."""
+    with mo.open("rb") as f:
+        found = gettext.GNUTranslations(f)
+    return found.charset().lower(), found.info().get("plural-forms"), {m: found.gettext(m) for m in msgids}
+
+
 def test_gnu_msgfmt_reads_the_catalogue_as_ours(tmp_path):
-    """The .po is standard: GNU msgfmt (when installed) accepts it, format checks included, and compiles it to our .mo."""
+    """The .po is standard: GNU msgfmt (when installed) accepts it, format checks included, and its .mo gives gettext
+    what ours gives (Babel's .mo differs in bytes: its own metadata entry, no hash-table offset), also for a fuzzy and
+    an untranslated entry, which both leave out; a .mo with one translation changed reads differently."""
     msgfmt = shutil.which("msgfmt")
     if msgfmt is None:
         pytest.skip("GNU gettext's msgfmt is not installed")
     import subprocess
 
-    out = tmp_path / "gnu.mo"
-    run = subprocess.run(
-        [msgfmt, "--check", "--no-hash", "-o", str(out), str(messages.po_path("zh"))], capture_output=True, text=True
+    def gnu(po: Path) -> Path:
+        run = subprocess.run(
+            [msgfmt, "--check", "-o", str(po.with_suffix(".gnu.mo")), str(po)], capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        return po.with_suffix(".gnu.mo")
+
+    catalog = messages.read_po(messages.po_path("zh"))
+    msgids = [m.id for m in catalog if m.id]
+    ours = _gettext_reads(messages.mo_path("zh"), msgids)
+    assert _gettext_reads(gnu(messages.po_path("zh")), msgids) == ours
+    assert ours[:2] == ("utf-8", "nplurals=1; plural=0;") and sum(ours[2][m] != m for m in msgids) > 400
+
+    fuzzy, emptied, changed = msgids[10:13]
+    catalog[fuzzy].flags.add("fuzzy")
+    catalog[emptied].string = ""
+    po, mo = tmp_path / "planted.po", tmp_path / "planted.mo"
+    po.write_text(messages.write_po(catalog), encoding="utf-8")
+    mo.write_bytes(messages.compile_mo(catalog))
+    planted = _gettext_reads(mo, msgids)
+    assert planted == _gettext_reads(gnu(po), msgids)
+    assert planted[2][fuzzy] == fuzzy and planted[2][emptied] == emptied and planted[2][changed] != changed
+    catalog[changed].string += "!"
+    mo.write_bytes(messages.compile_mo(catalog))
+    assert _gettext_reads(mo, msgids) != _gettext_reads(gnu(po), msgids)
+
+
+def test_an_unchanged_po_compiles_to_the_same_bytes_at_any_time():
+    """Babel dates a .mo's metadata entry with the time it compiles: compile_mo pins that date, so compiling an
+    unchanged .po does not change the committed .mo."""
+    catalog = messages.read_po(messages.po_path("zh"))
+    assert gettext.GNUTranslations(io.BytesIO(messages.compile_mo(catalog))).info()["pot-creation-date"] == (
+        "1970-01-01 00:00+0000"
     )
-    assert run.returncode == 0, run.stderr
-    assert out.read_bytes() == messages.mo_path("zh").read_bytes()
+    assert catalog.creation_date == messages.EPOCH
+    unpinned = messages.read_po(messages.po_path("zh"))  # what Babel writes left to itself: today's date
+    assert unpinned.creation_date.year > 2000 and unpinned.creation_date != messages.EPOCH
 
 
 @pytest.fixture
@@ -114,20 +155,21 @@ def test_a_changed_english_hint_fails_until_its_chinese_is_reviewed(planted):
     assert any("no code uses" in p and old in p for p in found), found
 
     code, _ = messages.extract(package)
-    header, entries = messages.read_po(po)
-    entries = messages.updated(code, entries, "zh")
-    fuzzy = next(e for e in entries if e.msgid == new)
-    assert fuzzy.fuzzy and fuzzy.previous == old and CJK.search(fuzzy.msgstr)
-    po.write_text(messages.write_po(header, entries), encoding="utf-8")
-    mo.write_bytes(messages.compile_mo(entries))
+    catalog = messages.updated(code, messages.read_po(po))
+    fuzzy = catalog[new]
+    assert fuzzy.fuzzy and fuzzy.previous_id == [old] and CJK.search(fuzzy.string)
+    po.write_text(messages.write_po(catalog), encoding="utf-8")
+    mo.write_bytes(messages.compile_mo(catalog))
     found = _check(package, po, mo)
-    assert len(found) == 1 and "fuzzy" in found[0] and new in found[0], found
+    assert len(found) == 1 and "fuzzy" in found[0] and new in found[0] and repr(old) in found[0], found
+    assert messages.read_po(po)[new].previous_id == [old]  # the English it was made for, read back from #| msgid
+    assert messages.updated(code, messages.read_po(po))[new].previous_id == [old]  # and kept by another extract
 
     fuzzy.flags.remove("fuzzy")
-    fuzzy.previous = None
-    po.write_text(messages.write_po(header, entries), encoding="utf-8")
+    fuzzy.previous_id = []
+    po.write_text(messages.write_po(catalog), encoding="utf-8")
     assert _check(package, po, mo) == [f"{mo.name} is not the compiled {po.name}: run python tools/messages.py compile"]
-    mo.write_bytes(messages.compile_mo(entries))
+    mo.write_bytes(messages.compile_mo(catalog))
     assert _check(package, po, mo) == []
 
 
@@ -138,10 +180,9 @@ def test_a_new_untranslated_message_fails(planted):
     text = text.replace('_("the matrix part is (3, 4) @ (4, 6)")', '_("a brand-new hint nobody has translated")')
     source.write_text(text, encoding="utf-8")
     code, _ = messages.extract(package)
-    header, entries = messages.read_po(po)
-    entries = messages.updated(code, entries, "zh")
-    po.write_text(messages.write_po(header, entries), encoding="utf-8")
-    mo.write_bytes(messages.compile_mo(entries))
+    catalog = messages.updated(code, messages.read_po(po))
+    po.write_text(messages.write_po(catalog), encoding="utf-8")
+    mo.write_bytes(messages.compile_mo(catalog))
     assert [p for p in _check(package, po, mo)] == [
         f"{po.name}: untranslated: 'a brand-new hint nobody has translated'"
     ]
@@ -150,25 +191,45 @@ def test_a_new_untranslated_message_fails(planted):
 @pytest.mark.parametrize(
     "plant, problem",
     [
-        (lambda e: setattr(e, "msgstr", ""), "untranslated"),
-        (lambda e: setattr(e, "msgstr", e.msgstr.replace("{shape}", "{形状}")), "has the fields"),
-        (lambda e: setattr(e, "msgstr", e.msgstr.replace("{shape}", "{shape!r}")), "has the fields"),
-        (lambda e: setattr(e, "msgstr", e.msgstr.replace("{shape}", "{shape")), "not a valid str.format template"),
-        (lambda e: setattr(e, "msgstr", "expected a tensor of shape {shape}, got {got}"), "has no Chinese"),
-        (lambda e: setattr(e, "obsolete", True), "obsolete entry"),
+        (lambda c, e: setattr(e, "string", ""), "untranslated"),
+        (lambda c, e: setattr(e, "string", e.string.replace("{shape}", "{形状}")), "has the fields"),
+        (lambda c, e: setattr(e, "string", e.string.replace("{shape}", "{shape!r}")), "has the fields"),
+        (lambda c, e: setattr(e, "string", e.string.replace("{shape}", "{shape")), "not a valid str.format template"),
+        (lambda c, e: setattr(e, "string", "expected a tensor of shape {shape}, got {got}"), "has no Chinese"),
+        (lambda c, e: (c.obsolete.update({e.id: e}), c.delete(e.id)), "obsolete entry"),
     ],
     ids=["emptied", "renamed field", "added conversion", "broken field", "left in English", "made obsolete"],
 )
 def test_a_planted_bad_translation_fails(planted, plant, problem):
     package, po, mo = planted
-    header, entries = messages.read_po(po)
-    entry = next(e for e in entries if e.msgid == "expected a tensor of shape {shape}, got {got}")
-    plant(entry)
-    po.write_text(messages.write_po(header, entries), encoding="utf-8")
-    mo.write_bytes(messages.compile_mo(entries))
+    catalog = messages.read_po(po)
+    plant(catalog, catalog["expected a tensor of shape {shape}, got {got}"])
+    po.write_text(messages.write_po(catalog), encoding="utf-8")
+    mo.write_bytes(messages.compile_mo(catalog))
     found = _check(package, po, mo)
     assert found and all(problem in p or "no entry for" in p for p in found), found
     assert any(problem in p for p in found)
+
+
+@pytest.mark.parametrize(
+    "new, problem",
+    [
+        ('msgstr "还"不对"', 'line {n}: cannot read \'msgstr "还"不对"\''),
+        ('msgstr "还不对', "line {n}: cannot read 'msgstr \"还不对'"),
+        ('msgstr "还不对\\q"', "line {n}: cannot read 'msgstr \"还不对\\\\q\"'"),
+        ("", "line {msgid}: missing msgstr for msgid 'not yet right'"),
+    ],
+    ids=["unescaped quote", "unclosed quote", "unknown escape", "no msgstr"],
+)
+def test_an_unreadable_po_file_is_named(planted, new, problem):
+    """Babel's reader takes a broken quote or escape as text: read_po names the line, as msgfmt would."""
+    package, po, mo = planted
+    lines = po.read_text(encoding="utf-8").splitlines()
+    n = lines.index('msgstr "还不对"') + 1
+    assert lines[n - 2] == 'msgid "not yet right"'
+    lines[n - 1] = new
+    po.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert _check(package, po, mo) == [f"{po.name}: " + problem.format(n=n, msgid=n - 1)]
 
 
 @pytest.mark.parametrize(
@@ -189,9 +250,10 @@ def test_a_malformed_message_in_the_code_is_named(tmp_path, code, problem):
     assert len(problems) == 1 and problem in problems[0] and problems[0].startswith("pkg/mod.py:"), problems
 
 
-def test_the_po_file_reads_back_as_written():
-    header, entries = messages.read_po(messages.po_path("zh"))
-    assert messages.write_po(header, entries) == messages.po_path("zh").read_text(encoding="utf-8")
+def test_extract_writes_the_committed_catalogue_unchanged():
+    """Reading the .po and updating it to the code changes nothing: the committed file is what extract writes."""
+    catalog = messages.updated(messages.extract()[0], messages.read_po(messages.po_path("zh")))
+    assert messages.write_po(catalog) == messages.po_path("zh").read_text(encoding="utf-8")
 
 
 #: String literals of the checkers, the setup report and the progress module that are not messages: texts and
@@ -266,12 +328,11 @@ def test_the_catalogue_uses_the_glossary():
     text (a checker's terms are checked as its notebook's)."""
     from test_translations import term_problems
 
-    _header, entries = messages.read_po(messages.po_path("zh"))
     wrong = []
-    for e in entries:
-        chapter = re.search(r"check/nb(\d\d)\.py", " ".join(e.files))
-        for problem in term_problems(e.msgid, e.msgstr, chapter[1] if chapter else "", chapter is not None):
-            wrong.append(f"{e.msgid!r}: {problem}")
+    for e in messages.read_po(messages.po_path("zh")):
+        chapter = re.search(r"check/nb(\d\d)\.py", " ".join(path for path, _line in e.locations))
+        for problem in term_problems(e.id, e.string, chapter[1] if chapter else "", chapter is not None):
+            wrong.append(f"{e.id!r}: {problem}")
     assert not wrong, "\n".join(wrong)
 
 

@@ -17,22 +17,26 @@ After changing a message in the code: ``extract``, translate the entries ``statu
 ``#, fuzzy`` line of each one reviewed), then ``compile``. The English is the key: a translation is
 current exactly while its ``msgid`` is the message as the code writes it now.
 
-Standard library only (no Babel, no GNU gettext tools): the .po files use the usual format, with
-file-level references and one line per string, and GNU ``msgfmt`` reads them too.
+Babel reads and writes the .po and .mo files and merges the code's messages into a catalogue (as ``pybabel
+update`` does); this tool decides which calls are messages and what the code and the translations must obey.
+The .po keeps the course's header and one line per string; GNU ``msgfmt`` reads it too.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import difflib
+import datetime
+import io
 import re
 import string
-import struct
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from babel.messages import mofile, pofile
+from babel.messages.catalog import Catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "course_utils"
@@ -40,13 +44,11 @@ LOCALE = PACKAGE / "locale"
 DOMAIN = "course_utils"
 #: The translated languages (English is the source).
 LANGUAGES = ("zh",)
-#: How similar a new message must be to a vanished one to inherit its translation as fuzzy.
-FUZZY_RATIO = 0.6
 HEADER = {
     "zh": (
         "# Chinese (zh) translations of the course's messages: checker hints, the setup report, progress tables.\n"
         "# English is the source; tools/messages.py extract updates this file from course_utils/, compile writes\n"
-        "# the .mo beside it. Terms follow GLOSSARY.md; code, arguments and names stay in English.\n"
+        "# the .mo beside it. Terms follow GLOSSARY.md; code, arguments and names stay in English."
     ),
 }
 METADATA = (
@@ -57,7 +59,12 @@ METADATA = (
     "Content-Transfer-Encoding: 8bit\n"
     "Plural-Forms: nplurals=1; plural=0;\n"
 )
-FORMAT_FLAG = "python-brace-format"
+#: Babel wraps comments at 76 columns even with width=0, which splits a long ``#| msgid "..."`` inside its quotes.
+NO_WRAP = 1 << 30
+#: A line of an entry: a keyword, a quoted string, or both; Babel's reader accepts broken quotes and escapes.
+PO_LINE = re.compile(r'(#[~|] )?(msgctxt |msgid |msgid_plural |msgstr |msgstr\[\d+\] )?"([^"\\]|\\[\\"ntr])*"')
+#: The creation date Babel writes into a .mo's metadata: fixed, so that the same .po compiles to the same bytes.
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -90,9 +97,10 @@ def _binds_underscore(tree: ast.AST) -> list[int]:
             lines.append(node.lineno)
         elif isinstance(node, ast.arg) and node.arg == "_":
             lines.append(node.lineno)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == "_":
-            lines.append(node.lineno)
-        elif isinstance(node, ast.ExceptHandler) and node.name == "_":
+        elif (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler))
+            and node.name == "_"
+        ):
             lines.append(node.lineno)
         elif isinstance(node, ast.Import) and any((a.asname or a.name) == "_" for a in node.names):
             lines.append(node.lineno)
@@ -169,125 +177,7 @@ def extract(root: Path = PACKAGE) -> tuple[list[Message], list[str]]:
 
 
 # ----------------------------------------------------------------------------------------------
-# The .po format
-
-
-@dataclass
-class Entry:
-    """One entry of a .po file."""
-
-    msgid: str
-    msgstr: str = ""
-    files: list[str] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)
-    previous: str | None = None  # the English this (fuzzy) translation was made for
-    obsolete: bool = False
-
-    @property
-    def fuzzy(self) -> bool:
-        return "fuzzy" in self.flags
-
-
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-_UNESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
-
-
-def _quote(text: str) -> str:
-    return '"' + "".join(_ESCAPES.get(c, c) for c in text) + '"'
-
-
-def _unquote(token: str, where: str) -> str:
-    if len(token) < 2 or token[0] != '"' or token[-1] != '"':
-        raise ValueError(f"{where}: expected a quoted string, got {token!r}")
-    out, chars = [], iter(token[1:-1])
-    for c in chars:
-        if c == "\\":
-            nxt = next(chars, "")
-            if nxt not in _UNESCAPES:
-                raise ValueError(f"{where}: unknown escape \\{nxt}")
-            out.append(_UNESCAPES[nxt])
-        elif c == '"':
-            raise ValueError(f"{where}: an unescaped quote in {token!r}")
-        else:
-            out.append(c)
-    return "".join(out)
-
-
-def read_po(path: Path) -> tuple[str, list[Entry]]:
-    """``(header comment, entries)`` of a .po file, the metadata entry (empty msgid) among the entries."""
-    header: list[str] = []
-    entries: list[Entry] = []
-    current: Entry | None = None
-    key = ""  # "msgid" or "msgstr": the string that a quoted line continues
-
-    def close() -> None:
-        nonlocal current, key
-        if current is not None:
-            entries.append(current)
-        current, key = None, ""
-
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        where, line = f"{path.name}:{number}", raw.strip()
-        if not line:
-            close()
-            continue
-        if not entries and current is None and line.startswith("#") and line[:2] not in ("#:", "#,", "#|", "#.", "#~"):
-            header.append(raw)  # the file's opening comment
-            continue
-        obsolete = line.startswith("#~")
-        if obsolete:
-            line = line[2:].strip()
-        elif line.startswith("#"):
-            if key == "msgstr":  # a comment after a complete entry starts the next one
-                close()
-            current = current or Entry(msgid="")
-            if line.startswith("#:"):
-                current.files += line[2:].split()
-            elif line.startswith("#,"):
-                current.flags += [f.strip() for f in line[2:].split(",") if f.strip()]
-            elif line.startswith("#|"):
-                previous = line[2:].strip()
-                if not previous.startswith("msgid "):
-                    raise ValueError(f"{where}: only the previous msgid is kept after #|")
-                current.previous = _unquote(previous[6:].strip(), where)
-            continue  # other comments (#. or # ...) are for people
-        if line.startswith(("msgctxt", "msgid_plural", "msgstr[")):
-            raise ValueError(f"{where}: contexts and plural forms are not used in this catalogue")
-        if line.startswith("msgid "):
-            if key == "msgstr":
-                close()
-            current = current or Entry(msgid="")
-            current.msgid, current.obsolete, key = _unquote(line[6:].strip(), where), obsolete, "msgid"
-        elif line.startswith("msgstr "):
-            if current is None or key != "msgid":
-                raise ValueError(f"{where}: msgstr without its msgid")
-            current.msgstr, key = _unquote(line[7:].strip(), where), "msgstr"
-        elif line.startswith('"') and current is not None and key:
-            setattr(current, key, getattr(current, key) + _unquote(line, where))
-        else:
-            raise ValueError(f"{where}: cannot read {raw!r}")
-    close()
-    return "\n".join(header) + ("\n" if header else ""), entries
-
-
-def write_po(header: str, entries: Iterable[Entry]) -> str:
-    """The text of a .po file: the header comment, then each entry (one line per string)."""
-    blocks = [header.rstrip("\n")] if header else []
-    for e in entries:
-        lines = []
-        prefix = "#~ " if e.obsolete else ""
-        if e.files and not e.obsolete:
-            lines.append("#: " + " ".join(e.files))
-        if e.flags:
-            lines.append("#, " + ", ".join(e.flags))
-        if e.previous is not None:
-            lines.append("#| msgid " + _quote(e.previous))
-        if e.msgid == "" and "\n" in e.msgstr:  # the metadata: one line per field, as tools write it
-            lines += ['msgid ""', 'msgstr ""'] + [_quote(part) for part in e.msgstr.splitlines(keepends=True)]
-        else:
-            lines += [prefix + "msgid " + _quote(e.msgid), prefix + "msgstr " + _quote(e.msgstr)]
-        blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) + "\n"
+# The .po and .mo files (Babel)
 
 
 def po_path(lang: str) -> Path:
@@ -298,62 +188,61 @@ def mo_path(lang: str) -> Path:
     return po_path(lang).with_suffix(".mo")
 
 
-# ----------------------------------------------------------------------------------------------
-# Update, compile
+def read_po(path: Path) -> Catalog:
+    """The catalogue in the .po file ``path``; ValueError names a line that is not valid .po. Babel reads
+    ``#| msgid`` lines as comments: they become ``previous_id``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, 1):
+        if line and (not line.startswith("#") or line.startswith(("#~", "#|"))) and not PO_LINE.fullmatch(line):
+            raise ValueError(f"line {number}: cannot read {line!r}")
+    try:
+        catalog = pofile.read_po(lines, abort_invalid=True)
+    except pofile.PoFileError as exc:  # Babel counts lines from 0
+        raise ValueError(f"line {exc.lineno + 1}: {exc.args[0].removesuffix(f' on {exc.lineno}')}") from exc
+    for m in [*catalog, *catalog.obsolete.values()]:
+        previous = [c for c in m.user_comments if c.startswith("| msgid ")]
+        m.previous_id = [pofile.denormalize(c.removeprefix("| msgid ")) for c in previous]
+        m.user_comments = [c for c in m.user_comments if c not in previous]
+    return catalog
 
 
-def updated(messages: list[Message], entries: list[Entry], lang: str) -> list[Entry]:
-    """The catalogue for ``messages``: translations kept, new messages empty or fuzzy (the closest vanished
-    message's translation), vanished ones dropped, files and format flags as the code has them now."""
-    old = {e.msgid: e for e in entries if not e.obsolete and e.msgid}
-    used = {m.msgid for m in messages}
-    vanished = [e for e in old.values() if e.msgid not in used and e.msgstr]
-    out = [Entry("", METADATA.format(lang=lang))]
+def write_po(catalog: Catalog) -> str:
+    """The text of ``catalog``'s .po file: its header comment, the course's metadata, then its entries."""
+    out = io.BytesIO()
+    pofile.write_po(out, catalog, width=NO_WRAP, omit_header=True, include_previous=True, include_lineno=False)
+    metadata = pofile.normalize(METADATA.format(lang=catalog.locale_identifier), width=0)
+    return f'{catalog.header_comment}\n\nmsgid ""\nmsgstr {metadata}\n\n{out.getvalue().decode().rstrip()}\n'
+
+
+def updated(messages: list[Message], catalog: Catalog) -> Catalog:
+    """``catalog`` updated to the code's ``messages`` by Babel's ``Catalog.update``: translations kept, a new message
+    empty or fuzzy (the closest old message's translation, whose English becomes its ``previous_id``), vanished ones
+    dropped, files and format flags as the code has them now (Babel would flag every message with braces)."""
+    template = Catalog()
     for m in messages:
-        flags = [FORMAT_FLAG] if m.formatted else []
-        if m.msgid in old:
-            e = old[m.msgid]
-            fuzzy = e.fuzzy
-            out.append(
-                Entry(
-                    m.msgid,
-                    e.msgstr,
-                    list(m.files),
-                    (["fuzzy"] if fuzzy else []) + flags,
-                    e.previous if fuzzy else None,
-                )
-            )
-            continue
-        near = max(vanished, key=lambda e: difflib.SequenceMatcher(None, e.msgid, m.msgid).ratio(), default=None)
-        if near is not None and difflib.SequenceMatcher(None, near.msgid, m.msgid).ratio() >= FUZZY_RATIO:
-            out.append(Entry(m.msgid, near.msgstr, list(m.files), ["fuzzy", *flags], near.msgid))
-        else:
-            out.append(Entry(m.msgid, "", list(m.files), flags))
-    return out
+        template.add(m.msgid, locations=[(path, None) for path in m.files])
+    previous = {m.id: m.previous_id for m in catalog}
+    catalog.update(template)
+    catalog.obsolete.clear()
+    formatted = {m.msgid for m in messages if m.formatted}
+    for m in catalog:
+        m.flags = (m.flags & {"fuzzy"}) | ({"python-brace-format"} if m.id in formatted else set())
+        if m.fuzzy and not m.previous_id:  # fuzzy before this update: keep the English it was made for
+            m.previous_id = previous.get(m.id, [])
+    return catalog
 
 
-def compile_mo(entries: Iterable[Entry]) -> bytes:
-    """The GNU .mo file of ``entries``: the metadata and every translated, non-fuzzy, current entry, sorted by msgid."""
-    pairs = sorted(
-        (e.msgid.encode("utf-8"), e.msgstr.encode("utf-8"))
-        for e in entries
-        if e.msgstr and not e.fuzzy and not e.obsolete
-    )
-    ids = strs = b""
-    offsets = []
-    for msgid, msgstr in pairs:
-        offsets.append((len(ids), len(msgid), len(strs), len(msgstr)))
-        ids += msgid + b"\0"
-        strs += msgstr + b"\0"
-    n = len(pairs)
-    key_start = 7 * 4 + 16 * n  # header, then two tables of (length, offset)
-    value_start = key_start + len(ids)
-    keys, values = [], []
-    for id_off, id_len, str_off, str_len in offsets:
-        keys += [id_len, key_start + id_off]
-        values += [str_len, value_start + str_off]
-    head = struct.pack("Iiiiiii", 0x950412DE, 0, n, 7 * 4, 7 * 4 + n * 8, 0, key_start)  # no hash table
-    return head + struct.pack(f"{len(keys)}i", *keys) + struct.pack(f"{len(values)}i", *values) + ids + strs
+def compile_mo(catalog: Catalog) -> bytes:
+    """The .mo file of ``catalog``: its translated, non-fuzzy messages and Babel's metadata entry, dated :data:`EPOCH`."""
+    catalog.creation_date = EPOCH
+    out = io.BytesIO()
+    mofile.write_mo(out, catalog)
+    return out.getvalue()
+
+
+def translations(catalog: Catalog) -> dict[str, str]:
+    """What gettext finds in ``catalog`` (a .po's or a .mo's): the translation of each translated, non-fuzzy message."""
+    return {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -372,54 +261,56 @@ def check(
     ``messages`` (default: :func:`extract`, whose problems are reported too), ``po`` and ``mo`` (default:
     the package's files) let a test check a planted change.
     """
+    problems: list[str] = []
     if messages is None:
         messages, problems = extract()
-    else:
-        problems = []
     po, mo = po or po_path(lang), mo or mo_path(lang)
     rel = po.name if not po.is_relative_to(ROOT) else po.relative_to(ROOT).as_posix()
     if not po.is_file():
         return [*problems, f"{rel} is missing: run python tools/messages.py extract"]
     try:
-        _header, entries = read_po(po)
+        catalog = read_po(po)
     except ValueError as exc:
         return [*problems, f"{rel}: {exc}"]
-    by_id = {e.msgid: e for e in entries if not e.obsolete}
-    code = {m.msgid: m for m in messages}
-    if "" not in by_id or "charset=UTF-8" not in by_id[""].msgstr:
+    if not re.search(r'^"Content-Type: text/plain; charset=UTF-8\\n"$', po.read_text(encoding="utf-8"), re.M):
         problems.append(f"{rel}: no metadata entry declaring charset=UTF-8")
-    for e in entries:
-        if e.obsolete:
-            problems.append(f"{rel}: an obsolete entry (#~) for {e.msgid!r}: delete it")
-        elif e.msgid and e.msgid not in code:
-            problems.append(f"{rel}: no code uses {e.msgid!r} (obsolete): run python tools/messages.py extract")
+    code = {m.msgid for m in messages}
+    problems += [f"{rel}: an obsolete entry (#~) for {e.id!r}: delete it" for e in catalog.obsolete.values()]
+    problems += [
+        f"{rel}: no code uses {e.id!r} (obsolete): run python tools/messages.py extract"
+        for e in catalog
+        if e.id and e.id not in code
+    ]
     for m in messages:
-        e = by_id.get(m.msgid)
+        e = catalog.get(m.msgid)
         if e is None:
             problems.append(
                 f"{rel}: no entry for {m.msgid!r} ({', '.join(m.files)}): run python tools/messages.py extract"
             )
-        elif not e.msgstr.strip():
+        elif not e.string.strip():
             problems.append(f"{rel}: untranslated: {m.msgid!r}")
         elif e.fuzzy:
-            problems.append(f"{rel}: fuzzy (made for {e.previous!r}): review {m.msgid!r}, then drop its fuzzy flag")
+            was = e.previous_id[0] if e.previous_id else None
+            problems.append(f"{rel}: fuzzy (made for {was!r}): review {m.msgid!r}, then drop its fuzzy flag")
         elif m.formatted:
-            want, got = _fields(m.msgid), _fields(e.msgstr)
+            want, got = _fields(m.msgid), _fields(e.string)
             if got is None:
                 problems.append(
-                    f"{rel}: the translation of {m.msgid!r} is not a valid str.format template: {e.msgstr!r}"
+                    f"{rel}: the translation of {m.msgid!r} is not a valid str.format template: {e.string!r}"
                 )
-            elif sorted(map(str, set(want or []))) != sorted(map(str, set(got))):
+            elif set(want or []) != set(got):
                 problems.append(
                     f"{rel}: the translation of {m.msgid!r} has the fields {sorted({f[0] for f in got})}, "
                     f"the English {sorted({f[0] for f in want or []})} (names, conversions and formats must match)"
                 )
-        if e is not None and lang == "zh" and e.msgstr.strip() and not _code_only(m.msgid) and not _cjk(e.msgstr):
-            problems.append(f"{rel}: the translation of {m.msgid!r} has no Chinese in it: {e.msgstr!r}")
+        if e is not None and lang == "zh" and e.string.strip() and not _code_only(m.msgid) and not _cjk(e.string):
+            problems.append(f"{rel}: the translation of {m.msgid!r} has no Chinese in it: {e.string!r}")
     if not mo.is_file():
         problems.append(f"{mo.name} is missing beside {rel}: run python tools/messages.py compile")
-    elif mo.read_bytes() != compile_mo(entries):
-        problems.append(f"{mo.name} is not the compiled {rel}: run python tools/messages.py compile")
+    else:
+        with mo.open("rb") as f:
+            if translations(mofile.read_mo(f)) != translations(catalog):
+                problems.append(f"{mo.name} is not the compiled {rel}: run python tools/messages.py compile")
     return problems
 
 
@@ -433,12 +324,13 @@ def _code_only(text: str) -> bool:
 
 
 def _status(lang: str) -> Iterator[str]:
-    _header, entries = read_po(po_path(lang))
-    for e in entries:
-        if e.msgid and (not e.msgstr.strip() or e.fuzzy):
-            state = "fuzzy" if e.fuzzy else "untranslated"
-            yield f"[{state}] {', '.join(e.files)}\n  English: {e.msgid}" + (
-                f"\n  was:     {e.previous}\n  old translation: {e.msgstr}" if e.fuzzy else ""
+    for e in read_po(po_path(lang)):
+        if e.id and (not e.string.strip() or e.fuzzy):
+            files = ", ".join(path for path, _line in e.locations)
+            yield f"[{'fuzzy' if e.fuzzy else 'untranslated'}] {files}\n  English: {e.id}" + (
+                f"\n  was:     {e.previous_id[0] if e.previous_id else None}\n  old translation: {e.string}"
+                if e.fuzzy
+                else ""
             )
 
 
@@ -455,15 +347,14 @@ def main(argv: list[str]) -> int:
     for lang in LANGUAGES:
         po = po_path(lang)
         if args.command == "extract":
-            header, entries = read_po(po) if po.is_file() else (HEADER.get(lang, ""), [])
-            entries = updated(messages, entries, lang)
+            catalog = updated(messages, read_po(po) if po.is_file() else Catalog(lang, header_comment=HEADER[lang]))
             po.parent.mkdir(parents=True, exist_ok=True)
-            po.write_text(write_po(header, entries), encoding="utf-8")
-            mo_path(lang).write_bytes(compile_mo(entries))
-            todo = sum(1 for e in entries if e.msgid and (not e.msgstr or e.fuzzy))
-            print(f"{po.relative_to(ROOT)}: {len(entries) - 1} messages, {todo} to translate or review")
+            po.write_text(write_po(catalog), encoding="utf-8")
+            mo_path(lang).write_bytes(compile_mo(catalog))
+            todo = sum(1 for e in catalog if e.id and (not e.string or e.fuzzy))
+            print(f"{po.relative_to(ROOT)}: {len(catalog)} messages, {todo} to translate or review")
         elif args.command == "compile":
-            mo_path(lang).write_bytes(compile_mo(read_po(po)[1]))
+            mo_path(lang).write_bytes(compile_mo(read_po(po)))
             print(f"wrote {mo_path(lang).relative_to(ROOT)}")
         elif args.command == "status":
             todo = list(_status(lang))
