@@ -84,11 +84,10 @@ def test_gnu_msgfmt_reads_the_catalogue_as_ours(tmp_path):
     import subprocess
 
     def gnu(po: Path) -> Path:
-        run = subprocess.run(
-            [msgfmt, "--check", "-o", str(po.with_suffix(".gnu.mo")), str(po)], capture_output=True, text=True
-        )
+        out = tmp_path / f"{po.stem}.gnu.mo"
+        run = subprocess.run([msgfmt, "--check", "-o", str(out), str(po)], capture_output=True, text=True)
         assert run.returncode == 0, run.stderr
-        return po.with_suffix(".gnu.mo")
+        return out
 
     catalog = messages.read_po(messages.po_path("zh"))
     msgids = [m.id for m in catalog if m.id]
