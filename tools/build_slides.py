@@ -2,13 +2,12 @@
 
     python tools/build_slides.py [notebooks/NN_topic.ipynb ...] [--out build/slides] [--check]
 
-For each notebook this converts a copy (the committed notebook is not changed) with nbconvert's
-SlidesExporter (what ``jupyter nbconvert --to slides`` runs). Slide boundaries come from the
-headings: a ``#`` or ``##`` markdown cell starts a new slide, any cell that follows a code cell
-starts a sub-slide below it (one "explain, run, look" step per screen), the Colab install cell is
-skipped. reveal.js, require.js, jQuery and MathJax are installed once with npm into
-build/slides-assets/ and the files the slides need are copied into build/slides/assets/, so the
-build/slides folder works from a USB stick in a room without Wi-Fi (open NN_topic.slides.html).
+A copy of each notebook (the committed one is not changed) goes through nbconvert's SlidesExporter.
+Slide boundaries come from the headings: a ``#`` or ``##`` markdown cell starts a new slide, any
+cell that follows a code cell starts a sub-slide below it (one "explain, run, look" step per
+screen), the Colab install cell is skipped. reveal.js, require.js, jQuery and MathJax are installed
+once with npm into build/slides-assets/; the files listed in slides_assets.txt are copied into
+build/slides/assets/, so the folder works from a USB stick in a room without Wi-Fi.
 """
 
 from __future__ import annotations
@@ -28,29 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 TEMPLATE = "slides_reveal.html.j2"
 NPM_PACKAGES = ("reveal.js@4.6.0", "requirejs@2.3.8", "jquery@3.7.1", "mathjax@2.7.9")
-# What the slides load, relative to node_modules/ (everything else in the npm packages stays behind).
-ASSET_FILES = (
-    "reveal.js/dist/reveal.js",
-    "reveal.js/dist/reveal.css",
-    "reveal.js/dist/reset.css",
-    "reveal.js/dist/theme/white.css",
-    "reveal.js/dist/theme/fonts/source-sans-pro",
-    "reveal.js/plugin/notes",
-    "reveal.js/LICENSE",
-    "requirejs/require.js",
-    "jquery/dist/jquery.min.js",
-    "jquery/LICENSE.txt",
-    "mathjax/MathJax.js",
-    "mathjax/LICENSE",
-    "mathjax/config/TeX-AMS_CHTML-full.js",
-    "mathjax/config/Safe.js",
-    "mathjax/jax/input/TeX",
-    "mathjax/jax/output/CommonHTML",
-    "mathjax/jax/element",
-    "mathjax/extensions",
-    "mathjax/localization/en",
-    "mathjax/fonts/HTML-CSS/TeX/woff",
-)
+CACHE = ROOT / "build" / "slides-assets"  # where npm installs them
+#: What the slides load, one path a line, relative to node_modules/ (the rest of the npm packages stays behind).
+ASSET_LIST = HERE / "slides_assets.txt"
 HEADING = re.compile(r"^(#{1,2})\s")
 # A linked remote image (the Colab badge): offline it is a broken-image icon, so keep the link as text.
 REMOTE_BADGE = re.compile(r"\[!\[([^\]]*)\]\(https?://[^)]*\)\]\(([^)]*)\)")
@@ -63,9 +42,7 @@ def slide_types(cells: list[dict]) -> list[str]:
     first_code = next((i for i, c in enumerate(cells) if c["cell_type"] == "code"), None)
     for i, cell in enumerate(cells):
         source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
-        if cell["cell_type"] == "markdown" and HEADING.match(source):
-            kind = "slide"
-        elif i == 0:
+        if i == 0 or (cell["cell_type"] == "markdown" and HEADING.match(source)):
             kind = "slide"
         elif i == first_code and "google.colab" in source:
             kind = "skip"  # the Colab install cell: nothing to show in a room
@@ -82,14 +59,10 @@ def slide_types(cells: list[dict]) -> list[str]:
 def ensure_assets(cache: Path) -> Path:
     """node_modules/ with the pinned reveal.js, require.js, jQuery and MathJax (npm install once)."""
     modules = cache / "node_modules"
-    wanted = {p.rsplit("@", 1)[0]: p.rsplit("@", 1)[1] for p in NPM_PACKAGES}
 
     def have() -> bool:
-        for name, version in wanted.items():
-            pkg = modules / name / "package.json"
-            if not pkg.exists() or json.loads(pkg.read_text())["version"] != version:
-                return False
-        return True
+        pins = {modules / p.rsplit("@", 1)[0] / "package.json": p.rsplit("@", 1)[1] for p in NPM_PACKAGES}
+        return all(pkg.exists() and json.loads(pkg.read_text())["version"] == v for pkg, v in pins.items())
 
     if not have():
         npm = shutil.which("npm")
@@ -108,9 +81,8 @@ def ensure_assets(cache: Path) -> Path:
 
 def copy_assets(modules: Path, target: Path) -> int:
     """Copy the files the slides load into target/ (replacing it); returns the bytes copied."""
-    if target.exists():
-        shutil.rmtree(target)
-    for rel in ASSET_FILES:
+    shutil.rmtree(target, ignore_errors=True)
+    for rel in ASSET_LIST.read_text(encoding="utf-8").split():
         src, dst = modules / rel, target / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
@@ -123,21 +95,20 @@ def copy_assets(modules: Path, target: Path) -> int:
 def make_exporter():
     """A SlidesExporter that loads everything from ./assets (relative to the slides) and no mermaid."""
     from nbconvert import SlidesExporter
-    from traitlets.config import Config
 
-    c = Config()
-    c.SlidesExporter.reveal_url_prefix = "assets/reveal.js"
-    c.SlidesExporter.reveal_theme = "white"  # the default theme ("simple") imports web fonts
-    c.SlidesExporter.reveal_scroll = True  # a long output scrolls instead of running off the slide
-    c.SlidesExporter.reveal_number = "c/t"
-    c.SlidesExporter.reveal_width = "1280"  # 16:10; a 100-character code line fits at 16 px
-    c.SlidesExporter.reveal_height = "800"
-    c.SlidesExporter.require_js_url = "assets/requirejs/require.js"
-    c.SlidesExporter.jquery_url = "assets/jquery/dist/jquery.min.js"
-    c.SlidesExporter.mathjax_url = "assets/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
-    c.SlidesExporter.extra_template_paths = [str(HERE)]
-    c.SlidesExporter.template_file = TEMPLATE
-    return SlidesExporter(config=c)
+    return SlidesExporter(
+        reveal_url_prefix="assets/reveal.js",
+        reveal_theme="white",  # the default theme ("simple") imports web fonts
+        reveal_scroll=True,  # a long output scrolls instead of running off the slide
+        reveal_number="c/t",
+        reveal_width="1280",  # 16:10; a 100-character code line fits at 16 px
+        reveal_height="800",
+        require_js_url="assets/requirejs/require.js",
+        jquery_url="assets/jquery/dist/jquery.min.js",
+        mathjax_url="assets/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe",
+        extra_template_paths=[str(HERE)],
+        template_file=TEMPLATE,
+    )
 
 
 def convert(exporter, notebook: Path, out_dir: Path) -> Path:
@@ -185,11 +156,11 @@ def check_decks(decks: list[Path], shots: Path, chromium: str | None = None) -> 
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=args)
         for deck in decks:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.on("requestfailed", lambda r, d=deck: problems.append(f"{d.name}: failed to load {r.url}"))
+            page.on("requestfailed", lambda r, d=deck.name: problems.append(f"{d}: failed to load {r.url}"))
             page.on(
-                "request", lambda r, d=deck: r.url.startswith("file:") or problems.append(f"{d.name}: requests {r.url}")
+                "request", lambda r, d=deck.name: r.url.startswith("file:") or problems.append(f"{d}: requests {r.url}")
             )
-            page.on("pageerror", lambda e, d=deck: problems.append(f"{d.name}: script error {e}"))
+            page.on("pageerror", lambda e, d=deck.name: problems.append(f"{d}: script error {e}"))
             for n in (0, 1):
                 page.goto(f"{deck.as_uri()}#/{n}")
                 page.wait_for_selector(".reveal.ready", timeout=30_000)
@@ -204,19 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/NN_*.ipynb")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "slides")
-    parser.add_argument("--cache", type=Path, default=ROOT / "build" / "slides-assets", help="npm install folder")
-    parser.add_argument(
-        "--check", action="store_true", help="open every deck in headless Chromium (Playwright) and keep screenshots"
-    )
+    parser.add_argument("--check", action="store_true", help="open every deck in headless Chromium, keep screenshots")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if not notebooks:
         sys.exit("build_slides: no notebooks/NN_*.ipynb found")
     t0 = time.perf_counter()
-    modules = ensure_assets(args.cache.resolve())
+    modules = ensure_assets(CACHE)
     out = args.out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    size = copy_assets(modules, out / "assets")
+    size = copy_assets(modules, out / "assets")  # which creates out/
     exporter = make_exporter()
     decks = []
     for nb in notebooks:
