@@ -319,6 +319,28 @@ def test_the_worked_solutions_can_be_left_out(tmp_path, monkeypatch):
     assert "--no-solutions" not in default.stdout
 
 
+def test_the_command_line_hands_each_option_to_build(tmp_path, monkeypatch, capsys):
+    assert bd.main(["build", "--out", str(tmp_path / "b"), "--python", "3.9"]) == 1  # the real build refuses
+    assert "python_version must be '3.N'" in capsys.readouterr().err and not (tmp_path / "b").exists()
+    seen = {}
+    monkeypatch.setattr(bd, "build", lambda *args, **kwargs: seen.update(kwargs))
+    out = tmp_path / "b"
+    assert bd.main(["build", "--out", str(out), "--target", "macos-arm64", "--python", "3.12", "--archive"]) == 0
+    assert seen == {
+        "out": out,
+        "target_name": "macos-arm64",
+        "python_version": "3.12",
+        "archive": True,
+        "solutions": True,
+    }
+    with pytest.raises(SystemExit):
+        bd.main(["build", "--target", "windows"])
+    out.mkdir()
+    assert bd.main(["build", "--out", str(out)]) == 0 and out.is_dir()  # kept without --force
+    assert seen["target_name"] is None and seen["archive"] is False
+    assert bd.main(["build", "--out", str(out), "--force"]) == 0 and not out.exists()
+
+
 def test_the_manifest_says_whether_the_solutions_are_in(fake_bundle, tmp_path):
     assert json.loads((fake_bundle / bi.MANIFEST).read_text())["solutions"] is True
     (fake_bundle / bi.MANIFEST).unlink()

@@ -3,31 +3,20 @@
     python tools/bundle.py build [--out build/bundle] [--target linux-x86_64] [--python 3.11] [--archive] [--no-solutions]
     python tools/bundle.py rehearse [--bundle DIR] [--notebooks 00 03]     (make bundle-test)
 
-``build`` (``make bundle``; needs PyPI) writes, into ``--out``:
+``build`` (``make bundle``; needs PyPI; what it holds: bundle.mk, INSTRUCTOR.md "Workshop kit") writes into
+``--out``: ``course/`` (the checkout as :func:`plumbing.copy_checkout` copies it, less :data:`SOLUTIONS`
+with ``--no-solutions``, and the caches: Hub prefetch, emotion splits, built stand-ins); ``wheels/``, the
+wheels that ``uv pip compile --python-platform`` resolves for the target (runtime, extras, CPU torch,
+setuptools, uv) and the stand-in packages, fetched with ``pip download --no-deps --platform``;
+``requirements.txt``; ``install.py`` (tools/bundle_install.py, standard library only); ``install.sh``,
+``lab.sh`` and ``README.txt`` (tools/bundle_data/); and last ``MANIFEST.json``: target, wheels, and the
+size and sha256 of every file. Only this machine's platform can be test-installed; wheels for another
+are downloaded and listed, never installed here.
 
-- ``course/``: the checkout's files as they are on disk (what :func:`colab_rehearsal.copy_checkout`
-  copies: tracked and untracked-not-ignored files, no virtual environments), plus the caches in
-  ``course/data/cache/``: a prefetch's Hub snapshots (``hub/``, if ``make prefetch`` ran), the
-  emotion splits (``data/emotion/``, from ``$COURSE_DATA_DIR`` or the prefetch) and the built
-  stand-ins (``standins/``, platform-independent safetensors folders). ``--no-solutions`` leaves
-  the worked solutions out (:data:`SOLUTIONS`: the notebooks in both editions and their sources),
-  for an instructor who hands them out after each session; the manifest says ``"solutions": false``;
-- ``wheels/``: a wheelhouse for the target platform and Python. uv resolves the runtime and the
-  lab, test and offline extras, torch (its CPU build), setuptools (to build the editable course
-  package) and uv itself for that platform (``uv pip compile --python-platform``); pip downloads
-  exactly those wheels (``pip download --no-deps --only-binary=:all: --platform ... --python-version``),
-  plus the stand-in packages of ``python -m course_utils requirements`` (installed ``--no-deps``);
-- ``requirements.txt`` (the resolved pins), ``install.py`` (tools/bundle_install.py: standard library
-  only), ``install.sh``, ``lab.sh``, ``README.txt``, and last ``MANIFEST.json``: the target
-  platform, the resolved wheel list, and the size and sha256 of every file.
-
-Only the build machine's own platform can be test-installed; wheels for another (``--target
-macos-arm64``) are downloaded and listed, never installed here.
-
-``rehearse`` (``make bundle-test``) proves it: it builds a bundle (or takes ``--bundle``), copies it,
-then in a new network namespace (``unshare -n``: only a loopback interface), with a fresh HOME and
-empty pip and uv caches, runs ``install.sh --no-lab``, executes notebooks with the bundle's own
-venv (``pytest --nbval-lax``) and checks that ``lab.sh`` serves JupyterLab. Figures go to ``build/bundle-test/report.json``.
+``rehearse`` (``make bundle-test``) builds a bundle (or takes ``--bundle``), copies it, then in a new network
+namespace (``unshare -n``: only a loopback interface), with a fresh HOME and empty pip and uv caches, runs
+``install.sh --no-lab``, the notebooks with the bundle's venv (``pytest --nbval-lax``) and ``lab.sh`` until
+JupyterLab answers. Figures go to ``build/bundle-test/report.json``.
 """
 
 from __future__ import annotations
@@ -35,15 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 from packaging.tags import compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import canonicalize_name, parse_wheel_filename
@@ -53,9 +42,11 @@ from course_utils.paths import prefetched_data_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bundle_install as bi  # noqa: E402
-from colab_rehearsal import TORCH_VERSION, RehearsalError, _uv, copy_checkout, run, torch_requirement  # noqa: E402
+from plumbing import TORCH_VERSION, RehearsalError, copy_checkout, find_uv, run, torch_requirement  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+#: install.sh, lab.sh and the README.txt template, as they go into a bundle.
+DATA = Path(__file__).resolve().parent / "bundle_data"
 DEFAULT_OUT = ROOT / "build" / "bundle"
 DEFAULT_REPORT = ROOT / "build" / "bundle-test" / "report.json"
 EXTRAS = ("lab", "test", "offline")
@@ -67,6 +58,8 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 #: checkers in course_utils/check and their tests still hold reference code: this keeps the worked
 #: answers out of sight during the day, it does not make them secret.)
 SOLUTIONS = ("notebooks/solutions", "notebooks/zh/solutions", "translations/zh/notebooks/solutions")
+SOLUTIONS_IN = "Worked solutions: course/notebooks/solutions/."
+SOLUTIONS_OUT = "The worked solutions are not in this bundle: your instructor hands them out."
 
 
 @dataclass(frozen=True)
@@ -82,20 +75,17 @@ class Target:
     macos: str = ""  # the oldest macOS the wheels accept (torch 2.13's wheel is macosx_14_0_arm64)
 
 
-def _manylinux(arch: str, newest: int) -> tuple[str, ...]:
-    return tuple(f"manylinux_2_{m}_{arch}" for m in range(newest, 4, -1)) + tuple(
-        f"manylinux{v}_{arch}" for v in ("2014", "2010", "1")
-    )
+def _linux(arch: str, glibc: int = 28) -> Target:
+    """The Linux target for ``arch``, whose wheels need glibc 2.``glibc`` or older (every manylinux tag up to it)."""
+    tags = [f"manylinux_2_{m}_{arch}" for m in range(glibc, 4, -1)]
+    tags += [f"manylinux{v}_{arch}" for v in (2014, 2010, 1)]  # the older names of 2_17, 2_12 and 2_5
+    return Target(f"linux-{arch}", "Linux", arch, f"{arch}-manylinux_2_{glibc}", tuple(tags), f"2.{glibc}")
 
 
 #: Targets by name. torch 2.13 has no wheels for Intel Macs; Windows learners use WSL 2 (linux-x86_64).
 TARGETS: dict[str, Target] = {
-    "linux-x86_64": Target(
-        "linux-x86_64", "Linux", "x86_64", "x86_64-manylinux_2_28", _manylinux("x86_64", 28), "2.28"
-    ),
-    "linux-aarch64": Target(
-        "linux-aarch64", "Linux", "aarch64", "aarch64-manylinux_2_28", _manylinux("aarch64", 28), "2.28"
-    ),
+    "linux-x86_64": _linux("x86_64"),
+    "linux-aarch64": _linux("aarch64"),
     "macos-arm64": Target(
         "macos-arm64", "Darwin", "arm64", "aarch64-apple-darwin", tuple(mac_platforms((14, 0), "arm64")), macos="14.0"
     ),  # macOS 14: every tag it accepts
@@ -133,17 +123,18 @@ def wheel_fits(filename: str, target: Target, python_version: str) -> bool:
     return not supported.isdisjoint(tags)
 
 
+def _wheel_of(url: str) -> str:
+    """The wheel's file name at the end of ``url`` (``%2B`` decoded to ``+``)."""
+    return unquote(url.rsplit("/", 1)[-1])
+
+
 def torch_for(target: Target, python_version: str) -> tuple[str, list[str]]:
     """The torch requirement and uv flags: the local CPU wheel when it fits the target; else on macOS PyPI's
     wheel (CPU, and MPS), on Linux the CPU build from PyTorch's index (uv's ``--torch-backend=cpu``)."""
     requirement, flags = torch_requirement()
-    if requirement.startswith("torch @ "):
-        filename = Path(requirement.split("/")[-1].replace("%2B", "+")).name
-        if wheel_fits(filename, target, python_version):
-            return requirement, flags
-    if target.system == "Darwin":
-        return f"torch=={TORCH_VERSION}", []
-    return f"torch=={TORCH_VERSION}", ["--torch-backend=cpu"]
+    if requirement.startswith("torch @ ") and wheel_fits(_wheel_of(requirement), target, python_version):
+        return requirement, flags
+    return f"torch=={TORCH_VERSION}", ([] if target.system == "Darwin" else ["--torch-backend=cpu"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -156,38 +147,20 @@ def resolve(course: Path, target: Target, python_version: str, work: Path, log=p
     Returns the lock file and the pip options that the download needs (the CPU index for torch).
     """
     torch_req, torch_flags = torch_for(target, python_version)
-    uv_version = run([_uv(), "--version"], timeout=30, what="uv --version").split()[1]
+    uv_version = run([find_uv(), "--version"], timeout=30, what="uv --version").split()[1]
     extra_in = work / "extra.in"
     # setuptools builds the editable course package (pyproject's build-system); uv installs the rest.
     extra_in.write_text(f"{torch_req}\nsetuptools>=68\nuv=={uv_version}\n", encoding="utf-8")
     lock = work / "lock.txt"
-    cmd = [
-        _uv(),
-        "pip",
-        "compile",
-        "--quiet",
-        "--no-header",
-        "--no-annotate",
-        course / "pyproject.toml",
-        extra_in,
-        *[a for e in EXTRAS for a in ("--extra", e)],
-        "--python-version",
-        python_version,
-        "--python-platform",
-        target.uv_platform,
-        "--only-binary",
-        ":all:",
-        *torch_flags,
-        "-o",
-        lock,
-    ]
+    cmd = [find_uv(), "pip", "compile", "--quiet", "--no-header", "--no-annotate", course / "pyproject.toml", extra_in]
+    cmd += [a for e in EXTRAS for a in ("--extra", e)]
+    cmd += ["--python-version", python_version, "--python-platform", target.uv_platform, "--only-binary", ":all:"]
+    cmd += [*torch_flags, "-o", lock]
     t0 = time.perf_counter()
     env = dict(os.environ, MACOSX_DEPLOYMENT_TARGET=target.macos) if target.macos else None
     run(cmd, timeout=600, env=env, what="uv pip compile (resolving the wheel list)")
-    log(
-        f"resolved {sum(1 for line in lock.read_text().splitlines() if line and not line.startswith(('#', ' ', '-')))} "
-        f"distributions for {target.name}, Python {python_version} ({time.perf_counter() - t0:.1f} s)"
-    )
+    seconds = time.perf_counter() - t0
+    log(f"resolved {len(pins(lock))} distributions for {target.name}, Python {python_version} ({seconds:.1f} s)")
     return lock, ([f"--extra-index-url={TORCH_CPU_INDEX}"] if torch_flags else [])
 
 
@@ -195,24 +168,9 @@ def download(
     lock: Path, standins: list[str], target: Target, python_version: str, wheels: Path, pip_flags: list[str], log=print
 ) -> None:
     """``pip download`` every wheel of ``lock`` and the stand-in packages for ``target`` into ``wheels``."""
-    common = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--python-version",
-        python_version,
-        "--implementation",
-        "cp",
-        *[a for p in target.pip_platforms for a in ("--platform", p)],
-        "-d",
-        wheels,
-        *pip_flags,
-    ]
+    common = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"]
+    common += ["--only-binary=:all:", "--python-version", python_version, "--implementation", "cp"]
+    common += [*[a for p in target.pip_platforms for a in ("--platform", p)], "-d", wheels, *pip_flags]
     t0 = time.perf_counter()
     run([*common, "-r", lock], timeout=1800, what="pip download (the stack)")
     if standins:
@@ -229,9 +187,7 @@ def pins(lock: Path) -> dict[str, str]:
             continue
         if " @ " in line:
             name, url = (p.strip() for p in line.split(" @ ", 1))
-            found[canonicalize_name(name.split("[")[0])] = bi.wheel_name_version(
-                url.split("/")[-1].replace("%2B", "+")
-            )[1]
+            found[canonicalize_name(name.split("[")[0])] = bi.wheel_name_version(_wheel_of(url))[1]
         elif "==" in line:
             name, version = (p.strip() for p in line.split(";")[0].split("==", 1))
             found[canonicalize_name(name.split("[")[0])] = version
@@ -246,12 +202,7 @@ def copy_caches(cache: Path, data_dir: Path | None, dest: Path, log=print) -> di
     if (cache / "hub").is_dir() and any((cache / "hub").iterdir()):
         # Snapshots as plain files (the cache's symlinks dereferenced, blobs/ left out): a FAT or exFAT
         # USB stick keeps no symlinks, and huggingface_hub finds a snapshot by refs/ and snapshots/ alone.
-        shutil.copytree(
-            cache / "hub",
-            dest / "hub",
-            symlinks=False,
-            ignore=lambda d, names: [n for n in names if n in ("blobs", ".locks")],
-        )
+        shutil.copytree(cache / "hub", dest / "hub", symlinks=False, ignore=shutil.ignore_patterns("blobs", ".locks"))
         caches["hub"] = True
     for source in [p for p in (data_dir, prefetched_data_dir(cache)) if p is not None]:
         if emotion_files_present(source):  # copied where load_emotion looks for a prefetch
@@ -264,52 +215,14 @@ def copy_caches(cache: Path, data_dir: Path | None, dest: Path, log=print) -> di
         if (folder / "config.json").is_file():  # built completely (stand-ins are published atomically)
             shutil.copytree(folder, dest / "standins" / folder.name)
             caches["standins"].append(folder.name)
+    standins = ", ".join(caches["standins"])
     log(
         "caches: "
-        + ", ".join(
-            [
-                "Hub prefetch" if caches["hub"] else "no Hub prefetch (stand-ins only; run make prefetch to add one)",
-                "emotion" if caches["emotion"] else "NO emotion data (set COURSE_DATA_DIR or run make prefetch)",
-                f"stand-ins {', '.join(caches['standins'])}"
-                if caches["standins"]
-                else "no built stand-ins (built on first use)",
-            ]
-        )
+        + ("Hub prefetch" if caches["hub"] else "no Hub prefetch (stand-ins only; run make prefetch to add one)")
+        + (", emotion" if caches["emotion"] else ", NO emotion data (set COURSE_DATA_DIR or run make prefetch)")
+        + (f", stand-ins {standins}" if standins else ", no built stand-ins (built on first use)")
     )
     return caches
-
-
-INSTALL_SH = """#!/bin/sh
-# Install the course from this bundle, with no network (see README.txt): python3 install.py does the work.
-# PYTHON=python3.11 ./install.sh picks the Python; ./install.sh --no-lab installs without opening JupyterLab.
-here=$(cd "$(dirname "$0")" && pwd)
-exec "${PYTHON:-python3}" "$here/install.py" "$@"
-"""
-
-LAB_SH = """#!/bin/sh
-# Open the course in JupyterLab, offline, with this bundle's caches (after ./install.sh).
-here=$(cd "$(dirname "$0")" && pwd)
-[ -f "$here/course.env" ] || { echo "lab.sh: not installed yet: run ./install.sh first" >&2; exit 1; }
-. "$here/course.env"
-[ "$(id -u)" = 0 ] && set -- --allow-root "$@"
-cd "$here/course" && exec "$here/venv/bin/jupyter" lab notebooks/ "$@"
-"""
-
-README_TXT = """Hands-on Hugging Face course: workshop bundle for {target} (Python {python}), built {built}.
-
-Install with no network at all (about {install_hint} of disk for the environment):
-
-    ./install.sh            (or: sh install.sh, or python3 install.py) verifies the bundle, installs,
-                            opens JupyterLab
-    ./lab.sh                opens JupyterLab again later
-    python3 install.py --verify     only checks the bundle (platform, Python, every file's sha256)
-
-Needs Python {python} on {target}. Copy the whole folder; a half-copied one is refused.
-The course lives in course/ (notebooks in course/notebooks); its caches in course/data/cache.
-{solutions}
-"""
-SOLUTIONS_IN = "Worked solutions: course/notebooks/solutions/."
-SOLUTIONS_OUT = "The worked solutions are not in this bundle: your instructor hands them out."
 
 
 def drop_solutions(course: Path) -> list[str]:
@@ -335,6 +248,7 @@ def build(
 ) -> dict:
     """Build a bundle in the new folder ``out`` (see the module doc); returns the figures printed.
 
+    ``cache`` and ``data_dir`` default to ``$COURSE_CACHE_DIR`` (else data/cache) and ``$COURSE_DATA_DIR``.
     ``solutions=False`` leaves the worked solutions out (:func:`drop_solutions`). The bundle is
     written to ``out.part`` and renamed to ``out`` when complete: an interrupted build leaves nothing."""
     target_name = target_name or host_target()
@@ -354,7 +268,22 @@ def build(
     part.mkdir(parents=True)
     seconds: dict[str, float] = {}
     try:
-        manifest = _fill(part, target, python_version, cache, data_dir, solutions, seconds, log)
+        copied = _timed(seconds, "course", copy_checkout, ROOT, part / "course")
+        log(f"course: {copied} files from {ROOT}")
+        if not solutions:
+            log(f"course: worked solutions left out ({', '.join(drop_solutions(part / 'course')) or 'none found'})")
+        wheels, resolved, standins = wheelhouse(part, target, python_version, seconds, log)
+        caches = _timed(seconds, "caches", copy_caches, cache, data_dir, part / "course" / "data" / "cache", log)
+        built = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        write_launchers(part, target, python_version, built, wheels, solutions)
+        install = {
+            "requirements_file": "requirements.txt",
+            "extras": list(EXTRAS),
+            "uv": f"uv=={resolved['uv']}",
+            "no_deps": sorted(standins),
+        }
+        info = target_info(target, python_version)
+        manifest = _timed(seconds, "checksums", write_manifest, part, info, wheels, caches, built, install, solutions)
         part.rename(out)
     except BaseException:
         shutil.rmtree(part, ignore_errors=True)
@@ -368,41 +297,13 @@ def build(
     return figures
 
 
-def _timed(seconds: dict[str, float], key: str, step, *args):
-    """``step(*args)``, its duration added to ``seconds[key]``."""
+def _timed(seconds: dict[str, float], key: str, step, *args, **kwargs):
+    """``step(*args, **kwargs)``, its duration added to ``seconds[key]``."""
     t0 = time.perf_counter()
     try:
-        return step(*args)
+        return step(*args, **kwargs)
     finally:
         seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - t0
-
-
-def _fill(
-    part: Path, target: Target, python_version: str, cache: Path, data_dir: Path | None, solutions: bool, seconds, log
-) -> dict:
-    """The bundle's steps, in order, into the folder ``part``: course, wheels, caches, launchers, manifest."""
-    copied = _timed(seconds, "course", copy_checkout, ROOT, part / "course")
-    log(f"course: {copied} files from {ROOT}")
-    if not solutions:
-        log(f"course: worked solutions left out ({', '.join(drop_solutions(part / 'course')) or 'none found'})")
-    wheels, resolved, standins = wheelhouse(part, target, python_version, seconds, log)
-    caches = _timed(seconds, "caches", copy_caches, cache, data_dir, part / "course" / "data" / "cache", log)
-    built = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    write_launchers(part, target, python_version, built, wheels, solutions)
-    uv_pin = f"uv=={resolved['uv']}"
-    install = {
-        "requirements_file": "requirements.txt",
-        "extras": list(EXTRAS),
-        "uv": uv_pin,
-        "no_deps": sorted(standins),
-    }
-    return _timed(
-        seconds,
-        "checksums",
-        lambda: write_manifest(
-            part, target_info(target, python_version), wheels, caches, built=built, install=install, solutions=solutions
-        ),
-    )
 
 
 def wheelhouse(
@@ -413,12 +314,8 @@ def wheelhouse(
     Returns the wheels (``{"name", "version", "file"}``), the resolved pins and the stand-in
     packages installed with ``--no-deps``. Raises :class:`RehearsalError` when a wheel does not
     fit the target or the wheelhouse lacks a resolved pin."""
-    standins = run(
-        [sys.executable, "-m", "course_utils", "requirements"],
-        timeout=120,
-        cwd=ROOT,
-        what="python -m course_utils requirements",
-    ).split()
+    cmd = [sys.executable, "-m", "course_utils", "requirements"]
+    standins = run(cmd, timeout=120, cwd=ROOT, what="python -m course_utils requirements").split()
     with tempfile.TemporaryDirectory(prefix="bundle-resolve-") as tmp:
         lock, pip_flags = _timed(seconds, "resolve", resolve, part / "course", target, python_version, Path(tmp), log)
         resolved = pins(lock)
@@ -446,36 +343,21 @@ def write_launchers(
 ) -> None:
     """``install.py`` (tools/bundle_install.py), ``install.sh``, ``lab.sh`` and ``README.txt`` into ``part``."""
     shutil.copy2(Path(__file__).with_name("bundle_install.py"), part / "install.py")
-    for name, text in (("install.sh", INSTALL_SH), ("lab.sh", LAB_SH)):
-        (part / name).write_text(text, encoding="utf-8")
+    for name in ("install.sh", "lab.sh"):
+        shutil.copyfile(DATA / name, part / name)
         (part / name).chmod(0o755)
     wheel_bytes = sum((part / w["file"]).stat().st_size for w in wheels)
-    (part / "README.txt").write_text(
-        README_TXT.format(
-            target=target.name,
-            python=python_version,
-            built=built,
-            install_hint=bi.human(bi.DISK_FACTOR * wheel_bytes * 0.8),
-            solutions=SOLUTIONS_IN if solutions else SOLUTIONS_OUT,
-        ),
-        encoding="utf-8",
-    )
+    hint = bi.human(bi.DISK_FACTOR * wheel_bytes * 0.8)
+    notes = SOLUTIONS_IN if solutions else SOLUTIONS_OUT
+    readme = (DATA / "README.txt").read_text(encoding="utf-8")
+    readme = readme.format(target=target.name, python=python_version, built=built, install_hint=hint, solutions=notes)
+    (part / "README.txt").write_text(readme, encoding="utf-8")
 
 
 def target_info(target: Target, python_version: str) -> dict:
     """The manifest's ``target``: the platform and Python ``install.py`` checks before installing."""
-    info = {
-        "name": target.name,
-        "system": target.system,
-        "machine": target.machine,
-        "implementation": "cpython",
-        "python": python_version,
-    }
-    if target.glibc:
-        info["glibc"] = target.glibc
-    if target.macos:
-        info["macos"] = target.macos
-    return info
+    info = {k: v for k, v in asdict(target).items() if v and k not in ("uv_platform", "pip_platforms")}
+    return info | {"implementation": "cpython", "python": python_version}
 
 
 def _archive(out: Path) -> dict:
@@ -496,8 +378,7 @@ def write_manifest(
     for key in ("system", "machine", "python", "implementation"):
         if key not in target:
             raise ValueError(f"target must have the keys system, machine, python, implementation; {key!r} is missing")
-    names = {w["name"] for w in wheels}
-    if "torch" not in names:
+    if "torch" not in {w["name"] for w in wheels}:
         raise ValueError("wheels must include torch (the course's stack)")
     files, links = {}, {}
     for path in sorted(folder.rglob("*")):
@@ -512,7 +393,7 @@ def write_manifest(
     manifest = {
         "format": bi.FORMAT,
         "built": built,
-        "built_on": describe_here(),
+        "built_on": bi.describe(bi.host()),
         "target": target,
         "torch": next(w["version"] for w in wheels if w["name"] == "torch"),
         "caches": caches,
@@ -526,10 +407,6 @@ def write_manifest(
     tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     tmp.rename(folder / bi.MANIFEST)
     return manifest
-
-
-def describe_here() -> str:
-    return f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"
 
 
 def sizes(bundle: Path, manifest: dict) -> dict:
@@ -552,6 +429,7 @@ def sizes(bundle: Path, manifest: dict) -> dict:
 
 
 def summary(figures: dict, manifest: dict) -> str:
+    """The lines ``build`` prints: the bundle's size by part, its seconds and its archive."""
     h = bi.human
     t = manifest["target"]
     lines = [
@@ -632,16 +510,9 @@ def learner_env(home: Path) -> dict:
         for k, v in os.environ.items()
         if not k.startswith(("PIP_", "UV_", "HF_", "COURSE_", "VIRTUAL_ENV", "CONDA", "PYTHON", "XDG_", "JUPYTER"))
     }
-    env.update(
-        {
-            "HOME": str(home),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "PATH": os.pathsep.join(
-                [str(Path(sys._base_executable).parent), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
-            ),
-        }
-    )
+    path = [str(Path(sys._base_executable).parent), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), XDG_CONFIG_HOME=str(home / ".config"))
+    env["PATH"] = os.pathsep.join(path)
     return env
 
 
@@ -658,37 +529,33 @@ def rehearse(
         raise ValueError(f"work must be an existing empty folder, got {work}")
     names = notebook_files(notebooks)
     check_netns()
-    figures: dict = {"seconds": {}}
+    figures: dict = {"notebooks": names}
+    seconds: dict[str, float] = {}
     t_all = time.perf_counter()
     if bundle is None:
         bundle = work / "built"
-        build_figures = build(bundle, log=log)
-        figures["build"] = build_figures
-        figures["seconds"]["build"] = build_figures["seconds"]["total"]
+        figures["build"] = build(bundle, log=log)
+        seconds["build"] = figures["build"]["seconds"]["total"]
     bundle = Path(bundle).resolve()
     manifest = bi.load_manifest(bundle)
-    t0 = time.perf_counter()
     learner = work / "learner" / "hf-course-bundle"  # the copy on the learner's disk (a USB stick's copy)
     learner.parent.mkdir(parents=True)
-    run(["cp", "-a", bundle, learner], timeout=900, what="copy the bundle")
-    figures["seconds"]["copy"] = time.perf_counter() - t0
+    _timed(seconds, "copy", run, ["cp", "-a", bundle, learner], timeout=900, what="copy the bundle")
     home = work / "home"
     (home / ".cache").mkdir(parents=True)
     env = learner_env(home)
     python3 = Path(sys._base_executable)
-
     out = run(netns_command([python3, "-c", NET_PROBE]), env=env, timeout=60, what="network probe in the namespace")
     log(out.strip())
-    figures["seconds"]["install"] = install_offline(work, learner, env, log)
+    _timed(seconds, "install", install_offline, work, learner, env, log)
     check_venv(learner, home, env, manifest, log)
-    figures["seconds"]["notebooks"] = run_notebooks(learner, names, notebooks, env, log)
-    figures["seconds"]["lab"] = start_lab(learner, home, env, log)
+    _timed(seconds, "notebooks", run_notebooks, learner, names, env, log)
+    _timed(seconds, "lab", start_lab, learner, home, env, log)
     figures["venv_bytes"] = bi.folder_size(learner / "venv")
     figures["bundle_bytes"] = sum(s for s, _ in manifest["files"].values())
     figures["torch_wheel_bytes"] = sizes(bundle, manifest)["torch_wheel"]
-    figures["notebooks"] = names
-    figures["seconds"]["total"] = time.perf_counter() - t_all
-    figures["seconds"] = {k: round(v, 1) for k, v in figures["seconds"].items()}
+    seconds["total"] = time.perf_counter() - t_all
+    figures["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
     if report is not None:
         Path(report).parent.mkdir(parents=True, exist_ok=True)
         Path(report).write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n", encoding="utf-8")
@@ -711,9 +578,8 @@ def notebook_files(notebooks: tuple[str, ...]) -> list[str]:
     return names
 
 
-def install_offline(work: Path, learner: Path, env: dict, log=print) -> float:
-    """Run the bundle's ``install.sh --no-lab`` in a network namespace (log in ``work/install.log``); returns seconds."""
-    t0 = time.perf_counter()
+def install_offline(work: Path, learner: Path, env: dict, log=print) -> None:
+    """Run the bundle's ``install.sh --no-lab`` in a network namespace (log in ``work/install.log``)."""
     out = run(
         netns_command(["sh", learner / "install.sh", "--no-lab"]),
         env={**env, "PYTHON": str(Path(sys._base_executable))},
@@ -721,10 +587,8 @@ def install_offline(work: Path, learner: Path, env: dict, log=print) -> float:
         timeout=1200,
         what="install.sh --no-lab (offline, in a network namespace)",
     )
-    seconds = time.perf_counter() - t0
     log(out.strip())
     (work / "install.log").write_text(out, encoding="utf-8")
-    return seconds
 
 
 def check_venv(learner: Path, home: Path, env: dict, manifest: dict, log=print) -> None:
@@ -736,13 +600,10 @@ def check_venv(learner: Path, home: Path, env: dict, manifest: dict, log=print) 
         "print(torch.__version__, course_utils.__file__, transformers.__version__, os.environ['HF_HUB_OFFLINE'])"
     )
     script = f'. {learner}/course.env && {venv_python} -c "{probe}" && echo PIP-CHECK && {{ {venv_python} -m pip check || true; }}'
+    what = "imports and pip check in the bundle's venv"
     checks = run(
-        netns_command(["sh", "-c", script]),
-        env=env,
-        cwd=home,
-        timeout=300,  # cwd: not this checkout
-        what="imports and pip check in the bundle's venv",
-    )
+        netns_command(["sh", "-c", script]), env=env, cwd=home, timeout=300, what=what
+    )  # cwd: not this checkout
     log(checks.strip())
     if manifest["torch"] not in checks or str(learner / "course" / "course_utils") not in checks:
         raise RehearsalError(
@@ -758,91 +619,58 @@ def check_venv(learner: Path, home: Path, env: dict, manifest: dict, log=print) 
         raise RehearsalError("pip check in the bundle's venv: " + "; ".join(broken))
 
 
-def run_notebooks(learner: Path, names: list[str], notebooks: tuple[str, ...], env: dict, log=print) -> float:
-    """Run the notebooks ``names`` with nbval in the bundle's venv, offline; returns seconds."""
-    t0 = time.perf_counter()
-    paths = " ".join(f"notebooks/{n}" for n in names)
+def run_notebooks(learner: Path, names: list[str], env: dict, log=print) -> None:
+    """Run the notebooks ``names`` with nbval in the bundle's venv, offline."""
     pytest = (
         f". {learner}/course.env && COURSE_PROFILE=quick {learner / 'venv' / 'bin' / 'python'} -m pytest -q "
-        f"--nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg {paths}"
+        f"--nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg "
+        + " ".join(f"notebooks/{n}" for n in names)
     )
-    out = run(
-        netns_command(["sh", "-c", pytest]),
-        env=env,
-        cwd=learner / "course",
-        timeout=1800,
-        what=f"notebooks {', '.join(notebooks)} with the bundle's venv (offline)",
-    )
-    seconds = time.perf_counter() - t0
+    what = f"notebooks {', '.join(names)} with the bundle's venv (offline)"
+    out = run(netns_command(["sh", "-c", pytest]), env=env, cwd=learner / "course", timeout=1800, what=what)
     log(out.strip().splitlines()[-1])
-    return seconds
 
 
-def start_lab(learner: Path, home: Path, env: dict, log=print) -> float:
-    """Start ``lab.sh`` as a learner would, offline, and wait until JupyterLab answers; returns seconds."""
-    t0 = time.perf_counter()
-    out = run(
-        netns_command(["sh", "-c", LAB_PROBE, "sh", learner]),
-        env=env,
-        cwd=home,
-        timeout=180,
-        what="lab.sh (JupyterLab from the bundle, offline)",
-    )
+def start_lab(learner: Path, home: Path, env: dict, log=print) -> None:
+    """Start ``lab.sh`` as a learner would, offline, and wait until JupyterLab answers."""
+    what = "lab.sh (JupyterLab from the bundle, offline)"
+    out = run(netns_command(["sh", "-c", LAB_PROBE, "sh", learner]), env=env, cwd=home, timeout=180, what=what)
     if "lab answered: HTTP 200" not in out:
         raise RehearsalError(f"lab.sh: JupyterLab did not answer:\n{out[-2000:]}")
-    seconds = time.perf_counter() - t0
     log(next(line for line in out.splitlines() if "lab answered" in line))
-    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (see the module doc); 1 with the reason on stderr when the bundle cannot be made."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="build a bundle (needs PyPI)")
+    b = sub.add_parser("build", help="build a bundle (needs PyPI; caches from $COURSE_CACHE_DIR, $COURSE_DATA_DIR)")
     b.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the bundle folder to create (default build/bundle)")
     b.add_argument(
-        "--target", choices=sorted(TARGETS), default=None, help="the learners' platform (default: this machine)"
+        "--target", dest="target_name", choices=sorted(TARGETS), help="the learners' platform (default: this machine)"
     )
-    b.add_argument(
-        "--python", dest="python_version", default=None, help="the learners' Python, 3.N (default: this one)"
-    )
-    b.add_argument(
-        "--cache", type=Path, default=None, help="the course cache to bundle (default $COURSE_CACHE_DIR or data/cache)"
-    )
-    b.add_argument("--data-dir", type=Path, default=None, help="holds emotion/*.jsonl (default $COURSE_DATA_DIR)")
+    b.add_argument("--python", dest="python_version", help="the learners' Python, 3.N (default: this one)")
     b.add_argument("--archive", action="store_true", help="also write OUT.tar (one file to copy)")
     b.add_argument("--force", action="store_true", help="replace an existing --out folder")
-    b.add_argument(
-        "--no-solutions",
-        dest="solutions",
-        action="store_false",
-        help="leave the worked solutions out (" + ", ".join(SOLUTIONS) + ")",
-    )
+    solutions = "leave the worked solutions out (" + ", ".join(SOLUTIONS) + ")"
+    b.add_argument("--no-solutions", dest="solutions", action="store_false", help=solutions)
     r = sub.add_parser("rehearse", help="build, then install offline in a network namespace and run notebooks")
-    r.add_argument("--bundle", type=Path, default=None, help="an existing bundle to rehearse instead of building one")
+    r.add_argument("--bundle", type=Path, help="an existing bundle to rehearse instead of building one")
     r.add_argument("--notebooks", nargs="+", default=list(REHEARSAL_NOTEBOOKS), help="notebook numbers (default 00 03)")
     r.add_argument("--keep", action="store_true", help="keep the work folder")
-    args = parser.parse_args(argv)
+    args = vars(parser.parse_args(argv))
     try:
-        if args.command == "build":
-            if args.force and args.out.exists():
-                shutil.rmtree(args.out)
-            build(
-                args.out,
-                args.target,
-                args.python_version,
-                args.cache,
-                args.data_dir,
-                args.archive,
-                solutions=args.solutions,
-            )
+        if args.pop("command") == "build":
+            if args.pop("force") and args["out"].exists():
+                shutil.rmtree(args["out"])
+            build(**args)
             return 0
         (ROOT / "build").mkdir(exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix="bundle-rehearsal-", dir=ROOT / "build"))
         try:
-            rehearse(work, args.bundle, tuple(args.notebooks))
+            rehearse(work, args["bundle"], tuple(args["notebooks"]))
         finally:
-            if args.keep:
+            if args["keep"]:
                 print(f"kept {work}")
             else:
                 shutil.rmtree(work, ignore_errors=True)
