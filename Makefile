@@ -71,7 +71,7 @@ $(STAMP): pyproject.toml course_utils/standins.py
 lab: $(LAB_STAMP) ## set up .venv (the runtime + JupyterLab) and open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ARGS)
 
-offline: $(OFFLINE_STAMP) ## add the offline stand-ins to .venv (packages, then built once: about 2.5 min)
+offline: $(OFFLINE_STAMP) ## add the offline stand-ins to .venv (packages, then built once: about 2 min)
 	$(PY) -m course_utils standins
 
 install: $(STAMP) ## set up .venv for maintainers: the runtime, JupyterLab, the stand-ins and the test tools

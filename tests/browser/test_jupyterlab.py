@@ -7,6 +7,11 @@ the committed file, and every output on screen comes from the live kernel), runs
 the setup cell and the first checked tensor cell, checks that their outputs render without errors
 and that the tensor cell's match the stored ones, and keeps a screenshot in build/browser/. Run it with
 ``make browser-test`` (which installs Chromium and Playwright first).
+
+Two variables let ``benchmarks/first_minutes.py`` time a fresh clone with it: ``COURSE_LAB_PYTHON``, the
+interpreter that runs JupyterLab and the kernel (default: this one), and ``COURSE_LAB_BRANCH``, ``offline``
+(default: ``HF_HUB_OFFLINE=1``) or ``online`` (the offline switches cleared; ``HF_ENDPOINT`` names the Hub or a
+mirror). The setup cell must report that branch. Each step's seconds go to build/browser/timings.json.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -44,6 +50,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+LAB_PYTHON = os.environ.get("COURSE_LAB_PYTHON") or sys.executable
+BRANCHES = ("offline", "online")
+OFFLINE_SWITCHES = ("HF_HUB_OFFLINE", "HF_EVALUATE_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
 STATUS_IDLE = "Python 3 (ipykernel) | Idle"
 ACTIVE_PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 # No news popup, no update check, no autosave (the notebook is a copy anyway).
@@ -63,6 +72,39 @@ def _require_browser_stack() -> None:
         missing.append("the Python package playwright")
     if missing:
         pytest.fail(f"missing {' and '.join(missing)}: {INSTALL_HINT}", pytrace=False)
+
+
+def _branch() -> str:
+    branch = os.environ.get("COURSE_LAB_BRANCH", "offline")
+    if branch not in BRANCHES:
+        pytest.fail(f"COURSE_LAB_BRANCH={branch!r}: expected one of {', '.join(BRANCHES)}", pytrace=False)
+    if branch == "online" and not os.environ.get("HF_ENDPOINT"):
+        pytest.fail("COURSE_LAB_BRANCH=online needs HF_ENDPOINT (the Hub or a mirror's URL)", pytrace=False)
+    return branch
+
+
+def _lab_env(tmp: Path, branch: str) -> dict[str, str]:
+    """This process's environment with the branch's switches and throw-away Jupyter folders under ``tmp``."""
+    env = {k: v for k, v in os.environ.items() if k not in OFFLINE_SWITCHES}
+    if branch == "offline":
+        env.update(HF_HUB_OFFLINE="1", HF_EVALUATE_OFFLINE="1")
+    env.update(
+        COURSE_PROFILE="quick",
+        JUPYTER_CONFIG_DIR=str(tmp / "config"),
+        JUPYTER_DATA_DIR=str(tmp / "data"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp / "user-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
+        IPYTHONDIR=str(tmp / "ipython"),
+    )
+    return env
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str):
+    start = time.monotonic()
+    yield
+    timings[step] = round(time.monotonic() - start, 2)
 
 
 def _api(base: str, token: str, path: str, method: str = "GET") -> object:
@@ -105,29 +147,20 @@ def lab():
     settings = tmp / "app-settings"
     settings.mkdir()
     (settings / "overrides.json").write_text(json.dumps(OVERRIDES))
-    env = dict(os.environ)
-    env.update(
-        HF_HUB_OFFLINE="1",
-        HF_EVALUATE_OFFLINE="1",
-        COURSE_PROFILE="quick",
-        JUPYTER_CONFIG_DIR=str(tmp / "config"),
-        JUPYTER_DATA_DIR=str(tmp / "data"),
-        JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(tmp / "user-settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"),
-        IPYTHONDIR=str(tmp / "ipython"),
-    )
+    branch = _branch()
+    env = _lab_env(tmp, branch)
     port, token = free_port(), "course-browser-test"
     log = open(tmp / "jupyterlab.log", "wb")
     server = subprocess.Popen(
         [
-            sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
+            LAB_PYTHON, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
             "--ServerApp.ip=127.0.0.1", f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
             f"--LabApp.app_settings_dir={settings}", "--allow-root",
         ],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -142,7 +175,8 @@ def lab():
                 if time.monotonic() > deadline:
                     pytest.fail(f"JupyterLab did not answer in 60 s:\n{(tmp / 'jupyterlab.log').read_text()[-3000:]}")
                 time.sleep(0.3)
-        yield {"base": base, "token": token, "log": tmp / "jupyterlab.log"}
+        timings = {"lab_answers": round(time.monotonic() - started, 2)}
+        yield {"base": base, "token": token, "log": tmp / "jupyterlab.log", "branch": branch, "timings": timings}
     finally:
         try:  # kernels outlive the browser: shut them down through the sessions API
             for session in _api(base, token, "/api/sessions"):
@@ -169,6 +203,8 @@ def test_notebook_00_first_cells_render_in_chromium(request):
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTEFACTS / f"{NOTEBOOK.stem}.png"
     shot.unlink(missing_ok=True)
+    (ARTEFACTS / "timings.json").unlink(missing_ok=True)
+    timings = lab["timings"]
     (ARTEFACTS / "failure.png").unlink(missing_ok=True)
     page_errors: list[str] = []
 
@@ -177,18 +213,20 @@ def test_notebook_00_first_cells_render_in_chromium(request):
         page = browser.new_page(viewport={"width": 1280, "height": 1500})
         page.on("pageerror", lambda err: page_errors.append(str(err)))
         try:
-            page.goto(f"{lab['base']}/lab/tree/{NOTEBOOK.name}?reset&token={lab['token']}")
-            panel = page.locator(ACTIVE_PANEL)
-            cells = panel.locator(".jp-Notebook .jp-Cell")
-            expect(cells).to_have_count(len(book.cells), timeout=60_000)  # every cell of the file is attached
-            # The status bar, not the toolbar indicator: the latter reads idle before the kernel exists.
-            expect(page.locator("#jp-main-statusbar")).to_contain_text(STATUS_IDLE, timeout=90_000)
+            with _timed(timings, "notebook_open"):
+                page.goto(f"{lab['base']}/lab/tree/{NOTEBOOK.name}?reset&token={lab['token']}")
+                panel = page.locator(ACTIVE_PANEL)
+                cells = panel.locator(".jp-Notebook .jp-Cell")
+                expect(cells).to_have_count(len(book.cells), timeout=60_000)  # every cell of the file is attached
+                # The status bar, not the toolbar indicator: the latter reads idle before the kernel exists.
+                expect(page.locator("#jp-main-statusbar")).to_contain_text(STATUS_IDLE, timeout=90_000)
 
             for n, (name, index) in enumerate(picks.items(), start=1):
                 cell = cells.nth(index)
-                cell.locator(".jp-InputArea-editor").click()
-                page.keyboard.press("Shift+Enter")
-                expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(rf"\[{n}\]"), timeout=90_000)
+                with _timed(timings, f"{name}_cell"):
+                    cell.locator(".jp-InputArea-editor").click()
+                    page.keyboard.press("Shift+Enter")
+                    expect(cell.locator(".jp-InputPrompt")).to_have_text(re.compile(rf"\[{n}\]"), timeout=90_000)
                 errors = cell.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
                 assert errors.count() == 0, f"{name} cell wrote to stderr or raised: {errors.all_inner_texts()}"
                 rendered = cell.locator(".jp-OutputArea-output").all_inner_texts()
@@ -198,6 +236,9 @@ def test_notebook_00_first_cells_render_in_chromium(request):
                 elif name == "setup":
                     text = "\n".join(rendered)
                     assert "profile: quick" in text and "torch " in text, f"setup report did not render: {text!r}"
+                    assert f"Hub: {lab['branch']} (" in text, (
+                        f"setup did not report the {lab['branch']} branch: {text!r}"
+                    )
                 else:
                     assert "\n".join(rendered).strip() == stored, "tensor cell output differs from the stored one"
 
@@ -218,3 +259,5 @@ def test_notebook_00_first_cells_render_in_chromium(request):
 
     assert shot.stat().st_size > 10_000, "the screenshot is (nearly) empty"
     assert not page_errors, f"JavaScript errors in the page: {page_errors}"
+    record = {"branch": lab["branch"], "python": LAB_PYTHON, "seconds": timings}
+    (ARTEFACTS / "timings.json").write_text(json.dumps(record, indent=1) + "\n")
