@@ -3,37 +3,11 @@
     python tools/rehearse.py online   [NOTEBOOK ...]   # the Hub branch (Colab, laptops, HF_ENDPOINT mirrors)
     python tools/rehearse.py prefetch [NOTEBOOK ...]   # `make prefetch` through the mirror, then HF_HUB_OFFLINE=1
 
-``online`` starts the course's Hub mirror (tools/hub_mirror.py: olah on a free port) and runs each
-notebook top to bottom in a fresh kernel, quick profile, with ``HF_ENDPOINT`` pointing at the mirror
-and ``HF_HUB_OFFLINE`` unset: the canonical checkpoints and ``dair-ai/emotion`` come from the
-mirror. ``prefetch`` runs ``python -m course_utils prefetch`` through the mirror, stops it, and
-runs the notebooks offline from what was fetched (a workshop room without Wi-Fi).
-
-Every cell must run, and the outputs that must agree on both branches are compared. Most stored
-outputs are not: the mirror's canonical checkpoints have random weights of other shapes than the
-stand-ins', so those outputs differ from the stored offline run by design (the notebooks' own
-assertions and parity checks still run). Two cell tags, written on the source's ``# %%`` line
-(``# %% tags=["same-online"]``) and carried into the notebook by ``tools/authoring.py``, mark the
-checked cells (tagged ``nbval-check-output``, which nbval reads) that are compared:
-
-- ``same-online``: the output must equal the stored offline one (dataset sizes and label names,
-  tokenizer outputs, parity booleans, exercise verdicts, version checks). Compared as nbval compares
-  offline: streams coalesced, the same output fields skipped, ``notebooks/sanitize.cfg`` applied
-  to both sides. One difference on purpose: stderr is not compared online, where downloads and Hub
-  notices write to it (a checked cell stores none offline; tests/test_notebooks.py sees to that).
-- ``online-expected``: the output is a fact of the canonical model (its class, hidden size,
-  parameter count), so the online run carries its own expected value, in
-  ``notebooks/online_expected.json`` under the notebook and the cell's id, with the cell's first
-  line of code (a guard against ids that moved) and why the value is a fact of that model.
-
-A difference fails the notebook, with a diff; so does a failing cell (reported with its cell). The
-table and ``build/rehearsal/<mode>.json`` count, per notebook, the outputs compared.
-
-The rehearsal never touches the normal caches: it runs with its own ``HF_HOME`` and
-``COURSE_CACHE_DIR`` under ``<course cache>/rehearsal/<mode>/`` (wiped at the start), and ends by
-checking, in a fresh process with the offline test environment, that every canonical name still
-resolves to its offline stand-in. The mirror server is stopped however the run ends. The run
-prints a time table and writes it to ``build/rehearsal/<mode>.json``.
+CONTRIBUTING.md ("The online branch, rehearsed") says what each runs, in which caches, and which
+outputs are compared: checked cells tagged ``same-online`` with the stored offline run, as nbval
+compares them, and those tagged ``online-expected`` with ``notebooks/online_expected.json`` (entries
+as :func:`marker_problems` says). A difference or a failing cell fails the notebook; the table goes
+to ``build/rehearsal/<mode>.json``.
 """
 
 from __future__ import annotations
@@ -49,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from textwrap import indent
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -69,7 +44,8 @@ CHECK_TAG = authoring.CHECK_TAG
 EXPECTED_FILE = ROOT / "notebooks" / "online_expected.json"
 #: nbval's sanitizers (``make test-notebooks`` passes the same file with --nbval-sanitize-with).
 SANITIZE_FILE = ROOT / "notebooks" / "sanitize.cfg"
-#: Output fields never compared: nbval 0.11's skip list (images too, as without --nbdime), and stderr.
+#: Output fields never compared: nbval 0.11's skip list (images too, as without --nbdime), and stderr, where
+#: downloads and Hub notices write online (a checked cell stores none offline: tests/test_notebooks.py).
 SKIP_FIELDS = (
     "metadata",
     "traceback",
@@ -127,9 +103,8 @@ def _link_standins(work: Path) -> None:
     from course_utils.paths import standins_dir
 
     target = work / "course-cache" / "standins"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.exists():
-        target.symlink_to(standins_dir(), target_is_directory=True)
+    target.parent.mkdir(parents=True)  # in a work folder made empty by rehearse()
+    target.symlink_to(standins_dir(), target_is_directory=True)
 
 
 def run_notebook(path: Path, env: dict[str, str], out_dir: Path, timeout: int = 900) -> tuple[bool, str]:
@@ -142,22 +117,16 @@ def run_notebook(path: Path, env: dict[str, str], out_dir: Path, timeout: int = 
     for cell in nb.cells:  # the stored run's outputs must not pass for this run's in cells it never reaches
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)  # the kernel inherits this process's environment
     client = NotebookClient(
         nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
     try:
-        client.execute()
+        client.execute(env=env)  # the kernel's whole environment (jupyter_client's start_kernel(env=...))
         ok, message = True, "ok"
     except CellExecutionError as err:
         ok, message = False, _failed_cell(nb) or str(err).strip().splitlines()[-1]
     except Exception as err:  # a timeout or a dead kernel
         ok, message = False, f"{type(err).__name__}: {err}"
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_dir / path.name)
     return ok, message
@@ -176,9 +145,8 @@ def _shown(cell) -> str:
 def checked_cells_that_differ(stored: Path, executed: Path) -> tuple[int, list[int]]:
     """(number of ``nbval-check-output`` cells, indices of those whose output differs from the stored run).
 
-    Reported, not failed on: outputs that depend on the loaded model (ids, logits, sizes) differ on
-    the mirror's canonical checkpoints by design; the list tells a reviewer where to look. The
-    tagged cells are compared, and failed on, by :func:`compare_online`.
+    Reported, not failed on (:func:`compare_online` fails on the tagged cells): outputs that depend on
+    the loaded model differ on the mirror's random-weight checkpoints by design.
     """
     import nbformat
 
@@ -214,14 +182,8 @@ def comparable(outputs: list, patterns: list[tuple[str, str]]) -> dict[str, list
     outs = coalesce_streams([nbformat.from_dict(copy.deepcopy(dict(o))) for o in outputs])
     flat: dict[str, list] = {}
     for out in transform_streams_for_comparison(outs):
-        for key, value in out.items():
-            if key in SKIP_FIELDS:
-                continue
-            if key == "data":
-                for mime, data in value.items():
-                    if mime not in SKIP_FIELDS:
-                        flat.setdefault(mime, []).append(_sanitize(data, patterns))
-            else:
+        for key, value in {**out.pop("data", {}), **out}.items():  # rich outputs flattened to their MIME types
+            if key not in SKIP_FIELDS:
                 flat.setdefault(key, []).append(_sanitize(value, patterns))
     return flat
 
@@ -247,15 +209,11 @@ def _render(flat: dict[str, list]) -> list[str]:
 
 def output_diff(reference: dict[str, list], online: dict[str, list], reference_name: str) -> str:
     """A unified diff of two :func:`comparable` outputs ("" when they are equal)."""
-    if reference == online:
-        return ""
     return "".join(difflib.unified_diff(_render(reference), _render(online), reference_name, "online run"))
 
 
 def load_expected(path: Path = EXPECTED_FILE) -> dict[str, dict[str, dict]]:
     """``{notebook path: {cell id: entry}}`` from ``online_expected.json`` (keys starting with ``_`` are notes)."""
-    if not Path(path).is_file():
-        return {}
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     return {name: cells for name, cells in data.items() if not name.startswith("_")}
 
@@ -352,9 +310,7 @@ def _failed_cell(nb) -> str | None:
     for index, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                first = next(
-                    (line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), ""
-                )
+                first = _first_code_line(cell.source)
                 evalue = re.sub(r"\x1b\[[0-9;]*m", "", out.get("evalue", "")).strip().splitlines()
                 return f"cell {index} ({first[:60]}): {out.get('ename')}: {evalue[0] if evalue else ''}"
     return None
@@ -379,9 +335,8 @@ def check_caches_never_mix() -> str:
 
 def prefetch_through(endpoint: str, env: dict[str, str]) -> float:
     t0 = time.perf_counter()
-    env = dict(env, HF_ENDPOINT=endpoint)
+    env = dict(env, HF_ENDPOINT=endpoint, HF_HOME=str(Path(env["COURSE_CACHE_DIR"]).parent / "hf-home-prefetch"))
     env.pop("HF_HUB_OFFLINE", None)
-    env["HF_HOME"] = str(Path(env["COURSE_CACHE_DIR"]).parent / "hf-home-prefetch")
     subprocess.run([sys.executable, "-m", "course_utils", "prefetch"], env=env, check=True)
     return time.perf_counter() - t0
 
@@ -429,48 +384,35 @@ def rehearse(mode: str, notebooks: list[Path], port: int | None = None, jobs: in
     t_build = time.perf_counter()
     hub_mirror.build()
     t_build = time.perf_counter() - t_build
-    results: list[dict] = []
     t_prefetch = None
     with hub_mirror.serve(port=port) as endpoint:
         print(f"Hub mirror at {endpoint}; rehearsal caches in {work}", flush=True)
+        env = rehearsal_env(mode, work, endpoint if mode == "online" else None)
         if mode == "online":
-            env = rehearsal_env(mode, work, endpoint)
             results = _run_all(notebooks, env, work, expected, patterns, jobs)
         else:
-            env = rehearsal_env(mode, work, None)
             t_prefetch = prefetch_through(endpoint, env)
     if mode == "prefetch":  # the mirror is stopped: the room has no network
         results = _run_all(notebooks, env, work, expected, patterns, jobs)
     failed = [r for r in results if not r["ok"]]
-    _table(mode, results, t_build, t_prefetch)
+    summary = {
+        "mode": mode,
+        "mirror_build_s": round(t_build, 1),
+        "prefetch_s": None if t_prefetch is None else round(t_prefetch, 1),
+        "outputs_compared": sum(r["outputs_compared"] for r in results),
+        "notebooks": results,
+    }
+    _table(summary)
     if not failed:
         print(check_caches_never_mix())
     out = ROOT / "build" / "rehearsal" / f"{mode}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {
-                "mode": mode,
-                "mirror_build_s": round(t_build, 1),
-                "prefetch_s": None if t_prefetch is None else round(t_prefetch, 1),
-                "outputs_compared": sum(r["outputs_compared"] for r in results),
-                "notebooks": results,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    out.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"rehearsal {mode}: {len(results) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
 
 
-def _run_one(
-    path: Path,
-    env: dict[str, str],
-    work: Path,
-    expected: dict[str, dict] | None = None,
-    patterns: list[tuple[str, str]] | None = None,
-) -> dict:
+def _run_one(path: Path, env: dict[str, str], work: Path, expected: dict, patterns: list[tuple[str, str]]) -> dict:
     import nbformat
 
     name = _name(path)
@@ -480,15 +422,13 @@ def _run_one(
     ok, message = run_notebook(path, env, out_dir)
     seconds = time.perf_counter() - t0
     n_checked, differ = checked_cells_that_differ(path, out_dir / path.name)
-    compared = compare_online(
-        nbformat.read(path, as_version=4),
-        nbformat.read(out_dir / path.name, as_version=4),
-        name,
-        load_expected() if expected is None else expected,
-        sanitizers() if patterns is None else patterns,
-    )
+    stored, executed = (nbformat.read(p, as_version=4) for p in (path, out_dir / path.name))
+    compared = compare_online(stored, executed, name, expected, patterns)
     for d in compared["differ"]:
-        print(f"  cell {d['cell']} ({d['id']}, {d['tag']}): the output differs\n{_indent(d['diff'])}", flush=True)
+        print(
+            f"  cell {d['cell']} ({d['id']}, {d['tag']}): the output differs\n{indent(d['diff'], '    ')}",
+            flush=True,
+        )
     if ok and compared["differ"]:
         ok = False
         cells = ", ".join(f"cell {d['cell']} ({d['id']})" for d in compared["differ"])
@@ -513,13 +453,10 @@ def _run_one(
     }
 
 
-def _indent(text: str, prefix: str = "    ") -> str:
-    return "".join(prefix + line for line in text.splitlines(keepends=True))
-
-
-def _table(mode: str, results: list[dict], t_build: float, t_prefetch: float | None) -> None:
+def _table(summary: dict) -> None:
+    results = summary["notebooks"]
     print(
-        f"\n| notebook ({mode} rehearsal) | seconds | result | outputs compared (with offline + expected) "
+        f"\n| notebook ({summary['mode']} rehearsal) | seconds | result | outputs compared (with offline + expected) "
         "| checked outputs unlike the stored offline run |"
         "\n|---|---|---|---|---|"
     )
@@ -531,9 +468,9 @@ def _table(mode: str, results: list[dict], t_build: float, t_prefetch: float | N
         result = "ok" if r["ok"] else "FAILED: " + r["message"]
         print(f"| {r['notebook']} | {r['seconds']:.1f} | {result} | {compared} | {differ} |")
     total = sum(r["seconds"] for r in results)
-    extra = f", prefetch {t_prefetch:.1f} s" if t_prefetch is not None else ""
-    n_compared = sum(r["outputs_compared"] for r in results)
-    print(f"| total | {total:.1f} | mirror build {t_build:.1f} s{extra} | {n_compared} | |\n")
+    prefetch = f", prefetch {summary['prefetch_s']:.1f} s" if summary["prefetch_s"] is not None else ""
+    build = f"mirror build {summary['mirror_build_s']:.1f} s{prefetch}"
+    print(f"| total | {total:.1f} | {build} | {summary['outputs_compared']} | |\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -551,9 +488,6 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(p) for p in notebooks if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
-    from course_utils.logs import quiet
-
-    quiet()
     hub_mirror.stop_on_sigterm()  # so that the mirror and the kernels are stopped on `kill` too
     try:
         return rehearse(args.mode, notebooks, port=args.port, jobs=args.jobs)
