@@ -4,23 +4,12 @@
     python tools/authoring.py build --no-execute [--out-dir DIR] SRC ...          # write without outputs
     python tools/authoring.py refresh SRC ...   # markdown and cell-tag edits: keep the stored outputs, run nothing
 
-Sources use jupytext's percent format (``# %% [markdown]`` and ``# %%`` cells, which VS Code also
-understands); jupytext reads them, so cell metadata (``# %% tags=["raises-exception"]``) and magics
-(``%timeit``, ``!pip``) mean there what they mean to jupytext. The comment above the first ``# %%``
-is the file's header, not a cell, and empty cells are dropped. What this module adds is the course's
-own: the NN_topic name and the title cell are checked, the title cell gets the Colab badge and the
-next cell is the Colab install cell (both from :data:`REPO_URL` and :data:`BRANCH`, set once here),
-cell ids are stable, and ``build`` executes the notebook top to bottom in a fresh kernel (the
-notebooks folder as working directory) and stores the outputs.
-
-A fork sets :data:`REPO_URL` (and :data:`BRANCH`) below and rebuilds every notebook
-(``make notebooks``); ``tests/test_authoring.py`` checks that every stored badge and install cell
-matches. The install cell installs only the runtime (``[project.dependencies]``), and it reads
-:data:`INSTALL_URL_ENV` when set, so a branch or a local checkout can be installed without a rebuild
-(``tests/colab/`` rehearses the cell that way against a ``git+file://localhost/...`` URL).
-
-Instructor tooling: jupytext, nbformat and nbclient come with the ``test`` extra (``make install``),
-not with the ``course_utils`` package that learners install.
+Sources use jupytext's percent format: jupytext reads them, so cell metadata (``# %% tags=[...]``) and
+magics mean there what they mean to jupytext; the comment above the first ``# %%`` is a header, not a
+cell. What this module adds is the course's own: names and title cells checked, the Colab badge and
+install cell (from :data:`REPO_URL` and :data:`BRANCH`, the one place a fork sets them), stable cell
+ids, checked exercise cells, the source's hash, and ``build`` runs the notebook top to bottom in a fresh
+kernel. CONTRIBUTING.md ("Adding a notebook", "Colab, rehearsed") says how and why.
 """
 
 from __future__ import annotations

@@ -3,20 +3,13 @@
     python tools/bundle.py build [--out build/bundle] [--target linux-x86_64] [--python 3.11] [--archive] [--no-solutions]
     python tools/bundle.py rehearse [--bundle DIR] [--notebooks 00 03]     (make bundle-test)
 
-``build`` (``make bundle``; needs PyPI; what it holds: bundle.mk, INSTRUCTOR.md "Workshop kit") writes into
-``--out``: ``course/`` (the checkout as :func:`plumbing.copy_checkout` copies it, less :data:`SOLUTIONS`
-with ``--no-solutions``, and the caches: Hub prefetch, emotion splits, built stand-ins); ``wheels/``, the
-wheels that ``uv pip compile --python-platform`` resolves for the target (runtime, extras, CPU torch,
-setuptools, uv) and the stand-in packages, fetched with ``pip download --no-deps --platform``;
-``requirements.txt``; ``install.py`` (tools/bundle_install.py, standard library only); ``install.sh``,
-``lab.sh`` and ``README.txt`` (tools/bundle_data/); and last ``MANIFEST.json``: target, wheels, and the
-size and sha256 of every file. Only this machine's platform can be test-installed; wheels for another
-are downloaded and listed, never installed here.
-
-``rehearse`` (``make bundle-test``) builds a bundle (or takes ``--bundle``), copies it, then in a new network
-namespace (``unshare -n``: only a loopback interface), with a fresh HOME and empty pip and uv caches, runs
-``install.sh --no-lab``, the notebooks with the bundle's venv (``pytest --nbval-lax``) and ``lab.sh`` until
-JupyterLab answers. Figures go to ``build/bundle-test/report.json``.
+``build`` (``make bundle``; needs PyPI) writes ``course/`` (the checkout, :func:`plumbing.copy_checkout`, with
+its caches), ``wheels/`` (what ``uv pip compile --python-platform`` resolves for the target, fetched by ``pip
+download --platform``), ``requirements.txt``, ``install.py`` (tools/bundle_install.py), the files of
+tools/bundle_data/ and, last, ``MANIFEST.json`` (target, wheels, every file's size and sha256). ``rehearse``
+(``make bundle-test``) installs a bundle in a network namespace with only loopback, fresh HOME and caches, runs
+notebooks and ``lab.sh``; figures in ``build/bundle-test/report.json``. bundle.mk and INSTRUCTOR.md ("Workshop
+kit") say what a bundle holds and how an instructor uses it.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
 """The course's message catalogue: extract the messages of course_utils, update the translations, compile them.
 
-A message is an English string literal in ``_("...")`` (translated where it is shown) or ``N_("...")``
-(a table built at import, translated later with ``_(value)``); see course_utils/i18n.py. Each
-language other than English has ``course_utils/locale/<lang>/LC_MESSAGES/course_utils.po`` (the
-text a translator edits, keyed by the English) and the ``.mo`` file compiled from it (what
-``gettext`` reads, shipped in the package).
+What a message is, where the catalogues live and the steps after changing one: CONTRIBUTING.md,
+"Messages in Chinese".
 
     python tools/messages.py extract   # update every .po from the code: new messages untranslated, a changed
                                        # one fuzzy (its old translation, with the old English after #|),
@@ -12,10 +9,6 @@ text a translator edits, keyed by the English) and the ``.mo`` file compiled fro
     python tools/messages.py status    # what is left to translate: untranslated and fuzzy entries, with their English
     python tools/messages.py compile   # write every .mo from its .po
     python tools/messages.py check     # exit 1, naming each problem (tests/test_messages.py runs the same checks)
-
-After changing a message in the code: ``extract``, translate the entries ``status`` lists (and drop the
-``#, fuzzy`` line of each one reviewed), then ``compile``. The English is the key: a translation is
-current exactly while its ``msgid`` is the message as the code writes it now.
 
 Babel reads and writes the .po and .mo files and merges the code's messages into a catalogue (as ``pybabel
 update`` does); this tool decides which calls are messages and what the code and the translations must obey.

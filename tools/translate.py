@@ -5,34 +5,11 @@
     python tools/translate.py template FILE ...     # add the units FILE lacks (English text, to translate)
     python tools/translate.py stamp FILE KEY ...    # after updating a unit's text: record the English it translates
 
-What is translated lives in ``translations/zh/``, one Markdown file per English document, at the
-English document's path (``translations/zh/notebooks/05_fine_tuning.md`` translates
-``notebooks/05_fine_tuning.ipynb``). Such a file is a list of *units*, each under a marker::
-
-    <!-- 05-004 markdown 1a2b3c4d5e6f -->
-    (the Chinese text of notebook cell 05-004)
-
-    <!-- 05-009 comments 0f9e8d7c6b5a -->
-    # (the Chinese of the cell's first comment)
-    # (the Chinese of its second comment, one line per comment of the English cell)
-
-A unit is a notebook's markdown cell, the comments of a code cell (never its code), or a block of a
-Markdown document (a paragraph, list or table); a document's fenced code is copied as it is, but
-for its comments (``# ...`` at the start of a line or after a blank), a ``comments`` unit. The last field is
-the English text's fingerprint (sha256, 12 hex digits) when the unit was translated. A unit whose
-fingerprint no longer matches its English is *stale*; an English unit with no translation is
-*missing*. ``status`` and ``build`` report both by key, and ``tests/test_translations.py`` fails on
-either, so a translation cannot fall behind its English silently.
-
-The Chinese notebooks are built, never executed: each is the stored English notebook (code,
-outputs, metadata, cell ids) with its markdown replaced, its comments translated, the Colab badge
-pointing at the Chinese edition and relative links re-pointed from ``notebooks/zh/``. Run times
-are not translated: ``{run_time}`` (the chapter's) and ``{run_time:05}``, ``{run_time:05/solutions}``,
-``{run_time:all}`` in the documents are filled in from ``notebooks/timings.json``, so ``make timings``
-changes no fingerprint.
-
-Updating after an English change: ``make zh`` (or ``status --show``) names each stale unit; edit
-the Chinese, run ``stamp FILE KEY`` and ``make zh`` (translations/README.md, step by step).
+What is translated lives in ``translations/zh/``, one Markdown file of *units* (a markdown cell, a
+code cell's comments, a paragraph or table of a document) per English document; each unit records the
+fingerprint of the English it translates, so a stale or missing unit fails ``status``, ``build`` and
+``tests/test_translations.py`` by key. The Chinese notebooks are built, never executed.
+translations/README.md describes the file format and the steps after an English change.
 """
 
 from __future__ import annotations
