@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import plumbing  # tools/plumbing.py (this script's folder is on sys.path)
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -131,7 +132,7 @@ def convert(exporter, notebook: Path, out_dir: Path) -> Path:
 
 def chromium_path() -> str:
     """The Chromium that Playwright drives: ``$CHROMIUM`` (``make slides`` passes kit.mk's), else chromium on PATH."""
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium")
+    path = plumbing.chromium()
     if not path:
         sys.exit(
             "build_slides: no Chromium: set CHROMIUM to its path, or run `make browser-deps` (apt-get install chromium)"
@@ -150,10 +151,8 @@ def check_decks(decks: list[Path], shots: Path, chromium: str | None = None) -> 
     chromium = chromium or chromium_path()
     shots.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"]  # fmt: skip
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=args)
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=list(plumbing.CHROMIUM_ARGS))
         for deck in decks:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.on("requestfailed", lambda r, d=deck.name: problems.append(f"{d}: failed to load {r.url}"))

@@ -1,7 +1,7 @@
-"""Plumbing shared by the workshop bundle (tools/bundle.py) and the Colab rehearsal (tests/colab/rehearsal.py).
+"""Plumbing shared by the tools and the test harnesses (the bundle, the Colab rehearsal, the browser checks).
 
 Commands that are stopped with their whole process group, a copy of the checkout as it is on disk,
-the uv next to this Python, and torch's CPU build.
+the uv next to this Python, torch's CPU build, and the Chromium that Playwright drives.
 """
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ from pathlib import Path
 
 TORCH_VERSION = "2.13.0"
 WHEEL_DIRS = tuple(p for p in os.environ.get("COURSE_WHEEL_DIRS", "/opt/wheels").split(os.pathsep) if p)
+#: Headless Chromium here: no sandbox (containers run as root), no GPU, a small /dev/shm is fine, and
+#: nothing fetched in the background (a check must see only the page's own requests).
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run")  # fmt: skip
 
 
 class RehearsalError(RuntimeError):
@@ -109,3 +113,9 @@ def find_uv() -> str:
         if candidate and Path(candidate).is_file():
             return str(candidate)
     raise RehearsalError("uv not found next to this Python nor on PATH: run `make install` (it installs uv into .venv)")
+
+
+def chromium() -> str | None:
+    """The Chromium to drive: ``$CHROMIUM`` (kit.mk passes its own, the one place that names it), else
+    ``chromium`` on PATH; None when neither."""
+    return os.environ.get("CHROMIUM") or shutil.which("chromium")

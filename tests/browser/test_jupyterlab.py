@@ -35,21 +35,14 @@ import pytest
 
 from course_utils.net import free_port
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+import plumbing  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "00_environment_and_tensors.ipynb"
 ARTEFACTS = ROOT / "build" / "browser"
-# The browser: $CHROMIUM (kit.mk passes its CHROMIUM, the one place that names the path), else chromium on PATH.
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium")
+CHROMIUM = plumbing.chromium()
 INSTALL_HINT = "`make browser-test` installs them (apt-get install chromium chromium-driver; pip install playwright)"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 LAB_PYTHON = os.environ.get("COURSE_LAB_PYTHON") or sys.executable
 BRANCHES = ("offline", "online")
 OFFLINE_SWITCHES = ("HF_HUB_OFFLINE", "HF_EVALUATE_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
@@ -209,7 +202,7 @@ def test_notebook_00_first_cells_render_in_chromium(request):
     page_errors: list[str] = []
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=list(plumbing.CHROMIUM_ARGS))
         page = browser.new_page(viewport={"width": 1280, "height": 1500})
         page.on("pageerror", lambda err: page_errors.append(str(err)))
         try:

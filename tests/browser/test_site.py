@@ -16,7 +16,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -28,19 +27,13 @@ import pytest
 
 from course_utils.net import free_port
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+import plumbing  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "build" / "site"
 SHOTS = ROOT / "build" / "site-screens"
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROMIUM = plumbing.chromium()
 CHAPTER = "notebooks/05_fine_tuning.html"
 #: A word the course never uses (test_the_unused_word_is_nowhere_in_the_course checks that). Not "xylophone":
 #: Pagefind tolerates typos and matches indexed words the query starts with, so that one finds the variable x.
@@ -99,7 +92,7 @@ def browser(server):
     for old in SHOTS.glob("*.png"):
         old.unlink()
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=list(plumbing.CHROMIUM_ARGS))
         try:
             yield chromium
         finally:
