@@ -239,6 +239,10 @@ def test_an_unreadable_po_file_is_named(planted, new, problem):
         ('def f(x):\n    return _("got {}").format(x)\n', "named fields and keywords only"),
         ("A = N_(B)\n", "N_() marks a string literal"),
         ('def f(rows):\n    return [_("row") for _ in rows]\n', "`_` is bound here"),
+        ('def f(_):\n    return _("row")\n', "`_` is bound here"),
+        ('def _():\n    return N_("row")\n', "`_` is bound here"),
+        ('try:\n    X = _("row")\nexcept ValueError as _:\n    pass\n', "`_` is bound here"),
+        ('import gettext as _\n\nX = N_("row")\n', "`_` is bound here"),
     ],
 )
 def test_a_malformed_message_in_the_code_is_named(tmp_path, code, problem):

@@ -84,20 +84,15 @@ def _fields(text: str) -> list[tuple[str, str | None, str | None]] | None:
 
 def _binds_underscore(tree: ast.AST) -> list[int]:
     """Lines where the name ``_`` is bound other than by ``from ... import _`` (it would hide the gettext function)."""
-    lines = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, (ast.Store, ast.Del)):
-            lines.append(node.lineno)
-        elif isinstance(node, ast.arg) and node.arg == "_":
-            lines.append(node.lineno)
-        elif (
-            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler))
-            and node.name == "_"
-        ):
-            lines.append(node.lineno)
-        elif isinstance(node, ast.Import) and any((a.asname or a.name) == "_" for a in node.names):
-            lines.append(node.lineno)
-    return lines
+    defines = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler)
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, (ast.Store, ast.Del)))
+        or (isinstance(node, ast.arg) and node.arg == "_")
+        or (isinstance(node, defines) and node.name == "_")
+        or (isinstance(node, ast.Import) and any((a.asname or a.name) == "_" for a in node.names))
+    ]
 
 
 def _markers(tree: ast.AST) -> set[str]:
