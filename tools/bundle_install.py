@@ -181,11 +181,8 @@ def load_manifest(bundle: Path) -> dict:
 
 def missing_wheels(bundle: Path, manifest: dict) -> list[str]:
     """``name==version (file)`` for every wheel the build resolved that is not in the bundle."""
-    out = []
-    for wheel in manifest["wheels"]:
-        if not (Path(bundle) / wheel["file"]).is_file():
-            out.append(f"{wheel['name']}=={wheel['version']} ({wheel['file']})")
-    return out
+    wheels = manifest["wheels"]
+    return [f"{w['name']}=={w['version']} ({w['file']})" for w in wheels if not (Path(bundle) / w["file"]).is_file()]
 
 
 def damaged_files(bundle: Path, manifest: dict, hashes: bool = True) -> list[str]:
@@ -369,8 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         say("open the course with ./lab.sh")
         return 0
     say("opening JupyterLab (./lab.sh; Ctrl+C stops it)")
-    lab = bundle / "lab.sh"
-    os.execv("/bin/sh", ["/bin/sh", str(lab)])
+    os.execv("/bin/sh", ["/bin/sh", str(bundle / "lab.sh")])
 
 
 if __name__ == "__main__":

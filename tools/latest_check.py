@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bundle_install import canonical  # stdlib only: $(PYTHON) runs this tool, maybe without packaging
+
 ROOT = Path(__file__).resolve().parent.parent
 #: Upgraded to their newest releases; a new release of any of them is a reason to run the tests.
 PACKAGES = ("transformers", "datasets", "peft", "accelerate", "evaluate")
@@ -80,18 +82,14 @@ def anything_differs(base: Mapping[str, str] | None, latest: Mapping[str, str]) 
     return base is None or any(base.get(p, MISSING) != latest.get(p, MISSING) for p in PACKAGES)
 
 
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def pip_check_problems(output: str, ignore: Iterable[str] = ()) -> list[str]:
     """The lines of ``pip check`` output that name a problem, less those of the ``ignore`` distributions.
 
     The stand-in packages are installed --no-deps on purpose, so their missing dependencies are expected.
     """
-    skip = {_canonical(n) for n in ignore}
+    skip = {canonical(n) for n in ignore}
     lines = [line for line in output.splitlines() if line.strip() and not line.startswith("No broken requirements")]
-    return [line for line in lines if _canonical(line.split()[0]) not in skip]
+    return [line for line in lines if canonical(line.split()[0]) not in skip]
 
 
 @dataclass
