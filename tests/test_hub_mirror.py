@@ -25,6 +25,11 @@ import rehearse  # noqa: E402
 import course_utils as cu  # noqa: E402
 
 
+def hub_config(repo_id: str) -> dict:
+    """The Hub's ``config.json`` of the model ``repo_id``, as the mirror serves it (its data file)."""
+    return json.loads((hub_mirror.DATA / "models" / repo_id / "config.json").read_text(encoding="utf-8"))
+
+
 @pytest.mark.parametrize(
     ("repo_id", "expected"),
     [
@@ -39,15 +44,15 @@ def test_mirror_configs_have_the_hub_models_sizes(repo_id, expected):
     from transformers import AutoConfig, AutoModel
 
     with torch.device("meta"):
-        body = AutoModel.from_config(AutoConfig.for_model(**hub_mirror.hub_config(repo_id)))
+        body = AutoModel.from_config(AutoConfig.for_model(**hub_config(repo_id)))
     assert body.num_parameters() == expected
 
 
 def test_sst2_config_carries_the_hub_labels():
-    sst2 = hub_mirror.hub_config("distilbert/distilbert-base-uncased-finetuned-sst-2-english")
+    sst2 = hub_config("distilbert/distilbert-base-uncased-finetuned-sst-2-english")
     assert sst2["id2label"] == {"0": "NEGATIVE", "1": "POSITIVE"}
     # transformers 5's BertConfig() has no position_embedding_type: the mirror must use the Hub's file
-    assert hub_mirror.hub_config("bert-base-uncased")["position_embedding_type"] == "absolute"
+    assert hub_config("bert-base-uncased")["position_embedding_type"] == "absolute"
 
 
 def test_every_data_folder_belongs_to_a_repository():
@@ -219,7 +224,7 @@ def test_rehearsal_reports_which_checked_outputs_differ(tmp_path):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-    def notebook(path: Path, outputs: list[str]) -> Path:
+    def notebook(path: Path, outputs: list[str]):
         sources = ["print(1)", "print(2)", "print(3)"]
         tags = [["nbval-check-output"], [], ["nbval-check-output"]]
         cells = [
@@ -227,7 +232,7 @@ def test_rehearsal_reports_which_checked_outputs_differ(tmp_path):
             for src, out, tag in zip(sources, outputs, tags)
         ]
         nbformat.write(new_notebook(cells=cells), path)
-        return path
+        return nbformat.read(path, as_version=4)
 
     stored = notebook(tmp_path / "stored.ipynb", ["1\n", "2\n", "3\n"])
     same = notebook(tmp_path / "same.ipynb", ["1\n", "two\n", "3\n"])  # an unchecked cell may differ

@@ -66,29 +66,21 @@ class Repo:
 # Builders: each adds a repository's generated files to the folder its data files were copied into.
 
 
-def hub_config(repo_id: str) -> dict:
-    """The Hub's ``config.json`` of the model ``repo_id``, as the mirror serves it (from :data:`DATA`)."""
-    return json.loads((DATA / "models" / repo_id / "config.json").read_text(encoding="utf-8"))
-
-
 def _write_json(path: Path, obj: object) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _save_weights(model, out: Path) -> None:
-    """The model's weights as ``model.safetensors`` (config.json is written separately, verbatim)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
-        shutil.move(str(Path(tmp) / "model.safetensors"), out / "model.safetensors")
-
-
-def _random_model(config_dict: dict, auto_class: str, seed: int):
+def _save_random_weights(config_dict: dict, auto_class: str, seed: int, out: Path) -> None:
+    """Weights of ``config_dict``'s shapes drawn with ``seed`` as ``out/model.safetensors`` (config.json is written
+    separately, verbatim)."""
     import torch
     import transformers
 
     config = transformers.AutoConfig.for_model(**config_dict)
     torch.manual_seed(SEED_OFFSET + seed)
-    return getattr(transformers, auto_class).from_config(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        getattr(transformers, auto_class).from_config(config).save_pretrained(tmp, safe_serialization=True)
+        shutil.move(str(Path(tmp) / "model.safetensors"), out / "model.safetensors")
 
 
 def _random_encoder(repo_id: str, auto_class: str, seed: int) -> Repo:
@@ -103,7 +95,7 @@ def _random_encoder(repo_id: str, auto_class: str, seed: int) -> Repo:
         shutil.copyfile(minilm_path() / "vocab.txt", out / "vocab.txt")
         AutoTokenizer.from_pretrained(out).backend_tokenizer.save(str(out / "tokenizer.json"))
         config = json.loads((out / "config.json").read_text(encoding="utf-8"))
-        _save_weights(_random_model(config, auto_class, seed), out)
+        _save_random_weights(config, auto_class, seed, out)
 
     return Repo("models", repo_id, build, "Hub config + vocabulary, random weights")
 
@@ -206,7 +198,7 @@ def build_reranker(out: Path) -> None:
     XLMRobertaTokenizerFast(tokenizer_object=tok, model_max_length=512).save_pretrained(out)
     config = dict(json.loads((out / "config.json").read_text(encoding="utf-8")), vocab_size=tok.get_vocab_size())
     _write_json(out / "config.json", config)
-    _save_weights(_random_model(config, "AutoModelForSequenceClassification", seed=4), out)
+    _save_random_weights(config, "AutoModelForSequenceClassification", 4, out)
     card = out / "README.md"  # its {vocab_size} is known only now
     card.write_text(
         card.read_text(encoding="utf-8").replace("{vocab_size}", str(config["vocab_size"])), encoding="utf-8"

@@ -142,17 +142,15 @@ def _shown(cell) -> str:
     return "".join(parts)
 
 
-def checked_cells_that_differ(stored: Path, executed: Path) -> tuple[int, list[int]]:
+def checked_cells_that_differ(stored, executed) -> tuple[int, list[int]]:
     """(number of ``nbval-check-output`` cells, indices of those whose output differs from the stored run).
 
     Reported, not failed on (:func:`compare_online` fails on the tagged cells): outputs that depend on
     the loaded model differ on the mirror's random-weight checkpoints by design.
     """
-    import nbformat
-
-    a, b = nbformat.read(stored, as_version=4), nbformat.read(executed, as_version=4)
-    checked = [i for i, c in enumerate(a.cells) if is_checked(c)]
-    return len(checked), [i for i in checked if i >= len(b.cells) or _shown(a.cells[i]) != _shown(b.cells[i])]
+    checked = [i for i, c in enumerate(stored.cells) if is_checked(c)]
+    ran = executed.cells
+    return len(checked), [i for i in checked if i >= len(ran) or _shown(stored.cells[i]) != _shown(ran[i])]
 
 
 def sanitizers(path: Path = SANITIZE_FILE) -> list[tuple[str, str]]:
@@ -377,21 +375,18 @@ def rehearse(mode: str, notebooks: list[Path], port: int | None = None, jobs: in
     check_markers(notebooks, expected)  # before the mirror: a wrong tag costs nothing to find
     patterns = sanitizers()
     work = workdir(mode)
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)  # fails if the old one could not be removed
     _link_standins(work)
     t_build = time.perf_counter()
     hub_mirror.build()
     t_build = time.perf_counter() - t_build
-    t_prefetch = None
     with hub_mirror.serve(port=port) as endpoint:
         print(f"Hub mirror at {endpoint}; rehearsal caches in {work}", flush=True)
         env = rehearsal_env(mode, work, endpoint if mode == "online" else None)
+        t_prefetch = prefetch_through(endpoint, env) if mode == "prefetch" else None
         if mode == "online":
             results = _run_all(notebooks, env, work, expected, patterns, jobs)
-        else:
-            t_prefetch = prefetch_through(endpoint, env)
     if mode == "prefetch":  # the mirror is stopped: the room has no network
         results = _run_all(notebooks, env, work, expected, patterns, jobs)
     failed = [r for r in results if not r["ok"]]
@@ -421,8 +416,8 @@ def _run_one(path: Path, env: dict[str, str], work: Path, expected: dict, patter
     out_dir = work / "executed" / path.parent.name
     ok, message = run_notebook(path, env, out_dir)
     seconds = time.perf_counter() - t0
-    n_checked, differ = checked_cells_that_differ(path, out_dir / path.name)
     stored, executed = (nbformat.read(p, as_version=4) for p in (path, out_dir / path.name))
+    n_checked, differ = checked_cells_that_differ(stored, executed)
     compared = compare_online(stored, executed, name, expected, patterns)
     for d in compared["differ"]:
         print(
