@@ -320,11 +320,9 @@ def prepare(edition: str, dest: Path, with_solutions: bool, commit: str, root: P
         reference.insert(0, "solutions")
     tocs = toctree(strings["caption_chapters"], entries) + toctree(strings["caption_reference"], reference)
     _write(dest / "index.md", rewritten(ed["readme"], "index.md") + "\n\n" + tocs)
-    _write(dest / "glossary.md", rewritten("GLOSSARY.md", "glossary.md"))
-    _write(dest / "instructor.md", rewritten(ed["instructor"], "instructor.md"))
-    _write(dest / "contributing.md", rewritten("CONTRIBUTING.md", "contributing.md"))
-    # The helper index: English in both editions, as the code is.
-    _write(dest / "helpers.md", rewritten("course_utils/README.md", "helpers.md"))
+    # One page per document, named as page_map names it; the helper index is English in both editions, as the code is.
+    for repo_path in ("GLOSSARY.md", ed["instructor"], "CONTRIBUTING.md", "course_utils/README.md"):
+        _write(dest / links.own[repo_path], rewritten(repo_path, links.own[repo_path]))
     figures = [
         (SITE / edition / "benchmarks.md").read_text(encoding="utf-8"),
         rewritten("benchmarks/README.md", "benchmarks.md").split("\n", 1)[1],  # its sections under the page's title
