@@ -70,13 +70,13 @@ def _write_json(path: Path, obj: object) -> None:
     path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _save_random_weights(config_dict: dict, auto_class: str, seed: int, out: Path) -> None:
-    """Weights of ``config_dict``'s shapes drawn with ``seed`` as ``out/model.safetensors`` (config.json is written
-    separately, verbatim)."""
+def _save_random_weights(out: Path, auto_class: str, seed: int) -> None:
+    """Weights of the shapes in ``out/config.json``, drawn with ``seed``, as ``out/model.safetensors`` (the config
+    stays as it is, verbatim)."""
     import torch
     import transformers
 
-    config = transformers.AutoConfig.for_model(**config_dict)
+    config = transformers.AutoConfig.for_model(**json.loads((out / "config.json").read_text(encoding="utf-8")))
     torch.manual_seed(SEED_OFFSET + seed)
     with tempfile.TemporaryDirectory() as tmp:
         getattr(transformers, auto_class).from_config(config).save_pretrained(tmp, safe_serialization=True)
@@ -94,8 +94,7 @@ def _random_encoder(repo_id: str, auto_class: str, seed: int) -> Repo:
 
         shutil.copyfile(minilm_path() / "vocab.txt", out / "vocab.txt")
         AutoTokenizer.from_pretrained(out).backend_tokenizer.save(str(out / "tokenizer.json"))
-        config = json.loads((out / "config.json").read_text(encoding="utf-8"))
-        _save_random_weights(config, auto_class, seed, out)
+        _save_random_weights(out, auto_class, seed)
 
     return Repo("models", repo_id, build, "Hub config + vocabulary, random weights")
 
@@ -198,7 +197,7 @@ def build_reranker(out: Path) -> None:
     XLMRobertaTokenizerFast(tokenizer_object=tok, model_max_length=512).save_pretrained(out)
     config = dict(json.loads((out / "config.json").read_text(encoding="utf-8")), vocab_size=tok.get_vocab_size())
     _write_json(out / "config.json", config)
-    _save_random_weights(config, "AutoModelForSequenceClassification", 4, out)
+    _save_random_weights(out, "AutoModelForSequenceClassification", seed=4)
     card = out / "README.md"  # its {vocab_size} is known only now
     card.write_text(
         card.read_text(encoding="utf-8").replace("{vocab_size}", str(config["vocab_size"])), encoding="utf-8"
