@@ -276,11 +276,10 @@ def test_the_network_namespace_has_no_network():
         bd.check_netns()
     except bd.RehearsalError as exc:
         pytest.fail(f"{exc}")
-    proc = subprocess.run(
-        bd.netns_command([sys.executable, "-c", bd.NET_PROBE]), capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "pypi.org:443 unreachable" in proc.stdout and "1.1.1.1:53 unreachable" in proc.stdout
+    out = bd.in_netns('exec "$1" -c "$2"', sys.executable, bd.NET_PROBE, timeout=60, what="network probe")
+    assert "pypi.org:443 unreachable" in out and "1.1.1.1:53 unreachable" in out
+    with pytest.raises(bd.RehearsalError, match=r"probe failed \(exit 3\)"):  # a failing step is not passed over
+        bd.in_netns("ip link show lo | grep -q UP && exit 3", timeout=60, what="probe")
 
 
 @pytest.mark.parametrize(

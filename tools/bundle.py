@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
+from packaging.requirements import Requirement
 from packaging.tags import compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
@@ -35,6 +35,7 @@ from course_utils.paths import prefetched_data_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bundle_install as bi  # noqa: E402
+from latest_check import pip_check_problems  # noqa: E402
 from plumbing import TORCH_VERSION, RehearsalError, copy_checkout, find_uv, run, torch_requirement  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,16 +177,12 @@ def pins(lock: Path) -> dict[str, str]:
     found = {}
     for line in lock.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
-        if not line or line.startswith("-"):
-            continue
-        if " @ " in line:
-            name, url = (p.strip() for p in line.split(" @ ", 1))
-            found[canonicalize_name(name.split("[")[0])] = bi.wheel_name_version(_wheel_of(url))[1]
-        elif "==" in line:
-            name, version = (p.strip() for p in line.split(";")[0].split("==", 1))
-            found[canonicalize_name(name.split("[")[0])] = version
-        else:
-            raise ValueError(f"lock line {line!r} is not pinned (name==version or name @ url)")
+        if line and not line.startswith("-"):
+            req = Requirement(line)
+            pinned = [s.version for s in req.specifier if s.operator == "=="]
+            if not req.url and len(pinned) != 1:
+                raise ValueError(f"lock line {line!r} is not pinned (name==version or name @ url)")
+            found[canonicalize_name(req.name)] = bi.wheel_name_version(_wheel_of(req.url))[1] if req.url else pinned[0]
     return found
 
 
@@ -444,8 +441,8 @@ def summary(figures: dict, manifest: dict) -> str:
 # The end-to-end rehearsal: install from the bundle with the network really off
 
 
-NS_WRAPPER = 'ip link set lo up && exec "$@"'
-
+#: The Python that builds and rehearses (a venv's base): it runs install.sh and the network probe.
+BASE_PYTHON = Path(sys._base_executable)
 NET_PROBE = r"""
 import socket, sys
 for host, port in (("pypi.org", 443), ("files.pythonhosted.org", 443), ("151.101.0.223", 443), ("1.1.1.1", 53)):
@@ -477,9 +474,10 @@ tail -3 "$1/lab.log"
 """
 
 
-def netns_command(cmd: list) -> list:
-    """``cmd`` inside a new network namespace that has only a loopback interface (up, for Jupyter's kernels)."""
-    return ["unshare", "-n", "--", "sh", "-c", NS_WRAPPER, "sh", *[str(c) for c in cmd]]
+def in_netns(script: str, *args, **kwargs) -> str:
+    """:func:`plumbing.run` of the shell ``script`` (``args`` as ``$1``, ...) in a new network namespace that has
+    only a loopback interface (up, for Jupyter's kernels); ``kwargs`` go to ``run``."""
+    return run(["unshare", "-n", "--", "sh", "-c", f"ip link set lo up || exit\n{script}", "sh", *args], **kwargs)
 
 
 def check_netns() -> None:
@@ -488,24 +486,26 @@ def check_netns() -> None:
         raise RehearsalError(
             "the rehearsal needs unshare (util-linux) and ip (iproute2): apt-get install util-linux iproute2"
         )
-    proc = subprocess.run(netns_command(["true"]), capture_output=True, text=True, timeout=30)
-    if proc.returncode != 0:
+    try:
+        in_netns("true", timeout=30, what="unshare -n")
+    except RehearsalError as exc:
         raise RehearsalError(
             "unshare -n cannot create a network namespace here (it needs root or user namespaces): "
-            f"run make bundle-test as root. ({proc.stderr.strip()[:200]})"
-        )
+            f"run make bundle-test as root. ({exc})"
+        ) from None
 
 
 def learner_env(home: Path) -> dict:
-    """A learner's environment: a fresh HOME and caches, nothing of this machine's pip, uv, Hub or course settings."""
+    """A learner's environment: a fresh HOME and caches, nothing of this machine's pip, uv, Hub or course settings;
+    ``PYTHON`` (the Python install.sh runs) is :data:`BASE_PYTHON`."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("PIP_", "UV_", "HF_", "COURSE_", "VIRTUAL_ENV", "CONDA", "PYTHON", "XDG_", "JUPYTER"))
     }
-    path = [str(Path(sys._base_executable).parent), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
+    path = [str(BASE_PYTHON.parent), "/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"]
     env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"), XDG_CONFIG_HOME=str(home / ".config"))
-    env["PATH"] = os.pathsep.join(path)
+    env.update(PATH=os.pathsep.join(path), PYTHON=str(BASE_PYTHON))
     return env
 
 
@@ -513,7 +513,7 @@ def rehearse(
     work: Path,
     bundle: Path | None = None,
     notebooks: tuple[str, ...] = REHEARSAL_NOTEBOOKS,
-    report: Path | None = DEFAULT_REPORT,
+    report: Path = DEFAULT_REPORT,
     log=print,
 ) -> dict:
     """Build (or take) a bundle, install it offline in a network namespace and run ``notebooks``; returns the figures."""
@@ -537,9 +537,7 @@ def rehearse(
     home = work / "home"
     (home / ".cache").mkdir(parents=True)
     env = learner_env(home)
-    python3 = Path(sys._base_executable)
-    out = run(netns_command([python3, "-c", NET_PROBE]), env=env, timeout=60, what="network probe in the namespace")
-    log(out.strip())
+    log(in_netns('exec "$1" -c "$2"', BASE_PYTHON, NET_PROBE, env=env, timeout=60, what="network probe").strip())
     _timed(seconds, "install", install_offline, work, learner, env, log)
     check_venv(learner, home, env, manifest, log)
     _timed(seconds, "notebooks", run_notebooks, learner, names, env, log)
@@ -549,9 +547,8 @@ def rehearse(
     figures["torch_wheel_bytes"] = sizes(bundle, manifest)["torch_wheel"]
     seconds["total"] = time.perf_counter() - t_all
     figures["seconds"] = {k: round(v, 1) for k, v in seconds.items()}
-    if report is not None:
-        Path(report).parent.mkdir(parents=True, exist_ok=True)
-        Path(report).write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    Path(report).parent.mkdir(parents=True, exist_ok=True)
+    Path(report).write_text(json.dumps(figures, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     log(
         f"rehearsal passed: bundle {bi.human(figures['bundle_bytes'])} (torch wheel {bi.human(figures['torch_wheel_bytes'])}), "
         f"venv {bi.human(figures['venv_bytes'])}; seconds: "
@@ -573,13 +570,8 @@ def notebook_files(notebooks: tuple[str, ...]) -> list[str]:
 
 def install_offline(work: Path, learner: Path, env: dict, log=print) -> None:
     """Run the bundle's ``install.sh --no-lab`` in a network namespace (log in ``work/install.log``)."""
-    out = run(
-        netns_command(["sh", learner / "install.sh", "--no-lab"]),
-        env={**env, "PYTHON": str(Path(sys._base_executable))},
-        cwd=learner,
-        timeout=1200,
-        what="install.sh --no-lab (offline, in a network namespace)",
-    )
+    what = "install.sh --no-lab (offline, in a network namespace)"
+    out = in_netns('sh "$1/install.sh" --no-lab', learner, env=env, cwd=learner, timeout=1200, what=what)
     log(out.strip())
     (work / "install.log").write_text(out, encoding="utf-8")
 
@@ -587,27 +579,21 @@ def install_offline(work: Path, learner: Path, env: dict, log=print) -> None:
 def check_venv(learner: Path, home: Path, env: dict, manifest: dict, log=print) -> None:
     """RehearsalError unless the bundle's venv imports its torch and its course_utils and ``pip check``
     finds nothing broken but the stand-ins (installed ``--no-deps`` on purpose, as ``make install`` does)."""
-    venv_python = learner / "venv" / "bin" / "python"
     probe = (
         "import os, torch, transformers, course_utils; "
         "print(torch.__version__, course_utils.__file__, transformers.__version__, os.environ['HF_HUB_OFFLINE'])"
     )
-    script = f'. {learner}/course.env && {venv_python} -c "{probe}" && echo PIP-CHECK && {{ {venv_python} -m pip check || true; }}'
+    py = '"$1/venv/bin/python"'
+    script = f'. "$1/course.env" && {py} -c "$2" && echo PIP-CHECK && {{ {py} -m pip check || true; }}'
     what = "imports and pip check in the bundle's venv"
-    checks = run(
-        netns_command(["sh", "-c", script]), env=env, cwd=home, timeout=300, what=what
-    )  # cwd: not this checkout
+    checks = in_netns(script, learner, probe, env=env, cwd=home, timeout=300, what=what)  # cwd: not this checkout
     log(checks.strip())
     if manifest["torch"] not in checks or str(learner / "course" / "course_utils") not in checks:
         raise RehearsalError(
             f"the bundle's venv does not import torch {manifest['torch']} and the bundle's course_utils:\n{checks}"
         )
-    standins = {canonicalize_name(s.split("==")[0]) for s in manifest["install"]["no_deps"]}
-    broken = [
-        line
-        for line in checks.split("PIP-CHECK", 1)[1].strip().splitlines()
-        if line.strip() and not line.startswith("No broken") and canonicalize_name(line.split()[0]) not in standins
-    ]
+    standins = [s.split("==")[0] for s in manifest["install"]["no_deps"]]
+    broken = pip_check_problems(checks.split("PIP-CHECK", 1)[1], ignore=standins)
     if broken:
         raise RehearsalError("pip check in the bundle's venv: " + "; ".join(broken))
 
@@ -615,19 +601,19 @@ def check_venv(learner: Path, home: Path, env: dict, manifest: dict, log=print) 
 def run_notebooks(learner: Path, names: list[str], env: dict, log=print) -> None:
     """Run the notebooks ``names`` with nbval in the bundle's venv, offline."""
     pytest = (
-        f". {learner}/course.env && COURSE_PROFILE=quick {learner / 'venv' / 'bin' / 'python'} -m pytest -q "
-        f"--nbval-lax --nbval-current-env --nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg "
+        '. "$1/course.env" && COURSE_PROFILE=quick "$1/venv/bin/python" -m pytest -q --nbval-lax --nbval-current-env '
+        "--nbval-cell-timeout=900 --nbval-sanitize-with notebooks/sanitize.cfg "
         + " ".join(f"notebooks/{n}" for n in names)
     )
     what = f"notebooks {', '.join(names)} with the bundle's venv (offline)"
-    out = run(netns_command(["sh", "-c", pytest]), env=env, cwd=learner / "course", timeout=1800, what=what)
+    out = in_netns(pytest, learner, env=env, cwd=learner / "course", timeout=1800, what=what)
     log(out.strip().splitlines()[-1])
 
 
 def start_lab(learner: Path, home: Path, env: dict, log=print) -> None:
     """Start ``lab.sh`` as a learner would, offline, and wait until JupyterLab answers."""
     what = "lab.sh (JupyterLab from the bundle, offline)"
-    out = run(netns_command(["sh", "-c", LAB_PROBE, "sh", learner]), env=env, cwd=home, timeout=180, what=what)
+    out = in_netns(LAB_PROBE, learner, env=env, cwd=home, timeout=180, what=what)
     if "lab answered: HTTP 200" not in out:
         raise RehearsalError(f"lab.sh: JupyterLab did not answer:\n{out[-2000:]}")
     log(next(line for line in out.splitlines() if "lab answered" in line))
