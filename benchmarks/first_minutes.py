@@ -13,7 +13,7 @@ cell, and the setup cell must report the branch. Online, the Hub is the local mi
 branch gets its own empty uv cache (``--warm-cache``: the machine's own) and Hugging Face cache,
 so the install downloads every package except what ``FIND_LINKS`` holds locally (torch on the
 course's CI machines). Writes ``benchmarks/results/first_minutes_<device>.json``; needs Chromium
-and Playwright (``make browser-deps``).
+(``$CHROMIUM``, else on PATH) and Playwright (``make browser-deps``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 
+import plumbing  # noqa: E402  (tools/plumbing.py: the local wheel folders)
 from emotion_finetune import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,8 +44,6 @@ BRANCHES = ("offline", "online")
 SCRUBBED = ("COURSE_", "HF_HUB_OFFLINE", "HF_EVALUATE_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
 #: The browser test's steps that come before the learner can work: server up, notebook open, setup run.
 TO_WORK = ("lab_answers", "notebook_open", "colab_cell", "setup_cell")
-#: The Makefile's FIND_LINKS: a local wheel folder (the course's CI machines keep torch's CPU build there).
-WHEELS = "/opt/wheels"
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
@@ -83,7 +83,6 @@ def one_branch(branch: str, work: Path, warm_cache: bool, endpoint: str | None) 
         seconds["make offline"] = _run(["make", "offline"], clone, env, log)
     facts = _venv_facts(clone / ".venv")
     lab_env = dict(env, COURSE_LAB_PYTHON=str(clone / ".venv" / "bin" / "python"), COURSE_LAB_BRANCH=branch)
-    lab_env["CHROMIUM"] = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     if endpoint:
         lab_env["HF_ENDPOINT"] = endpoint
     _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", BROWSER_TEST], ROOT, lab_env, log)
@@ -107,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         endpoint = None
         if "online" in args.branches:
-            sys.path.insert(0, str(ROOT / "tools"))
             import hub_mirror
 
             hub_mirror.build()
@@ -124,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
         ).stdout.strip(),
         "machine": dict(
-            machine(), cores=os.cpu_count(), local_wheels=sorted(os.listdir(WHEELS)) if os.path.isdir(WHEELS) else []
+            machine(),
+            cores=os.cpu_count(),
+            local_wheels=sorted(p.name for d in plumbing.WHEEL_DIRS for p in Path(d).glob("*.whl")),
         ),
         "uv_cache": "warm (the machine's)" if args.warm_cache else "empty",
         "to_work": "install excluded: " + " + ".join(TO_WORK),
